@@ -1,0 +1,127 @@
+"""Application factory: a list of steps, as in cookiecutter-flask."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from .config import load_config
+from .extensions import csrf, db, login_manager, migrate
+from .logging import configure_logging
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Flask:
+    """Build the app. ``overrides`` wins over the environment (tests use it)."""
+    app = Flask("kingavis", instance_path=_instance_path())
+    app.config.update(load_config(app.instance_path, env))
+    if overrides:
+        app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    configure_logging(app.config["LOG_LEVEL"])
+    register_extensions(app)
+    register_queue(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def _instance_path() -> str:
+    # The project root's instance/ folder (next to wsgi.py), unless KINGAVIS_INSTANCE_PATH says.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.environ.get("KINGAVIS_INSTANCE_PATH") or os.path.join(root, "instance")
+
+
+def _engine_options(uri: str) -> dict[str, Any]:
+    if uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def register_extensions(app: Flask) -> None:
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _sqlite_single_writer(db.engine)
+
+
+def _sqlite_single_writer(engine: Engine) -> None:
+    """SQLite: real transactions that take the write lock up front (BEGIN IMMEDIATE).
+
+    pysqlite's own transaction handling starts a transaction only before DML, so a
+    read-then-write would run its read outside the transaction. With BEGIN IMMEDIATE every
+    transaction is serialised against other writers, the single-writer equivalent of
+    PostgreSQL's row locks; WAL keeps readers of other connections going meanwhile.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_queue(app: Flask) -> None:
+    """RQ on the app (microblog style), only when REDIS_URL is set."""
+    app.extensions["redis"] = None
+    app.extensions["rq_queue"] = None
+    if app.config.get("REDIS_URL"):
+        from redis import Redis
+        from rq import Queue
+
+        connection = Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["redis"] = connection
+        app.extensions["rq_queue"] = Queue(
+            app.config.get("RQ_QUEUE_NAME", "kingavis"), connection=connection
+        )
+
+
+def register_blueprints(app: Flask) -> None:
+    from admin import blueprint as admin_bp
+    from webhooks import blueprint as webhooks_bp
+
+    from .health import blueprint as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(webhooks_bp)
+    csrf.exempt(webhooks_bp)
+    app.register_blueprint(admin_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .problems import problem
+
+    def handle_http(error: HTTPException) -> Any:
+        # Machine-facing paths get RFC 9457 problems; pages keep Flask's HTML.
+        from flask import request
+
+        if request.path.startswith(("/webhooks/", "/healthz")):
+            return problem(error.code or 500, error.description or "")
+        return error
+
+    app.register_error_handler(HTTPException, handle_http)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

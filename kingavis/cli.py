@@ -1,0 +1,115 @@
+"""Command line (CONTRACT 2): ``flask --app wsgi shops …``, ``users …``.
+
+Every command validates its input first; errors exit non-zero with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+from .shops import UNSET, ShopError, configure_shop, create_shop, describe, get_shop, webhook_url
+from .users import UserError, create_user
+
+shops_cli = AppGroup("shops", help="Create and configure shops.")
+users_cli = AppGroup("users", help="Back-office accounts.")
+
+
+def _hour(value: str) -> int | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        hour = int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected an hour 0-23 or 'none', got {value!r}") from None
+    if not 0 <= hour <= 23:
+        raise click.BadParameter(f"expected an hour 0-23 or 'none', got {value!r}")
+    return hour
+
+
+@shops_cli.command("create")
+@click.option("--name", required=True, help="The shop's display name (used in emails).")
+@click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
+@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def shops_create(name: str, timezone: str, language: str, as_json: bool) -> None:
+    """Create a shop with the PrestaShop preset and print its webhook credentials."""
+    try:
+        created = create_shop(name, timezone=timezone, language=language)
+    except ShopError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    out = {
+        "key": created.shop.key,
+        "webhook_url": webhook_url(created.shop),
+        "webhook_secret": created.secret,
+    }
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        for k, v in out.items():
+            click.echo(f"{k}: {v}")
+
+
+@shops_cli.command("configure")
+@click.argument("key")
+@click.option("--delay-days", type=click.IntRange(0, 365), help="Days after the trigger status.")
+@click.option("--send-hour", help="Local hour 0-23 to send at, or 'none'.")
+@click.option("--timezone", help="IANA time zone of the rule.")
+@click.option("--trigger-status", "triggers", multiple=True, help="Trigger status id (repeat).")
+@click.option("--cancel-status", "cancels", multiple=True, help="Cancel status id (repeat).")
+def shops_configure(
+    key: str,
+    delay_days: int | None,
+    send_hour: str | None,
+    timezone: str | None,
+    triggers: tuple[str, ...],
+    cancels: tuple[str, ...],
+) -> None:
+    """Change the active rule and cancel statuses of a shop."""
+    try:
+        hour = UNSET if send_hour is None else _hour(send_hour)
+        shop = get_shop(key)
+        configure_shop(
+            shop,
+            delay_days=delay_days,
+            send_hour=hour,
+            timezone=timezone,
+            trigger_status_ids=list(triggers) if triggers else None,
+            cancel_status_ids=list(cancels) if cancels else None,
+        )
+    except (ShopError, click.BadParameter) as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.format_message() if isinstance(exc, click.BadParameter) else str(exc)) from None
+    click.echo(json.dumps(describe(shop)))
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--shop", "shop_key", required=True, help="Key of the shop the account manages.")
+def users_create(email: str, shop_key: str) -> None:
+    """Create a back-office account for a shop; the password is read from stdin."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        shop = get_shop(shop_key)
+        user, created = create_user(email, password, shop)
+    except (ShopError, UserError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    if created:
+        click.echo(f"created account {user.email} for shop {shop.key}")
+    else:
+        click.echo(f"gave {user.email} access to shop {shop.key} (password unchanged)")
+
+
+def register(app: Flask) -> None:
+    from .delivery.cli import dispatch_command
+
+    app.cli.add_command(shops_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(dispatch_command)

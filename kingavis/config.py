@@ -1,0 +1,113 @@
+"""Configuration from the environment, validated at start-up (fail fast).
+
+The public variables are those of CONTRACT.md section 1; a few operational knobs are added
+with the ``KINGAVIS_`` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or invalid; the message says which and why."""
+
+
+TRUTHY = {"1", "true", "yes", "on"}
+MAIL_SCHEMES = {"smtp", "smtp+starttls", "smtps", "file"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _secret_key(env: Mapping[str, str], instance_path: Path, debug: bool) -> str:
+    if env.get("SECRET_KEY"):
+        return env["SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    if not debug:
+        raise ConfigError(
+            "SECRET_KEY is not set and the instance folder holds no key: set SECRET_KEY, "
+            f"or create {key_file} (the Quick start does), or run with FLASK_DEBUG=1"
+        )
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+def validate_mail_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in MAIL_SCHEMES:
+        raise ConfigError(
+            f"MAIL_URL scheme must be one of {', '.join(sorted(MAIL_SCHEMES))}, got {parts.scheme!r}"
+        )
+    if parts.scheme == "file":
+        if not parts.path.startswith("/"):
+            raise ConfigError("MAIL_URL file:// needs an absolute directory, e.g. file:///var/mail/out")
+    elif not parts.hostname:
+        raise ConfigError("MAIL_URL needs a host, e.g. smtp://localhost:25")
+    return url
+
+
+def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read and validate the configuration; raise ConfigError with a precise message."""
+    env = os.environ if env is None else env
+    instance = Path(instance_path)
+    debug = env.get("FLASK_DEBUG", "").lower() in TRUTHY
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'kingavis.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship.
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    if not (database_url.startswith("sqlite") or database_url.startswith("postgresql")):
+        raise ConfigError(f"DATABASE_URL must be a SQLite or PostgreSQL URL, got scheme of {database_url.split(':', 1)[0]!r}")
+
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+
+    mail_url = validate_mail_url(env.get("MAIL_URL") or f"file://{instance / 'outbox'}")
+    base_url = (env.get("KINGAVIS_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).hostname:
+        raise ConfigError(f"KINGAVIS_BASE_URL must be an absolute http(s) URL, got {base_url!r}")
+
+    return {
+        "DEBUG": debug,
+        "SECRET_KEY": _secret_key(env, instance, debug),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "MAIL_URL": mail_url,
+        "MAIL_FROM": env.get("MAIL_FROM") or "no-reply@localhost",
+        "KINGAVIS_BASE_URL": base_url,
+        # Requests per second per shop on the webhook endpoint (0 disables the limit).
+        "WEBHOOK_RATE_LIMIT": _int(env, "KINGAVIS_WEBHOOK_RATE_LIMIT", 100),
+        "WEBHOOK_MAX_BYTES": 64 * 1024,
+        "WEBHOOK_TOLERANCE_SECONDS": 300,
+        "DISPATCH_BATCH_SIZE": _int(env, "KINGAVIS_DISPATCH_BATCH_SIZE", 500, minimum=1),
+        "DISPATCH_LEASE_SECONDS": _int(env, "KINGAVIS_DISPATCH_LEASE_SECONDS", 600, minimum=10),
+        "LOG_LEVEL": env.get("KINGAVIS_LOG_LEVEL", "INFO").upper(),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }

@@ -1,0 +1,1 @@
+"""Delivery: the durable dispatcher, RQ jobs, review-request emails and mail transports."""

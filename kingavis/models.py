@@ -1,0 +1,354 @@
+"""Database models. Every schema change goes through a Flask-Migrate migration."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, hands back aware UTC datetimes on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware (UTC) datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class RequestState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+
+
+class Reason(enum.StrEnum):
+    ORDER_CANCELLED = "order_cancelled"
+    ORDER_UNPAID = "order_unpaid"
+    NO_CONSENT = "no_consent"
+    UNSUBSCRIBED = "unsubscribed"
+    RECENT_REQUEST = "recent_request"
+    MERCHANT_CANCELLED = "merchant_cancelled"
+    DELIVERY_FAILED = "delivery_failed"
+
+
+# A request cancelled for one of these reasons may be scheduled again (CONTRACT 4.3).
+RESCHEDULABLE_REASONS = frozenset({Reason.ORDER_CANCELLED.value, Reason.ORDER_UNPAID.value})
+
+
+def new_shop_key() -> str:
+    return "shp_" + secrets.token_urlsafe(12)
+
+
+def new_token() -> str:
+    # 192 random bits, URL-safe.
+    return secrets.token_urlsafe(24)
+
+
+class Shop(db.Model):
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True, default=new_shop_key)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    cancel_status_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    require_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_window_days: Mapped[int] = mapped_column(Integer, default=30)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    secrets: Mapped[list[ShopSecret]] = relationship(
+        back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"
+    )
+    rules: Mapped[list[InvitationRule]] = relationship(
+        back_populates="shop", cascade="all, delete-orphan", order_by="InvitationRule.id"
+    )
+
+    @property
+    def active_rule(self) -> InvitationRule | None:
+        return next((r for r in self.rules if r.is_active), None)
+
+    def __repr__(self) -> str:
+        return f"<Shop {self.key} {self.name!r}>"
+
+
+class ShopSecret(db.Model):
+    """A webhook signing secret. During a rotation the old one keeps working until expires_at."""
+
+    __tablename__ = "shop_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    shop: Mapped[Shop] = relationship(back_populates="secrets")
+
+    def __repr__(self) -> str:  # never show the secret itself
+        return f"<ShopSecret {self.id} shop={self.shop_id}>"
+
+
+class InvitationRule(db.Model):
+    """When to ask: trigger statuses, a delay, an optional send hour. One active per shop."""
+
+    __tablename__ = "invitation_rules"
+    __table_args__ = (
+        # At most one active rule per shop, enforced by the database.
+        Index(
+            "uq_invitation_rules_active_per_shop",
+            "shop_id",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    trigger_status_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    delay_days: Mapped[int] = mapped_column(Integer, default=10)
+    send_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    shop: Mapped[Shop] = relationship(back_populates="rules")
+
+
+class ShopStatus(db.Model):
+    """An order status a shop has sent us (or the preset's), with its name and flags."""
+
+    __tablename__ = "shop_statuses"
+    __table_args__ = (UniqueConstraint("shop_id", "status_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    status_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    paid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    shipped: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    customer_email: Mapped[str] = mapped_column(String(320))
+    customer_first_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    customer_last_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    customer_locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    review_consent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    latest_status_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    latest_status_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    latest_status_paid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    latest_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    shop: Mapped[Shop] = relationship()
+    review_request: Mapped[ReviewRequest | None] = relationship(
+        back_populates="order", uselist=False
+    )
+
+
+class OrderEvent(db.Model):
+    """Every accepted status webhook, kept for the order timeline and for idempotent replay."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "webhook_id"),
+        Index("ix_order_events_order_changed", "order_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    webhook_id: Mapped[str] = mapped_column(String(255))
+    status_id: Mapped[str] = mapped_column(String(64))
+    status_name: Mapped[str] = mapped_column(String(200))
+    status_paid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    status_shipped: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    previous_status_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str] = mapped_column(String(32))
+    # The outcome object answered to the shop, replayed unchanged on the same webhook-id.
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    order: Mapped[Order] = relationship()
+
+
+class ReviewRequest(db.Model):
+    """One per order, ever (unique order_id). The database is the source of truth for what is due."""
+
+    __tablename__ = "review_requests"
+    __table_args__ = (
+        # The dispatcher's claim query: what is (re)due now, in order.
+        Index(
+            "ix_review_requests_due",
+            "next_attempt_at",
+            postgresql_where=text("state IN ('scheduled', 'sending')"),
+            sqlite_where=text("state IN ('scheduled', 'sending')"),
+        ),
+        Index("ix_review_requests_shop_email", "shop_id", "customer_email_normalized"),
+        Index("ix_review_requests_shop_state_due", "shop_id", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), unique=True
+    )
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation_rules.id", ondelete="SET NULL"), nullable=True
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the dispatcher should next look at it: due_at, a retry time, or a lease's end.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    customer_email_normalized: Mapped[str] = mapped_column(String(320))
+    trigger_status_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    trigger_status_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="review_request")
+    shop: Mapped[Shop] = relationship()
+
+    def to_outcome(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "state": self.state,
+            "due_at": self.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "reason": self.reason,
+        }
+
+
+class RequestDecision(db.Model):
+    """Why a review request changed: one row per decision, for the order timeline."""
+
+    __tablename__ = "request_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_request_id: Mapped[int] = mapped_column(
+        ForeignKey("review_requests.id", ondelete="CASCADE"), index=True
+    )
+    order_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_events.id", ondelete="SET NULL"), nullable=True
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    actor: Mapped[str] = mapped_column(String(120), default="system")
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    order_event: Mapped[OrderEvent | None] = relationship()
+
+
+class Unsubscription(db.Model):
+    __tablename__ = "unsubscriptions"
+    __table_args__ = (UniqueConstraint("shop_id", "email_normalized"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    email_normalized: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Review(db.Model):
+    """A verified review: tied to a real order through its review request."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    review_request_id: Mapped[int] = mapped_column(
+        ForeignKey("review_requests.id", ondelete="CASCADE"), unique=True
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+user_shops = db.Table(
+    "user_shops",
+    db.Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    shops: Mapped[list[Shop]] = relationship(secondary=user_shops, order_by="Shop.id")
+
+    # Flask-Login protocol
+    is_active = True
+    is_anonymous = False
+    is_authenticated = True
+
+    def get_id(self) -> str:
+        return str(self.id)

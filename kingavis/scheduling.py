@@ -1,0 +1,152 @@
+"""The scheduling rules of CONTRACT.md section 4, as plain functions with no database.
+
+The service layer (``kingavis.events``) loads the state, calls these, and stores the result;
+property-based tests drive these functions directly as well as through the database.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from .models import RESCHEDULABLE_REASONS, Reason, RequestState
+
+DEFAULT_DELAY_DAYS = 10
+DEFAULT_TIMEZONE = "Europe/Paris"
+DEFAULT_CUSTOMER_WINDOW_DAYS = 30
+MAX_DELAY_DAYS = 365
+
+
+@lru_cache(maxsize=1)
+def prestashop_preset() -> dict[str, Any]:
+    """PrestaShop's default order states and the preset roles (trigger / cancel / unpaid)."""
+    raw = resources.files("kingavis").joinpath("data/prestashop-order-states.json").read_text("utf-8")
+    data = json.loads(raw)
+    states = data["states"]
+    return {
+        "states": states,
+        "trigger": [s["id"] for s in states if s.get("role") == "trigger"],
+        "cancel": [s["id"] for s in states if s.get("role") == "cancel"],
+        "unpaid": [s["id"] for s in states if s.get("role") == "unpaid"],
+    }
+
+
+def validate_timezone(name: str) -> ZoneInfo:
+    """Return the zone, or raise ValueError with a clear message."""
+    if not name or name not in _zones():
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from None
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@dataclass(frozen=True)
+class Rule:
+    trigger_status_ids: frozenset[str]
+    delay_days: int = DEFAULT_DELAY_DAYS
+    send_hour: int | None = None
+    timezone: str = DEFAULT_TIMEZONE
+
+
+@dataclass(frozen=True)
+class Guards:
+    cancel_status_ids: frozenset[str]
+    require_consent: bool = False
+    customer_window_days: int = DEFAULT_CUSTOMER_WINDOW_DAYS
+
+
+def compute_due_at(changed_at: datetime, rule: Rule, now: datetime | None = None) -> datetime:
+    """Rule 2: changed_at + delay days; with a send hour, that local date at H:00.
+
+    A due time already past is due at once (``now``). The result is UTC.
+    """
+    if changed_at.tzinfo is None:
+        raise ValueError("changed_at must carry a UTC offset")
+    target = changed_at + timedelta(days=rule.delay_days)
+    if rule.send_hour is not None:
+        zone = ZoneInfo(rule.timezone)
+        local_date = target.astimezone(zone).date()
+        naive = datetime(local_date.year, local_date.month, local_date.day, rule.send_hour)
+        # Through UTC and back, so an hour that does not exist (DST gap) moves forward.
+        target = naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+    due = target.astimezone(UTC)
+    if now is not None and due < now:
+        return now.astimezone(UTC)
+    return due
+
+
+def suppression_reason(
+    *,
+    review_consent: bool | None,
+    require_consent: bool,
+    unsubscribed: bool,
+    recent_request: bool,
+) -> str | None:
+    """Rule 7, in its order of precedence: no_consent, unsubscribed, recent_request."""
+    if review_consent is False or (require_consent and review_consent is not True):
+        return Reason.NO_CONSENT.value
+    if unsubscribed:
+        return Reason.UNSUBSCRIBED.value
+    if recent_request:
+        return Reason.RECENT_REQUEST.value
+    return None
+
+
+def send_time_reason(
+    *, latest_status_id: str | None, latest_status_paid: bool | None, cancel_status_ids: frozenset[str]
+) -> str | None:
+    """Rule 5: at send time, a cancel status or an unpaid latest status cancels the request."""
+    if latest_status_id is not None and latest_status_id in cancel_status_ids:
+        return Reason.ORDER_CANCELLED.value
+    if latest_status_paid is False:
+        return Reason.ORDER_UNPAID.value
+    return None
+
+
+class Action(enum.StrEnum):
+    IGNORE_STALE = "ignore_stale"  # rule 6
+    CANCEL = "cancel"  # rule 4
+    CREATE = "create"  # rule 1
+    RESCHEDULE = "reschedule"  # rule 3, after a cancellation by order status
+    NOTHING = "nothing"
+
+
+def decide(
+    *,
+    status_id: str,
+    changed_at: datetime,
+    latest_changed_at: datetime | None,
+    request_state: str | None,
+    request_reason: str | None,
+    rule: Rule | None,
+    guards: Guards,
+) -> Action:
+    """What one status event does to an order's review request (rules 1, 3, 4, 6)."""
+    if latest_changed_at is not None and changed_at < latest_changed_at:
+        return Action.IGNORE_STALE
+    if status_id in guards.cancel_status_ids:
+        if request_state == RequestState.SCHEDULED.value:
+            return Action.CANCEL
+        return Action.NOTHING
+    if rule is not None and status_id in rule.trigger_status_ids:
+        if request_state is None:
+            return Action.CREATE
+        if request_state == RequestState.CANCELLED.value and request_reason in RESCHEDULABLE_REASONS:
+            return Action.RESCHEDULE
+    return Action.NOTHING
+
+
+def within_window(a: datetime, b: datetime, days: int) -> bool:
+    return abs(a - b) < timedelta(days=days)

@@ -1,0 +1,194 @@
+"""Shops: creation with the PrestaShop preset, configuration, webhook secrets."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from .extensions import db
+from .models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
+from .scheduling import (
+    DEFAULT_CUSTOMER_WINDOW_DAYS,
+    DEFAULT_DELAY_DAYS,
+    DEFAULT_TIMEZONE,
+    MAX_DELAY_DAYS,
+    prestashop_preset,
+    validate_timezone,
+)
+
+LANGUAGES = ("fr", "en")
+UNSET: Any = object()
+
+
+class ShopError(ValueError):
+    """Invalid shop input; the message is meant for the person who gave it."""
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def webhook_url(shop: Shop) -> str:
+    return f"{current_app.config['KINGAVIS_BASE_URL']}/webhooks/v1/{shop.key}/order-status"
+
+
+def get_shop(key: str) -> Shop:
+    shop = db.session.execute(select(Shop).where(Shop.key == key)).scalar_one_or_none()
+    if shop is None:
+        raise ShopError(f"no shop with key {key!r}")
+    return shop
+
+
+def active_secrets(shop: Shop, now: datetime | None = None) -> list[str]:
+    """The secrets a webhook may be signed with now (newest first)."""
+    now = now or utcnow()
+    valid = [s for s in shop.secrets if s.expires_at is None or s.expires_at > now]
+    return [s.secret for s in sorted(valid, key=lambda s: s.id, reverse=True)]
+
+
+def validate_status_ids(ids: list[str], what: str) -> list[str]:
+    cleaned: list[str] = []
+    for raw in ids:
+        value = str(raw).strip()
+        if not value or len(value) > 64:
+            raise ShopError(f"{what} status id must be 1 to 64 characters, got {raw!r}")
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+@dataclass
+class CreatedShop:
+    shop: Shop
+    secret: str
+
+
+def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr") -> CreatedShop:
+    """A new shop with the PrestaShop preset (CONTRACT 4). Commits."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ShopError("shop name must be 1 to 200 characters")
+    if any(ch in name for ch in "\r\n"):
+        raise ShopError("shop name must be a single line")
+    try:
+        validate_timezone(timezone)
+    except ValueError as exc:
+        raise ShopError(str(exc)) from None
+    if language not in LANGUAGES:
+        raise ShopError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+
+    preset = prestashop_preset()
+    shop = Shop(
+        name=name,
+        timezone=timezone,
+        language=language,
+        cancel_status_ids=list(preset["cancel"]),
+        require_consent=False,
+        customer_window_days=DEFAULT_CUSTOMER_WINDOW_DAYS,
+        paused=False,
+    )
+    secret = new_webhook_secret()
+    shop.secrets.append(ShopSecret(secret=secret))
+    shop.rules.append(
+        InvitationRule(
+            name="PrestaShop — Livré" if language == "fr" else "PrestaShop — Delivered",
+            trigger_status_ids=list(preset["trigger"]),
+            delay_days=DEFAULT_DELAY_DAYS,
+            send_hour=None,
+            timezone=timezone,
+            is_active=True,
+        )
+    )
+    db.session.add(shop)
+    db.session.flush()
+    for state in preset["states"]:
+        db.session.add(
+            ShopStatus(
+                shop_id=shop.id,
+                status_id=state["id"],
+                name=state[language],
+                paid=state["paid"],
+                shipped=state["shipped"],
+            )
+        )
+    db.session.commit()
+    return CreatedShop(shop=shop, secret=secret)
+
+
+def configure_shop(
+    shop: Shop,
+    *,
+    delay_days: int | None = None,
+    send_hour: int | None | Any = UNSET,
+    timezone: str | None = None,
+    trigger_status_ids: list[str] | None = None,
+    cancel_status_ids: list[str] | None = None,
+) -> Shop:
+    """Change the active rule and the cancel statuses. Validates everything first. Commits."""
+    rule = shop.active_rule
+    if rule is None:
+        raise ShopError(f"shop {shop.key} has no active rule")
+    if delay_days is not None and not 0 <= delay_days <= MAX_DELAY_DAYS:
+        raise ShopError(f"delay must be between 0 and {MAX_DELAY_DAYS} days, got {delay_days}")
+    if send_hour is not UNSET and send_hour is not None and not 0 <= send_hour <= 23:
+        raise ShopError(f"send hour must be between 0 and 23 (or none), got {send_hour}")
+    if timezone is not None:
+        try:
+            validate_timezone(timezone)
+        except ValueError as exc:
+            raise ShopError(str(exc)) from None
+    triggers = (
+        validate_status_ids(trigger_status_ids, "trigger")
+        if trigger_status_ids is not None
+        else list(rule.trigger_status_ids)
+    )
+    cancels = (
+        validate_status_ids(cancel_status_ids, "cancel")
+        if cancel_status_ids is not None
+        else list(shop.cancel_status_ids)
+    )
+    if not triggers:
+        raise ShopError("at least one trigger status is needed")
+    overlap = sorted(set(triggers) & set(cancels))
+    if overlap:
+        raise ShopError(f"status {', '.join(overlap)} cannot be both a trigger and a cancel status")
+
+    if delay_days is not None:
+        rule.delay_days = delay_days
+    if send_hour is not UNSET:
+        rule.send_hour = send_hour
+    if timezone is not None:
+        rule.timezone = timezone
+    rule.trigger_status_ids = triggers
+    shop.cancel_status_ids = cancels
+    db.session.commit()
+    return shop
+
+
+def describe(shop: Shop) -> dict[str, Any]:
+    rule = shop.active_rule
+    return {
+        "key": shop.key,
+        "name": shop.name,
+        "language": shop.language,
+        "timezone": shop.timezone,
+        "paused": shop.paused,
+        "rule": None
+        if rule is None
+        else {
+            "name": rule.name,
+            "trigger_status_ids": list(rule.trigger_status_ids),
+            "delay_days": rule.delay_days,
+            "send_hour": rule.send_hour,
+            "timezone": rule.timezone,
+        },
+        "cancel_status_ids": list(shop.cancel_status_ids),
+        "require_consent": shop.require_consent,
+        "customer_window_days": shop.customer_window_days,
+    }

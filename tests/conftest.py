@@ -1,0 +1,166 @@
+"""Fixtures: one per real service (PostgreSQL, Redis), and the app on each database.
+
+Every test that uses ``app`` runs twice: on SQLite and on PostgreSQL. A service that is down
+stops the run with the command that starts it; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+
+POSTGRES_URL = os.environ.get(
+    "KINGAVIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("KINGAVIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+HOW_TO_START = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    down = []
+    if not _reachable(POSTGRES_URL, 5432):
+        down.append(("PostgreSQL", POSTGRES_URL))
+    if not _reachable(REDIS_URL, 6379):
+        down.append(("Redis", REDIS_URL))
+    if down:
+        lines = [f"{name} is not reachable at {url}; start it with:\n    {HOW_TO_START[name]}" for name, url in down]
+        pytest.exit("\n".join(lines), returncode=3)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides: object) -> Flask:
+    from kingavis import create_app
+
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MAIL_URL": f"file://{tmp_path / 'outbox'}",
+        "KINGAVIS_BASE_URL": "http://kingavis.test",
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": None,
+    }
+    config.update(overrides)
+    env = {"SECRET_KEY": "test-secret-key", "DATABASE_URL": database_url}
+    return create_app(config, env=env)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated once with `db upgrade`."""
+    name = f"kingavis_test_{_worker()}_{os.getpid()}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    app = make_app(url, tmp)
+    _migrate(app)
+    with app.app_context():
+        from kingavis.extensions import db
+
+        db.engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated once with `db upgrade`; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    app = make_app(f"sqlite:///{path}", path.parent)
+    _migrate(app)
+    with app.app_context():
+        from kingavis.extensions import db
+
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "kingavis.db"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        yield url
+        _truncate(url)
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+        ]
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(database_url, tmp_path)
+    with app.app_context():
+        yield app
+        from kingavis.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis, flushed before and after the test (database 1 by default)."""
+    from redis import Redis
+
+    connection = Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    yield REDIS_URL
+    connection.flushdb()
+    connection.close()

@@ -1,0 +1,7 @@
+"""The order-status webhook endpoint (CONTRACT 3)."""
+
+from flask import Blueprint
+
+blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+from . import views  # noqa: E402,F401
