@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -70,18 +70,24 @@ class Guards:
 def compute_due_at(changed_at: datetime, rule: Rule, now: datetime | None = None) -> datetime:
     """Rule 2: changed_at + delay days; with a send hour, that local date at H:00.
 
-    A due time already past is due at once (``now``). The result is UTC.
+    Without a send hour the delay is exact (N x 24 h). With one, the delay counts calendar
+    days in the shop's time zone: the local date of ``changed_at`` plus N days, at H:00 local
+    time. The result depends only on the instant ``changed_at``, never on the UTC offset it
+    was written with. An hour that does not exist that day (DST gap) moves forward by the
+    gap; an hour that occurs twice takes its first occurrence. A due time already past is due
+    at once (``now``). The result is UTC.
     """
     if changed_at.tzinfo is None:
         raise ValueError("changed_at must carry a UTC offset")
-    target = changed_at + timedelta(days=rule.delay_days)
-    if rule.send_hour is not None:
+    if rule.send_hour is None:
+        due = changed_at.astimezone(UTC) + timedelta(days=rule.delay_days)
+    else:
         zone = ZoneInfo(rule.timezone)
-        local_date = target.astimezone(zone).date()
-        naive = datetime(local_date.year, local_date.month, local_date.day, rule.send_hour)
-        # Through UTC and back, so an hour that does not exist (DST gap) moves forward.
-        target = naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
-    due = target.astimezone(UTC)
+        local_date = changed_at.astimezone(zone).date() + timedelta(days=rule.delay_days)
+        # fold=0: a missing wall time is read with the offset in force before the gap, so
+        # 02:00 on a spring-forward night becomes 03:00 local; a repeated one is the first.
+        local = datetime.combine(local_date, time(rule.send_hour), tzinfo=zone)
+        due = local.astimezone(UTC)
     if now is not None and due < now:
         return now.astimezone(UTC)
     return due
