@@ -7,17 +7,59 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
 from .shops import UNSET, ShopError, configure_shop, create_shop, describe, get_shop, webhook_url
 from .users import UserError, create_user
 
-shops_cli = AppGroup("shops", help="Create and configure shops.")
-users_cli = AppGroup("users", help="Back-office accounts.")
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+class OneLineCommand(click.Command):
+    """A command whose every error is one ``Error: …`` line on stderr and a non-zero exit.
+
+    Click prints usage errors (bad option value, missing option) as several lines of usage and
+    hints; the contract asks for one clear line. Database failures are turned into one line too,
+    after rolling back, so nothing is half-written.
+    """
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise click.ClickException(_one_line(exc.format_message())) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            detail = lines[0] if lines else type(exc).__name__
+            raise click.ClickException(_one_line(f"database error: {detail}")) from None
+
+
+class OneLineGroup(AppGroup):
+    command_class = OneLineCommand
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            raise click.ClickException(_one_line(exc.format_message())) from None
+
+
+shops_cli = OneLineGroup("shops", help="Create and configure shops.")
+users_cli = OneLineGroup("users", help="Back-office accounts.")
 
 
 def _hour(value: str) -> int | None:
@@ -26,9 +68,11 @@ def _hour(value: str) -> int | None:
     try:
         hour = int(value)
     except ValueError:
-        raise click.BadParameter(f"expected an hour 0-23 or 'none', got {value!r}") from None
+        raise click.BadParameter(f"expected an hour 0-23 or 'none', got {value!r}",
+                                 param_hint="'--send-hour'") from None
     if not 0 <= hour <= 23:
-        raise click.BadParameter(f"expected an hour 0-23 or 'none', got {value!r}")
+        raise click.BadParameter(f"expected an hour 0-23 or 'none', got {value!r}",
+                                 param_hint="'--send-hour'")
     return hour
 
 
@@ -43,7 +87,7 @@ def shops_create(name: str, timezone: str, language: str, as_json: bool) -> None
         created = create_shop(name, timezone=timezone, language=language)
     except ShopError as exc:
         db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_one_line(str(exc))) from None
     out = {
         "key": created.shop.key,
         "webhook_url": webhook_url(created.shop),
@@ -85,7 +129,8 @@ def shops_configure(
         )
     except (ShopError, click.BadParameter) as exc:
         db.session.rollback()
-        raise click.ClickException(exc.format_message() if isinstance(exc, click.BadParameter) else str(exc)) from None
+        message = exc.format_message() if isinstance(exc, click.BadParameter) else str(exc)
+        raise click.ClickException(_one_line(message)) from None
     click.echo(json.dumps(describe(shop)))
 
 
@@ -93,14 +138,21 @@ def shops_configure(
 @click.option("--email", required=True)
 @click.option("--shop", "shop_key", required=True, help="Key of the shop the account manages.")
 def users_create(email: str, shop_key: str) -> None:
-    """Create a back-office account for a shop; the password is read from stdin."""
-    password = sys.stdin.readline().rstrip("\r\n")
+    """Create a back-office account for a shop; the password is read from stdin.
+
+    On a terminal it is prompted for (hidden, asked twice); otherwise the first line of
+    standard input is the password (``printf '%s\\n' "$PASSWORD" | flask … users create …``).
+    """
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
     try:
         shop = get_shop(shop_key)
         user, created = create_user(email, password, shop)
     except (ShopError, UserError) as exc:
         db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_one_line(str(exc))) from None
     if created:
         click.echo(f"created account {user.email} for shop {shop.key}")
     else:
