@@ -88,7 +88,11 @@ def register_queue(app: Flask) -> None:
         from redis import Redis
         from rq import Queue
 
-        connection = Redis.from_url(app.config["REDIS_URL"])
+        # Bounded waits: a dead or unreachable Redis makes a request fail, never hang.
+        # (An RQ worker raises socket_timeout above its own blocking-pop timeout itself.)
+        connection = Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=5, socket_timeout=10
+        )
         app.extensions["redis"] = connection
         app.extensions["rq_queue"] = Queue(
             app.config.get("RQ_QUEUE_NAME", "kingavis"), connection=connection
