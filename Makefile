@@ -1,0 +1,71 @@
+# King-Avis developer commands.
+#   make run   create .venv, install requirements, migrate SQLite, serve http://127.0.0.1:5000
+#   make test  install dev requirements (+ Chromium), check PostgreSQL/Redis, ruff, whole pytest suite
+# Installs are stamped by the hash of the requirements files: re-running is quick.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTANCE := $(or $(KINGAVIS_INSTANCE_PATH),instance)
+PYTEST_ARGS ?=
+
+RUN_HASH := $(shell cat requirements.txt | sha256sum | cut -c1-16)
+DEV_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+RUN_STAMP := $(VENV)/.installed-run-$(RUN_HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: help run test lint migrate chromium services install install-dev clean
+
+help:
+	@echo "make run    serve King-Avis on http://127.0.0.1:5000 (SQLite, inline sending, mail in $(INSTANCE)/outbox)"
+	@echo "make test   ruff + the whole test suite on SQLite and PostgreSQL (needs PostgreSQL and Redis)"
+
+$(BIN)/python:
+	scripts/make-venv.sh $(PYTHON) $(VENV)
+
+$(RUN_STAMP): | $(BIN)/python
+	$(PIP) install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-run-*
+	touch $@
+
+$(DEV_STAMP): | $(BIN)/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-dev-*
+	touch $@
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
+
+# The key that signs sessions and CSRF tokens; generated once, readable by the owner only.
+$(INSTANCE)/secret_key: | $(BIN)/python
+	mkdir -p $(INSTANCE)
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $@
+
+migrate: $(RUN_STAMP) $(INSTANCE)/secret_key
+	$(BIN)/flask --app wsgi db upgrade
+
+run: migrate
+	scripts/run.sh
+
+chromium:
+	scripts/ensure-chromium.sh
+
+services: $(DEV_STAMP)
+	$(BIN)/python scripts/check-services.py
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+# pytest's exit code 5 ("no tests collected") is non-zero, so it fails here and in CI too.
+test: $(DEV_STAMP) chromium services lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

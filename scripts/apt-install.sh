@@ -1,0 +1,22 @@
+# Sourced: apt_install PACKAGE... installs Debian packages, as root or through passwordless sudo.
+# Prints why and returns non-zero when it cannot (no apt-get, not root, no sudo).
+
+apt_install() {
+    local sudo=""
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "cannot install $*: apt-get is not available on this system" >&2
+        return 1
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo="sudo"
+        else
+            echo "cannot install $*: not root and no passwordless sudo; run: sudo apt-get install -y $*" >&2
+            return 1
+        fi
+    fi
+    # A fresh machine has no package lists yet: update only when the install needs it.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" \
+        || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y --no-install-recommends "$@"; }
+}
