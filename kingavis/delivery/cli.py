@@ -1,12 +1,116 @@
-"""``flask --app wsgi dispatch [--once]`` (comes with the delivery pipeline)."""
+"""``flask --app wsgi dispatch [--once]`` and ``shops pause|resume KEY``."""
 
 from __future__ import annotations
 
+import json
+import logging
+import signal
+import threading
+from types import FrameType
+
 import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db
+
+log = logging.getLogger("kingavis.delivery")
+
+
+def _tick_once() -> str:
+    from .dispatcher import tick
+
+    return tick().summary()
 
 
 @click.command("dispatch")
 @click.option("--once", is_flag=True, help="Run one tick and exit.")
-def dispatch_command(once: bool) -> None:
+@click.option(
+    "--interval",
+    type=click.IntRange(1, 3600),
+    default=60,
+    show_default=True,
+    help="Seconds between ticks (without --once).",
+)
+def dispatch_command(once: bool, interval: int) -> None:
     """Send (or enqueue) every review request that is due."""
-    raise click.ClickException("dispatch is not available yet")
+    if once:
+        try:
+            click.echo(_tick_once())
+        except Exception as exc:
+            db.session.rollback()
+            raise click.ClickException(_one_line(exc)) from None
+        return
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(f"dispatcher started: a tick every {interval} s (Ctrl-C or SIGTERM stops it)")
+    try:
+        while not stop.is_set():
+            try:
+                summary = _tick_once()
+                if "claimed 0" not in summary:
+                    click.echo(summary)
+            except Exception as exc:
+                # A database or Redis outage: say so and try again at the next tick.
+                db.session.rollback()
+                log.error("dispatcher tick failed", extra={"fields": {"error": _one_line(exc)}})
+            finally:
+                db.session.remove()
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("dispatcher stopped")
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        text = str(getattr(exc, "orig", None) or exc)
+        return "database error: " + text.strip().splitlines()[0]
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+@click.command("pause")
+@click.argument("key")
+def shops_pause(key: str) -> None:
+    """Pause a shop's automation: due review requests wait, nothing is lost."""
+    _set_paused(key, True)
+
+
+@click.command("resume")
+@click.argument("key")
+def shops_resume(key: str) -> None:
+    """Resume a shop's automation: requests that came due meanwhile go out at the next tick."""
+    _set_paused(key, False)
+
+
+def _set_paused(key: str, paused: bool) -> None:
+    from ..shops import ShopError, describe, get_shop
+    from .service import set_paused, waiting_count
+
+    try:
+        shop = get_shop(key)
+        set_paused(shop, paused, actor="cli")
+    except ShopError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    out = describe(shop)
+    out["due_now"] = waiting_count(shop)
+    click.echo(json.dumps(out))
+
+
+def _attach_to_shops_group() -> None:
+    # Imported here (registration time): kingavis.cli imports this module from its register().
+    from ..cli import shops_cli
+
+    for command in (shops_pause, shops_resume):
+        if command.name not in shops_cli.commands:
+            shops_cli.add_command(command)
+
+
+_attach_to_shops_group()

@@ -1,0 +1,322 @@
+"""Sending one review request: the RQ job and the same service used inline by the dispatcher.
+
+A job carries ids only (request id and the attempt number the dispatcher claimed). It reloads
+the request and does nothing unless the request is still ``sending`` with that attempt, so a
+stale or duplicated job never sends twice. On PostgreSQL the request row stays locked from the
+check to the recorded outcome, so no other dispatcher can claim it meanwhile; SQLite (a single
+writer) renews the lease before sending instead of holding its write lock over the network.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..events import normalize_email
+from ..extensions import db
+from ..logging import mask_email
+from ..models import Reason, RequestState, ReviewRequest, Unsubscription, utcnow
+from ..scheduling import send_time_reason, suppression_reason
+from . import service
+from .errors import PermanentMailError, TransientMailError
+
+log = logging.getLogger("kingavis.delivery")
+
+
+class Transport(Protocol):
+    def send(self, message: Any) -> Any: ...
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # temporary error: scheduled again later
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # rule 5 at send time
+    SUPPRESSED = "suppressed"  # rule 7 at send time
+    PAUSED = "paused"  # rule 8: back to scheduled, due at once on resume
+    STALE = "stale"  # not ours any more (sent, cancelled, claimed again): nothing done
+
+
+def _load(request_id: int, lock: bool) -> ReviewRequest | None:
+    query = (
+        select(ReviewRequest)
+        .where(ReviewRequest.id == request_id)
+        .options(
+            joinedload(ReviewRequest.order, innerjoin=True),
+            joinedload(ReviewRequest.shop, innerjoin=True),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        # Skip a row another transaction holds: that one is a claim (this job is then stale)
+        # or the same delivery already in progress.
+        query = query.with_for_update(skip_locked=True, of=ReviewRequest)
+    return db.session.execute(query).unique().scalar_one_or_none()
+
+
+def deliver(
+    request_id: int, attempt: int, transport: Transport, *, now: datetime | None = None
+) -> Outcome:
+    """Send one claimed review request and record the outcome in its own commit."""
+    now = now or utcnow()
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    try:
+        request = _load(request_id, lock=postgres)
+        if (
+            request is None
+            or request.state != RequestState.SENDING.value
+            or request.attempts != attempt
+        ):
+            db.session.rollback()
+            return Outcome.STALE
+
+        before = _check_before_send(request, now)
+        if before is not None:
+            db.session.commit()
+            return before
+
+        from .mail import build_message
+
+        try:
+            message = build_message(
+                request,
+                base_url=current_app.config["KINGAVIS_BASE_URL"],
+                mail_from=current_app.config["MAIL_FROM"],
+            )
+        except PermanentMailError as exc:  # e.g. an address that is not an address
+            outcome = _failed(request, attempt, str(exc), now)
+            db.session.commit()
+            return outcome
+        except Exception as exc:  # a message we cannot build: retried, then failed
+            log.exception(
+                "could not build the message", extra={"fields": {"review_request": request_id}}
+            )
+            outcome = _retry(request, attempt, f"{type(exc).__name__}: {exc}", now)
+            db.session.commit()
+            return outcome
+        message_id = str(message["Message-ID"] or "") or None
+        if not postgres:
+            # Keep the lease for the time of the send, then let go of SQLite's write lock.
+            lease_end = now + service.lease()
+            if request.next_attempt_at is None or request.next_attempt_at < lease_end:
+                request.next_attempt_at = lease_end
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+    try:
+        transport.send(message)
+    except PermanentMailError as exc:
+        return _after_send(request_id, attempt, _failed, str(exc), now)
+    except TransientMailError as exc:
+        return _after_send(request_id, attempt, _retry, str(exc), now)
+    except Exception as exc:  # an unexpected error is retried a bounded number of times
+        log.exception(
+            "unexpected error while sending", extra={"fields": {"review_request": request_id}}
+        )
+        return _after_send(request_id, attempt, _retry, f"{type(exc).__name__}: {exc}", now)
+    return _after_send(request_id, attempt, _sent, message_id, now)
+
+
+def _check_before_send(request: ReviewRequest, now: datetime) -> Outcome | None:
+    """Rules 8, 5 and 7 at send time; returns the outcome when the request must not go now."""
+    shop = request.shop
+    order = request.order
+    if shop.paused:
+        service.record(request, RequestState.SCHEDULED, note="shop paused: waiting", now=now)
+        request.next_attempt_at = now
+        return Outcome.PAUSED
+    reason = send_time_reason(
+        latest_status_id=order.latest_status_id,
+        latest_status_paid=order.latest_status_paid,
+        cancel_status_ids=frozenset(shop.cancel_status_ids or ()),
+    )
+    if reason is not None:
+        service.record(
+            request,
+            RequestState.CANCELLED,
+            reason=reason,
+            note=f"at send time, latest status {order.latest_status_id}",
+            now=now,
+        )
+        request.next_attempt_at = None
+        _log(request, "cancelled at send time", reason=reason)
+        return Outcome.CANCELLED
+    email = request.customer_email_normalized or normalize_email(order.customer_email)
+    unsubscribed = (
+        db.session.execute(
+            select(Unsubscription.id).where(
+                Unsubscription.shop_id == shop.id, Unsubscription.email_normalized == email
+            )
+        ).first()
+        is not None
+    )
+    reason = suppression_reason(
+        review_consent=order.review_consent,
+        require_consent=shop.require_consent,
+        unsubscribed=unsubscribed,
+        recent_request=False,  # decided when the request was scheduled
+    )
+    if reason is not None:
+        service.record(
+            request, RequestState.SUPPRESSED, reason=reason, note="at send time", now=now
+        )
+        request.next_attempt_at = None
+        _log(request, "suppressed at send time", reason=reason)
+        return Outcome.SUPPRESSED
+    return None
+
+
+def _after_send(request_id: int, attempt: int, write: Any, detail: str | None, now: datetime) -> Outcome:
+    """Record the outcome of a send in its own commit."""
+    try:
+        request = db.session.get(ReviewRequest, request_id, populate_existing=True)
+        if request is None:  # deleted meanwhile (shop removed)
+            db.session.rollback()
+            return Outcome.STALE
+        outcome: Outcome = write(request, attempt, detail, now)
+        db.session.commit()
+        return outcome
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: datetime) -> Outcome:
+    # The message is out: say so, whatever happened to the row meanwhile.
+    if request.attempts != attempt or request.state != RequestState.SENDING.value:
+        log.warning(
+            "review request changed while its message was being sent",
+            extra={"fields": {"review_request": request.id, "state": request.state,
+                              "attempt": attempt, "attempts": request.attempts}},
+        )
+    if request.state == RequestState.SENT.value:
+        return Outcome.STALE
+    service.record(request, RequestState.SENT, note=f"attempt {attempt}", now=now)
+    request.sent_at = now
+    request.message_id = message_id
+    request.last_error = None
+    request.next_attempt_at = None
+    _log(request, "review request sent", attempt=attempt)
+    return Outcome.SENT
+
+
+def _retry(request: ReviewRequest, attempt: int, error: str | None, now: datetime) -> Outcome:
+    if request.attempts != attempt or request.state != RequestState.SENDING.value:
+        return Outcome.STALE
+    request.last_error = error
+    if attempt >= service.max_attempts():
+        service.record(
+            request,
+            RequestState.FAILED,
+            reason=Reason.DELIVERY_FAILED.value,
+            note=f"gave up after {attempt} attempts: {error}",
+            now=now,
+        )
+        request.next_attempt_at = None
+        _log(request, "review request failed", attempt=attempt, error=service.mask_emails(error))
+        return Outcome.FAILED
+    wait: timedelta = service.retry_delay(attempt)
+    request.next_attempt_at = now + wait
+    service.record(
+        request,
+        RequestState.SCHEDULED,
+        note=f"temporary error, retry in {int(wait.total_seconds())} s: {error}",
+        now=now,
+    )
+    _log(request, "temporary delivery error, will retry", attempt=attempt,
+         retry_in_s=int(wait.total_seconds()), error=service.mask_emails(error))
+    return Outcome.RETRY
+
+
+def _failed(request: ReviewRequest, attempt: int, error: str | None, now: datetime) -> Outcome:
+    if request.attempts != attempt or request.state != RequestState.SENDING.value:
+        return Outcome.STALE
+    request.last_error = error
+    service.record(
+        request,
+        RequestState.FAILED,
+        reason=Reason.DELIVERY_FAILED.value,
+        note=f"refused by the mail server: {error}",
+        now=now,
+    )
+    request.next_attempt_at = None
+    _log(request, "review request refused by the mail server", attempt=attempt,
+         error=service.mask_emails(error))
+    return Outcome.FAILED
+
+
+def _log(request: ReviewRequest, message: str, **fields: Any) -> None:
+    log.info(
+        message,
+        extra={"fields": {"review_request": request.id, "shop_id": request.shop_id,
+                          "to": mask_email(request.customer_email_normalized), **fields}},
+    )
+
+
+def release(claims: list[tuple[int, int]], error: str, *, now: datetime | None = None) -> int:
+    """Give claimed requests back (scheduled, with the retry delay) after a delivery error that
+    concerned the whole batch, e.g. the mail server cannot be reached. Returns how many."""
+    now = now or utcnow()
+    released = 0
+    for request_id, attempt in claims:
+        request = db.session.get(ReviewRequest, request_id, populate_existing=True)
+        if request is not None and _retry(request, attempt, error, now) is not Outcome.STALE:
+            released += 1
+        db.session.commit()
+    return released
+
+
+# --- RQ entry points -----------------------------------------------------------------------
+
+_worker_app: Flask | None = None
+
+
+def worker_app() -> Flask:
+    """The app of this worker process, created once (``create_app()`` from the environment)."""
+    global _worker_app
+    if _worker_app is None:
+        from .. import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+def _run(fn: Any, *args: Any) -> Any:
+    if has_app_context():
+        return fn(*args)
+    with worker_app().app_context():
+        try:
+            return fn(*args)
+        finally:
+            db.session.remove()
+
+
+def _send(request_id: int, attempt: int) -> str:
+    from .transports import get_shared_transport
+
+    transport = get_shared_transport(current_app.config["MAIL_URL"])
+    return deliver(request_id, attempt, transport).value
+
+
+def send_review_request(request_id: int, attempt: int) -> str:
+    """RQ job: send review request ``request_id`` if it is still claimed as ``attempt``."""
+    return str(_run(_send, int(request_id), int(attempt)))
+
+
+def _tick() -> str:
+    from .dispatcher import tick
+
+    return tick().summary()
+
+
+def dispatch_tick() -> str:
+    """RQ job (from ``rq cron``): one dispatcher tick."""
+    return str(_run(_tick))

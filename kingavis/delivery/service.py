@@ -1,0 +1,116 @@
+"""Delivery service: pausing a shop, the request timeline, retry policy.
+
+The functions here change review requests the way the dispatcher and the jobs need, and
+record a ``RequestDecision`` for every state change so the order timeline tells why.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
+from ..shops import ShopError
+
+log = logging.getLogger("kingavis.delivery")
+
+# Delay before the n-th retry after a temporary delivery error (the last one repeats).
+DEFAULT_RETRY_DELAYS: tuple[int, ...] = (60, 5 * 60, 15 * 60, 60 * 60, 3 * 60 * 60, 6 * 60 * 60)
+# After this many attempts a request that still meets temporary errors is given up (failed).
+DEFAULT_MAX_ATTEMPTS = 10
+ACTOR = "dispatcher"
+
+_EMAIL = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
+
+
+def retry_delays() -> Sequence[int]:
+    delays = current_app.config.get("DISPATCH_RETRY_DELAYS") or DEFAULT_RETRY_DELAYS
+    return tuple(int(d) for d in delays)
+
+
+def max_attempts() -> int:
+    return int(current_app.config.get("DISPATCH_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """The wait after the ``failures``-th temporary error (1-based), capped at the last delay."""
+    delays = retry_delays()
+    index = min(max(failures, 1), len(delays)) - 1
+    return timedelta(seconds=delays[index])
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=int(current_app.config["DISPATCH_LEASE_SECONDS"]))
+
+
+def mask_emails(text: str | None) -> str | None:
+    """A server's reply with any address in it shortened (z***@example.com), for logs."""
+    if text is None:
+        return None
+    from ..logging import mask_email
+
+    return _EMAIL.sub(lambda m: mask_email(m.group(0)) or "***", text)
+
+
+def record(
+    request: ReviewRequest,
+    state: RequestState,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+    actor: str = ACTOR,
+) -> None:
+    """Set the request's state and reason and add the decision row (not committed)."""
+    request.state = state.value
+    request.reason = reason
+    db.session.add(
+        RequestDecision(
+            review_request_id=request.id,
+            state=state.value,
+            reason=reason,
+            due_at=request.due_at,
+            actor=actor,
+            note=note,
+            created_at=now or utcnow(),
+        )
+    )
+
+
+def set_paused(shop: Shop, paused: bool, *, actor: str = "system") -> Shop:
+    """Pause or resume a shop's automation (rule 8). Commits.
+
+    While paused, due requests stay scheduled and the dispatcher does not claim them; a job
+    that meets a paused shop puts its request back. On resume they are due at once.
+    """
+    if not isinstance(paused, bool):
+        raise ShopError("paused must be true or false")
+    changed = shop.paused != paused
+    shop.paused = paused
+    db.session.commit()
+    if changed:
+        log.info(
+            "shop paused" if paused else "shop resumed",
+            extra={"fields": {"shop": shop.key, "actor": actor}},
+        )
+    return shop
+
+
+def waiting_count(shop: Shop, now: datetime | None = None) -> int:
+    """How many of the shop's requests are due now (those a pause holds back)."""
+    now = now or utcnow()
+    return int(
+        db.session.execute(
+            select(func.count(ReviewRequest.id)).where(
+                ReviewRequest.shop_id == shop.id,
+                ReviewRequest.state.in_([RequestState.SCHEDULED.value, RequestState.SENDING.value]),
+                ReviewRequest.next_attempt_at <= now,
+            )
+        ).scalar_one()
+    )

@@ -1,0 +1,136 @@
+"""Helpers for the dispatcher tests: due review requests, state read-back, real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from factories import days_ago, new_webhook_id, status_event
+from processes import BIN, ROOT, flask_env
+from sqlalchemy import create_engine, select, text
+
+from kingavis.events import apply_status_event
+from kingavis.extensions import db
+from kingavis.models import RequestDecision, ReviewRequest, Shop
+
+
+def event(order_id: str, status_id: str, changed_at: datetime, **kwargs: Any) -> dict[str, Any]:
+    """A status event as the webhook hands it to the service (changed_at a datetime)."""
+    body = status_event(order_id, status_id, changed_at, **kwargs)
+    body["data"]["changed_at"] = changed_at
+    return body
+
+
+def schedule(shop: Shop, order_id: str, *, days: float = 11, email: str | None = None,
+             **kwargs: Any) -> int:
+    """Deliver order ``order_id`` ``days`` ago (the preset's delay is 10 days): a scheduled request."""
+    email = email or f"customer-{order_id}@example.com"
+    result = apply_status_event(shop, event(order_id, "5", days_ago(days), email=email, **kwargs),
+                                new_webhook_id())
+    assert result.body["outcome"] == "scheduled", result.body
+    return int(result.body["review_request"]["id"])
+
+
+def request_row(request_id: int) -> ReviewRequest:
+    db.session.rollback()
+    row = db.session.get(ReviewRequest, request_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def states(ids: Iterable[int]) -> dict[int, str]:
+    db.session.rollback()
+    rows = db.session.execute(
+        select(ReviewRequest.id, ReviewRequest.state).where(ReviewRequest.id.in_(list(ids)))
+    ).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def timeline(request_id: int) -> list[tuple[str, str | None]]:
+    db.session.rollback()
+    rows = db.session.execute(
+        select(RequestDecision.state, RequestDecision.reason)
+        .where(RequestDecision.review_request_id == request_id)
+        .order_by(RequestDecision.id)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def message_ids(server: Any) -> Counter[str]:
+    """How many times the SMTP server received each Message-ID."""
+    with server.lock:
+        return Counter(str(m.message["Message-ID"]) for m in server.messages)
+
+
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Poll until ``condition()`` holds; fail with ``what`` after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting: {what}")
+
+
+def count_states(database_url: str, ids: Iterable[int]) -> Counter[str]:
+    """States read on a connection of our own (another process writes them)."""
+    ids = list(ids)
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT state FROM review_requests WHERE id = ANY(:ids)")
+                if database_url.startswith("postgresql")
+                else text(f"SELECT state FROM review_requests WHERE id IN ({','.join(map(str, ids))})"),  # noqa: S608
+                {"ids": ids} if database_url.startswith("postgresql") else {},
+            ).all()
+        return Counter(r[0] for r in rows)
+    finally:
+        engine.dispose()
+
+
+class Worker:
+    """A real ``rq worker`` process (SimpleWorker, as the Procfile runs it)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, queue: str = "kingavis") -> None:
+        self.log_path = log_path
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [str(BIN / "rq"), "worker", "--url", env["REDIS_URL"],
+             "--worker-class", "rq.worker.SimpleWorker", "--logging_level", "WARNING", queue],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        """kill -9: no clean-up of any kind."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if not self.log.closed:
+            self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def worker_env(database_url: str, instance: Path, redis_url: str, mail_url: str,
+               **extra: str) -> dict[str, str]:
+    return flask_env(database_url, instance, REDIS_URL=redis_url, MAIL_URL=mail_url,
+                     MAIL_FROM="avis@kingavis.test", KINGAVIS_BASE_URL="http://kingavis.test",
+                     **extra)
