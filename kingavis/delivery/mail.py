@@ -1,0 +1,184 @@
+"""The review-request email (CONTRACT 5).
+
+Headers are set through ``email.headerregistry`` objects, never by string concatenation, and
+no customer-supplied text goes into any header: the subject names the shop only, the recipient
+is the bare address (no display name). Customer text (first name, order reference) appears in
+the body only, cleaned of control characters and escaped in the HTML part.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from datetime import UTC, datetime
+from email import policy
+from email.errors import HeaderParseError, MessageDefect
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from ..models import ReviewRequest
+from .errors import InvalidMessageError
+
+DEFAULT_LANGUAGE = "fr"
+TEMPLATE = "email/review_request.{lang}.{part}"
+# Longest first name / order reference shown in a message; longer text is cut with an ellipsis.
+MAX_NAME_CHARS = 100
+MAX_REFERENCE_CHARS = 64
+
+# Bidirectional overrides and isolates can make text read differently from what it is.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A)], " "
+)
+_DOT_ATOM = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+
+
+@functools.cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("kingavis", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@functools.cache
+def available_languages() -> frozenset[str]:
+    """Languages that have a complete review-request template set."""
+    names = set(_environment().list_templates())
+    found = set()
+    for name in names:
+        match = re.fullmatch(r"email/review_request\.([a-z]{2,3})\.txt", name)
+        if match and all(
+            TEMPLATE.format(lang=match[1], part=part) in names for part in ("subject", "html")
+        ):
+            found.add(match[1])
+    return frozenset(found)
+
+
+def language_of(locale: str | None) -> str | None:
+    """The language part of a locale: "fr-FR", "fr_FR", "FR" -> "fr"; None when unusable."""
+    if not locale:
+        return None
+    lang = re.split(r"[-_.@]", locale.strip().lower(), maxsplit=1)[0]
+    return lang if re.fullmatch(r"[a-z]{2,3}", lang) else None
+
+
+def choose_language(
+    customer_locale: str | None, shop_language: str | None, available: frozenset[str] | None = None
+) -> str:
+    """The customer's language when we have it, else the shop's, else French."""
+    available = available_languages() if available is None else available
+    for candidate in (language_of(customer_locale), language_of(shop_language)):
+        if candidate in available:
+            return candidate
+    return DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in available else min(available)
+
+
+def clean_text(value: str | None, limit: int) -> str:
+    """Customer text fit for a message body: one line, no control characters, at most ``limit``."""
+    if not value:
+        return ""
+    value = value.translate(_BIDI_CONTROLS)
+    value = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value
+    )
+    value = " ".join(value.split())
+    if len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    return value
+
+
+def review_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/r/{token}"
+
+
+def unsubscribe_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/u/{token}"
+
+
+def message_id_for(request: ReviewRequest, base_url: str) -> str:
+    """Stable across retries: the request id and a hash of its token (never the token itself)."""
+    digest = hashlib.sha256(f"{request.id}:{request.token}".encode()).hexdigest()[:24]
+    host = (urlsplit(base_url).hostname or "").lower()
+    if not _DOT_ATOM.match(host):
+        host = "kingavis.invalid"
+    return f"<review-request.{request.id}.{digest}@{host}>"
+
+
+def recipient_address(email: str) -> Address:
+    """The customer's bare address; InvalidMessageError (never echoing it) when it is not one."""
+    email = (email or "").strip()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not domain or any(ch in email for ch in "\r\n\0 <>,;\"()"):
+        raise InvalidMessageError("the customer's email address is not a valid address")
+    try:
+        domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+        if local.isascii():
+            address = Address(addr_spec=f"{local}@{domain}")
+        else:  # an internationalised mailbox: sent with SMTPUTF8
+            address = Address(username=local, domain=domain)
+    except (ValueError, UnicodeError, HeaderParseError, MessageDefect, IndexError):
+        raise InvalidMessageError("the customer's email address is not a valid address") from None
+    if not address.username or not _DOT_ATOM.match(address.domain):
+        raise InvalidMessageError("the customer's email address is not a valid address")
+    return address
+
+
+def sender_address(shop_name: str, mail_from: str) -> Address:
+    _, addr = parseaddr(mail_from)
+    try:
+        return Address(display_name=clean_text(shop_name, 200), addr_spec=addr or mail_from)
+    except (ValueError, HeaderParseError, MessageDefect, IndexError):
+        raise ValueError(f"MAIL_FROM is not a valid address: {mail_from!r}") from None
+
+
+def render(lang: str, context: dict[str, object]) -> tuple[str, str, str]:
+    """(subject, text, html) in ``lang``."""
+    env = _environment()
+    parts = [
+        env.get_template(TEMPLATE.format(lang=lang, part=part)).render(context)
+        for part in ("subject", "txt", "html")
+    ]
+    subject = " ".join(parts[0].split())
+    return subject, parts[1], parts[2]
+
+
+def build_message(request: ReviewRequest, *, base_url: str, mail_from: str) -> EmailMessage:
+    """The review-request email for ``request`` (its order and shop are loaded from it)."""
+    order = request.order
+    shop = request.shop
+    to = recipient_address(order.customer_email)
+    lang = choose_language(order.customer_locale, shop.language)
+    unsubscribe = unsubscribe_url(base_url, request.token)
+    context: dict[str, object] = {
+        "first_name": clean_text(order.customer_first_name, MAX_NAME_CHARS),
+        "shop_name": clean_text(shop.name, 200),
+        "order_reference": clean_text(order.reference, MAX_REFERENCE_CHARS),
+        "review_url": review_url(base_url, request.token),
+        "unsubscribe_url": unsubscribe,
+    }
+    subject, text, html = render(lang, context)
+
+    international = not to.username.isascii()
+    msg = EmailMessage(policy=policy.SMTPUTF8 if international else policy.SMTP)
+    msg["From"] = sender_address(shop.name, mail_from)
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = message_id_for(request, base_url)
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # Quoted-printable: 7-bit safe for any server, short lines whatever the customer's text.
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    msg["Content-Language"] = lang  # after the body: set_content() drops Content-* headers
+    return msg

@@ -1,0 +1,127 @@
+"""``/u/<token>``: unsubscribe from a shop's review requests (CONTRACT 5).
+
+A GET only shows a page with a button (mail scanners fetch links); the button's POST, or the
+RFC 8058 one-click POST (``List-Unsubscribe=One-Click``) that mail providers send to the
+``List-Unsubscribe`` URL, records the unsubscription. Both are idempotent. The token in the URL
+is the secret, so these POSTs need no CSRF token.
+
+A review request already scheduled for that address is not touched here: the dispatcher checks
+unsubscriptions again at send time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Response, current_app, make_response, request
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..delivery.mail import available_languages, choose_language
+from ..extensions import csrf, db
+from ..logging import mask_email
+from ..models import ReviewRequest, Unsubscription, utcnow
+from . import blueprint
+
+log = logging.getLogger("kingavis.pages")
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def _page(template: str, status: int = 200, **context: object) -> Response:
+    # Rendered without the app's context processors: these pages need no session, no user.
+    html = current_app.jinja_env.get_template(template).render(**context)
+    response = make_response(html, status)
+    # The URL holds a secret token: keep it out of caches, indexes and Referer headers.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return response
+
+
+def _find(token: str) -> ReviewRequest | None:
+    if not _TOKEN.fullmatch(token):
+        return None
+    return db.session.execute(
+        select(ReviewRequest).where(ReviewRequest.token == token)
+    ).scalar_one_or_none()
+
+
+def _not_found() -> Response:
+    languages = sorted(available_languages())
+    lang = request.accept_languages.best_match(languages) or choose_language(None, None)
+    db.session.rollback()
+    return _page("pages/not_found.html", 404, lang=lang)
+
+
+def _is_unsubscribed(review_request: ReviewRequest) -> bool:
+    return (
+        db.session.execute(
+            select(Unsubscription.id).where(
+                Unsubscription.shop_id == review_request.shop_id,
+                Unsubscription.email_normalized == review_request.customer_email_normalized,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _context(review_request: ReviewRequest, done: bool) -> dict[str, object]:
+    order = review_request.order
+    shop = review_request.shop
+    return {
+        "lang": choose_language(order.customer_locale, shop.language),
+        "shop_name": shop.name,
+        "email": mask_email(review_request.customer_email_normalized),
+        "done": done,
+    }
+
+
+@blueprint.get("/u/<token>")
+def unsubscribe_page(token: str) -> Response:
+    review_request = _find(token)
+    if review_request is None:
+        return _not_found()
+    context = _context(review_request, _is_unsubscribed(review_request))
+    db.session.rollback()
+    return _page("pages/unsubscribe.html", **context)
+
+
+@blueprint.post("/u/<token>")
+@csrf.exempt
+def unsubscribe(token: str) -> Response:
+    review_request = _find(token)
+    if review_request is None:
+        return _not_found()
+    unsubscribe_address(review_request.shop_id, review_request.customer_email_normalized)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    log.info(
+        "unsubscribed",
+        extra={
+            "fields": {
+                "shop_id": review_request.shop_id,
+                "review_request_id": review_request.id,
+                "email": mask_email(review_request.customer_email_normalized),
+                "one_click": one_click,
+            }
+        },
+    )
+    return _page("pages/unsubscribe.html", **_context(review_request, True))
+
+
+def unsubscribe_address(shop_id: int, email_normalized: str) -> None:
+    """Record that this address wants no more review requests from this shop. Idempotent."""
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Unsubscription)
+        .values(shop_id=shop_id, email_normalized=email_normalized, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["shop_id", "email_normalized"])
+    )
+    db.session.execute(statement)
+    db.session.commit()
