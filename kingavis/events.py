@@ -119,6 +119,22 @@ def _lock_order(shop: Shop, order_data: dict[str, Any]) -> Order:
     return db.session.execute(query.execution_options(populate_existing=True)).scalar_one()
 
 
+def _lock_request(order: Order) -> ReviewRequest | None:
+    """The order's request, locked on PostgreSQL until this event commits.
+
+    The dispatcher moves a request from scheduled to sending and sent under its own row lock;
+    without this lock an event that read `scheduled` could write `cancelled` over a request
+    sent meanwhile (which a later trigger would then schedule, and send, again). With it, the
+    event either goes first (the claim skips or re-reads the row) or sees the new state.
+    """
+    query = select(ReviewRequest).where(ReviewRequest.order_id == order.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return db.session.execute(
+        query.execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
 def _replay(shop: Shop, webhook_id: str) -> EventResult | None:
     previous = db.session.execute(
         select(OrderEvent.response).where(
@@ -149,9 +165,7 @@ def _apply(
         db.session.commit()
         return replay
 
-    request = db.session.execute(
-        select(ReviewRequest).where(ReviewRequest.order_id == order.id)
-    ).scalar_one_or_none()
+    request = _lock_request(order)
     rule = shop_rule(shop)
     guards = shop_guards(shop)
     action = decide(
