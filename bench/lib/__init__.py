@@ -1,0 +1,1 @@
+"""The webhook endpoint's throughput benchmark (run it with bench/webhooks)."""
