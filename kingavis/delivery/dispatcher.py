@@ -116,14 +116,19 @@ def claim(now: datetime, limit: int) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due requests; returns (id, attempt) pairs, oldest first. Commits."""
     postgres = db.session.get_bind().dialect.name == "postgresql"
     try:
-        ids = list(db.session.execute(due_query(now, limit, lock=postgres)).scalars())
-        if not ids:
+        due = list(db.session.execute(due_query(now, limit, lock=postgres)).scalars())
+        if not due:
             db.session.commit()
             return []
         lease_end = now + service.lease()
         rows = db.session.execute(
             update(ReviewRequest)
-            .where(ReviewRequest.id.in_(ids))
+            # Repeats the due condition: a row another claim took meanwhile is left alone.
+            .where(
+                ReviewRequest.id.in_(due),
+                ReviewRequest.state.in_(ACTIVE_STATES),
+                ReviewRequest.next_attempt_at <= now,
+            )
             .values(
                 state=RequestState.SENDING.value,
                 reason=None,
@@ -134,26 +139,28 @@ def claim(now: datetime, limit: int) -> list[tuple[int, int]]:
             .returning(ReviewRequest.id, ReviewRequest.attempts)
             .execution_options(synchronize_session=False)
         ).all()
-        # The timeline: one decision per claim, written in the same statement.
-        db.session.execute(
-            insert(RequestDecision).from_select(
-                ["review_request_id", "state", "reason", "due_at", "actor", "note", "created_at"],
-                select(
-                    ReviewRequest.id,
-                    literal(RequestState.SENDING.value),
-                    literal(None),
-                    ReviewRequest.due_at,
-                    literal(service.ACTOR),
-                    literal("claimed, attempt ") + ReviewRequest.attempts.cast(String),
-                    literal(now, ReviewRequest.updated_at.type),
-                ).where(ReviewRequest.id.in_(ids)),
+        # The timeline: one decision per claim, written in one statement.
+        ids = [r[0] for r in rows]
+        if ids:
+            db.session.execute(
+                insert(RequestDecision).from_select(
+                    ["review_request_id", "state", "reason", "due_at", "actor", "note", "created_at"],
+                    select(
+                        ReviewRequest.id,
+                        literal(RequestState.SENDING.value),
+                        literal(None),
+                        ReviewRequest.due_at,
+                        literal(service.ACTOR),
+                        literal("claimed, attempt ") + ReviewRequest.attempts.cast(String),
+                        literal(now, ReviewRequest.updated_at.type),
+                    ).where(ReviewRequest.id.in_(ids)),
+                )
             )
-        )
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    order = {request_id: i for i, request_id in enumerate(ids)}
+    order = {request_id: i for i, request_id in enumerate(due)}
     return sorted(((r[0], r[1]) for r in rows), key=lambda r: order[r[0]])
 
 
