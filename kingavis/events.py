@@ -159,7 +159,13 @@ def _apply(
     changed_at: datetime = data["changed_at"].astimezone(UTC)
     status_id = status["id"]
 
+    # A webhook id already applied changes nothing, not even an order row for its body.
+    replay = _replay(shop, webhook_id)
+    if replay is not None:
+        db.session.commit()
+        return replay
     order = _lock_order(shop, order_data)
+    # Again under the order's lock: a concurrent delivery of the same id may have won.
     replay = _replay(shop, webhook_id)
     if replay is not None:
         db.session.commit()
