@@ -92,9 +92,12 @@ def apply_status_event(
         except IntegrityError:
             # A concurrent delivery won a unique constraint; the retry sees its row.
             db.session.rollback()
-            _seen_statuses.clear()
             if attempt == 2:
                 raise
+        except Exception:
+            # Nothing half-applied is left in the caller's session.
+            db.session.rollback()
+            raise
     raise AssertionError("unreachable")
 
 
@@ -204,7 +207,9 @@ def _apply(
 
     if action is not Action.IGNORE_STALE:
         _update_order(order, order_data, status, changed_at)
-        _remember_status(shop, status, now)
+        seen_status = _remember_status(shop, status, now)
+    else:
+        seen_status = None
 
     outcome: str
     if action is Action.CANCEL:
@@ -259,6 +264,9 @@ def _apply(
     order_event.outcome = outcome
     order_event.response = body
     db.session.commit()
+    if seen_status is not None:
+        # Only once committed: a rolled-back transaction must not count as recorded.
+        _seen_statuses[seen_status[0]] = seen_status[1]
     return EventResult(202, body, False)
 
 
@@ -346,12 +354,21 @@ def _recent_request(
 _seen_statuses: dict[tuple[str, str], tuple[str, bool | None, bool | None]] = {}
 
 
-def _remember_status(shop: Shop, status: dict[str, Any], now: datetime) -> None:
-    """Keep the shop's list of statuses (name and flags) up to date for the back-office."""
+StatusKey = tuple[str, str]
+StatusValue = tuple[str, bool | None, bool | None]
+
+
+def _remember_status(
+    shop: Shop, status: dict[str, Any], now: datetime
+) -> tuple[StatusKey, StatusValue] | None:
+    """Keep the shop's list of statuses (name and flags) up to date for the back-office.
+
+    Returns the cache entry to remember once the transaction commits (None: already known).
+    """
     key = (shop.key, status["id"])
     value = (status["name"], status.get("paid"), status.get("shipped"))
     if _seen_statuses.get(key) == value:
-        return
+        return None
     row = db.session.execute(
         select(ShopStatus).where(ShopStatus.shop_id == shop.id, ShopStatus.status_id == status["id"])
     ).scalar_one_or_none()
@@ -371,7 +388,7 @@ def _remember_status(shop: Shop, status: dict[str, Any], now: datetime) -> None:
         if status.get("shipped") is not None:
             row.shipped = status["shipped"]
         row.last_seen_at = now
-    _seen_statuses[key] = value
+    return key, value
 
 
 def _jsonable(value: Any) -> Any:
