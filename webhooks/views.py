@@ -1,1 +1,213 @@
-"""Placeholder, replaced by the endpoint."""
+"""``POST /webhooks/v1/<shop key>/order-status`` (CONTRACT section 3) and its OpenAPI document.
+
+Checks run in this order, each answering an RFC 9457 problem and storing nothing:
+
+1. 413 the body is over 64 KiB (Content-Length, then the bytes actually read; never more
+   than the limit + 1 are read);
+2. 404 no shop has this key;
+3. 401 the Standard Webhooks signature does not verify on the raw body with any of the
+   shop's active secrets, or its timestamp is outside the tolerance;
+4. 429 the shop sent too many requests (``Retry-After``);
+5. 415 the content type is not ``application/json`` (charset, if given, UTF-8);
+6. 400 the body is not UTF-8 JSON or not a JSON object;
+7. 422 the body does not match the schema (``errors`` by field path).
+
+The signature comes before anything parses the body, so a caller without the secret learns
+nothing beyond 413, 404 and 401. Then the event is applied: 202 with the outcome object, or
+200 with ``Idempotent-Replayed: true`` and the first outcome object for a webhook id already
+seen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Response, current_app, request
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from kingavis.events import apply_status_event
+from kingavis.extensions import db
+from kingavis.models import Shop
+from kingavis.problems import problem
+from kingavis.ratelimit import check_webhook_rate
+from kingavis.shops import active_secrets
+
+from . import blueprint
+from .schemas import flatten_errors, load_event
+from .signing import SignatureError, verify, webhook_id_of
+
+log = logging.getLogger("kingavis.webhooks")
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+MAX_SHOP_KEY = 64
+
+
+class Rejected(Exception):
+    """A request refused with a problem response; ``kind`` is the problem type slug."""
+
+    def __init__(self, status: int, kind: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+        self.extra = extra
+
+    def response(self) -> Response:
+        return problem(self.status, self.detail, type_=self.kind, **self.extra)
+
+
+def _read_body(limit: int) -> bytes:
+    """At most ``limit`` bytes of the body, or Rejected(413); never reads past limit + 1."""
+    too_large = Rejected(413, "payload-too-large", f"the body must be at most {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    stream = request.stream
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(chunks)
+
+
+def _find_shop(shop_key: str) -> Shop:
+    shop = None
+    if 0 < len(shop_key) <= MAX_SHOP_KEY:
+        shop = db.session.execute(select(Shop).where(Shop.key == shop_key)).scalar_one_or_none()
+    if shop is None:
+        raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
+    return shop
+
+
+def _check_content_type() -> None:
+    mimetype = request.mimetype
+    charset = request.mimetype_params.get("charset")
+    if mimetype != "application/json":
+        raise Rejected(
+            415, "unsupported-media-type", "Content-Type must be application/json"
+        )
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        raise Rejected(
+            415, "unsupported-media-type", "the body must be UTF-8 (charset=utf-8)"
+        )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, "invalid-json", "the body is not valid UTF-8") from None
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise Rejected(400, "invalid-json", "the body nests too deeply") from None
+    except ValueError as exc:
+        raise Rejected(400, "invalid-json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise Rejected(400, "invalid-json", "the body must be a JSON object")
+    return payload
+
+
+def _json_response(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
+    response = current_app.response_class(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _handle(shop_key: str, context: dict[str, Any]) -> Response:
+    raw = _read_body(int(current_app.config["WEBHOOK_MAX_BYTES"]))
+    shop = _find_shop(shop_key)
+    try:
+        webhook_id = verify(
+            active_secrets(shop),
+            request.headers,
+            raw,
+            tolerance=int(current_app.config["WEBHOOK_TOLERANCE_SECONDS"]),
+        )
+    except SignatureError as exc:
+        raise Rejected(401, "invalid-signature", str(exc)) from None
+    context["verified"] = True
+
+    retry_after = check_webhook_rate(shop.key)
+    if retry_after is not None:
+        raise Rejected(
+            429, "rate-limited",
+            f"too many requests for this shop; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
+
+    _check_content_type()
+    payload = _parse_json(raw)
+    try:
+        event = load_event(payload)
+    except ValidationError as exc:
+        raise Rejected(
+            422, "validation-failed",
+            "the body does not match the order-status event schema; see errors",
+            errors=flatten_errors(exc.messages),
+        ) from None
+    context["order_id"] = event["data"]["order"]["id"]
+
+    result = apply_status_event(shop, event, webhook_id, raw_payload=payload)
+    context["outcome"] = result.body.get("outcome")
+    context["replayed"] = result.replayed
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return _json_response(result.body, result.status_code, headers)
+
+
+@blueprint.post("/v1/<shop_key>/order-status")
+def order_status(shop_key: str) -> Response:
+    started = time.perf_counter()
+    context: dict[str, Any] = {
+        "shop": shop_key[:MAX_SHOP_KEY],
+        "webhook_id": webhook_id_of(request.headers),
+        "order_id": None,
+        "outcome": None,
+    }
+    try:
+        response = _handle(shop_key, context)
+    except Rejected as rejected:
+        context["outcome"] = "rejected"
+        context["problem"] = rejected.kind
+        context["detail"] = rejected.detail
+        if "errors" in rejected.extra:  # the field paths only, never the values sent
+            context["error_fields"] = sorted(rejected.extra["errors"])
+        response = rejected.response()
+        if rejected.status == 429:
+            response.headers["Retry-After"] = str(rejected.extra["retry_after"])
+    except Exception as exc:
+        # No traceback here: database errors carry the statement's parameters (emails).
+        context.update(outcome="error", status=500, duration_ms=_elapsed(started),
+                       error=type(exc).__name__)
+        log.error("webhook failed", extra={"fields": context})
+        raise
+    context.update(status=response.status_code, duration_ms=_elapsed(started))
+    log.info("webhook", extra={"fields": context})
+    return response
+
+
+def _elapsed(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of the webhook, served as the file says."""
+    return current_app.response_class(OPENAPI_PATH.read_bytes(), mimetype="application/json")

@@ -1,0 +1,114 @@
+"""webhooks/openapi.json says what the endpoint does: its request examples load with the very
+schema the endpoint uses, its invalid examples are refused on the paths it lists, its response
+examples match their JSON Schemas, and real responses of the endpoint match them too."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import make_shop, post_event, status_event
+from jsonschema import Draft202012Validator, FormatChecker
+from marshmallow import ValidationError
+
+from webhooks.schemas import OrderStatusEventSchema, flatten_errors
+
+DOC_PATH = Path(__file__).resolve().parents[1] / "webhooks" / "openapi.json"
+DOC: dict[str, Any] = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+OPERATION = DOC["paths"]["/webhooks/v1/{shop_key}/order-status"]["post"]
+REQUEST = OPERATION["requestBody"]
+REQUEST_EXAMPLES = REQUEST["content"]["application/json"]["examples"]
+INVALID_EXAMPLES = REQUEST["x-invalid-examples"]
+
+
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for a schema of the document, its $refs resolved against the document."""
+    return Draft202012Validator({**schema, "components": DOC["components"]},
+                                format_checker=FormatChecker())
+
+
+def response_examples() -> list[tuple[str, str, dict[str, Any], Any]]:
+    found = []
+    for status, response in OPERATION["responses"].items():
+        for media_type, content in response.get("content", {}).items():
+            for name, example in content.get("examples", {}).items():
+                found.append((f"{status} {name}", media_type, content["schema"], example["value"]))
+    return found
+
+
+def test_the_document_is_openapi_3_1_with_every_contract_response() -> None:
+    assert DOC["openapi"].startswith("3.1.")
+    assert set(OPERATION["responses"]) == {"200", "202", "400", "401", "404", "413", "415", "422", "429"}
+    headers = {p["name"] for p in OPERATION["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert "Retry-After" in OPERATION["responses"]["429"]["headers"]
+    assert "Idempotent-Replayed" in OPERATION["responses"]["200"]["headers"]
+    for schema in DOC["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("name", REQUEST_EXAMPLES)
+def test_request_examples_load_with_the_endpoint_schema(name: str) -> None:
+    value = REQUEST_EXAMPLES[name]["value"]
+    loaded = OrderStatusEventSchema().load(copy.deepcopy(value))
+    assert loaded["data"]["order"]["id"] == value["data"]["order"]["id"]
+    assert loaded["data"]["changed_at"].tzinfo is not None
+    validator(REQUEST["content"]["application/json"]["schema"]).validate(value)
+
+
+@pytest.mark.parametrize("name", INVALID_EXAMPLES)
+def test_invalid_request_examples_are_refused_on_the_listed_paths(name: str) -> None:
+    example = INVALID_EXAMPLES[name]
+    with pytest.raises(ValidationError) as caught:
+        OrderStatusEventSchema().load(copy.deepcopy(example["value"]))
+    assert sorted(flatten_errors(caught.value.messages)) == sorted(example["x-expected-errors"])
+    assert not validator(REQUEST["content"]["application/json"]["schema"]).is_valid(example["value"])
+
+
+@pytest.mark.parametrize("label, media_type, schema, value", response_examples(),
+                         ids=[r[0] for r in response_examples()])
+def test_response_examples_match_their_schema(label: str, media_type: str, schema: dict[str, Any],
+                                              value: Any) -> None:
+    validator(schema).validate(value)
+    status = label.split()[0]
+    if media_type == "application/problem+json":
+        assert value["status"] == int(status)
+
+
+def test_the_served_document_is_the_file(client: Any) -> None:
+    response = client.get("/webhooks/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_data() == DOC_PATH.read_bytes()
+
+
+def _schema_of(status: str, media_type: str) -> dict[str, Any]:
+    return OPERATION["responses"][status]["content"][media_type]["schema"]
+
+
+def test_real_responses_match_the_document(client: Any) -> None:
+    shop, secret = make_shop()
+    body = copy.deepcopy(REQUEST_EXAMPLES["delivered"]["value"])
+    body["data"]["changed_at"] = datetime.now(UTC).isoformat()
+    accepted = post_event(client, shop, secret, body, webhook_id="msg_doc_1")
+    assert accepted.status_code == 202
+    validator(_schema_of("202", "application/json")).validate(accepted.get_json())
+
+    replay = post_event(client, shop, secret, body, webhook_id="msg_doc_1")
+    assert replay.status_code == 200
+    validator(_schema_of("200", "application/json")).validate(replay.get_json())
+
+    for name, example in INVALID_EXAMPLES.items():
+        refused = post_event(client, shop, secret, example["value"])
+        assert refused.status_code == 422, name
+        problem = refused.get_json(force=True)
+        validator(_schema_of("422", "application/problem+json")).validate(problem)
+        assert sorted(problem["errors"]) == sorted(example["x-expected-errors"])
+
+    unsigned = client.post(f"/webhooks/v1/{shop.key}/order-status", json=status_event())
+    assert unsigned.status_code == 401
+    validator(_schema_of("401", "application/problem+json")).validate(unsigned.get_json(force=True))

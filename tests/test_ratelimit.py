@@ -1,0 +1,109 @@
+"""The per-shop webhook limiter, with an explicit clock: in process and through a real Redis."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from kingavis.ratelimit import MemoryLimiter, RedisLimiter
+
+T0 = 1_795_338_000.25  # a quarter second into a window of one second
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    connection = Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_the_request_over_the_limit_gets_the_seconds_to_wait(kind: str, redis: Redis) -> None:
+    limiter = MemoryLimiter() if kind == "memory" else RedisLimiter(redis)
+    assert [limiter.hit("shop", 3, 1, now=T0) for _ in range(3)] == [None, None, None]
+    assert limiter.hit("shop", 3, 1, now=T0 + 0.5) == 1
+    # Another shop is counted apart; the next window starts afresh.
+    assert limiter.hit("other", 3, 1, now=T0) is None
+    assert limiter.hit("shop", 3, 1, now=T0 + 1) is None
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_retry_after_counts_to_the_end_of_a_longer_window(kind: str, redis: Redis) -> None:
+    limiter = MemoryLimiter() if kind == "memory" else RedisLimiter(redis)
+    start = 1_795_338_000.0  # a multiple of 60: the start of a minute window
+    assert limiter.hit("shop", 1, 60, now=start + 10) is None
+    assert limiter.hit("shop", 1, 60, now=start + 10.5) == 50
+
+
+def test_redis_counts_are_shared_between_processes(redis: Redis, redis_url: str) -> None:
+    other = Redis.from_url(redis_url)
+    try:
+        first, second = RedisLimiter(redis), RedisLimiter(other)
+        assert first.hit("shop", 2, 1, now=T0) is None
+        assert second.hit("shop", 2, 1, now=T0) is None
+        assert first.hit("shop", 2, 1, now=T0) == 1
+    finally:
+        other.close()
+    keys = redis.keys("kingavis:ratelimit:webhooks:shop:*")
+    assert len(keys) == 1
+    assert 0 < redis.ttl(keys[0]) <= 2  # counters expire by themselves
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_concurrent_requests_never_pass_the_limit(kind: str, redis: Redis, redis_url: str) -> None:
+    allowed: list[bool] = []
+    lock = threading.Lock()
+    memory = MemoryLimiter()
+
+    def worker() -> None:
+        connection = Redis.from_url(redis_url)
+        limiter = memory if kind == "memory" else RedisLimiter(connection)
+        results = [limiter.hit("shop", 100, 1, now=T0) is None for _ in range(40)]
+        connection.close()
+        with lock:
+            allowed.extend(results)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(allowed) == 320
+    assert sum(allowed) == 100
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_redis_down_lets_requests_through_then_counts_in_process() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limiter = RedisLimiter(Redis(host="127.0.0.1", port=port, socket_connect_timeout=2))
+    logger = logging.getLogger("kingavis.ratelimit")
+    handler = Collect()
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(handler)
+    try:
+        # Over the limit of 1, yet let through: Redis failing never refuses a webhook.
+        assert limiter.hit("shop", 1, 1, now=T0) is None
+        # Meanwhile this process counts by itself rather than waiting on Redis each time.
+        assert limiter.hit("shop", 1, 1, now=T0) is None
+        assert limiter.hit("shop", 1, 1, now=T0) == 1
+    finally:
+        logger.removeHandler(handler)
+        logger.disabled = was_disabled
+    (warning,) = handler.records
+    assert warning.levelno == logging.WARNING
+    assert warning.fields["error"] == "ConnectionError"

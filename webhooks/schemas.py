@@ -1,0 +1,252 @@
+"""The order-status webhook body (CONTRACT section 3) as marshmallow schemas.
+
+Choices, documented in ``webhooks/openapi.json`` too:
+
+- Ids (order, status, previous status) are JSON strings, as the contract says. A JSON number
+  is refused with a message saying to send it as a string: ``5`` and ``"5"`` must not become
+  two different statuses of one shop, and guessing a formatting for ``5.0`` would be worse.
+- ``changed_at``, ``placed_at`` and ``timestamp`` are ISO 8601 date-times with a UTC offset
+  (``Z`` or ``+01:00``); a naive date-time is refused, never guessed.
+- Flags (``paid``, ``shipped``, ``review_consent``) are JSON booleans or ``null``; ``"true"`` or
+  ``1`` are refused.
+- Unknown fields are accepted and left out of the loaded data (modules may send more than we
+  read); the endpoint keeps the raw body separately.
+- Ids and the email address are refused if they hold control characters; line breaks and
+  other control characters in customer names are replaced by spaces (a name is not a reason
+  to lose a status change).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+EVENT_TYPE = "order.status_changed"
+
+MAX_ID = 64
+MAX_EMAIL = 320
+MAX_NAME = 200
+MAX_REFERENCE = 64
+MAX_LOCALE = 16
+MIN_YEAR = 1970
+MAX_YEAR = 2999
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+STRING_MESSAGES = {"invalid": "must be a string"}
+ID_MESSAGES = {"invalid": 'must be a string, e.g. "1234" (send ids as JSON strings, not numbers)'}
+DATETIME_MESSAGES = {
+    "invalid": "must be an ISO 8601 date-time with a UTC offset, e.g. 2026-11-22T10:00:00+01:00",
+    "invalid_awareness": "must carry a UTC offset (Z or ±hh:mm), e.g. 2026-11-22T10:00:00+01:00",
+}
+REQUIRED_MESSAGES = {"required": "is required", "null": "must not be null"}
+
+
+def _no_control_characters(value: str) -> None:
+    if _CONTROL.search(value):
+        raise ValidationError("must not contain control characters (line breaks, tabs, …)")
+
+
+def _language_tag(value: str) -> None:
+    if not _LOCALE.fullmatch(value):
+        raise ValidationError('must be a language tag such as "fr" or "fr-FR"')
+
+
+def _single_line(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return _CONTROL.sub(" ", value).strip()
+
+
+class StrictBoolean(fields.Boolean):
+    """true, false (or null where allowed); no "yes", 1 or "true"."""
+
+    default_error_messages = {"invalid": "must be true or false"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def _messages(*groups: Mapping[str, str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for group in groups:
+        merged.update(group)
+    return merged
+
+
+def _id(required: bool) -> fields.String:
+    return fields.String(
+        required=required,
+        allow_none=not required,
+        validate=[
+            validate.Length(min=1, max=MAX_ID, error=f"must be 1 to {MAX_ID} characters"),
+            _no_control_characters,
+        ],
+        error_messages=_messages(ID_MESSAGES, REQUIRED_MESSAGES),
+    )
+
+
+def _text(max_length: int, *, required: bool = False, single_line: bool = False) -> fields.String:
+    return fields.String(
+        required=required,
+        allow_none=not required,
+        validate=validate.Length(
+            min=1 if required else 0,
+            max=max_length,
+            error=f"must be 1 to {max_length} characters"
+            if required
+            else f"must be at most {max_length} characters",
+        ),
+        post_load=_single_line if single_line else None,
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+
+
+def _plausible_datetime(value: datetime) -> None:
+    # Out-of-range years would overflow once converted to UTC or shifted by a delay.
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValidationError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+
+
+def _datetime(required: bool) -> fields.AwareDateTime:
+    return fields.AwareDateTime(
+        format="iso",
+        required=required,
+        allow_none=not required,
+        validate=_plausible_datetime,
+        error_messages=_messages(DATETIME_MESSAGES, REQUIRED_MESSAGES),
+    )
+
+
+def _flag() -> StrictBoolean:
+    return StrictBoolean(allow_none=True)
+
+
+def _nested(schema: type[Schema], required: bool) -> fields.Nested:
+    return fields.Nested(
+        schema,
+        required=required,
+        allow_none=not required,
+        error_messages=_messages({"type": "must be an object"}, REQUIRED_MESSAGES),
+    )
+
+
+class _Base(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    error_messages = {"type": "must be an object"}
+
+
+class CustomerSchema(_Base):
+    email = fields.String(
+        required=True,
+        validate=[
+            validate.Length(max=MAX_EMAIL, error=f"must be at most {MAX_EMAIL} characters"),
+            _no_control_characters,
+            validate.Email(error="must be a valid email address, e.g. zoe@example.com"),
+        ],
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+    first_name = _text(MAX_NAME, single_line=True)
+    last_name = _text(MAX_NAME, single_line=True)
+    locale = fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=MAX_LOCALE, error=f"must be at most {MAX_LOCALE} characters"),
+            _language_tag,
+        ],
+        error_messages=STRING_MESSAGES,
+    )
+    review_consent = _flag()
+
+
+class OrderSchema(_Base):
+    id = _id(required=True)
+    reference = fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=MAX_REFERENCE, error=f"must be at most {MAX_REFERENCE} characters"),
+            _no_control_characters,
+        ],
+        error_messages=STRING_MESSAGES,
+    )
+    placed_at = _datetime(required=False)
+    customer = _nested(CustomerSchema, required=True)
+
+
+class StatusSchema(_Base):
+    id = _id(required=True)
+    name = _text(MAX_NAME, required=True, single_line=True)
+    paid = _flag()
+    shipped = _flag()
+
+
+class PreviousStatusSchema(_Base):
+    id = _id(required=False)
+    name = _text(MAX_NAME, single_line=True)
+
+
+class EventDataSchema(_Base):
+    order = _nested(OrderSchema, required=True)
+    status = _nested(StatusSchema, required=True)
+    previous_status = _nested(PreviousStatusSchema, required=False)
+    changed_at = _datetime(required=True)
+
+
+class OrderStatusEventSchema(_Base):
+    """``POST /webhooks/v1/<shop key>/order-status`` body. ``load`` returns the data for
+    :func:`kingavis.events.apply_status_event` or raises :class:`ValidationError`."""
+
+    type = fields.String(
+        required=True,
+        validate=validate.Equal(EVENT_TYPE, error=f'must be "{EVENT_TYPE}"'),
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+    timestamp = _datetime(required=False)
+    data = _nested(EventDataSchema, required=True)
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested error dict as ``{"data.order.customer.email": [messages]}``.
+
+    A schema-level error (``_schema``) belongs to the object that holds it; list indexes
+    become path segments too.
+    """
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            # A schema-level error belongs to the object itself.
+            path = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+            for sub_path, sub_messages in flatten_errors(value, path).items():
+                flat.setdefault(sub_path, []).extend(sub_messages)
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            flat.setdefault(prefix or "$", []).extend(messages)
+        else:
+            for item in messages:
+                for sub_path, sub_messages in flatten_errors(item, prefix).items():
+                    flat.setdefault(sub_path, []).extend(sub_messages)
+    else:
+        flat.setdefault(prefix or "$", []).append(str(messages))
+    return flat
+
+
+_schema = OrderStatusEventSchema()
+
+
+def load_event(payload: Any) -> dict[str, Any]:
+    """Validate a parsed webhook body. Raises :class:`ValidationError` whose
+    ``normalized_messages()`` flatten with :func:`flatten_errors`."""
+    return _schema.load(payload)
