@@ -236,6 +236,7 @@ def _apply(
         request.trigger_status_id = status_id
         request.trigger_status_name = status["name"]
         request.triggered_at = changed_at
+        _lock_customer(shop, email)
         reason = suppression_reason(
             review_consent=order.review_consent,
             require_consent=guards.require_consent,
@@ -317,6 +318,18 @@ def _set_state(
             created_at=now,
         )
     )
+
+
+def _lock_customer(shop: Shop, email: str) -> None:
+    """Serialise the per-customer window check (rule 7) of one address in one shop.
+
+    Two orders of one customer delivered at the same time lock different order rows; without
+    this each would miss the other's new request and both would be scheduled. PostgreSQL: a
+    transaction-level advisory lock on (shop, hash of the address), taken after the order and
+    request locks, always in that order. SQLite already runs one writer at a time.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(shop.id, func.hashtext(email))))
 
 
 def _unsubscribed(shop: Shop, email: str) -> bool:
