@@ -39,9 +39,10 @@ def _instance_path() -> str:
 
 
 def _engine_options(uri: str) -> dict[str, Any]:
+    # hide_parameters: database errors must not carry customer emails into logs.
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "hide_parameters": True}
 
 
 def register_extensions(app: Flask) -> None:
