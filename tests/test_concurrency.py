@@ -11,10 +11,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from factories import make_shop, new_webhook_id, status_event
+from factories import make_shop, new_webhook_id, post_event, status_event
 from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy import event as sqlalchemy_event
@@ -300,3 +301,60 @@ def test_concurrent_deliveries_of_one_customers_orders_schedule_one_request(app:
     assert {r.body["review_request"]["reason"] for r in results} == {None, "recent_request"}
     assert count(ReviewRequest, ReviewRequest.state == "scheduled",
                  ReviewRequest.customer_email_normalized == "zoe@example.com") == 1
+
+
+def post_together(app: Flask, shop_key: str, secret: str,
+                  deliveries: list[tuple[dict[str, Any], str]]) -> list[Any]:
+    """POST signed webhooks from as many threads, released together; returns the responses."""
+    db.session.commit()  # see run_together
+    shop = SimpleNamespace(key=shop_key)
+    barrier = threading.Barrier(len(deliveries))
+    responses: list[Any] = [None] * len(deliveries)
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            client = app.test_client()
+            body, webhook_id = deliveries[i]
+            barrier.wait(timeout=60)
+            responses[i] = post_event(client, shop, secret, body, webhook_id=webhook_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(deliveries))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a delivery never finished (deadlock?)"
+    assert not errors, errors
+    return responses
+
+
+@pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
+def test_twenty_concurrent_webhooks_for_one_order_over_http(app: Flask) -> None:
+    shop, secret = make_shop()
+    body = status_event("1234", "5", NOW - timedelta(days=1))
+    responses = post_together(app, shop.key, secret, [(body, new_webhook_id()) for _ in range(20)])
+    assert [r.status_code for r in responses] == [202] * 20, [r.get_json() for r in responses]
+    assert Counter(r.get_json()["outcome"] for r in responses) == {"scheduled": 1, "unchanged": 19}
+    assert len({r.get_json()["review_request"]["id"] for r in responses}) == 1
+    assert count(ReviewRequest) == 1
+    assert count(OrderEvent) == 20
+
+
+@pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
+def test_one_webhook_id_posted_ten_times_at_once_over_http(app: Flask) -> None:
+    shop, secret = make_shop()
+    body = status_event("1234", "5", NOW - timedelta(days=1))
+    webhook_id = new_webhook_id()
+    responses = post_together(app, shop.key, secret, [(body, webhook_id)] * 10)
+    assert Counter(r.status_code for r in responses) == {202: 1, 200: 9}
+    first = next(r for r in responses if r.status_code == 202)
+    assert "Idempotent-Replayed" not in first.headers
+    for r in responses:
+        assert r.get_json() == first.get_json()
+        if r.status_code == 200:
+            assert r.headers["Idempotent-Replayed"] == "true"
+    assert count(OrderEvent) == 1
+    assert count(ReviewRequest) == 1
