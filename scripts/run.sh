@@ -12,5 +12,5 @@ port=${PORT:-5000}
 dispatcher=$!
 trap 'kill "$dispatcher" 2>/dev/null || true; wait "$dispatcher" 2>/dev/null || true' EXIT
 
-echo "King-Avis on http://$host:$port  (data: ${DATABASE_URL:-instance/kingavis.db}, mail: ${MAIL_URL:-instance/outbox/*.eml}); Ctrl-C stops" >&2
+echo "King-Avis on http://$host:$port  (data: ${DATABASE_URL:-${KINGAVIS_INSTANCE_PATH:-instance}/kingavis.db}, mail: ${MAIL_URL:-${KINGAVIS_INSTANCE_PATH:-instance}/outbox/*.eml}); Ctrl-C stops" >&2
 "$bin/flask" --app wsgi run --host "$host" --port "$port" --no-reload
