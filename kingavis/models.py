@@ -93,6 +93,21 @@ class Shop(db.Model):
     customer_window_days: Mapped[int] = mapped_column(Integer, default=30)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Review collection settings.
+    review_link_days: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    postpone_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # Days after the first email for one reminder; None = no reminder (the default).
+    reminder_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Review Balancing: a third-party review page (Google, Trustpilot or any URL).
+    balancing_platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    balancing_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Seconds before the thank-you page redirects there; None = no automatic redirect.
+    balancing_redirect_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Percentage of invitations sent as invitations to the third-party platform instead.
+    balancing_split_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Optional review.created callback, signed the Standard Webhooks way with callback_secret.
+    callback_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    callback_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     secrets: Mapped[list[ShopSecret]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"
@@ -239,6 +254,12 @@ class ReviewRequest(db.Model):
         ),
         Index("ix_review_requests_shop_email", "shop_id", "customer_email_normalized"),
         Index("ix_review_requests_shop_state_due", "shop_id", "state", "due_at"),
+        Index(
+            "ix_review_requests_reminder_due",
+            "reminder_due_at",
+            postgresql_where=text("reminder_sent_at IS NULL AND reminder_due_at IS NOT NULL"),
+            sqlite_where=text("reminder_sent_at IS NULL AND reminder_due_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -265,6 +286,18 @@ class ReviewRequest(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Where the invitation sends the customer: "kingavis" or the shop's balancing platform.
+    platform: Mapped[str] = mapped_column(String(32), default="kingavis", server_default="kingavis")
+    # "I have not received my order yet": used at most once.
+    postponed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # One optional reminder; reminder_due_at doubles as its lease while it is being sent.
+    reminder_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminder_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Funnel: first open (image in the HTML part), first counted click, share clicks.
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    share_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="review_request")
     shop: Mapped[Shop] = relationship()
@@ -323,7 +356,15 @@ class Review(db.Model):
     )
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The shop's review.created callback: pending / delivered / failed (None: no callback set).
+    callback_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callback_last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    order: Mapped[Order] = relationship()
+    review_request: Mapped[ReviewRequest] = relationship()
 
 
 user_shops = db.Table(
@@ -342,6 +383,8 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Back-office language (fr by default, en available).
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     shops: Mapped[list[Shop]] = relationship(secondary=user_shops, order_by="Shop.id")
 
@@ -352,3 +395,24 @@ class User(db.Model):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class AuditLog(db.Model):
+    """Who did what, when, in the back-office."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_shop_created", "shop_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), nullable=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    actor_email: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
