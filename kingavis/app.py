@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from .config import load_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, login_manager, migrate
 from .logging import configure_logging
 
 
@@ -53,9 +53,42 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.session_protection = "strong"
+    babel.init_app(app, locale_selector=select_locale, default_locale="fr", default_timezone="Europe/Paris")
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_single_writer(db.engine)
+
+
+LANGUAGES = ("fr", "en")
+
+
+def select_locale() -> str:
+    """Back-office language: a page's own choice (g.locale), the user's, the session's, else French."""
+    from flask import g, has_request_context, session
+    from flask_login import current_user
+
+    if not has_request_context():
+        return "fr"
+    chosen = getattr(g, "locale", None)
+    if chosen in LANGUAGES:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return current_user.language
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    return "fr"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> Any:
+    from .models import User
+
+    try:
+        return db.session.get(User, int(user_id))
+    except ValueError:
+        return None
 
 
 def _sqlite_single_writer(engine: Engine) -> None:

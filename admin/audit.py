@@ -1,0 +1,1 @@
+"""Back-office: audit (views come with the back-office work)."""

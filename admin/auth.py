@@ -1,0 +1,1 @@
+"""Back-office: auth (views come with the back-office work)."""

@@ -1,0 +1,1 @@
+"""Back-office: credentials (views come with the back-office work)."""

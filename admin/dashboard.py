@@ -1,0 +1,1 @@
+"""Back-office: dashboard (views come with the back-office work)."""

@@ -1,0 +1,1 @@
+"""Back-office: history (views come with the back-office work)."""

@@ -1,0 +1,1 @@
+"""Back-office: orders (views come with the back-office work)."""

@@ -1,0 +1,1 @@
+"""Back-office: pending (views come with the back-office work)."""

@@ -1,0 +1,1 @@
+"""Back-office: reviews (views come with the back-office work)."""

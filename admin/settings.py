@@ -1,0 +1,1 @@
+"""Back-office: settings (views come with the back-office work)."""
