@@ -42,7 +42,13 @@ def _engine_options(uri: str) -> dict[str, Any]:
     # hide_parameters: database errors must not carry customer emails into logs.
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}, "hide_parameters": True}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "hide_parameters": True}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 20,
+        "hide_parameters": True,
+        "connect_args": {"connect_timeout": 5},
+    }
 
 
 def register_extensions(app: Flask) -> None:

@@ -19,7 +19,6 @@ class ConfigError(RuntimeError):
 
 
 TRUTHY = {"1", "true", "yes", "on"}
-MAIL_SCHEMES = {"smtp", "smtp+starttls", "smtps", "file"}
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -54,16 +53,13 @@ def _secret_key(env: Mapping[str, str], instance_path: Path, debug: bool) -> str
 
 
 def validate_mail_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in MAIL_SCHEMES:
-        raise ConfigError(
-            f"MAIL_URL scheme must be one of {', '.join(sorted(MAIL_SCHEMES))}, got {parts.scheme!r}"
-        )
-    if parts.scheme == "file":
-        if not parts.path.startswith("/"):
-            raise ConfigError("MAIL_URL file:// needs an absolute directory, e.g. file:///var/mail/out")
-    elif not parts.hostname:
-        raise ConfigError("MAIL_URL needs a host, e.g. smtp://localhost:25")
+    """Refuse a MAIL_URL the transports could not use (one parser for both)."""
+    from .delivery.transports import MailSettings
+
+    try:
+        MailSettings(url)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return url
 
 
