@@ -15,6 +15,39 @@ blueprint = Blueprint(
     static_url_path="/static",
 )
 
+# Main navigation: (endpoint, label). A link shows only once its page exists.
+NAV = [
+    ("admin.dashboard", "Tableau de bord"),
+    ("admin.pending", "Demandes en attente"),
+    ("admin.weekly_check", "Contrôle de la semaine"),
+    ("admin.history", "Historique"),
+    ("admin.reviews", "Avis"),
+    ("admin.settings", "Règles et réglages"),
+    ("admin.credentials", "Identifiants"),
+    ("admin.audit_log", "Journal"),
+]
+
+
+@blueprint.app_context_processor
+def _nav_context() -> dict[str, object]:
+    from flask import current_app, g, request, url_for
+    from flask_babel import gettext
+
+    def admin_nav() -> list[dict[str, object]]:
+        shop = getattr(g, "shop", None)
+        if shop is None:
+            return []
+        endpoints = current_app.view_functions
+        return [
+            {"url": url_for(endpoint, shop_key=shop.key), "label": gettext(label),
+             "active": request.endpoint == endpoint}
+            for endpoint, label in NAV
+            if endpoint in endpoints
+        ]
+
+    return {"admin_nav": admin_nav}
+
+
 from . import (  # noqa: E402,F401
     audit,
     auth,
