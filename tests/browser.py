@@ -1,6 +1,6 @@
 """Real-browser fixtures: the app served on loopback, and headless Chromium driven by Playwright.
 
-Use in a test module:  ``from tests.browser import live_server, page  # noqa: F401``
+Use in a test module:  ``from browser import chromium, live_server, page, screenshot  # noqa: F401``
 and mark tests ``@pytest.mark.browser``. Chromium is Debian's (/usr/bin/chromium); `make test`
 installs it. Screenshots for the README go to docs/screenshots/.
 """
