@@ -204,7 +204,7 @@ def _enqueue(queue: Any, claims: list[tuple[int, int]]) -> int:
             timeout=max(60, lease_seconds // 2),
             # Once the lease is over the request is claimed again: an older job is worthless.
             ttl=lease_seconds,
-            result_ttl=600,
+            result_ttl=0,  # the database keeps the outcome
             failure_ttl=7 * 24 * 3600,
             description=f"send review request {request_id} (attempt {attempt})",
         )

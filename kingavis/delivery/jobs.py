@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from ..events import normalize_email
 from ..extensions import db
 from ..logging import mask_email
 from ..models import Reason, RequestState, ReviewRequest, Unsubscription, utcnow
@@ -43,9 +42,18 @@ class Outcome(enum.StrEnum):
     STALE = "stale"  # not ours any more (sent, cancelled, claimed again): nothing done
 
 
-def _load(request_id: int, lock: bool) -> ReviewRequest | None:
+def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, bool] | None:
+    """The request with its order and shop, and whether its address unsubscribed: one query."""
+    unsubscribed = (
+        exists()
+        .where(
+            Unsubscription.shop_id == ReviewRequest.shop_id,
+            Unsubscription.email_normalized == ReviewRequest.customer_email_normalized,
+        )
+        .label("unsubscribed")
+    )
     query = (
-        select(ReviewRequest)
+        select(ReviewRequest, unsubscribed)
         .where(ReviewRequest.id == request_id)
         .options(
             joinedload(ReviewRequest.order, innerjoin=True),
@@ -57,7 +65,8 @@ def _load(request_id: int, lock: bool) -> ReviewRequest | None:
         # Skip a row another transaction holds: that one is a claim (this job is then stale)
         # or the same delivery already in progress.
         query = query.with_for_update(skip_locked=True, of=ReviewRequest)
-    return db.session.execute(query).unique().scalar_one_or_none()
+    row = db.session.execute(query).unique().one_or_none()
+    return None if row is None else (row[0], bool(row[1]))
 
 
 def deliver(
@@ -67,16 +76,17 @@ def deliver(
     now = now or utcnow()
     postgres = db.session.get_bind().dialect.name == "postgresql"
     try:
-        request = _load(request_id, lock=postgres)
+        loaded = _load(request_id, lock=postgres)
         if (
-            request is None
-            or request.state != RequestState.SENDING.value
-            or request.attempts != attempt
+            loaded is None
+            or loaded[0].state != RequestState.SENDING.value
+            or loaded[0].attempts != attempt
         ):
             db.session.rollback()
             return Outcome.STALE
+        request, unsubscribed = loaded
 
-        before = _check_before_send(request, now)
+        before = _check_before_send(request, unsubscribed, now)
         if before is not None:
             db.session.commit()
             return before
@@ -111,21 +121,23 @@ def deliver(
         db.session.rollback()
         raise
 
+    # PostgreSQL: the row is still locked by this transaction, the loaded object is current.
+    held = request if postgres else None
     try:
         transport.send(message)
     except PermanentMailError as exc:
-        return _after_send(request_id, attempt, _failed, str(exc), now)
+        return _after_send(request_id, attempt, _failed, str(exc), now, held)
     except TransientMailError as exc:
-        return _after_send(request_id, attempt, _retry, str(exc), now)
+        return _after_send(request_id, attempt, _retry, str(exc), now, held)
     except Exception as exc:  # an unexpected error is retried a bounded number of times
         log.exception(
             "unexpected error while sending", extra={"fields": {"review_request": request_id}}
         )
-        return _after_send(request_id, attempt, _retry, f"{type(exc).__name__}: {exc}", now)
-    return _after_send(request_id, attempt, _sent, message_id, now)
+        return _after_send(request_id, attempt, _retry, f"{type(exc).__name__}: {exc}", now, held)
+    return _after_send(request_id, attempt, _sent, message_id, now, held)
 
 
-def _check_before_send(request: ReviewRequest, now: datetime) -> Outcome | None:
+def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime) -> Outcome | None:
     """Rules 8, 5 and 7 at send time; returns the outcome when the request must not go now."""
     shop = request.shop
     order = request.order
@@ -149,15 +161,6 @@ def _check_before_send(request: ReviewRequest, now: datetime) -> Outcome | None:
         request.next_attempt_at = None
         _log(request, "cancelled at send time", reason=reason)
         return Outcome.CANCELLED
-    email = request.customer_email_normalized or normalize_email(order.customer_email)
-    unsubscribed = (
-        db.session.execute(
-            select(Unsubscription.id).where(
-                Unsubscription.shop_id == shop.id, Unsubscription.email_normalized == email
-            )
-        ).first()
-        is not None
-    )
     reason = suppression_reason(
         review_consent=order.review_consent,
         require_consent=shop.require_consent,
@@ -174,10 +177,17 @@ def _check_before_send(request: ReviewRequest, now: datetime) -> Outcome | None:
     return None
 
 
-def _after_send(request_id: int, attempt: int, write: Any, detail: str | None, now: datetime) -> Outcome:
-    """Record the outcome of a send in its own commit."""
+def _after_send(
+    request_id: int,
+    attempt: int,
+    write: Any,
+    detail: str | None,
+    now: datetime,
+    held: ReviewRequest | None = None,
+) -> Outcome:
+    """Record the outcome of a send in its own commit (``held``: the row is still locked)."""
     try:
-        request = db.session.get(ReviewRequest, request_id, populate_existing=True)
+        request = held or db.session.get(ReviewRequest, request_id, populate_existing=True)
         if request is None:  # deleted meanwhile (shop removed)
             db.session.rollback()
             return Outcome.STALE
