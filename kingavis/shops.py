@@ -165,6 +165,7 @@ def configure_shop(
         rule.send_hour = send_hour
     if timezone is not None:
         rule.timezone = timezone
+        shop.timezone = timezone  # the shop's default for new rules and its pages
     rule.trigger_status_ids = triggers
     shop.cancel_status_ids = cancels
     db.session.commit()
