@@ -133,4 +133,4 @@ def worker_env(database_url: str, instance: Path, redis_url: str, mail_url: str,
                **extra: str) -> dict[str, str]:
     return flask_env(database_url, instance, REDIS_URL=redis_url, MAIL_URL=mail_url,
                      MAIL_FROM="avis@kingavis.test", KINGAVIS_BASE_URL="http://kingavis.test",
-                     **extra)
+                     PYTHONPATH=str(ROOT), **extra)
