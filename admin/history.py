@@ -1,1 +1,87 @@
-"""Back-office: history (views come with the back-office work)."""
+"""Back-office: history of sent, cancelled, suppressed and failed review requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request
+from flask_babel import gettext, lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import Length, Optional, ValidationError
+
+from kingavis import review_requests as rr
+from kingavis.extensions import db
+from kingavis.models import Reason, Shop
+
+from . import blueprint
+from .access import shop_view
+from .pending import REASON_LABELS, STATE_LABELS, Display
+
+PER_PAGE = 50
+
+
+class HistoryFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    state = SelectField(
+        lazy_gettext("État"),
+        choices=[("", lazy_gettext("Tous"))] + [(s, STATE_LABELS[s]) for s in rr.HISTORY_STATES],
+        validators=[Optional()],
+    )
+    reason = SelectField(
+        lazy_gettext("Raison"),
+        choices=[("", lazy_gettext("Toutes"))] + [(r.value, REASON_LABELS[r.value]) for r in Reason],
+        validators=[Optional()],
+    )
+    date_from = DateField(lazy_gettext("Du"), validators=[Optional()])
+    date_to = DateField(lazy_gettext("Au"), validators=[Optional()])
+    q = StringField(lazy_gettext("Référence ou email"), validators=[Optional(), Length(max=320)])
+
+    def validate_date_to(self, field: Any) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(gettext("La date de fin doit être après la date de début."))
+
+    def to_filter(self) -> rr.HistoryFilter:
+        return rr.HistoryFilter(
+            state=self.state.data or None,
+            reason=self.reason.data or None,
+            date_from=self.date_from.data,
+            date_to=self.date_to.data,
+            q=(self.q.data or "").strip() or None,
+        )
+
+    def params(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name in ("state", "reason", "q"):
+            value = getattr(self, name).data
+            if value and not getattr(self, name).errors:
+                out[name] = str(value).strip()
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name).data
+            if value and not getattr(self, name).errors:
+                out[name] = value.isoformat()
+        return {k: v for k, v in out.items() if v}
+
+
+@blueprint.route("/shops/<shop_key>/history")
+@shop_view
+def history(shop: Shop) -> str:
+    form = HistoryFilterForm(formdata=request.args)
+    pagination = None
+    if form.validate():
+        pagination = db.paginate(
+            rr.history_query(shop, form.to_filter()),
+            page=max(request.args.get("page", 1, type=int) or 1, 1),
+            per_page=PER_PAGE,
+            error_out=False,
+        )
+    return render_template(
+        "admin/history.html",
+        shop=shop,
+        form=form,
+        params=form.params(),
+        pagination=pagination,
+        show=Display(shop),
+    )

@@ -1,1 +1,77 @@
-"""Back-office: orders (views come with the back-office work)."""
+"""Back-office: find an order, and its timeline ("why did, or didn't, this customer get an email?")."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Length, Optional
+
+from kingavis import review_requests as rr
+from kingavis.extensions import db
+from kingavis.models import Order, Shop, utcnow
+
+from . import blueprint
+from .access import get_or_404, shop_view
+from .pending import Display
+
+PER_PAGE = 50
+
+OUTCOME_LABELS = {
+    "scheduled": lazy_gettext("demande programmée"),
+    "cancelled": lazy_gettext("demande annulée"),
+    "suppressed": lazy_gettext("demande non envoyée (règle)"),
+    "unchanged": lazy_gettext("aucun changement pour la demande"),
+    "recorded": lazy_gettext("enregistré, pas de demande concernée"),
+    "ignored_stale": lazy_gettext("ignoré (ancien)"),
+}
+
+
+class OrderSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(lazy_gettext("Référence ou email"), validators=[Optional(), Length(max=320)])
+
+
+@blueprint.route("/shops/<shop_key>/orders")
+@shop_view
+def orders(shop: Shop) -> str:
+    form = OrderSearchForm(formdata=request.args)
+    pagination = None
+    q = ""
+    if form.validate():
+        q = (form.q.data or "").strip()
+        pagination = db.paginate(
+            rr.search_orders(shop, q),
+            page=max(request.args.get("page", 1, type=int) or 1, 1),
+            per_page=PER_PAGE,
+            error_out=False,
+        )
+    return render_template(
+        "admin/timeline_search.html",
+        shop=shop,
+        form=form,
+        q=q,
+        params={"q": q} if q else {},
+        pagination=pagination,
+        show=Display(shop),
+    )
+
+
+@blueprint.route("/shops/<shop_key>/orders/<int:order_id>")
+@shop_view
+def order_timeline(shop: Shop, order_id: int) -> str:
+    order: Order = get_or_404(Order, order_id, shop)
+    now = utcnow()
+    return render_template(
+        "admin/timeline.html",
+        shop=shop,
+        order=order,
+        request_=order.review_request,
+        entries=rr.timeline(order),
+        show=Display(shop, now),
+        outcome_labels=OUTCOME_LABELS,
+        search_form=OrderSearchForm(formdata=None),
+    )

@@ -1,1 +1,425 @@
-"""Back-office: pending (views come with the back-office work)."""
+"""Back-office: pending review requests (filters, actions on one / selected / all matching) and
+this week's check.
+
+The work is done by ``kingavis.review_requests``; these views parse and validate input, ask for
+confirmation (bulk actions) and report what changed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime as babel_format_datetime
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import format_timedelta as babel_format_timedelta
+from flask_babel import get_locale, gettext, lazy_gettext, ngettext
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms.fields import IntegerField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
+
+from kingavis import review_requests as rr
+from kingavis.extensions import db
+from kingavis.models import Reason, RequestState, Shop, ShopStatus, utcnow
+
+from . import blueprint
+from .access import shop_view
+
+PER_PAGE = 50
+
+STATE_LABELS = {
+    RequestState.SCHEDULED.value: lazy_gettext("Programmée"),
+    RequestState.SENDING.value: lazy_gettext("Envoi en cours"),
+    RequestState.SENT.value: lazy_gettext("Envoyée"),
+    RequestState.CANCELLED.value: lazy_gettext("Annulée"),
+    RequestState.SUPPRESSED.value: lazy_gettext("Non envoyée (règle)"),
+    RequestState.FAILED.value: lazy_gettext("Échec d'envoi"),
+}
+
+REASON_LABELS = {
+    Reason.ORDER_CANCELLED.value: lazy_gettext("Commande annulée"),
+    Reason.ORDER_UNPAID.value: lazy_gettext("Commande non payée"),
+    Reason.NO_CONSENT.value: lazy_gettext("Pas de consentement"),
+    Reason.UNSUBSCRIBED.value: lazy_gettext("Client désinscrit"),
+    Reason.RECENT_REQUEST.value: lazy_gettext("Demande récente pour ce client"),
+    Reason.MERCHANT_CANCELLED.value: lazy_gettext("Annulée par le marchand"),
+    Reason.DELIVERY_FAILED.value: lazy_gettext("Échec de remise de l'email"),
+}
+
+REASON_EXPLANATIONS = {
+    Reason.ORDER_CANCELLED.value: lazy_gettext(
+        "La commande est passée à un statut d'annulation (annulée, remboursée, erreur de "
+        "paiement…) : on ne demande pas d'avis sur une commande annulée. Si elle atteint de "
+        "nouveau un statut déclencheur, la demande peut être reprogrammée."
+    ),
+    Reason.ORDER_UNPAID.value: lazy_gettext(
+        "Au moment de l'envoi, le dernier statut de la commande indiquait qu'elle n'était pas "
+        "payée : la demande a été annulée au lieu d'être envoyée."
+    ),
+    Reason.NO_CONSENT.value: lazy_gettext(
+        "Le client a refusé les demandes d'avis, ou la boutique exige un consentement explicite "
+        "que le client n'a pas donné."
+    ),
+    Reason.UNSUBSCRIBED.value: lazy_gettext(
+        "Le client a utilisé le lien de désinscription : il ne reçoit plus de demandes d'avis "
+        "de cette boutique."
+    ),
+    Reason.RECENT_REQUEST.value: lazy_gettext(
+        "Ce client a déjà reçu, ou va recevoir, une demande d'avis de cette boutique dans la "
+        "fenêtre par client : on ne le sollicite pas deux fois."
+    ),
+    Reason.MERCHANT_CANCELLED.value: lazy_gettext(
+        "Annulée depuis l'espace marchand ; une demande annulée par le marchand n'est jamais "
+        "reprogrammée."
+    ),
+    Reason.DELIVERY_FAILED.value: lazy_gettext(
+        "L'email n'a pas pu être remis au serveur de messagerie après plusieurs tentatives."
+    ),
+}
+
+ACTION_LABELS = {
+    rr.Action.CANCEL.value: lazy_gettext("Annuler"),
+    rr.Action.SEND_NOW.value: lazy_gettext("Envoyer maintenant"),
+    rr.Action.POSTPONE.value: lazy_gettext("Reporter"),
+}
+
+
+class Display:
+    """Formatting for the templates: times in the shop's time zone, French labels."""
+
+    def __init__(self, shop: Shop, now: datetime | None = None) -> None:
+        self.shop = shop
+        self.zone = ZoneInfo(shop.timezone)
+        self.now = now or utcnow()
+
+    def dt(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        return babel_format_datetime(
+            value, "dd/MM/yyyy HH:mm", tzinfo=self.zone, locale=str(get_locale() or "fr")
+        )
+
+    def iso(self, value: datetime | None) -> str:
+        return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def age(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        return babel_format_timedelta(self.now - value, granularity="hour", threshold=1.5)
+
+    def until(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        delta = value - self.now
+        if delta <= timedelta(0):
+            return gettext("dès maintenant")
+        return gettext("dans %(delta)s", delta=babel_format_timedelta(delta, threshold=1.5))
+
+    def state(self, value: str | None) -> str:
+        return str(STATE_LABELS.get(value or "", value or "—"))
+
+    def reason(self, value: str | None) -> str:
+        return "" if not value else str(REASON_LABELS.get(value, value))
+
+    def explain(self, value: str | None) -> str:
+        return "" if not value else str(REASON_EXPLANATIONS.get(value, value))
+
+    def customer(self, order: Any) -> str:
+        name = " ".join(p for p in (order.customer_first_name, order.customer_last_name) if p)
+        return name
+
+
+# --------------------------------------------------------------------------- forms
+
+
+def status_choices(shop: Shop) -> list[tuple[str, str]]:
+    rows = db.session.execute(
+        select(ShopStatus.status_id, ShopStatus.name).where(ShopStatus.shop_id == shop.id)
+    ).all()
+
+    def key(row: Any) -> tuple[int, str]:
+        return (int(row[0]), "") if row[0].isdigit() else (10**9, row[0])
+
+    return [(r[0], f"{r[1]} ({r[0]})") for r in sorted(rows, key=key)]
+
+
+class PendingFilterForm(FlaskForm):
+    """The pending list's filters; read from the query string (GET) or carried through forms."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(lazy_gettext("Référence ou email"), validators=[Optional(), Length(max=320)])
+    status = SelectField(lazy_gettext("Statut actuel"), choices=[], validators=[Optional()])
+    due = SelectField(
+        lazy_gettext("Échéance"),
+        choices=[
+            ("", lazy_gettext("Toutes")),
+            ("week", lazy_gettext("Cette semaine")),
+            ("7", lazy_gettext("Dans les 7 jours")),
+        ],
+        validators=[Optional()],
+    )
+    stale_days = IntegerField(
+        lazy_gettext("Sans changement de statut depuis plus de (jours)"),
+        validators=[Optional(), NumberRange(min=1, max=3650, message=lazy_gettext(
+            "Indiquez un nombre de jours entre 1 et 3650."))],
+    )
+    unpaid = BooleanField(lazy_gettext("Commande non payée"))
+    undelivered = BooleanField(lazy_gettext("Commande non livrée"))
+    open_status = BooleanField(lazy_gettext("Statut non final"))
+
+    def __init__(self, shop: Shop, formdata: MultiDict[str, str] | None, **kwargs: Any) -> None:
+        super().__init__(formdata=formdata, **kwargs)
+        self.status.choices = [("", gettext("Tous"))] + status_choices(shop)
+
+    def to_filter(self) -> rr.PendingFilter:
+        due = self.due.data or ""
+        return rr.PendingFilter(
+            due_this_week=due == "week",
+            due_within_days=int(due) if due.isdigit() else None,
+            unpaid=bool(self.unpaid.data),
+            undelivered=bool(self.undelivered.data),
+            open_status=bool(self.open_status.data),
+            status_id=self.status.data or None,
+            stale_days=self.stale_days.data if not self.stale_days.errors else None,
+            q=(self.q.data or "").strip() or None,
+        )
+
+    def params(self) -> dict[str, str]:
+        """The valid, non-empty filter values, for links and hidden fields."""
+        out: dict[str, str] = {}
+        for name in ("q", "status", "due"):
+            field = getattr(self, name)
+            if field.data and not field.errors:
+                out[name] = str(field.data).strip()
+        if self.stale_days.data is not None and not self.stale_days.errors:
+            out["stale_days"] = str(self.stale_days.data)
+        for name in ("unpaid", "undelivered", "open_status"):
+            if getattr(self, name).data:
+                out[name] = "1"
+        return {k: v for k, v in out.items() if v}
+
+
+def filter_params(flt: rr.PendingFilter) -> dict[str, str]:
+    """Query-string parameters of the pending list that select ``flt``."""
+    out: dict[str, str] = {}
+    if flt.q:
+        out["q"] = flt.q
+    if flt.status_id:
+        out["status"] = flt.status_id
+    if flt.due_this_week:
+        out["due"] = "week"
+    elif flt.due_within_days is not None:
+        out["due"] = str(flt.due_within_days)
+    if flt.stale_days is not None:
+        out["stale_days"] = str(flt.stale_days)
+    for name in ("unpaid", "undelivered", "open_status"):
+        if getattr(flt, name):
+            out[name] = "1"
+    return out
+
+
+class ActionForm(FlaskForm):
+    """One action on one row, on the selected rows, or on every request matching the filter."""
+
+    action = SelectField(
+        lazy_gettext("Action"),
+        choices=[(k, v) for k, v in ACTION_LABELS.items()],
+    )
+    days = StringField(lazy_gettext("Nombre de jours"))
+    scope = SelectField(
+        lazy_gettext("Appliquer à"),
+        choices=[
+            ("one", lazy_gettext("Cette demande")),
+            ("selected", lazy_gettext("Les demandes sélectionnées")),
+            ("filter", lazy_gettext("Toutes les demandes correspondant au filtre")),
+        ],
+    )
+    ids = SelectMultipleField(coerce=int, validate_choice=False)
+    confirm = HiddenField()
+
+    def validate_days(self, field: Any) -> None:
+        if self.action.data != rr.Action.POSTPONE.value:
+            return
+        try:
+            rr.validate_postpone_days(field.data)
+        except rr.ActionError:
+            raise ValidationError(
+                gettext("Indiquez un nombre de jours entier entre %(min)d et %(max)d.",
+                        min=rr.MIN_POSTPONE_DAYS, max=rr.MAX_POSTPONE_DAYS)
+            ) from None
+
+    def validate_ids(self, field: Any) -> None:
+        if self.scope.data == "one" and len(field.data or []) != 1:
+            raise ValidationError(gettext("Choisissez une demande."))
+        if self.scope.data == "selected" and not field.data:
+            raise ValidationError(gettext("Sélectionnez au moins une demande."))
+
+
+# --------------------------------------------------------------------------- views
+
+
+@blueprint.route("/shops/<shop_key>/pending")
+@shop_view
+def pending(shop: Shop) -> str:
+    now = utcnow()
+    filters = PendingFilterForm(shop, formdata=request.args)
+    filters.validate()
+    page_number = request.args.get("page", 1, type=int) or 1
+    pagination = None
+    if not filters.errors:
+        pagination = db.paginate(
+            rr.pending_query(shop, filters.to_filter(), now),
+            page=max(page_number, 1),
+            per_page=PER_PAGE,
+            error_out=False,
+        )
+    return render_template(
+        "admin/pending.html",
+        shop=shop,
+        filters=filters,
+        params=filters.params(),
+        pagination=pagination,
+        action_form=ActionForm(),
+        show=Display(shop, now),
+        action_labels=ACTION_LABELS,
+    )
+
+
+@blueprint.route("/shops/<shop_key>/pending/actions", methods=["POST"])
+@shop_view
+def pending_action(shop: Shop) -> Response | str:
+    form = ActionForm()
+    filters = PendingFilterForm(shop, formdata=request.form)
+    filters_ok = filters.validate()
+    back = url_for("admin.pending", shop_key=shop.key, **filters.params())
+    if not form.validate():
+        for field_errors in form.errors.values():
+            for message in field_errors:
+                flash(str(message), "error")
+        return redirect(back)
+    action = form.action.data
+    scope = form.scope.data
+    days = rr.validate_postpone_days(form.days.data) if action == rr.Action.POSTPONE.value else None
+    if scope == "filter":
+        if not filters_ok:
+            flash(gettext("Le filtre n'est pas valide : rien n'a été modifié."), "error")
+            return redirect(back)
+        targets = rr.matching_ids(shop, filters.to_filter())
+    else:
+        targets = rr.scheduled_among(shop, form.ids.data or [])
+
+    if scope != "one" and form.confirm.data != "yes":
+        if not targets:
+            flash(gettext("Aucune demande en attente ne correspond : rien n'a été modifié."),
+                  "error")
+            return redirect(back)
+        return render_template(
+            "admin/confirm_bulk.html",
+            shop=shop,
+            form=form,
+            action=action,
+            action_label=ACTION_LABELS[action],
+            question=_question(action, len(targets), days),
+            count=len(targets),
+            scope=scope,
+            days=days,
+            ids=targets if scope == "selected" else [],
+            params=filters.params() if scope == "filter" else {},
+            back=back,
+        )
+
+    result = rr.apply(shop, action, targets, days=days, user=current_user._get_current_object())
+    if result.changed == 0:
+        flash(gettext("Aucune demande n'était encore en attente : rien n'a été modifié."), "error")
+    else:
+        flash(_done_message(result, days), "success")
+        if result.skipped:
+            flash(
+                ngettext(
+                    "%(num)d demande n'était plus en attente (déjà prise en charge) et n'a pas "
+                    "été modifiée.",
+                    "%(num)d demandes n'étaient plus en attente (déjà prises en charge) et n'ont "
+                    "pas été modifiées.",
+                    result.skipped,
+                ),
+                "error",
+            )
+    return redirect(back)
+
+
+def _question(action: str, count: int, days: int | None) -> str:
+    if action == rr.Action.CANCEL.value:
+        return ngettext("Annuler %(num)d demande ?", "Annuler %(num)d demandes ?", count)
+    if action == rr.Action.SEND_NOW.value:
+        return ngettext("Envoyer %(num)d demande maintenant ?",
+                        "Envoyer %(num)d demandes maintenant ?", count)
+    return ngettext("Reporter %(num)d demande de %(days)d jours ?",
+                    "Reporter %(num)d demandes de %(days)d jours ?", count, days=days or 0)
+
+
+def _done_message(result: rr.ActionResult, days: int | None) -> str:
+    count = result.changed
+    if result.action is rr.Action.CANCEL:
+        return ngettext("%(num)d demande annulée.", "%(num)d demandes annulées.", count)
+    if result.action is rr.Action.SEND_NOW:
+        return ngettext(
+            "%(num)d demande sera envoyée au prochain passage de l'envoi.",
+            "%(num)d demandes seront envoyées au prochain passage de l'envoi.",
+            count,
+        )
+    return ngettext("%(num)d demande reportée de %(days)d jours.",
+                    "%(num)d demandes reportées de %(days)d jours.", count, days=days or 0)
+
+
+WEEKLY_SAMPLE = 10
+
+
+@blueprint.route("/shops/<shop_key>/weekly")
+@shop_view
+def weekly_check(shop: Shop) -> str:
+    now = utcnow()
+    sections = [
+        {
+            "key": "unpaid",
+            "title": gettext("Commandes non payées avec une demande programmée"),
+            "help": gettext("Le dernier statut reçu indique que la commande n'est pas payée ; "
+                            "la demande sera annulée à l'envoi si rien ne change."),
+            "filter": rr.PendingFilter(unpaid=True),
+        },
+        {
+            "key": "stuck",
+            "title": gettext("Commandes bloquées dans un statut"),
+            "help": gettext("Aucun changement de statut depuis plus de %(days)d jours, et le "
+                            "statut n'est ni un statut déclencheur ni un statut d'annulation.",
+                            days=rr.STUCK_DAYS),
+            "filter": rr.PendingFilter(stale_days=rr.STUCK_DAYS, open_status=True),
+        },
+        {
+            "key": "undelivered",
+            "title": gettext("Demandes dues sous %(days)d jours, commande non livrée",
+                             days=rr.DUE_SOON_DAYS),
+            "help": gettext("Le dernier statut n'est ni un statut déclencheur de la règle active "
+                            "ni un statut « expédié »."),
+            "filter": rr.PendingFilter(due_within_days=rr.DUE_SOON_DAYS, undelivered=True),
+        },
+    ]
+    for section in sections:
+        flt = section["filter"]
+        section["count"] = rr.count_pending(shop, flt, now)
+        section["rows"] = list(
+            db.session.execute(rr.pending_query(shop, flt, now).limit(WEEKLY_SAMPLE))
+            .unique()
+            .scalars()
+        )
+        section["url"] = url_for("admin.pending", shop_key=shop.key, **filter_params(flt))
+    return render_template(
+        "admin/weekly.html", shop=shop, sections=sections, show=Display(shop, now)
+    )

@@ -1,0 +1,114 @@
+"""Helpers for the back-office tests of pending requests, order timelines and history."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from factories import days_ago, new_webhook_id, status_event
+from flask import Flask
+from sqlalchemy import select
+
+from kingavis.events import apply_status_event
+from kingavis.extensions import db
+from kingavis.models import (
+    AuditLog,
+    Order,
+    RequestDecision,
+    ReviewRequest,
+    Shop,
+    User,
+)
+from kingavis.users import create_user
+
+PASSWORD = "correct horse battery"
+
+
+def event(shop: Shop, order_id: str, status_id: str = "5", changed_at: datetime | None = None,
+          **kwargs: Any) -> dict[str, Any]:
+    """Apply one status event to ``shop`` (as the webhook would) and return the outcome body."""
+    body = status_event(order_id, status_id, changed_at or days_ago(1), **kwargs)
+    body["data"]["changed_at"] = datetime.fromisoformat(body["data"]["changed_at"])
+    return apply_status_event(shop, body, new_webhook_id()).body
+
+
+def scheduled(shop: Shop, order_id: str, *, delivered_days_ago: float = 1, **kwargs: Any) -> int:
+    """An order delivered ``delivered_days_ago`` days ago, with its scheduled request; its id."""
+    kwargs.setdefault("email", f"client{order_id}@example.com")
+    kwargs.setdefault("reference", f"REF{order_id}")
+    body = event(shop, order_id, "5", days_ago(delivered_days_ago), **kwargs)
+    assert body["outcome"] == "scheduled", body
+    return int(body["review_request"]["id"])
+
+
+def set_due(request_id: int, due_at: datetime) -> None:
+    row = db.session.get(ReviewRequest, request_id)
+    assert row is not None
+    row.due_at = due_at
+    row.next_attempt_at = due_at
+    db.session.commit()
+
+
+def request_row(request_id: int) -> ReviewRequest:
+    db.session.expire_all()
+    row = db.session.get(ReviewRequest, request_id)
+    assert row is not None
+    return row
+
+
+def order_of(request_id: int) -> Order:
+    return request_row(request_id).order
+
+
+def decisions(request_id: int) -> list[RequestDecision]:
+    db.session.expire_all()
+    return list(
+        db.session.execute(
+            select(RequestDecision)
+            .where(RequestDecision.review_request_id == request_id)
+            .order_by(RequestDecision.id)
+        ).scalars()
+    )
+
+
+def audit_entries(shop: Shop) -> list[AuditLog]:
+    db.session.expire_all()
+    return list(
+        db.session.execute(
+            select(AuditLog).where(AuditLog.shop_id == shop.id).order_by(AuditLog.id)
+        ).scalars()
+    )
+
+
+def merchant(shop: Shop, email: str = "marchand@example.com") -> User:
+    user, _ = create_user(email, PASSWORD, shop)
+    return user
+
+
+def ensure_index(app: Flask) -> None:
+    """What base.html needs from outside these modules, when not (yet) provided elsewhere:
+    the admin.index page it links to, and get_locale() in templates."""
+    from flask_babel import get_locale
+
+    if "admin.index" not in app.view_functions:
+        app.add_url_rule("/admin/", endpoint="admin.index", view_func=lambda: "")
+    app.jinja_env.globals.setdefault("get_locale", get_locale)
+
+
+def login(client: Any, user: User) -> None:
+    from flask_login.utils import _create_identifier
+
+    app = client.application
+    ensure_index(app)
+    with app.test_request_context(environ_base=dict(client.environ_base)):
+        identifier = _create_identifier()  # session protection "strong" checks it
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+        session["_id"] = identifier
+
+
+def row_ids(html: str) -> list[int]:
+    """The request ids listed on a page (data-request-id attributes), in page order."""
+    return [int(x) for x in re.findall(r'data-request-id="(\d+)"', html)]
