@@ -239,3 +239,24 @@ def test_rq_cron_runs_the_tick(
             cron.terminate()
             cron.wait(20)
     assert sorted(message_ids(smtp).values()) == [1, 1, 1]
+
+
+def test_a_full_queue_holds_the_rest_back_without_leasing_it(
+    rq_app: Flask, database_url: str, smtp: SMTPServer, workers: Any
+) -> None:
+    rq_app.config.update(DISPATCH_BATCH_SIZE=3, DISPATCH_MAX_QUEUED=5)
+    shop, _ = make_shop()
+    ids = [schedule(shop, str(n)) for n in range(10)]
+    result = tick()
+    assert (result.enqueued, result.held_back) == (6, True)
+    assert "queue full" in result.summary()
+    assert count_states(database_url, ids) == {"sending": 6, "scheduled": 4}
+    assert tick().enqueued == 0  # still full: nothing more is leased
+    db.session.remove()
+
+    workers()
+    wait_for(lambda: count_states(database_url, ids)["sent"] == 6, "the queued six are sent")
+    assert tick().enqueued == 4
+    db.session.remove()
+    wait_for(lambda: _all_sent(database_url, ids), "the rest follows at the next tick")
+    assert sorted(message_ids(smtp).values()) == [1] * 10

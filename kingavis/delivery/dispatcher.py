@@ -36,6 +36,8 @@ from .jobs import Outcome, deliver, release, send_review_request
 log = logging.getLogger("kingavis.delivery")
 
 ACTIVE_STATES = (RequestState.SCHEDULED.value, RequestState.SENDING.value)
+# A tick stops enqueueing while this many jobs wait in the queue (DISPATCH_MAX_QUEUED).
+DEFAULT_MAX_QUEUED = 50_000
 
 
 @dataclass
@@ -46,6 +48,7 @@ class TickResult:
     claimed: int = 0
     enqueued: int = 0
     batches: int = 0
+    held_back: bool = False  # stopped because the queue is full; the rest waits
     outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -56,6 +59,8 @@ class TickResult:
         parts = [f"dispatch ({self.mode}): claimed {self.claimed}"]
         if self.mode == "rq":
             parts.append(f"enqueued {self.enqueued}")
+            if self.held_back:
+                parts.append("queue full: the rest waits for the next tick")
         else:
             for outcome in Outcome:
                 parts.append(f"{outcome.value} {self.outcomes[outcome.value]}")
@@ -63,7 +68,8 @@ class TickResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "claimed": self.claimed, "enqueued": self.enqueued,
-                "batches": self.batches, "outcomes": dict(self.outcomes)}
+                "batches": self.batches, "held_back": self.held_back,
+                "outcomes": dict(self.outcomes)}
 
 
 def due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
@@ -174,7 +180,13 @@ def tick(now: datetime | None = None) -> TickResult:
     queue = current_app.extensions.get("rq_queue")
     batch_size = int(current_app.config["DISPATCH_BATCH_SIZE"])
     result = TickResult(mode="rq" if queue is not None else "inline")
+    max_queued = int(current_app.config.get("DISPATCH_MAX_QUEUED") or DEFAULT_MAX_QUEUED)
     while True:
+        if queue is not None and queue.count >= max_queued:
+            # Back-pressure: the workers are behind. What is due stays scheduled (not leased)
+            # and is claimed by a later tick, so no lease runs out while jobs wait in Redis.
+            result.held_back = True
+            break
         claims = claim(now, batch_size)
         if not claims:
             break
@@ -186,7 +198,7 @@ def tick(now: datetime | None = None) -> TickResult:
             break  # the mail server cannot be reached: the rest waits for the next tick
         if len(claims) < batch_size:
             break
-    if result.claimed:
+    if result.claimed or result.held_back:
         log.info("dispatcher tick", extra={"fields": result.as_dict()})
     return result
 
