@@ -7,7 +7,7 @@ from typing import Any
 from flask import render_template, request
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from kingavis import review_requests as rr
@@ -27,12 +27,14 @@ class HistoryFilterForm(FlaskForm):
 
     state = SelectField(
         lazy_gettext("État"),
-        choices=[("", lazy_gettext("Tous"))] + [(s, STATE_LABELS[s]) for s in rr.HISTORY_STATES],
+        choices=[SelectChoice("", lazy_gettext("Tous"))]
+        + [SelectChoice(s, STATE_LABELS[s]) for s in rr.HISTORY_STATES],
         validators=[Optional()],
     )
     reason = SelectField(
         lazy_gettext("Raison"),
-        choices=[("", lazy_gettext("Toutes"))] + [(r.value, REASON_LABELS[r.value]) for r in Reason],
+        choices=[SelectChoice("", lazy_gettext("Toutes"))]
+        + [SelectChoice(r.value, REASON_LABELS[r.value]) for r in Reason],
         validators=[Optional()],
     )
     date_from = DateField(lazy_gettext("Du"), validators=[Optional()])

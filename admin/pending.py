@@ -20,7 +20,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields import IntegerField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
@@ -138,7 +145,7 @@ class Display:
 # --------------------------------------------------------------------------- forms
 
 
-def status_choices(shop: Shop) -> list[tuple[str, str]]:
+def status_choices(shop: Shop) -> list[SelectChoice]:
     rows = db.session.execute(
         select(ShopStatus.status_id, ShopStatus.name).where(ShopStatus.shop_id == shop.id)
     ).all()
@@ -146,7 +153,7 @@ def status_choices(shop: Shop) -> list[tuple[str, str]]:
     def key(row: Any) -> tuple[int, str]:
         return (int(row[0]), "") if row[0].isdigit() else (10**9, row[0])
 
-    return [(r[0], f"{r[1]} ({r[0]})") for r in sorted(rows, key=key)]
+    return [SelectChoice(r[0], f"{r[1]} ({r[0]})") for r in sorted(rows, key=key)]
 
 
 class PendingFilterForm(FlaskForm):
@@ -160,9 +167,9 @@ class PendingFilterForm(FlaskForm):
     due = SelectField(
         lazy_gettext("Échéance"),
         choices=[
-            ("", lazy_gettext("Toutes")),
-            ("week", lazy_gettext("Cette semaine")),
-            ("7", lazy_gettext("Dans les 7 jours")),
+            SelectChoice("", lazy_gettext("Toutes")),
+            SelectChoice("week", lazy_gettext("Cette semaine")),
+            SelectChoice("7", lazy_gettext("Dans les 7 jours")),
         ],
         validators=[Optional()],
     )
@@ -177,7 +184,7 @@ class PendingFilterForm(FlaskForm):
 
     def __init__(self, shop: Shop, formdata: MultiDict[str, str] | None, **kwargs: Any) -> None:
         super().__init__(formdata=formdata, **kwargs)
-        self.status.choices = [("", gettext("Tous"))] + status_choices(shop)
+        self.status.choices = [SelectChoice("", gettext("Tous")), *status_choices(shop)]
 
     def to_filter(self) -> rr.PendingFilter:
         due = self.due.data or ""
@@ -231,15 +238,15 @@ class ActionForm(FlaskForm):
 
     action = SelectField(
         lazy_gettext("Action"),
-        choices=[(k, v) for k, v in ACTION_LABELS.items()],
+        choices=[SelectChoice(k, v) for k, v in ACTION_LABELS.items()],
     )
     days = StringField(lazy_gettext("Nombre de jours"))
     scope = SelectField(
         lazy_gettext("Appliquer à"),
         choices=[
-            ("one", lazy_gettext("Cette demande")),
-            ("selected", lazy_gettext("Les demandes sélectionnées")),
-            ("filter", lazy_gettext("Toutes les demandes correspondant au filtre")),
+            SelectChoice("one", lazy_gettext("Cette demande")),
+            SelectChoice("selected", lazy_gettext("Les demandes sélectionnées")),
+            SelectChoice("filter", lazy_gettext("Toutes les demandes correspondant au filtre")),
         ],
     )
     ids = SelectMultipleField(coerce=int, validate_choice=False)
@@ -336,6 +343,9 @@ def pending_action(shop: Shop) -> Response | str:
             back=back,
         )
 
+    if scope != "filter":
+        # Every id asked for: those no longer scheduled are reported as left alone.
+        targets = list(form.ids.data or [])
     result = rr.apply(shop, action, targets, days=days, user=current_user._get_current_object())
     if result.changed == 0:
         flash(gettext("Aucune demande n'était encore en attente : rien n'a été modifié."), "error")

@@ -67,7 +67,7 @@ class Action(enum.StrEnum):
 @dataclass(frozen=True)
 class ActionResult:
     action: Action
-    requested: int  # ids asked for (after keeping the shop's own)
+    requested: int  # the shop's own requests among the ids asked for, whatever their state
     changed_ids: list[int] = field(default_factory=list)
 
     @property
@@ -306,7 +306,8 @@ def apply(
     actor = actor or (user.email if user is not None else "system")
     wanted = sorted({int(i) for i in request_ids})
     try:
-        rows = _lock_scheduled(shop, wanted)
+        own = _own(shop, wanted)
+        rows = _lock_scheduled(shop, own)
         changed = _update(action, rows, days, now)
         decisions = [
             {
@@ -324,7 +325,7 @@ def apply(
             db.session.execute(insert(RequestDecision), decisions)
         changed_ids = [row[0] for row in changed]
         if changed_ids:
-            details: dict[str, Any] = {"count": len(changed_ids), "requested": len(wanted)}
+            details: dict[str, Any] = {"count": len(changed_ids), "requested": len(own)}
             if days is not None:
                 details["days"] = days
             details["ids"] = changed_ids[:200]
@@ -340,7 +341,7 @@ def apply(
     except Exception:
         db.session.rollback()
         raise
-    return ActionResult(action=action, requested=len(wanted), changed_ids=changed_ids)
+    return ActionResult(action=action, requested=len(own), changed_ids=changed_ids)
 
 
 def _default_note(action: Action, days: int | None) -> str | None:
@@ -354,6 +355,20 @@ def _default_note(action: Action, days: int | None) -> str | None:
 def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def _own(shop: Shop, ids: Sequence[int]) -> list[int]:
+    """The ids among ``ids`` that are this shop's requests (other shops' are ignored)."""
+    own: list[int] = []
+    for chunk in _chunks(ids):
+        own.extend(
+            db.session.execute(
+                select(ReviewRequest.id).where(
+                    ReviewRequest.shop_id == shop.id, ReviewRequest.id.in_(chunk)
+                )
+            ).scalars()
+        )
+    return sorted(own)
 
 
 def _lock_scheduled(shop: Shop, ids: Sequence[int]) -> list[tuple[int, datetime]]:
