@@ -350,3 +350,18 @@ def test_dispatch_once_database_down_is_one_line_and_non_zero(tmp_path: Path) ->
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
+
+
+def test_connection_lost_after_the_message_data_is_not_sent_again(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    smtp.drop_after_data = True  # the server gets the message, then the line drops
+    tick()
+    smtp.drop_after_data = False
+
+    row = request_row(request_id)
+    assert row.state == "sent"  # it may have been delivered: a second email would be worse
+    assert tick(utcnow() + timedelta(days=7)).claimed == 0
+    assert sorted(message_ids(smtp).values()) == [1]

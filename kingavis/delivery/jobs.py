@@ -23,7 +23,7 @@ from ..logging import mask_email
 from ..models import Reason, RequestState, ReviewRequest, Unsubscription, utcnow
 from ..scheduling import send_time_reason, suppression_reason
 from . import service
-from .errors import PermanentMailError, TransientMailError
+from .errors import PermanentMailError, TransientMailError, UncertainDeliveryError
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -127,6 +127,14 @@ def deliver(
         transport.send(message)
     except PermanentMailError as exc:
         return _after_send(request_id, attempt, _failed, str(exc), now, held)
+    except UncertainDeliveryError as exc:
+        # The server had the whole message when the connection broke: it may well have been
+        # delivered. Sending it again risks a second email, so it counts as sent, with a note.
+        log.warning(
+            "connection lost after the message data; not sent again",
+            extra={"fields": {"review_request": request_id, "error": str(exc)}},
+        )
+        return _after_send(request_id, attempt, _sent, message_id, now, held)
     except TransientMailError as exc:
         return _after_send(request_id, attempt, _retry, str(exc), now, held)
     except Exception as exc:  # an unexpected error is retried a bounded number of times
