@@ -207,6 +207,10 @@ def _apply(
 
     if action is not Action.IGNORE_STALE:
         _update_order(order, order_data, status, changed_at)
+        if status.get("paid") is None:
+            # The module did not say: use what we know of this status (the preset's flags, or
+            # what the shop sent before), so rule 5 still sees "awaiting payment" as unpaid.
+            order.latest_status_paid = _known_paid(shop, status["id"])
         seen_status = _remember_status(shop, status, now)
     else:
         seen_status = None
@@ -369,6 +373,12 @@ _seen_statuses: dict[tuple[str, str], tuple[str, bool | None, bool | None]] = {}
 
 StatusKey = tuple[str, str]
 StatusValue = tuple[str, bool | None, bool | None]
+
+
+def _known_paid(shop: Shop, status_id: str) -> bool | None:
+    return db.session.execute(
+        select(ShopStatus.paid).where(ShopStatus.shop_id == shop.id, ShopStatus.status_id == status_id)
+    ).scalar_one_or_none()
 
 
 def _remember_status(

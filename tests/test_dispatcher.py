@@ -132,6 +132,21 @@ def test_order_unpaid_at_send_time_is_cancelled(mail_app: Flask, smtp: SMTPServe
     assert smtp.messages == []
 
 
+@pytest.mark.parametrize("status_id", ["1", "10"])  # awaiting cheque / bank wire
+def test_unpaid_status_sent_without_flags_is_known_unpaid_from_the_preset(
+    mail_app: Flask, smtp: SMTPServer, status_id: str
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    # The module did not send "paid": the preset's flags for that status say unpaid.
+    apply_status_event(shop, event("1", status_id, days_ago(1), paid=None,
+                                   email="customer-1@example.com"), new_webhook_id())
+    assert tick().outcomes["cancelled"] == 1
+    row = request_row(request_id)
+    assert (row.state, row.reason) == ("cancelled", "order_unpaid")
+    assert smtp.messages == []
+
+
 def test_unsubscribed_since_scheduling_is_suppressed(mail_app: Flask, smtp: SMTPServer) -> None:
     shop, _ = make_shop()
     request_id = schedule(shop, "1", email="Zoe@Example.com")
