@@ -34,6 +34,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _int_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated whole seconds, e.g. 60,300,900; got {raw!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise ConfigError(f"{name} must list delays of at least 1 second, got {raw!r}")
+    return values
+
+
 def _secret_key(env: Mapping[str, str], instance_path: Path, debug: bool) -> str:
     if env.get("SECRET_KEY"):
         return env["SECRET_KEY"]
@@ -101,6 +114,11 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "WEBHOOK_TOLERANCE_SECONDS": 300,
         "DISPATCH_BATCH_SIZE": _int(env, "KINGAVIS_DISPATCH_BATCH_SIZE", 500, minimum=1),
         "DISPATCH_LEASE_SECONDS": _int(env, "KINGAVIS_DISPATCH_LEASE_SECONDS", 600, minimum=10),
+        # Waits before retries after a temporary mail error (the last one repeats), and the cap.
+        "DISPATCH_RETRY_DELAYS": _int_list(
+            env, "KINGAVIS_DISPATCH_RETRY_DELAYS", (60, 300, 900, 3600, 10800, 21600)
+        ),
+        "DISPATCH_MAX_ATTEMPTS": _int(env, "KINGAVIS_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
         "LOG_LEVEL": env.get("KINGAVIS_LOG_LEVEL", "INFO").upper(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -41,6 +41,8 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         KINGAVIS_BASE_URL="https://avis.example.com/",
         KINGAVIS_WEBHOOK_RATE_LIMIT="0",
         KINGAVIS_DISPATCH_BATCH_SIZE="50",
+        KINGAVIS_DISPATCH_RETRY_DELAYS="30, 120",
+        KINGAVIS_DISPATCH_MAX_ATTEMPTS="4",
     )
 
     # Heroku-style postgres:// is accepted and mapped to the psycopg 3 driver we ship.
@@ -51,6 +53,8 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
     assert config["KINGAVIS_BASE_URL"] == "https://avis.example.com"
     assert config["WEBHOOK_RATE_LIMIT"] == 0
     assert config["DISPATCH_BATCH_SIZE"] == 50
+    assert config["DISPATCH_RETRY_DELAYS"] == (30, 120)
+    assert config["DISPATCH_MAX_ATTEMPTS"] == 4
     assert config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -70,9 +74,11 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         ({"KINGAVIS_WEBHOOK_RATE_LIMIT": "-1"}, ("KINGAVIS_WEBHOOK_RATE_LIMIT",)),
         ({"KINGAVIS_DISPATCH_BATCH_SIZE": "0"}, ("KINGAVIS_DISPATCH_BATCH_SIZE",)),
         ({"REDIS_URL": "localhost:6379"}, ("REDIS_URL",)),
+        ({"KINGAVIS_DISPATCH_RETRY_DELAYS": "60,soon"}, ("KINGAVIS_DISPATCH_RETRY_DELAYS", "soon")),
+        ({"KINGAVIS_DISPATCH_MAX_ATTEMPTS": "0"}, ("KINGAVIS_DISPATCH_MAX_ATTEMPTS",)),
     ],
     ids=["db-scheme", "mail-scheme", "mail-relative-file", "mail-relative-file-host", "mail-unknown-param", "mail-no-host", "base-url-relative",
-         "base-url-scheme", "rate-text", "rate-float", "rate-negative", "batch-zero", "redis-scheme"],
+         "base-url-scheme", "rate-text", "rate-float", "rate-negative", "batch-zero", "redis-scheme", "retry-delays-text", "max-attempts-zero"],
 )
 def test_bad_values_fail_fast_naming_the_variable(tmp_path: Path, env: dict, fragments: tuple) -> None:
     with pytest.raises(ConfigError) as excinfo:
