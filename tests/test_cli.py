@@ -383,3 +383,24 @@ def test_real_command_line_database_down_is_one_line(tmp_path: Path) -> None:
     assert failed.returncode != 0
     assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
     assert failed.stderr.startswith("Error: database error")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("dispatch", "--bogus"), ("No such option", "--bogus")),
+        (("dispatch", "--interval", "0"), ("--interval",)),
+        (("shops", "pause"), ("Missing argument", "KEY")),
+        (("shops", "resume", "shp_nope"), ("shp_nope",)),
+    ],
+    ids=["dispatch-unknown-option", "dispatch-bad-interval", "pause-no-key", "resume-unknown-shop"],
+)
+def test_delivery_commands_errors_are_one_line(
+    app: Flask, args: tuple[str, ...], fragments: tuple[str, ...]
+) -> None:
+    before = snapshot()
+
+    result = invoke(app, *args)
+
+    assert_one_line_error(result, *fragments)
+    assert snapshot() == before

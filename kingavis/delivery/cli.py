@@ -11,6 +11,7 @@ from types import FrameType
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..cli import OneLineCommand
 from ..extensions import db
 
 log = logging.getLogger("kingavis.delivery")
@@ -22,7 +23,7 @@ def _tick_once() -> str:
     return tick().summary()
 
 
-@click.command("dispatch")
+@click.command("dispatch", cls=OneLineCommand)
 @click.option("--once", is_flag=True, help="Run one tick and exit.")
 @click.option(
     "--interval",
@@ -75,14 +76,14 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
-@click.command("pause")
+@click.command("pause", cls=OneLineCommand)
 @click.argument("key")
 def shops_pause(key: str) -> None:
     """Pause a shop's automation: due review requests wait, nothing is lost."""
     _set_paused(key, True)
 
 
-@click.command("resume")
+@click.command("resume", cls=OneLineCommand)
 @click.argument("key")
 def shops_resume(key: str) -> None:
     """Resume a shop's automation: requests that came due meanwhile go out at the next tick."""
