@@ -22,6 +22,7 @@ NAV = [
     ("admin.weekly_check", "Contrôle de la semaine"),
     ("admin.history", "Historique"),
     ("admin.reviews", "Avis"),
+    ("admin.stats", "Statistiques"),
     ("admin.settings", "Règles et réglages"),
     ("admin.credentials", "Identifiants"),
     ("admin.audit_log", "Journal"),
@@ -58,4 +59,5 @@ from . import (  # noqa: E402,F401
     pending,
     reviews,
     settings,
+    stats,
 )

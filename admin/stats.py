@@ -1,0 +1,1 @@
+"""Back-office: funnel statistics (views come with the review-collection work)."""
