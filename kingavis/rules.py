@@ -1,0 +1,483 @@
+"""Invitation rules and shop settings: rule CRUD and activation, settings, and applying the
+active rule to the requests already scheduled (preview first, then apply on confirmation).
+
+Every function validates everything before changing anything, records an audit entry, and
+commits once. Invalid input raises ``RuleError`` whose ``errors`` maps a field name to a list
+of messages (French msgids, translated when shown), so a form can show them next to the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask_babel import gettext
+from sqlalchemy import select, update
+
+from . import audit
+from .extensions import db
+from .models import (
+    InvitationRule,
+    Order,
+    RequestDecision,
+    RequestState,
+    ReviewRequest,
+    Shop,
+    ShopStatus,
+    User,
+    utcnow,
+)
+from .scheduling import MAX_DELAY_DAYS, Rule, compute_due_at, validate_timezone
+
+MAX_WINDOW_DAYS = 365
+APPLY_NOTE = "règle appliquée"
+PREVIEW_LIMIT = 50
+RULE_FIELDS = ("name", "trigger_status_ids", "delay_days", "send_hour", "timezone")
+SCHEDULING_FIELDS = ("trigger_status_ids", "delay_days", "send_hour", "timezone")
+
+
+class RuleError(ValueError):
+    """Invalid input; ``errors`` maps each field to its messages (nothing was saved)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class RuleData:
+    """What a merchant gives for a rule."""
+
+    name: str
+    trigger_status_ids: list[str]
+    delay_days: int
+    send_hour: int | None
+    timezone: str
+
+
+@dataclass(frozen=True)
+class SettingsData:
+    cancel_status_ids: list[str]
+    require_consent: bool
+    customer_window_days: int
+    paused: bool
+
+
+# --------------------------------------------------------------------------- statuses
+
+
+def _status_sort_key(status_id: str) -> tuple[int, str]:
+    return (int(status_id), "") if status_id.isdigit() else (10**9, status_id)
+
+
+def status_options(shop: Shop) -> list[tuple[str, str]]:
+    """(status id, name) of the statuses the shop has sent plus the preset, in id order."""
+    rows = db.session.execute(
+        select(ShopStatus.status_id, ShopStatus.name).where(ShopStatus.shop_id == shop.id)
+    ).all()
+    return sorted(((r[0], r[1]) for r in rows), key=lambda r: _status_sort_key(r[0]))
+
+
+def _known_statuses(shop: Shop) -> set[str]:
+    return {status_id for status_id, _ in status_options(shop)}
+
+
+def _clean_ids(ids: Iterable[Any]) -> list[str]:
+    out: list[str] = []
+    for raw in ids:
+        value = str(raw).strip()
+        if value and value not in out:
+            out.append(value)
+    return sorted(out, key=_status_sort_key)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _add(errors: dict[str, list[str]], name: str, message: str) -> None:
+    errors.setdefault(name, []).append(message)
+
+
+def validate_rule(shop: Shop, data: RuleData, *, active: bool) -> RuleData:
+    """The cleaned rule, or RuleError with a French message per invalid field."""
+    errors: dict[str, list[str]] = {}
+    name = (data.name or "").strip()
+    if not name:
+        _add(errors, "name", gettext("Donnez un nom à la règle."))
+    elif len(name) > 120:
+        _add(errors, "name", gettext("Le nom ne doit pas dépasser 120 caractères."))
+    elif any(ch in name for ch in "\r\n"):
+        _add(errors, "name", gettext("Le nom doit tenir sur une ligne."))
+    triggers = _clean_ids(data.trigger_status_ids)
+    known = _known_statuses(shop)
+    if not triggers:
+        _add(errors, "trigger_status_ids", gettext("Choisissez au moins un statut déclencheur."))
+    elif unknown := [t for t in triggers if t not in known]:
+        _add(errors, "trigger_status_ids",
+             gettext("Statut inconnu pour cette boutique : %(ids)s.", ids=", ".join(unknown)))
+    elif active and (overlap := sorted(set(triggers) & set(shop.cancel_status_ids or ()),
+                                       key=_status_sort_key)):
+        _add(errors, "trigger_status_ids", gettext(
+            "Un statut ne peut pas être à la fois déclencheur et d'annulation : %(ids)s.",
+            ids=", ".join(overlap)))
+    if not isinstance(data.delay_days, int) or not 0 <= data.delay_days <= MAX_DELAY_DAYS:
+        _add(errors, "delay_days",
+             gettext("Le délai doit être un nombre de jours entre 0 et %(max)s.", max=MAX_DELAY_DAYS))
+    if data.send_hour is not None and (not isinstance(data.send_hour, int)
+                                       or not 0 <= data.send_hour <= 23):
+        _add(errors, "send_hour", gettext("L'heure d'envoi doit être entre 0 et 23, ou aucune."))
+    timezone = (data.timezone or "").strip()
+    try:
+        validate_timezone(timezone)
+    except ValueError:
+        _add(errors, "timezone", gettext(
+            "Fuseau horaire inconnu : indiquez un nom IANA comme Europe/Paris."))
+    if errors:
+        raise RuleError(errors)
+    return RuleData(name, triggers, data.delay_days, data.send_hour, timezone)
+
+
+def _lock_shop(shop: Shop) -> None:
+    """Serialise rule changes of one shop (PostgreSQL; SQLite has one writer at a time)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update())
+
+
+def _rule_state(rule: InvitationRule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "trigger_status_ids": list(rule.trigger_status_ids or ()),
+        "delay_days": rule.delay_days,
+        "send_hour": rule.send_hour,
+        "timezone": rule.timezone,
+    }
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: [before[k], after[k]] for k in after if before.get(k) != after[k]}
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def get_rule(shop: Shop, rule_id: int) -> InvitationRule | None:
+    """The shop's rule with that id (never another shop's)."""
+    return db.session.execute(
+        select(InvitationRule).where(InvitationRule.id == rule_id, InvitationRule.shop_id == shop.id)
+    ).scalar_one_or_none()
+
+
+def create_rule(shop: Shop, user: User | None, data: RuleData) -> InvitationRule:
+    """A new, inactive rule. Commits."""
+    clean = validate_rule(shop, data, active=False)
+    rule = InvitationRule(
+        shop_id=shop.id,
+        name=clean.name,
+        trigger_status_ids=clean.trigger_status_ids,
+        delay_days=clean.delay_days,
+        send_hour=clean.send_hour,
+        timezone=clean.timezone,
+        is_active=False,
+    )
+    db.session.add(rule)
+    db.session.flush()
+    audit.record(user, "rule.create", shop=shop, target_type="rule", target_id=rule.id,
+                 details=_rule_state(rule))
+    db.session.commit()
+    db.session.refresh(shop)
+    return rule
+
+
+def update_rule(shop: Shop, user: User | None, rule: InvitationRule, data: RuleData) -> bool:
+    """Change a rule. Returns True when the active rule's scheduling changed. Commits."""
+    if rule.shop_id != shop.id:
+        raise RuleError({"rule": [gettext("Règle introuvable.")]})
+    clean = validate_rule(shop, data, active=rule.is_active)
+    before = _rule_state(rule)
+    rule.name = clean.name
+    rule.trigger_status_ids = clean.trigger_status_ids
+    rule.delay_days = clean.delay_days
+    rule.send_hour = clean.send_hour
+    rule.timezone = clean.timezone
+    changes = _changes(before, _rule_state(rule))
+    if not changes:
+        db.session.rollback()
+        return False
+    audit.record(user, "rule.update", shop=shop, target_type="rule", target_id=rule.id,
+                 details={"changes": changes, "active": rule.is_active})
+    db.session.commit()
+    return rule.is_active and any(k in changes for k in SCHEDULING_FIELDS)
+
+
+def delete_rule(shop: Shop, user: User | None, rule: InvitationRule) -> None:
+    """Delete an inactive rule. Commits."""
+    if rule.shop_id != shop.id:
+        raise RuleError({"rule": [gettext("Règle introuvable.")]})
+    if rule.is_active:
+        raise RuleError({"rule": [gettext(
+            "La règle active ne peut pas être supprimée : activez d'abord une autre règle.")]})
+    details = _rule_state(rule)
+    rule_id = rule.id
+    shop.rules.remove(rule)
+    db.session.delete(rule)
+    audit.record(user, "rule.delete", shop=shop, target_type="rule", target_id=rule_id,
+                 details=details)
+    db.session.commit()
+
+
+def activate_rule(shop: Shop, user: User | None, rule: InvitationRule) -> bool:
+    """Make ``rule`` the shop's only active rule, in one transaction. False if it already was."""
+    if rule.shop_id != shop.id:
+        raise RuleError({"rule": [gettext("Règle introuvable.")]})
+    _lock_shop(shop)
+    db.session.refresh(rule)
+    if rule.is_active:
+        db.session.rollback()
+        return False
+    overlap = sorted(set(rule.trigger_status_ids or ()) & set(shop.cancel_status_ids or ()),
+                     key=_status_sort_key)
+    if overlap:
+        db.session.rollback()
+        raise RuleError({"rule": [gettext(
+            "Cette règle déclenche sur un statut d'annulation de la boutique (%(ids)s) : "
+            "modifiez la règle ou les statuts d'annulation avant de l'activer.",
+            ids=", ".join(overlap))]})
+    previous = db.session.execute(
+        select(InvitationRule).where(InvitationRule.shop_id == shop.id,
+                                     InvitationRule.is_active.is_(True))
+    ).scalars().all()
+    for old in previous:
+        old.is_active = False
+    # The partial unique index is checked per statement: clear the old one first.
+    db.session.flush()
+    rule.is_active = True
+    audit.record(user, "rule.activate", shop=shop, target_type="rule", target_id=rule.id,
+                 details={"name": rule.name, "previous": [r.id for r in previous]})
+    db.session.commit()
+    db.session.refresh(shop)
+    return True
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def validate_settings(shop: Shop, data: SettingsData) -> SettingsData:
+    errors: dict[str, list[str]] = {}
+    cancels = _clean_ids(data.cancel_status_ids)
+    known = _known_statuses(shop)
+    if unknown := [c for c in cancels if c not in known]:
+        _add(errors, "cancel_status_ids",
+             gettext("Statut inconnu pour cette boutique : %(ids)s.", ids=", ".join(unknown)))
+    rule = shop.active_rule
+    if rule is not None and (overlap := sorted(set(cancels) & set(rule.trigger_status_ids or ()),
+                                               key=_status_sort_key)):
+        _add(errors, "cancel_status_ids", gettext(
+            "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation : "
+            "%(ids)s.", ids=", ".join(overlap)))
+    if not isinstance(data.customer_window_days, int) or not (
+        0 <= data.customer_window_days <= MAX_WINDOW_DAYS
+    ):
+        _add(errors, "customer_window_days", gettext(
+            "La fenêtre par client doit être un nombre de jours entre 0 et %(max)s.",
+            max=MAX_WINDOW_DAYS))
+    if errors:
+        raise RuleError(errors)
+    return SettingsData(cancels, bool(data.require_consent), data.customer_window_days,
+                        bool(data.paused))
+
+
+def update_settings(shop: Shop, user: User | None, data: SettingsData) -> dict[str, list[Any]]:
+    """Cancel statuses, consent, per-customer window, pause. Returns the changes. Commits."""
+    clean = validate_settings(shop, data)
+    before = {
+        "cancel_status_ids": _clean_ids(shop.cancel_status_ids or ()),
+        "require_consent": bool(shop.require_consent),
+        "customer_window_days": shop.customer_window_days,
+        "paused": bool(shop.paused),
+    }
+    after = {
+        "cancel_status_ids": clean.cancel_status_ids,
+        "require_consent": clean.require_consent,
+        "customer_window_days": clean.customer_window_days,
+        "paused": clean.paused,
+    }
+    changes = _changes(before, after)
+    if not changes:
+        return {}
+    shop.cancel_status_ids = clean.cancel_status_ids
+    shop.require_consent = clean.require_consent
+    shop.customer_window_days = clean.customer_window_days
+    shop.paused = clean.paused
+    settings_changes = {k: v for k, v in changes.items() if k != "paused"}
+    if settings_changes:
+        audit.record(user, "settings.update", shop=shop, target_type="shop", target_id=shop.id,
+                     details={"changes": settings_changes})
+    if "paused" in changes:
+        audit.record(user, "shop.pause" if clean.paused else "shop.resume", shop=shop,
+                     target_type="shop", target_id=shop.id)
+    db.session.commit()
+    return changes
+
+
+# --------------------------------------------------------------------------- apply to pending
+
+
+@dataclass(frozen=True)
+class Move:
+    request_id: int
+    order_reference: str
+    current_due: datetime
+    new_due: datetime
+
+
+@dataclass(frozen=True)
+class Kept:
+    request_id: int
+    order_reference: str
+    trigger_status: str
+    due_at: datetime
+
+
+@dataclass
+class Preview:
+    rule: InvitationRule
+    moves: list[Move] = field(default_factory=list)
+    unchanged: int = 0
+    kept: list[Kept] = field(default_factory=list)
+
+    @property
+    def move_count(self) -> int:
+        return len(self.moves)
+
+    @property
+    def total(self) -> int:
+        return len(self.moves) + self.unchanged + len(self.kept)
+
+
+def _as_rule(rule: InvitationRule) -> Rule:
+    return Rule(
+        trigger_status_ids=frozenset(rule.trigger_status_ids or ()),
+        delay_days=rule.delay_days,
+        send_hour=rule.send_hour,
+        timezone=rule.timezone,
+    )
+
+
+def _plan(shop: Shop, rule: InvitationRule, rows: Iterable[Any], now: datetime) -> Preview:
+    target = _as_rule(rule)
+    preview = Preview(rule=rule)
+    for request_id, reference, external_id, due_at, triggered_at, trigger_id, trigger_name in rows:
+        ref = reference or external_id
+        if triggered_at is None or trigger_id not in target.trigger_status_ids:
+            status = f"{trigger_name} ({trigger_id})" if trigger_name else (trigger_id or "—")
+            preview.kept.append(Kept(request_id, ref, status, due_at))
+            continue
+        new_due = compute_due_at(triggered_at, target, now)
+        if new_due == due_at or (due_at <= now and new_due == now):
+            preview.unchanged += 1
+        else:
+            preview.moves.append(Move(request_id, ref, due_at, new_due))
+    return preview
+
+
+def _scheduled_rows(shop: Shop, *, lock: bool = False) -> list[Any]:
+    query = (
+        select(
+            ReviewRequest.id,
+            Order.reference,
+            Order.external_id,
+            ReviewRequest.due_at,
+            ReviewRequest.triggered_at,
+            ReviewRequest.trigger_status_id,
+            ReviewRequest.trigger_status_name,
+        )
+        .join(Order, Order.id == ReviewRequest.order_id)
+        .where(ReviewRequest.shop_id == shop.id,
+               ReviewRequest.state == RequestState.SCHEDULED.value)
+        .order_by(ReviewRequest.due_at, ReviewRequest.id)
+    )
+    if lock and db.session.get_bind().dialect.name == "postgresql":
+        # Plain FOR UPDATE: wait for a dispatcher claim in progress, then see its result
+        # (a claimed request is no longer 'scheduled' and is left alone).
+        query = query.with_for_update(of=ReviewRequest)
+    return list(db.session.execute(query).all())
+
+
+def preview_apply(shop: Shop, now: datetime | None = None) -> Preview:
+    """What applying the active rule to the shop's scheduled requests would do. Reads only."""
+    rule = shop.active_rule
+    if rule is None:
+        raise RuleError({"rule": [gettext("Cette boutique n'a pas de règle active.")]})
+    return _plan(shop, rule, _scheduled_rows(shop), now or utcnow())
+
+
+def apply_rule(shop: Shop, user: User | None, rule_id: int, now: datetime | None = None) -> int:
+    """Move the scheduled requests to the due time of the active rule. Returns how many moved.
+
+    ``rule_id`` is the rule the merchant previewed: if another rule became active since, nothing
+    is applied. Only 'scheduled' requests move (never 'sending' or 'sent'); one transaction.
+    """
+    now = now or utcnow()
+    _lock_shop(shop)
+    rule = db.session.execute(
+        select(InvitationRule).where(InvitationRule.shop_id == shop.id,
+                                     InvitationRule.is_active.is_(True))
+    ).scalar_one_or_none()
+    if rule is None or rule.id != rule_id:
+        db.session.rollback()
+        raise RuleError({"rule": [gettext(
+            "La règle active a changé depuis l'aperçu : vérifiez le nouvel aperçu avant "
+            "d'appliquer.")]})
+    plan = _plan(shop, rule, _scheduled_rows(shop, lock=True), now)
+    actor = user.email if user is not None else "system"
+    moved = 0
+    for move in plan.moves:
+        # Guarded on the state: a request claimed meanwhile (SQLite) is not touched.
+        result = db.session.execute(
+            update(ReviewRequest)
+            .where(ReviewRequest.id == move.request_id,
+                   ReviewRequest.state == RequestState.SCHEDULED.value)
+            .values(due_at=move.new_due, next_attempt_at=move.new_due, rule_id=rule.id,
+                    updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            continue
+        moved += 1
+        db.session.add(RequestDecision(
+            review_request_id=move.request_id,
+            state=RequestState.SCHEDULED.value,
+            reason=None,
+            due_at=move.new_due,
+            actor=actor,
+            note=APPLY_NOTE,
+            created_at=now,
+        ))
+    audit.record(user, "rule.apply", shop=shop, target_type="rule", target_id=rule.id,
+                 details={"moved": moved, "unchanged": plan.unchanged, "kept": len(plan.kept)})
+    db.session.commit()
+    return moved
+
+
+__all__ = [
+    "APPLY_NOTE",
+    "Kept",
+    "Move",
+    "Preview",
+    "RuleData",
+    "RuleError",
+    "SettingsData",
+    "activate_rule",
+    "apply_rule",
+    "create_rule",
+    "delete_rule",
+    "get_rule",
+    "preview_apply",
+    "status_options",
+    "update_rule",
+    "update_settings",
+    "validate_rule",
+    "validate_settings",
+]
