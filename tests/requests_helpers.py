@@ -112,3 +112,24 @@ def login(client: Any, user: User) -> None:
 def row_ids(html: str) -> list[int]:
     """The request ids listed on a page (data-request-id attributes), in page order."""
     return [int(x) for x in re.findall(r'data-request-id="(\d+)"', html)]
+
+
+def browser_login(page: Any, app: Flask, user: User) -> None:
+    """Sign the browser in as ``user`` with a session cookie made by the app itself.
+
+    (The login form is tested with the auth pages; here the session is what matters.)
+    """
+    from flask_login.utils import _create_identifier
+
+    ensure_index(app)
+    user_agent = page.evaluate("navigator.userAgent")
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                  headers={"User-Agent": user_agent}):
+        identifier = _create_identifier()
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    cookie = serializer.dumps({"_user_id": str(user.id), "_fresh": True, "_id": identifier})
+    page.context.add_cookies([{
+        "name": app.config.get("SESSION_COOKIE_NAME", "session"),
+        "value": cookie,
+        "url": app.config["KINGAVIS_BASE_URL"],
+    }])
