@@ -339,3 +339,19 @@ def test_weekly_check_with_nothing_to_report(client, shop) -> None:
     scheduled(shop, "1")
     page = text(client.get(url(shop, "weekly")))
     assert page.count("Rien à signaler.") == 3
+
+
+def test_pages_render_for_an_english_speaking_merchant(app, shop) -> None:
+    user = merchant(shop, "english@example.com")
+    user.language = "en"
+    db.session.commit()
+    client = app.test_client()
+    login(client, user)
+    a = scheduled(shop, "1", reference="EN-1")
+    rr.cancel(shop, [scheduled(shop, "2", reference="EN-1-B")])  # for the history
+    for path in ("pending", "weekly", "history", "orders", f"orders/{request_row(a).order_id}"):
+        response = client.get(url(shop, path))
+        assert response.status_code == 200, path
+        assert '<html lang="en">' in response.get_data(as_text=True), path
+        if path != "weekly":  # nothing to report there
+            assert "EN-1" in response.get_data(as_text=True), path
