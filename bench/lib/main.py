@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from .load import Plan, ShopCredentials, make_plan, write_requests
-from .server import BenchError, Server, create_database, drop_database, start_gunicorn
+from .server import (
+    BenchError,
+    Server,
+    create_database,
+    drop_database,
+    postgres_cpu,
+    start_gunicorn,
+)
 from .verify import Checks, outcome_counts, verify
 from .wrk import RunResult, ensure_wrk, run_wrk
 
@@ -139,7 +146,8 @@ def flush_redis(url: str) -> None:
 
 
 def run_one(label: str, path_for: Any, plan: Plan, shops: list[ShopCredentials],
-            server: Server, args: argparse.Namespace, wrk: str, workdir: Path) -> RunResult:
+            server: Server, args: argparse.Namespace, wrk: str, workdir: Path,
+            database: str) -> RunResult:
     directory = workdir / label
     directory.mkdir()
     secret_by_key = {s.key: s.secret for s in shops}
@@ -151,9 +159,14 @@ def run_one(label: str, path_for: Any, plan: Plan, shops: list[ShopCredentials],
           f"({'for ' + str(seconds) + ' s' if args.duration else 'until all are answered'}) …",
           flush=True)
     started = time.monotonic()
+    cpu_before = server.cpu_seconds()
+    pg_before = postgres_cpu(database)
     result = run_wrk(wrk, label, server.base_url, directory, args.wrk_threads, args.concurrency,
                      seconds, until_done=args.duration is None,
                      cycle=args.duration is not None and label == "baseline")
+    result.server_cpu_seconds = server.cpu_seconds() - cpu_before
+    pg_after = postgres_cpu(database)
+    result.postgres_cpu_seconds = sum(v - pg_before.get(pid, 0.0) for pid, v in pg_after.items())
     if args.duration is not None and result.seconds < 0.9 * args.duration:
         print(f"  note: the {label} run used up its {len(plan.events)} requests after "
               f"{result.seconds:.1f} s; raise --requests for a full {args.duration} s run",
@@ -173,7 +186,7 @@ def start_profiler(server: Server, directory: Path, seconds: int) -> list[subpro
     for pid in server.worker_pids():
         procs.append(subprocess.Popen(
             [py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
-             "--format", "raw", "--idle", "--output", str(directory / f"worker-{pid}.txt"), "--nonblocking"],
+             "--format", "raw", "--output", str(directory / f"worker-{pid}.txt"), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(1)  # let py-spy attach
     return procs
@@ -210,6 +223,12 @@ def report(baseline: RunResult, service: RunResult, args: argparse.Namespace) ->
         ("latency p99 (ms)", f"{baseline.latency_ms('p99'):.1f}", f"{service.latency_ms('p99'):.1f}",
          f"{service.latency_ms('p99') / baseline.latency_ms('p99'):.2f}" if baseline.latency_ms("p99") else "-"),
         ("latency max (ms)", f"{baseline.latency_ms('max'):.1f}", f"{service.latency_ms('max'):.1f}", ""),
+        ("gunicorn CPU ms/req", f"{baseline.cpu_ms_per_request:.2f}",
+         f"{service.cpu_ms_per_request:.2f}",
+         f"{service.cpu_ms_per_request / baseline.cpu_ms_per_request:.2f}"
+         if baseline.cpu_ms_per_request else "-"),
+        ("PostgreSQL CPU ms/req", f"{baseline.postgres_ms_per_request:.2f}",
+         f"{service.postgres_ms_per_request:.2f}", ""),
         ("status codes", fmt_statuses(baseline), fmt_statuses(service), ""),
         ("socket errors", str(baseline.socket_errors), str(service.socket_errors), ""),
     ]
@@ -269,13 +288,13 @@ def _main(args: argparse.Namespace) -> int:
         print(f"  service listening on {server.base_url} (pid {server.process.pid})", flush=True)
 
         baseline = run_one("baseline", lambda key: "/bench/noop", plan, shops, server, args, wrk,
-                           workdir)
+                           workdir, name)
         profilers = []
         if args.profile:
             profilers = start_profiler(server, Path(args.profile),
                                        args.duration or args.max_seconds)
         service = run_one("service", lambda key: f"/webhooks/v1/{key}/order-status", plan, shops,
-                          server, args, wrk, workdir)
+                          server, args, wrk, workdir, name)
         stop_profiler(profilers, Path(args.profile) if args.profile else None)
         checks = report(baseline, service, args)
         complete = args.duration is None

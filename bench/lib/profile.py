@@ -1,7 +1,9 @@
 """Where a request's time goes, from py-spy's raw (collapsed) stacks of the gunicorn workers.
 
-py-spy runs with --idle, so a thread waiting for PostgreSQL is sampled too; only samples
-taken inside a request (below Flask's ``full_dispatch_request``) are counted.
+py-spy samples threads that are on the CPU (not those waiting for PostgreSQL or Redis: the
+statement profile covers those), which is where the workers' time goes once the two cores
+are busy; only samples taken inside a request (below Flask's ``full_dispatch_request``) are
+counted.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def summarize(paths: list[Path], top: int = 30) -> str:
                 break
         else:
             buckets["other (stdlib, interpreter)"] += n
-    lines = [f"profile: {total} samples inside requests (py-spy, all workers, idle included)",
+    lines = [f"profile: {total} on-CPU samples inside requests (py-spy, all workers)",
              "  by leaf frame:"]
     lines += [f"    {100 * n / total:5.1f}%  {label}" for label, n in buckets.most_common()]
     lines.append("  inclusive (function and what it calls):")

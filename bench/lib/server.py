@@ -49,6 +49,29 @@ def drop_database(admin_url: str, name: str) -> None:
         )
 
 
+def _cpu_of(pid: int | str) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def postgres_cpu(database: str) -> dict[str, float]:
+    """CPU seconds of each PostgreSQL backend connected to ``database`` (same machine only)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found[entry.name] = _cpu_of(entry.name)
+    return found
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -79,6 +102,10 @@ class Server:
             capture_output=True, text=True, check=False,
         ).stdout
         return [int(p) for p in out.split()]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the arbiter and its workers."""
+        return sum(_cpu_of(pid) for pid in [self.process.pid, *self.worker_pids()])
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -41,6 +41,8 @@ class RunResult:
     # webhook id -> list of (status, outcome) in the order they were answered
     answers: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     stopped_by_deadline: bool = False
+    server_cpu_seconds: float = 0.0  # CPU used by the gunicorn processes during the run
+    postgres_cpu_seconds: float = 0.0  # CPU used by the PostgreSQL backends of the database
     wrk_output: str = ""
 
     @property
@@ -61,6 +63,14 @@ class RunResult:
 
     def latency_ms(self, key: str) -> float:
         return self.summary.get(f"latency_{key}_us", 0) / 1000
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.server_cpu_seconds / self.answered if self.answered else 0.0
+
+    @property
+    def postgres_ms_per_request(self) -> float:
+        return 1000 * self.postgres_cpu_seconds / self.answered if self.answered else 0.0
 
     @property
     def socket_errors(self) -> int:
