@@ -287,21 +287,39 @@ def test_csrf_token_is_required(database_url: str, tmp_path: Path) -> None:
     with app.app_context():
         shop, _ = make_shop()
         a = scheduled(shop, "1")
+        b = scheduled(shop, "2")
         client = app.test_client()
         login(client, merchant(shop))
 
         refused = client.post(url(shop, "pending/actions"),
                               data={"action": "cancel", "scope": "one", "ids": str(a)})
         assert refused.status_code == 400
-        assert request_row(a).state == "scheduled"
+        refused = client.post(url(shop, "pending/actions"),
+                              data={"action": "cancel", "scope": "selected", "ids": [a, b],
+                                    "confirm": "yes"})
+        assert refused.status_code == 400
+        assert request_row(a).state == request_row(b).state == "scheduled"
 
-        page = client.get(url(shop)).get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        def token(page: str) -> str:
+            return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+        listing = client.get(url(shop)).get_data(as_text=True)
         accepted = client.post(url(shop, "pending/actions"),
                                data={"action": "cancel", "scope": "one", "ids": str(a),
-                                     "csrf_token": token})
+                                     "csrf_token": token(listing)})
         assert accepted.status_code == 302
         assert request_row(a).state == "cancelled"
+
+        # The confirmation page carries its own token through to the bulk action.
+        confirm = client.post(url(shop, "pending/actions"),
+                              data={"action": "cancel", "scope": "selected", "ids": [b],
+                                    "csrf_token": token(listing)}).get_data(as_text=True)
+        assert "Annuler 1 demande ?" in html.unescape(confirm)
+        done = client.post(url(shop, "pending/actions"),
+                           data={"action": "cancel", "scope": "selected", "ids": [b],
+                                 "confirm": "yes", "csrf_token": token(confirm)})
+        assert done.status_code == 302
+        assert request_row(b).state == "cancelled"
         db.session.remove()
         db.engine.dispose()
 
