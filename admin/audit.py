@@ -1,1 +1,69 @@
-"""Back-office: audit (views come with the back-office work)."""
+"""Back-office: the audit log of merchant actions — who, what, when — paginated, by action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request
+from flask_babel import lazy_gettext
+from sqlalchemy import Select, and_, or_, select
+
+from kingavis.extensions import db
+from kingavis.models import AuditLog, Shop, user_shops
+
+from . import blueprint
+from .access import shop_view
+from .pending import Display
+
+PER_PAGE = 50
+
+# Known actions and their label; others are shown as they are stored.
+ACTION_LABELS: dict[str, Any] = {
+    "login": lazy_gettext("Connexion"),
+    "login.failed": lazy_gettext("Échec de connexion"),
+    "login.locked": lazy_gettext("Compte bloqué après des échecs de connexion"),
+    "logout": lazy_gettext("Déconnexion"),
+    "secret.reveal": lazy_gettext("Secret affiché"),
+    "secret.rotate": lazy_gettext("Secret renouvelé"),
+}
+
+
+def audit_query(shop: Shop, action: str | None = None) -> Select[Any]:
+    """The shop's entries, plus the account entries (logins…) of the shop's own users."""
+    shop_users = select(user_shops.c.user_id).where(user_shops.c.shop_id == shop.id)
+    query = select(AuditLog).where(
+        or_(
+            AuditLog.shop_id == shop.id,
+            and_(AuditLog.shop_id.is_(None), AuditLog.user_id.in_(shop_users)),
+        )
+    )
+    if action:
+        query = query.where(AuditLog.action == action)
+    return query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+
+
+def known_actions(shop: Shop) -> list[str]:
+    rows = db.session.scalars(
+        audit_query(shop).with_only_columns(AuditLog.action).distinct().order_by(None)
+    ).all()
+    return sorted(set(rows) | set(ACTION_LABELS))
+
+
+@blueprint.route("/shops/<shop_key>/audit")
+@shop_view
+def audit_log(shop: Shop) -> str:
+    action = (request.args.get("action") or "").strip()[:64] or None
+    actions = known_actions(shop)
+    if action is not None and action not in actions:
+        action = None
+    pagination = db.paginate(
+        audit_query(shop, action),
+        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    params = {"action": action} if action else {}
+    return render_template(
+        "admin/audit.html", shop=shop, pagination=pagination, actions=actions, action=action,
+        labels=ACTION_LABELS, params=params, show=Display(shop),
+    )

@@ -1,1 +1,147 @@
-"""Back-office: credentials (views come with the back-office work)."""
+"""Back-office: the shop's webhook URL and secret (revealed on demand), rotation, examples."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from flask import flash, render_template
+from flask_babel import gettext
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+
+from kingavis import credentials as creds
+from kingavis.models import Shop, ShopSecret
+from kingavis.shops import webhook_url
+
+from . import blueprint
+from .access import shop_view
+from .pending import Display
+
+SECRET_PLACEHOLDER = "whsec_VOTRE_SECRET"  # noqa: S105 (shown in examples until revealed)
+
+EXAMPLE_BODY = {
+    "type": "order.status_changed",
+    "timestamp": "__NOW__",
+    "data": {
+        "order": {
+            "id": "1234",
+            "reference": "XKBKNABJK",
+            "customer": {"email": "client@example.com", "first_name": "Zoé", "locale": "fr",
+                         "review_consent": True},
+        },
+        "status": {"id": "5", "name": "Livré", "paid": True, "shipped": True},
+        "changed_at": "__NOW__",
+    },
+}
+
+
+class ActionForm(FlaskForm):
+    """Reveal / rotate buttons: only the CSRF token, plus the confirmation of a rotation."""
+
+    confirm = HiddenField()
+
+
+def example_curl(url: str, secret: str) -> str:
+    """A shell script that signs and sends one status change with openssl and curl."""
+    body = json.dumps(EXAMPLE_BODY, ensure_ascii=False, separators=(",", ":"))
+    body = body.replace('"__NOW__"', "\"'\"$NOW\"'\"")
+    return "\n".join([
+        f"URL={shlex.quote(url)}",
+        f"SECRET={shlex.quote(secret)}",
+        "NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+        f"BODY='{body}'",
+        'MSG_ID="msg_$(date +%s)_$$"',
+        "TS=$(date +%s)",
+        "KEY_HEX=$(printf '%s' \"${SECRET#whsec_}\" | openssl base64 -d -A | xxd -p -c 256)",
+        "SIG=$(printf '%s.%s.%s' \"$MSG_ID\" \"$TS\" \"$BODY\" \\",
+        "  | openssl dgst -sha256 -mac HMAC -macopt \"hexkey:$KEY_HEX\" -binary | openssl base64 -A)",
+        'curl -sS -X POST "$URL" \\',
+        "  -H 'Content-Type: application/json' \\",
+        '  -H "webhook-id: $MSG_ID" -H "webhook-timestamp: $TS" \\',
+        '  -H "webhook-signature: v1,$SIG" \\',
+        '  --data-binary "$BODY"',
+    ])
+
+
+def example_python(url: str, secret: str) -> str:
+    """A Python script that signs with the standardwebhooks package and sends with urllib."""
+    body = json.dumps(EXAMPLE_BODY, ensure_ascii=False, indent=4)
+    body = body.replace('"__NOW__"', "now").replace("true", "True").replace("false", "False")
+    return "\n".join([
+        "import json",
+        "import urllib.request",
+        "import uuid",
+        "from datetime import datetime, timezone",
+        "",
+        "from standardwebhooks import Webhook  # pip install standardwebhooks",
+        "",
+        f"URL = {url!r}",
+        f"SECRET = {secret!r}",
+        "",
+        'now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")',
+        f"event = {body}",
+        'payload = json.dumps(event)',
+        'msg_id = f"msg_{uuid.uuid4().hex}"',
+        "sent_at = datetime.now(timezone.utc)",
+        "signature = Webhook(SECRET).sign(msg_id, sent_at, payload)",
+        "request = urllib.request.Request(URL, data=payload.encode(), method=\"POST\", headers={",
+        '    "Content-Type": "application/json",',
+        '    "webhook-id": msg_id,',
+        '    "webhook-timestamp": str(int(sent_at.timestamp())),',
+        '    "webhook-signature": signature,',
+        "})",
+        "with urllib.request.urlopen(request) as response:",
+        "    print(response.status, response.read().decode())",
+    ])
+
+
+def _page(shop: Shop, *, revealed: ShopSecret | None = None, new_secret: ShopSecret | None = None,
+          confirm_rotation: bool = False) -> Any:
+    shown = new_secret or revealed
+    url = webhook_url(shop)
+    secret_text = shown.secret if shown else SECRET_PLACEHOLDER
+    html = render_template(
+        "admin/credentials.html",
+        shop=shop,
+        show=Display(shop),
+        url=url,
+        form=ActionForm(formdata=None),
+        secrets=sorted(shop.secrets, key=lambda s: s.id, reverse=True),
+        current=creds.current_secret(shop),
+        valid_ids={s.id for s in creds.valid_secrets(shop)},
+        revealed=revealed,
+        new_secret=new_secret,
+        confirm_rotation=confirm_rotation,
+        example_curl=example_curl(url, secret_text),
+        example_python=example_python(url, secret_text),
+    )
+    # A page holding a secret is never cached, by the browser or anyone in between.
+    return html, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@blueprint.route("/shops/<shop_key>/credentials")
+@shop_view
+def credentials(shop: Shop) -> Any:
+    return _page(shop)
+
+
+@blueprint.route("/shops/<shop_key>/credentials/reveal", methods=["POST"])
+@shop_view
+def credentials_reveal(shop: Shop) -> Any:
+    ActionForm().validate_on_submit()  # CSRF is also checked app-wide
+    return _page(shop, revealed=creds.reveal(shop, current_user._get_current_object()))
+
+
+@blueprint.route("/shops/<shop_key>/credentials/rotate", methods=["POST"])
+@shop_view
+def credentials_rotate(shop: Shop) -> Any:
+    form = ActionForm()
+    if not form.validate_on_submit() or form.confirm.data != "yes":
+        return _page(shop, confirm_rotation=True)
+    new = creds.rotate(shop, current_user._get_current_object())
+    flash(gettext("Nouveau secret créé. L'ancien reste valable 24 heures : mettez à jour le module "
+                  "de votre boutique d'ici là."), "success")
+    return _page(shop, new_secret=new)
