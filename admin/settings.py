@@ -102,15 +102,11 @@ def _render_settings(shop: Shop, form: SettingsForm, status: int = 200) -> tuple
     ), status
 
 
-@blueprint.route("/shops/<shop_key>/settings", methods=["GET"])
+@blueprint.route("/shops/<shop_key>/settings", methods=["GET", "POST"])
 @shop_view
 def settings(shop: Shop) -> Any:
-    return _render_settings(shop, _settings_form(shop))
-
-
-@blueprint.route("/shops/<shop_key>/settings", methods=["POST"])
-@shop_view
-def settings_save(shop: Shop) -> Any:
+    if request.method == "GET":
+        return _render_settings(shop, _settings_form(shop))
     form = _settings_form(shop, request.form)
     ok = form.validate()
     window = form.customer_window_days.number

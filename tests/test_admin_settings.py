@@ -609,3 +609,14 @@ def test_audit_details_are_json(client, shop) -> None:
     client.post(url(shop), data=settings_form(shop, customer_window_days="10"))
     for entry in audit_entries(shop):
         json.dumps(entry.details)
+
+
+def test_paused_due_requests_wait_and_go_after_resume(client, shop) -> None:
+    due = scheduled(shop, "1", delivered_days_ago=12)  # due now
+    client.post(url(shop), data=settings_form(shop, paused="y"))
+
+    assert claim(utcnow(), 10) == []
+    assert request_row(due).state == "scheduled"
+
+    client.post(url(shop), data=settings_form(fresh_shop(shop), paused=None))
+    assert [c[0] for c in claim(utcnow(), 10)] == [due]
