@@ -1,7 +1,7 @@
-"""Public pages reached from links in emails (unsubscribe)."""
+"""Public pages reached from links in emails (unsubscribe, the review questionnaire)."""
 
 from flask import Blueprint
 
 blueprint = Blueprint("pages", __name__)
 
-from . import views  # noqa: E402,F401
+from . import reviews, views  # noqa: E402,F401

@@ -1,0 +1,310 @@
+"""``/r/<token>``: the review questionnaire, "not received yet", and the share button (CONTRACT 5).
+
+The token in the URL (192 random bits, only ever sent in the customer's email) is the secret
+that authorises these POSTs, as for the unsubscribe link: they are exempt from CSRF. A forged
+cross-site POST would need the token, and whoever has it can post the form anyway; a session
+cookie would add nothing (the customer has no account).
+
+Status codes: 200 questionnaire / thank-you page, 422 invalid form (message by the field,
+nothing stored), 404 unknown token or a request whose email was never sent, 409 second
+submission or second "not received", 410 expired link or a cancelled/suppressed request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from flask import Response, redirect, request
+
+from .. import reviews as service
+from ..callbacks import notify_review_created
+from ..delivery.mail import choose_language
+from ..extensions import csrf, db
+from ..models import Review, ReviewRequest
+from ..reviews import LinkState, ReviewError
+from . import blueprint
+from .views import _find, _not_found, _page
+
+PLATFORM_NAMES = {"google": "Google", "trustpilot": "Trustpilot"}
+
+TEXT: dict[str, dict[str, str]] = {
+    "fr": {
+        "title": "Votre avis sur {shop}",
+        "intro": "Merci pour votre commande {reference} du {date}. Qu'en avez-vous pensé ?",
+        "intro_no_date": "Merci pour votre commande {reference}. Qu'en avez-vous pensé ?",
+        "legend": "Votre note globale",
+        "required": "obligatoire",
+        "r1": "Très mauvais", "r2": "Mauvais", "r3": "Moyen", "r4": "Bien", "r5": "Excellent",
+        "stars": "{n} sur 5",
+        "comment": "Votre commentaire",
+        "optional": "facultatif",
+        "counter": "{n} / {max} caractères",
+        "submit": "Envoyer mon avis",
+        "error_rating_missing": "Choisissez une note de 1 à 5.",
+        "error_rating_invalid": "La note doit être comprise entre 1 et 5.",
+        "error_comment_too_long": "Votre commentaire dépasse {max} caractères ({n} actuellement).",
+        "error_comment_invalid": "Ce commentaire n'est pas valide.",
+        "error_summary": "Votre avis n'a pas été envoyé : corrigez le champ signalé.",
+        "not_received_title": "Pas encore reçu votre commande ?",
+        "not_received_text": "Nous vous écrirons de nouveau dans {days} jours.",
+        "not_received_button": "Je n'ai pas encore reçu ma commande",
+        "postponed_title": "C'est noté",
+        "postponed_text": "Nous vous enverrons de nouveau l'invitation à donner votre avis le {date}.",
+        "postponed_early": "Vous avez reçu votre commande entre-temps ? Vous pouvez déjà donner votre avis ci-dessous.",
+        "postponed_once_title": "Déjà reporté",
+        "postponed_once_text": "Vous avez déjà demandé à recevoir l'invitation plus tard ; nous vous écrirons le {date}.",
+        "thanks_title": "Merci pour votre avis !",
+        "thanks_text": "Votre avis sur {shop} a bien été enregistré.",
+        "already_title": "Vous avez déjà donné votre avis",
+        "already_text": "Un seul avis est possible par commande ; le vôtre sur {shop} est bien enregistré.",
+        "your_review": "Votre avis",
+        "share_title": "Partagez-le aussi sur {platform}",
+        "share_text": "Le bouton copie votre avis et ouvre la page {platform} de {shop} : il ne reste qu'à le coller.",
+        "share_button": "Copier mon avis et ouvrir {platform}",
+        "copied": "Avis copié : collez-le sur la page qui vient de s'ouvrir.",
+        "copy_failed": "La copie automatique n'a pas fonctionné : sélectionnez le texte ci-dessus pour le copier.",
+        "redirect": "Vous serez redirigé vers {platform} dans {seconds} secondes.",
+        "redirect_cancel": "Rester sur cette page",
+        "redirect_cancelled": "Redirection annulée.",
+        "expired_title": "Ce lien a expiré",
+        "expired_text": "Le lien pour donner votre avis sur {shop} n'est valable que {days} jours après l'envoi de l'invitation.",
+        "closed_title": "Ce lien n'est plus valable",
+        "closed_text": "L'invitation à donner votre avis sur cette commande de {shop} a été annulée.",
+        "platform_other": "la plateforme d'avis",
+    },
+    "en": {
+        "title": "Your review of {shop}",
+        "intro": "Thank you for your order {reference} of {date}. What did you think?",
+        "intro_no_date": "Thank you for your order {reference}. What did you think?",
+        "legend": "Your overall rating",
+        "required": "required",
+        "r1": "Very poor", "r2": "Poor", "r3": "Average", "r4": "Good", "r5": "Excellent",
+        "stars": "{n} out of 5",
+        "comment": "Your comment",
+        "optional": "optional",
+        "counter": "{n} / {max} characters",
+        "submit": "Send my review",
+        "error_rating_missing": "Choose a rating from 1 to 5.",
+        "error_rating_invalid": "The rating must be between 1 and 5.",
+        "error_comment_too_long": "Your comment is longer than {max} characters ({n} now).",
+        "error_comment_invalid": "This comment is not valid.",
+        "error_summary": "Your review was not sent: please correct the field shown.",
+        "not_received_title": "Not received your order yet?",
+        "not_received_text": "We will write to you again in {days} days.",
+        "not_received_button": "I have not received my order yet",
+        "postponed_title": "Noted",
+        "postponed_text": "We will send you the invitation to review your order again on {date}.",
+        "postponed_early": "Has your order arrived in the meantime? You can already leave your review below.",
+        "postponed_once_title": "Already postponed",
+        "postponed_once_text": "You already asked to be invited later; we will write to you on {date}.",
+        "thanks_title": "Thank you for your review!",
+        "thanks_text": "Your review of {shop} has been recorded.",
+        "already_title": "You have already left a review",
+        "already_text": "Only one review per order is possible; yours about {shop} is recorded.",
+        "your_review": "Your review",
+        "share_title": "Share it on {platform} too",
+        "share_text": "The button copies your review and opens the {platform} page of {shop}: just paste it there.",
+        "share_button": "Copy my review and open {platform}",
+        "copied": "Review copied: paste it on the page that just opened.",
+        "copy_failed": "Automatic copy did not work: select the text above to copy it.",
+        "redirect": "You will be taken to {platform} in {seconds} seconds.",
+        "redirect_cancel": "Stay on this page",
+        "redirect_cancelled": "Redirect cancelled.",
+        "expired_title": "This link has expired",
+        "expired_text": "The link to review {shop} is valid for {days} days after the invitation was sent.",
+        "closed_title": "This link is no longer valid",
+        "closed_text": "The invitation to review this order from {shop} was cancelled.",
+        "platform_other": "the review site",
+    },
+}
+
+
+def _lang(review_request: ReviewRequest) -> str:
+    lang = choose_language(review_request.order.customer_locale, review_request.shop.language)
+    return lang if lang in TEXT else "fr"
+
+
+def _date(value: datetime | None, lang: str, zone: str) -> str:
+    if value is None:
+        return ""
+    return format_date(value.astimezone(ZoneInfo(zone)), format="long", locale=lang)
+
+
+def _origin(url: str | None) -> str:
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _render(template: str, review_request: ReviewRequest, status: int = 200, **extra: Any) -> Response:
+    shop = review_request.shop
+    order = review_request.order
+    lang = _lang(review_request)
+    nonce = secrets.token_urlsafe(16)
+    platform = PLATFORM_NAMES.get(shop.balancing_platform or "") or _host(shop.balancing_url) \
+        or TEXT[lang]["platform_other"]
+    context: dict[str, Any] = {
+        "lang": lang,
+        "t": TEXT[lang],
+        "shop_name": shop.name,
+        "reference": order.reference or order.external_id,
+        "order_date": _date(order.placed_at or order.created_at, lang, shop.timezone),
+        "token": review_request.token,
+        "postpone_days": shop.postpone_days,
+        "review_link_days": shop.review_link_days,
+        "balancing_url": shop.balancing_url,
+        "redirect_seconds": shop.balancing_redirect_seconds,
+        "platform": platform,
+        "nonce": nonce,
+        "max_comment": service.MAX_COMMENT_CHARS,
+        "ratings": service.RATINGS,
+        "errors": {},
+        "values": {},
+    }
+    context.update(extra)
+    response = _page(template, status, **context)
+    db.session.rollback()  # end the read transaction (SQLite: the write lock) before sending
+    # Scripts by nonce only; the share form may lead (303) to the shop's review site.
+    form_action = " ".join(filter(None, ["'self'", _origin(context["balancing_url"])]))
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+        f"form-action {form_action}; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return response
+
+
+def _host(url: str | None) -> str:
+    return (urlsplit(url).hostname or "") if url else ""
+
+
+def _message(review_request: ReviewRequest, state: LinkState, status: int, **extra: Any) -> Response:
+    return _render("pages/review_message.html", review_request, status, state=state.value, **extra)
+
+
+def _thanks(review_request: ReviewRequest, review: Review, status: int = 200, *,
+            again: bool = False) -> Response:
+    return _render("pages/review_thanks.html", review_request, status, review=review, again=again)
+
+
+def _refusal(review_request: ReviewRequest, state: LinkState) -> Response:
+    lang = _lang(review_request)
+    if state is LinkState.REVIEWED:
+        review = service.review_of(review_request)
+        assert review is not None
+        return _thanks(review_request, review, 409, again=True)
+    if state is LinkState.UNKNOWN:
+        return _not_found()
+    if state is LinkState.POSTPONED:
+        return _message(review_request, state, 409,
+                        due=_date(review_request.due_at, lang, review_request.shop.timezone))
+    return _message(review_request, state, 410)
+
+
+def _questionnaire(review_request: ReviewRequest, state: LinkState, status: int = 200,
+                   **extra: Any) -> Response:
+    lang = _lang(review_request)
+    extra.setdefault("due", _date(review_request.due_at, lang, review_request.shop.timezone))
+    return _render("pages/review.html", review_request, status,
+                   postponed=state is LinkState.POSTPONED, **extra)
+
+
+@blueprint.get("/r/<token>")
+def review_page(token: str) -> Response:
+    review_request = _find(token)
+    if review_request is None:
+        return _not_found()
+    elsewhere = _third_party(review_request)
+    if elsewhere:
+        # An invitation that Review Balancing sent to the shop's third-party review page.
+        db.session.rollback()
+        response = redirect(elsewhere, 302)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+    review = service.review_of(review_request)
+    if review is not None:
+        return _thanks(review_request, review)
+    state = service.link_state(review_request, review=None, check_review=False)
+    if state in (LinkState.OPEN, LinkState.POSTPONED):
+        return _questionnaire(review_request, state)
+    return _refusal(review_request, state)
+
+
+def _third_party(review_request: ReviewRequest) -> str | None:
+    try:
+        from ..tracking import third_party_redirect
+    except ImportError:  # Review Balancing — email split not installed
+        return None
+    return third_party_redirect(review_request)
+
+
+def _field_errors(lang: str, errors: dict[str, str], comment: str) -> dict[str, str]:
+    t = TEXT[lang]
+    n = len(comment.replace("\r\n", "\n"))
+    return {field: t[f"error_{field}_{code}"].format(max=service.MAX_COMMENT_CHARS, n=n)
+            for field, code in errors.items()}
+
+
+@blueprint.post("/r/<token>")
+@csrf.exempt
+def submit_review(token: str) -> Response:
+    review_request = _find(token)
+    if review_request is None:
+        return _not_found()
+    rating = request.form.get("rating")
+    comment = request.form.get("comment", "")
+    lang = _lang(review_request)
+    try:
+        review = service.submit_review(review_request, rating, comment, locale=lang)
+    except service.InvalidReview as exc:
+        state = service.link_state(review_request)
+        if state not in (LinkState.OPEN, LinkState.POSTPONED):
+            return _refusal(review_request, state)
+        return _questionnaire(review_request, state, 422,
+                              errors=_field_errors(lang, exc.errors, comment),
+                              values={"rating": rating or "", "comment": comment})
+    except ReviewError as exc:
+        return _refusal(review_request, exc.state)
+    notify_review_created(review)
+    return _thanks(review_request, review)
+
+
+@blueprint.post("/r/<token>/not-received")
+@csrf.exempt
+def not_received(token: str) -> Response:
+    review_request = _find(token)
+    if review_request is None:
+        return _not_found()
+    lang = _lang(review_request)
+    try:
+        due = service.postpone_not_received(review_request)
+    except ReviewError as exc:
+        return _refusal(review_request, exc.state)
+    review_request = db.session.get(ReviewRequest, review_request.id)
+    assert review_request is not None
+    return _questionnaire(review_request, LinkState.POSTPONED, just_postponed=True,
+                          due=_date(due, lang, review_request.shop.timezone))
+
+
+@blueprint.route("/r/<token>/share", methods=["POST"])
+@csrf.exempt
+def share(token: str) -> Response:
+    """The thank-you page's share button: count the click, then go to the shop's review site."""
+    review_request = _find(token)
+    if review_request is None:
+        return _not_found()
+    try:
+        url = service.count_share_click(review_request)
+    except ReviewError:
+        return _not_found()
+    response = redirect(url, 303)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+

@@ -1,0 +1,311 @@
+"""Verified reviews: the questionnaire's rules, "not received yet", Review Balancing — Share.
+
+A review link ``/r/<token>`` exists only in a review-request email, so it accepts a review only
+when that email went out: the request is ``sent`` (or the customer postponed it and the new
+email is pending), the link has not expired (``sent_at`` + ``shop.review_link_days``) and no
+review was left yet. One review per request, enforced by the database (unique
+``review_request_id``): a double click stores one review and the second gets ``AlreadyReviewed``.
+
+Every function here commits its own change, or raises and changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .delivery import service
+from .extensions import db
+from .models import RequestState, Review, ReviewRequest, Shop, utcnow
+from .shops import ShopError
+
+log = logging.getLogger("kingavis.reviews")
+
+MAX_COMMENT_CHARS = 5000
+RATINGS = (1, 2, 3, 4, 5)
+CUSTOMER = "customer"
+MAX_REDIRECT_SECONDS = 600
+BALANCING_PLATFORMS = ("google", "trustpilot", "other")
+MAX_URL_CHARS = 500
+
+
+class LinkState(enum.StrEnum):
+    OPEN = "open"            # the questionnaire accepts a review
+    POSTPONED = "postponed"  # "not received yet": a new email will come; a review is still welcome
+    REVIEWED = "reviewed"    # a review was left
+    EXPIRED = "expired"      # sent_at + review_link_days has passed
+    CLOSED = "closed"        # cancelled, suppressed or failed: no review for this request
+    UNKNOWN = "unknown"      # never sent: the link cannot have reached anyone
+
+
+class ReviewError(Exception):
+    """The review (or the click) is refused; ``state`` says why."""
+
+    def __init__(self, state: LinkState, message: str = "") -> None:
+        super().__init__(message or state.value)
+        self.state = state
+
+
+class InvalidReview(ValueError):
+    """Bad form input: ``errors`` maps a field name to its message (English, for logs/tests)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class CleanReview:
+    rating: int
+    comment: str | None
+
+
+def find_request(token: str) -> ReviewRequest | None:
+    return db.session.execute(
+        select(ReviewRequest).where(ReviewRequest.token == token)
+    ).scalar_one_or_none()
+
+
+def review_of(request: ReviewRequest) -> Review | None:
+    return db.session.execute(
+        select(Review).where(Review.review_request_id == request.id)
+    ).scalar_one_or_none()
+
+
+def expires_at(request: ReviewRequest) -> datetime | None:
+    if request.sent_at is None:
+        return None
+    return request.sent_at + timedelta(days=request.shop.review_link_days)
+
+
+def _postponed(request: ReviewRequest) -> bool:
+    return request.postponed_at is not None and request.state in (
+        RequestState.SCHEDULED.value,
+        RequestState.SENDING.value,
+    )
+
+
+def link_state(request: ReviewRequest, now: datetime | None = None, *,
+               review: Review | None = None, check_review: bool = True) -> LinkState:
+    """What the link of ``request`` allows now."""
+    now = now or utcnow()
+    if check_review and (review or review_of(request)) is not None:
+        return LinkState.REVIEWED
+    if request.sent_at is None:
+        return LinkState.UNKNOWN
+    if request.state in (RequestState.CANCELLED.value, RequestState.SUPPRESSED.value,
+                         RequestState.FAILED.value):
+        return LinkState.CLOSED
+    expiry = expires_at(request)
+    if expiry is not None and now >= expiry:
+        return LinkState.EXPIRED
+    if request.state == RequestState.SENT.value:
+        return LinkState.OPEN
+    if _postponed(request):
+        return LinkState.POSTPONED
+    return LinkState.CLOSED
+
+
+def clean_review(rating: object, comment: object) -> CleanReview:
+    """Validate the form fields; raises InvalidReview with one message per bad field."""
+    errors: dict[str, str] = {}
+    value: int | None = None
+    text = rating.strip() if isinstance(rating, str) else rating
+    if text in (None, ""):
+        errors["rating"] = "missing"
+    elif isinstance(text, str) and text in {str(r) for r in RATINGS}:
+        value = int(text)
+    elif isinstance(text, int) and not isinstance(text, bool) and text in RATINGS:
+        value = text
+    else:
+        errors["rating"] = "invalid"
+    cleaned: str | None = None
+    if comment is not None and not isinstance(comment, str):
+        errors["comment"] = "invalid"
+    elif comment:
+        # Browsers send line breaks as CRLF; count them once, as the page's counter does.
+        body = comment.replace("\r\n", "\n").replace("\r", "\n")
+        # No NUL or other control characters (PostgreSQL refuses NUL); keep tabs and newlines.
+        body = "".join(
+            ch for ch in body if ch in "\n\t" or unicodedata.category(ch) != "Cc"
+        ).strip()
+        if len(body) > MAX_COMMENT_CHARS:
+            errors["comment"] = "too_long"
+        cleaned = body or None
+    if errors:
+        raise InvalidReview(errors)
+    assert value is not None
+    return CleanReview(value, cleaned)
+
+
+def _locked(request_id: int) -> ReviewRequest:
+    """The request, re-read under a row lock (PostgreSQL; SQLite: the write transaction)."""
+    row = db.session.execute(
+        select(ReviewRequest)
+        .where(ReviewRequest.id == request_id)
+        .with_for_update(of=ReviewRequest)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return row
+
+
+def submit_review(request: ReviewRequest, rating: object, comment: object, *,
+                  locale: str | None = None, now: datetime | None = None) -> Review:
+    """Store the one verified review of ``request``. Commits.
+
+    Raises InvalidReview (bad input), or ReviewError with REVIEWED (a review exists: double
+    click or second submission), EXPIRED, CLOSED or UNKNOWN. Nothing is stored on error.
+    """
+    now = now or utcnow()
+    clean = clean_review(rating, comment)
+    request_id = request.id
+    try:
+        locked = _locked(request_id)
+        state = link_state(locked, now)
+        if state not in (LinkState.OPEN, LinkState.POSTPONED):
+            raise ReviewError(state)
+        review = Review(
+            shop_id=locked.shop_id,
+            order_id=locked.order_id,
+            review_request_id=locked.id,
+            rating=clean.rating,
+            comment=clean.comment,
+            locale=locale,
+            created_at=now,
+        )
+        db.session.add(review)
+        if locked.state == RequestState.SCHEDULED.value:
+            # Postponed, and the order arrived after all: the second email is no longer needed.
+            service.record(locked, RequestState.SENT, note="review left: postponed email withdrawn",
+                           now=now, actor=CUSTOMER)
+            locked.next_attempt_at = None
+        db.session.flush()
+        fields = {"review_id": review.id, "shop_id": review.shop_id,
+                  "review_request_id": request_id, "rating": review.rating}
+        db.session.commit()
+    except IntegrityError:
+        # The unique review_request_id: another submission won the race.
+        db.session.rollback()
+        raise ReviewError(LinkState.REVIEWED) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    log.info("review stored", extra={"fields": fields})
+    return review
+
+
+def postpone_not_received(request: ReviewRequest, *, now: datetime | None = None) -> datetime:
+    """"I have not received my order yet": send the email again in shop.postpone_days, once.
+
+    The request goes back to ``scheduled`` with due_at = next_attempt_at = now + N days, and
+    the decision shows on the order timeline (actor "customer"). Returns the new due time.
+    Raises ReviewError: POSTPONED (already done once), REVIEWED, EXPIRED, CLOSED or UNKNOWN.
+    """
+    now = now or utcnow()
+    request_id = request.id
+    try:
+        locked = _locked(request_id)
+        if locked.postponed_at is not None:
+            raise ReviewError(LinkState.POSTPONED)
+        state = link_state(locked, now)
+        if state is not LinkState.OPEN:
+            raise ReviewError(state)
+        days = locked.shop.postpone_days
+        due = now + timedelta(days=days)
+        locked.due_at = due
+        locked.next_attempt_at = due
+        locked.postponed_at = now
+        service.record(
+            locked,
+            RequestState.SCHEDULED,
+            note=f"order not received yet: email sent again in {days} days",
+            now=now,
+            actor=CUSTOMER,
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    log.info("review request postponed by the customer",
+             extra={"fields": {"review_request_id": request_id, "days": days}})
+    return due
+
+
+def count_share_click(request: ReviewRequest) -> str:
+    """Count one click on the thank-you page's share button; the URL to send the customer to.
+
+    Only after a review, and only when the shop has a balancing URL (else ReviewError CLOSED).
+    """
+    url = request.shop.balancing_url
+    if not url or review_of(request) is None:
+        db.session.rollback()
+        raise ReviewError(LinkState.CLOSED)
+    db.session.execute(
+        update(ReviewRequest)
+        .where(ReviewRequest.id == request.id)
+        .values(share_clicks=ReviewRequest.share_clicks + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return url
+
+
+def validate_http_url(url: str, *, what: str = "URL") -> str:
+    """An absolute http(s) URL with a host, no credentials, no whitespace; else ShopError."""
+    url = (url or "").strip()
+    if not url:
+        raise ShopError(f"{what} is empty")
+    if len(url) > MAX_URL_CHARS:
+        raise ShopError(f"{what} is longer than {MAX_URL_CHARS} characters")
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
+        raise ShopError(f"{what} must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ShopError(f"{what} is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ShopError(f"{what} must start with https:// or http://")
+    if not parts.hostname:
+        raise ShopError(f"{what} has no host name")
+    if parts.username or parts.password:
+        raise ShopError(f"{what} must not contain a user name or password")
+    return url
+
+
+def set_balancing(shop: Shop, platform: str | None, url: str | None,
+                  redirect_seconds: int | None) -> Shop:
+    """Review Balancing — Share settings. ``url`` None/"" turns it off (and the redirect). Commits.
+
+    platform: one of BALANCING_PLATFORMS (default "other"); redirect_seconds: None = no
+    automatic redirect, else 1..MAX_REDIRECT_SECONDS. Raises ShopError and changes nothing.
+    """
+    if url is None or not url.strip():
+        if redirect_seconds is not None:
+            raise ShopError("an automatic redirect needs a review page URL")
+        shop.balancing_platform = None
+        shop.balancing_url = None
+        shop.balancing_redirect_seconds = None
+        db.session.commit()
+        return shop
+    clean_url = validate_http_url(url, what="review page URL")
+    name = (platform or "other").strip().lower()
+    if name not in BALANCING_PLATFORMS:
+        raise ShopError(f"platform must be one of {', '.join(BALANCING_PLATFORMS)}")
+    if redirect_seconds is not None:
+        if isinstance(redirect_seconds, bool) or not isinstance(redirect_seconds, int):
+            raise ShopError("redirect delay must be a whole number of seconds")
+        if not 1 <= redirect_seconds <= MAX_REDIRECT_SECONDS:
+            raise ShopError(f"redirect delay must be between 1 and {MAX_REDIRECT_SECONDS} seconds")
+    shop.balancing_platform = name
+    shop.balancing_url = clean_url
+    shop.balancing_redirect_seconds = redirect_seconds
+    db.session.commit()
+    return shop

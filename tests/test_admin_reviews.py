@@ -1,0 +1,153 @@
+"""The back-office reviews list (issue 5 point 8) and the Review Balancing — Share form (both DBs)."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import make_app
+from delivery_helpers import request_row, schedule
+from factories import make_shop
+from requests_helpers import login, merchant
+from sqlalchemy import select
+
+from kingavis.delivery.dispatcher import tick
+from kingavis.extensions import db
+from kingavis.models import AuditLog, Review, Shop, utcnow
+from kingavis.reviews import submit_review
+
+
+def text(response) -> str:
+    body = re.sub(r"<(style|script)>.*?</\1>", "", response.get_data(as_text=True), flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def review_ids(response) -> list[int]:
+    return [int(i) for i in re.findall(r'data-review-id="(\d+)"', response.get_data(as_text=True))]
+
+
+def add_review(shop: Shop, order_id: str, rating: int, comment: str | None = None, *,
+               age_days: float = 0) -> int:
+    request_id = schedule(shop, order_id, reference=f"REF-{order_id}")
+    assert tick().sent == 1
+    review = submit_review(request_row(request_id), str(rating), comment,
+                           now=utcnow() - timedelta(days=age_days))
+    return review.id
+
+
+@pytest.fixture
+def shop(app):
+    return make_shop("Boutique Zoë")[0]
+
+
+@pytest.fixture
+def client(app, shop):
+    client = app.test_client()
+    login(client, merchant(shop))
+    return client
+
+
+def test_lists_reviews_newest_first_with_rating_comment_order_and_date(client, shop) -> None:
+    old = add_review(shop, "1", 2, "Livraison lente", age_days=3)
+    new = add_review(shop, "2", 5, "Parfait <b>vraiment</b>")
+    silent = add_review(shop, "3", 4, None, age_days=1)
+
+    response = client.get(f"/admin/shops/{shop.key}/reviews")
+
+    assert response.status_code == 200
+    assert review_ids(response) == [new, silent, old]
+    page = response.get_data(as_text=True)
+    assert "Parfait &lt;b&gt;vraiment&lt;/b&gt;" in page and "<b>vraiment" not in page
+    body = text(response)
+    assert "3 avis vérifiés" in body and "note moyenne 3.7 / 5" in body
+    assert "5/5" in body and "2/5" in body and "(sans commentaire)" in body
+    assert "REF-1" in body and "REF-2" in body
+    order_id = db.session.execute(select(Review.order_id).where(Review.id == new)).scalar_one()
+    assert f'href="/admin/shops/{shop.key}/orders/{order_id}"' in page
+    assert re.search(r"\d\d/\d\d/20\d\d \d\d:\d\d", body)
+
+
+def test_filter_by_rating(client, shop) -> None:
+    five = add_review(shop, "1", 5)
+    add_review(shop, "2", 1)
+    response = client.get(f"/admin/shops/{shop.key}/reviews?rating=5")
+    assert review_ids(response) == [five]
+    assert client.get(f"/admin/shops/{shop.key}/reviews?rating=3").status_code == 200
+    assert "Aucun avis avec cette note." in text(client.get(f"/admin/shops/{shop.key}/reviews?rating=3"))
+    bad = client.get(f"/admin/shops/{shop.key}/reviews?rating=9")
+    assert bad.status_code == 200 and review_ids(bad) == []
+    assert "Corrigez le filtre signalé" in text(bad)
+
+
+def test_paginated(client, shop, monkeypatch) -> None:
+    import admin.reviews
+
+    monkeypatch.setattr(admin.reviews, "PER_PAGE", 2)
+    ids = [add_review(shop, str(n), 3, age_days=n) for n in range(1, 6)]
+    first = client.get(f"/admin/shops/{shop.key}/reviews?rating=3")
+    assert review_ids(first) == ids[:2]
+    assert "Page 1 sur 3" in text(first)
+    assert f'/admin/shops/{shop.key}/reviews?page=2&amp;rating=3' in first.get_data(as_text=True)
+    last = client.get(f"/admin/shops/{shop.key}/reviews?rating=3&page=3")
+    assert review_ids(last) == ids[4:]
+
+
+def test_another_merchants_reviews_are_not_shown(app, client, shop) -> None:
+    other, _ = make_shop("Autre boutique")
+    add_review(other, "9", 1, "secret")
+    assert review_ids(client.get(f"/admin/shops/{shop.key}/reviews")) == []
+    assert client.get(f"/admin/shops/{other.key}/reviews").status_code == 404
+
+
+def test_login_required(app, shop) -> None:
+    response = app.test_client().get(f"/admin/shops/{shop.key}/reviews")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_balancing_form_saves_and_audits(client, shop) -> None:
+    response = client.post(f"/admin/shops/{shop.key}/reviews/balancing",
+                           data={"platform": "google", "url": "https://g.page/r/zoe",
+                                 "redirect_seconds": "20"})
+    assert response.status_code == 302
+    db.session.rollback()
+    row = db.session.get(Shop, shop.id)
+    assert (row.balancing_platform, row.balancing_url, row.balancing_redirect_seconds) == (
+        "google", "https://g.page/r/zoe", 20)
+    entry = db.session.execute(select(AuditLog).where(AuditLog.action == "balancing.update")).scalar_one()
+    assert entry.details["after"]["url"] == "https://g.page/r/zoe"
+    page = client.get(f"/admin/shops/{shop.key}/reviews").get_data(as_text=True)
+    assert 'value="https://g.page/r/zoe"' in page
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"platform": "google", "url": "javascript:alert(1)"}, "L'adresse doit commencer par https:// ou http://."),
+    ({"platform": "google", "url": "", "redirect_seconds": "10"}, "Une redirection automatique demande"),
+    ({"platform": "google", "url": "https://g.page/x", "redirect_seconds": "0"}, "Le nombre doit être"),
+    ({"platform": "myspace", "url": "https://g.page/x"}, "Not a valid choice"),
+])
+def test_balancing_form_refuses_bad_input_and_changes_nothing(client, shop, form, message) -> None:
+    response = client.post(f"/admin/shops/{shop.key}/reviews/balancing", data=form)
+    assert response.status_code == 422
+    assert 'role="alert"' in response.get_data(as_text=True)
+    db.session.rollback()
+    row = db.session.get(Shop, shop.id)
+    assert row.balancing_url is None and row.balancing_redirect_seconds is None
+    assert db.session.execute(select(AuditLog).where(AuditLog.action == "balancing.update")).first() is None
+
+
+def test_balancing_form_needs_a_csrf_token(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        shop, _ = make_shop()
+        client = app.test_client()
+        login(client, merchant(shop))
+        response = client.post(f"/admin/shops/{shop.key}/reviews/balancing",
+                               data={"platform": "google", "url": "https://g.page/r/zoe"})
+        assert response.status_code == 400
+        db.session.rollback()
+        assert db.session.get(Shop, shop.id).balancing_url is None  # type: ignore[union-attr]
+        db.session.remove()
+        db.engine.dispose()
