@@ -145,12 +145,14 @@ def register_blueprints(app: Flask) -> None:
 
     from .health import blueprint as health_bp
     from .pages import blueprint as pages_bp
+    from .tracking import blueprint as tracking_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(tracking_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from .delivery.service import choose_platform
 from .extensions import db
 from .models import (
     Order,
@@ -232,6 +233,8 @@ def _apply(
                 rule_id=shop.active_rule.id if shop.active_rule else None,
                 due_at=due_at,
                 state=RequestState.SCHEDULED.value,
+                # Review Balancing split: fixed per order, never changed by a retry.
+                platform=choose_platform(shop, order.external_id),
             )
             db.session.add(request)
             db.session.flush()  # an id, so the window check below does not find itself

@@ -11,6 +11,10 @@ Nothing is lost: a job that vanishes (Redis flushed, a worker killed) leaves its
 ``sending``; when the lease ends, a later tick claims it again with the next attempt number,
 and the old job, should it ever run, finds the attempt changed and does nothing.
 
+Reminders (a shop's optional one, ``reminder_days`` after the first email) go the same way
+after the first emails: claimed when ``reminder_due_at`` is reached (the lease pushes it
+forward, ``reminder_attempts`` counts), sent inline or as RQ jobs ``review-reminder-<id>-<n>``.
+
 PostgreSQL claims with ``SELECT … FOR UPDATE SKIP LOCKED`` so several dispatchers can run at
 once; SQLite runs every transaction as ``BEGIN IMMEDIATE`` (single writer), which makes the
 same select-then-update safe.
@@ -31,7 +35,15 @@ from ..extensions import db
 from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
 from . import service
 from .errors import TransientMailError
-from .jobs import Outcome, deliver, release, send_review_request
+from .jobs import (
+    Outcome,
+    deliver,
+    deliver_reminder,
+    release,
+    release_reminders,
+    send_reminder,
+    send_review_request,
+)
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -50,6 +62,10 @@ class TickResult:
     batches: int = 0
     held_back: bool = False  # stopped because the queue is full; the rest waits
     outcomes: Counter[str] = field(default_factory=Counter)
+    # The reminders, counted apart from the first emails.
+    reminders_claimed: int = 0
+    reminders_enqueued: int = 0
+    reminder_outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
     def sent(self) -> int:
@@ -64,12 +80,23 @@ class TickResult:
         else:
             for outcome in Outcome:
                 parts.append(f"{outcome.value} {self.outcomes[outcome.value]}")
-        return ", ".join(parts)
+        text = ", ".join(parts)
+        if self.reminders_claimed:
+            if self.mode == "rq":
+                text += f"; reminders: claimed {self.reminders_claimed}, " \
+                        f"enqueued {self.reminders_enqueued}"
+            else:
+                text += f"; reminders: claimed {self.reminders_claimed}, " + ", ".join(
+                    f"{k} {v}" for k, v in sorted(self.reminder_outcomes.items())
+                )
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "claimed": self.claimed, "enqueued": self.enqueued,
                 "batches": self.batches, "held_back": self.held_back,
-                "outcomes": dict(self.outcomes)}
+                "outcomes": dict(self.outcomes), "reminders_claimed": self.reminders_claimed,
+                "reminders_enqueued": self.reminders_enqueued,
+                "reminder_outcomes": dict(self.reminder_outcomes)}
 
 
 def due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
@@ -174,13 +201,71 @@ def job_id(request_id: int, attempt: int) -> str:
     return f"review-request-{request_id}-{attempt}"
 
 
+def reminder_job_id(request_id: int, attempt: int) -> str:
+    return f"review-reminder-{request_id}-{attempt}"
+
+
+def reminder_due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
+    """Due reminders of shops not paused, oldest first; walks ``ix_review_requests_reminder_due``
+    (its predicate is repeated here, written out, for the planner)."""
+    paused = exists().where(Shop.id == ReviewRequest.shop_id, Shop.paused.is_(True))
+    query = (
+        select(ReviewRequest.id)
+        .where(
+            text("review_requests.reminder_sent_at IS NULL"
+                 " AND review_requests.reminder_due_at IS NOT NULL"),
+            ReviewRequest.reminder_due_at <= now,
+            ~paused,
+        )
+        .order_by(ReviewRequest.reminder_due_at)
+        .limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=ReviewRequest)
+    return query
+
+
+def claim_reminders(now: datetime, limit: int) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due reminders: the lease pushes reminder_due_at forward and the
+    attempt is counted. Returns (id, attempt) pairs, oldest first. Commits."""
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    try:
+        due = list(db.session.execute(reminder_due_query(now, limit, lock=postgres)).scalars())
+        if not due:
+            db.session.commit()
+            return []
+        rows = db.session.execute(
+            update(ReviewRequest)
+            .where(
+                ReviewRequest.id.in_(due),
+                ReviewRequest.reminder_sent_at.is_(None),
+                ReviewRequest.reminder_due_at <= now,
+            )
+            .values(
+                reminder_due_at=now + service.lease(),
+                reminder_attempts=ReviewRequest.reminder_attempts + 1,
+                updated_at=now,
+            )
+            .returning(ReviewRequest.id, ReviewRequest.reminder_attempts)
+            .execution_options(synchronize_session=False)
+        ).all()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    order = {request_id: i for i, request_id in enumerate(due)}
+    return sorted(((r[0], r[1]) for r in rows), key=lambda r: order[r[0]])
+
+
 def tick(now: datetime | None = None) -> TickResult:
-    """Claim every request due at ``now`` (batch by batch) and send or enqueue it."""
+    """Claim every request due at ``now`` (batch by batch) and send or enqueue it; then the
+    reminders due at ``now``, the same way."""
     now = now or utcnow()
     queue = current_app.extensions.get("rq_queue")
     batch_size = int(current_app.config["DISPATCH_BATCH_SIZE"])
     result = TickResult(mode="rq" if queue is not None else "inline")
     max_queued = int(current_app.config.get("DISPATCH_MAX_QUEUED") or DEFAULT_MAX_QUEUED)
+    unreachable = False
     while True:
         if queue is not None and queue.count >= max_queued:
             # Back-pressure: the workers are behind. What is due stays scheduled (not leased)
@@ -195,30 +280,54 @@ def tick(now: datetime | None = None) -> TickResult:
         if queue is not None:
             result.enqueued += _enqueue(queue, claims)
         elif not _send_inline(claims, result, now):
+            unreachable = True
             break  # the mail server cannot be reached: the rest waits for the next tick
         if len(claims) < batch_size:
             break
-    if result.claimed or result.held_back:
+    if not result.held_back and not unreachable:
+        _reminders(queue, batch_size, max_queued, result, now)
+    if result.claimed or result.held_back or result.reminders_claimed:
         log.info("dispatcher tick", extra={"fields": result.as_dict()})
     return result
 
 
-def _enqueue(queue: Any, claims: list[tuple[int, int]]) -> int:
+def _reminders(queue: Any, batch_size: int, max_queued: int, result: TickResult,
+               now: datetime) -> None:
+    """The due reminders, batch by batch, the same way as the first emails."""
+    while True:
+        if queue is not None and queue.count >= max_queued:
+            result.held_back = True
+            break
+        claims = claim_reminders(now, batch_size)
+        if not claims:
+            break
+        result.reminders_claimed += len(claims)
+        result.batches += 1
+        if queue is not None:
+            result.reminders_enqueued += _enqueue(queue, claims, reminder=True)
+        elif not _send_inline(claims, result, now, reminder=True):
+            break
+        if len(claims) < batch_size:
+            break
+
+
+def _enqueue(queue: Any, claims: list[tuple[int, int]], *, reminder: bool = False) -> int:
     """One RQ job per request, all in one round trip, after the claim was committed."""
     from rq import Queue
 
     lease_seconds = int(current_app.config["DISPATCH_LEASE_SECONDS"])
     jobs = [
         Queue.prepare_data(
-            send_review_request,
+            send_reminder if reminder else send_review_request,
             args=(request_id, attempt),
-            job_id=job_id(request_id, attempt),
+            job_id=(reminder_job_id if reminder else job_id)(request_id, attempt),
             timeout=max(60, lease_seconds // 2),
             # Once the lease is over the request is claimed again: an older job is worthless.
             ttl=lease_seconds,
             result_ttl=0,  # the database keeps the outcome
             failure_ttl=7 * 24 * 3600,
-            description=f"send review request {request_id} (attempt {attempt})",
+            description=f"send {'reminder' if reminder else 'review request'} {request_id}"
+                        f" (attempt {attempt})",
         )
         for request_id, attempt in claims
     ]
@@ -228,21 +337,24 @@ def _enqueue(queue: Any, claims: list[tuple[int, int]]) -> int:
     return len(jobs)
 
 
-def _send_inline(claims: list[tuple[int, int]], result: TickResult, now: datetime) -> bool:
+def _send_inline(claims: list[tuple[int, int]], result: TickResult, now: datetime,
+                 *, reminder: bool = False) -> bool:
     """Send a claimed batch over one mail connection. False when the server is unreachable."""
     from .transports import open_transport
 
+    send = deliver_reminder if reminder else deliver
+    outcomes = result.reminder_outcomes if reminder else result.outcomes
     done: set[int] = set()
     try:
         with open_transport(current_app.config["MAIL_URL"]) as transport:
             for request_id, attempt in claims:
-                outcome = deliver(request_id, attempt, transport, now=now)
+                outcome = send(request_id, attempt, transport, now=now)
                 done.add(request_id)
-                result.outcomes[outcome.value] += 1
+                outcomes[outcome.value] += 1
     except TransientMailError as exc:
         rest = [c for c in claims if c[0] not in done]
-        released = release(rest, str(exc), now=now)
-        result.outcomes[Outcome.RETRY.value] += released
+        released = (release_reminders if reminder else release)(rest, str(exc), now=now)
+        outcomes[Outcome.RETRY.value] += released
         log.warning(
             "mail server unreachable; batch scheduled again",
             extra={"fields": {"released": released, "error": service.mask_emails(str(exc))}},

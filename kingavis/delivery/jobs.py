@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..logging import mask_email
-from ..models import Reason, RequestState, ReviewRequest, Unsubscription, utcnow
+from ..models import Reason, RequestState, Review, ReviewRequest, Unsubscription, utcnow
 from ..scheduling import send_time_reason, suppression_reason
 from . import service
 from .errors import PermanentMailError, TransientMailError, UncertainDeliveryError
@@ -222,6 +222,9 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
     request.message_id = message_id
     request.last_error = None
     request.next_attempt_at = None
+    if request.shop.reminder_days and request.reminder_sent_at is None:
+        # The one reminder, if the shop wants it: claimed by the dispatcher when due.
+        request.reminder_due_at = now + timedelta(days=request.shop.reminder_days)
     _log(request, "review request sent", attempt=attempt)
     return Outcome.SENT
 
@@ -292,6 +295,195 @@ def release(claims: list[tuple[int, int]], error: str, *, now: datetime | None =
     return released
 
 
+# --- The reminder -------------------------------------------------------------------------
+#
+# One optional reminder per request, ``reminder_days`` after the first email. The dispatcher
+# claims it like a first email (``reminder_due_at`` <= now, pushed forward as the lease,
+# ``reminder_attempts`` counted); the job re-checks everything, sends, and sets
+# ``reminder_sent_at``. A reminder that must not go any more is dropped: reminder_due_at None,
+# with a note on the timeline.
+
+
+def _reviewed(request_id: int) -> bool:
+    return bool(
+        db.session.execute(
+            select(exists().where(Review.review_request_id == request_id))
+        ).scalar()
+    )
+
+
+def deliver_reminder(
+    request_id: int, attempt: int, transport: Transport, *, now: datetime | None = None
+) -> Outcome:
+    """Send the claimed reminder of one request and record the outcome in its own commit."""
+    now = now or utcnow()
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    try:
+        loaded = _load(request_id, lock=postgres)
+        if (
+            loaded is None
+            or loaded[0].reminder_sent_at is not None
+            or loaded[0].reminder_due_at is None
+            or loaded[0].reminder_attempts != attempt
+        ):
+            db.session.rollback()
+            return Outcome.STALE
+        request, unsubscribed = loaded
+
+        before = _check_before_reminder(request, unsubscribed, now)
+        if before is not None:
+            db.session.commit()
+            return before
+
+        from .mail import build_message
+
+        try:
+            message = build_message(
+                request,
+                base_url=current_app.config["KINGAVIS_BASE_URL"],
+                mail_from=current_app.config["MAIL_FROM"],
+                reminder=True,
+            )
+        except PermanentMailError as exc:
+            outcome = _reminder_failed(request, attempt, str(exc), now)
+            db.session.commit()
+            return outcome
+        except Exception as exc:
+            log.exception(
+                "could not build the reminder", extra={"fields": {"review_request": request_id}}
+            )
+            outcome = _reminder_retry(request, attempt, f"{type(exc).__name__}: {exc}", now)
+            db.session.commit()
+            return outcome
+        if not postgres:
+            # Keep the lease for the time of the send, then let go of SQLite's write lock.
+            lease_end = now + service.lease()
+            if request.reminder_due_at < lease_end:
+                request.reminder_due_at = lease_end
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+    held = request if postgres else None
+    try:
+        transport.send(message)
+    except PermanentMailError as exc:
+        return _after_send(request_id, attempt, _reminder_failed, str(exc), now, held)
+    except UncertainDeliveryError as exc:
+        log.warning(
+            "connection lost after the reminder's data; not sent again",
+            extra={"fields": {"review_request": request_id, "error": str(exc)}},
+        )
+        return _after_send(request_id, attempt, _reminder_sent, None, now, held)
+    except TransientMailError as exc:
+        return _after_send(request_id, attempt, _reminder_retry, str(exc), now, held)
+    except Exception as exc:
+        log.exception(
+            "unexpected error while sending a reminder",
+            extra={"fields": {"review_request": request_id}},
+        )
+        return _after_send(request_id, attempt, _reminder_retry, f"{type(exc).__name__}: {exc}",
+                           now, held)
+    return _after_send(request_id, attempt, _reminder_sent, None, now, held)
+
+
+def _drop_reminder(request: ReviewRequest, why: str, now: datetime, reason: str | None = None) -> None:
+    request.reminder_due_at = None
+    service.note(request, f"reminder not sent: {why}", reason=reason, now=now)
+    _log(request, "reminder dropped", why=why)
+
+
+def _check_before_reminder(
+    request: ReviewRequest, unsubscribed: bool, now: datetime
+) -> Outcome | None:
+    """The first email's checks again, plus "no review yet"; the outcome when it must not go."""
+    shop = request.shop
+    order = request.order
+    if request.state != RequestState.SENT.value:
+        _drop_reminder(request, f"the request is {request.state}", now, request.reason)
+        return Outcome.CANCELLED
+    if _reviewed(request.id):
+        _drop_reminder(request, "a review was left", now)
+        return Outcome.SUPPRESSED
+    if shop.paused:
+        # Waits: the dispatcher does not claim reminders of a paused shop; due at once on resume.
+        request.reminder_due_at = now
+        service.note(request, "reminder: shop paused, waiting", now=now)
+        return Outcome.PAUSED
+    reason = send_time_reason(
+        latest_status_id=order.latest_status_id,
+        latest_status_paid=order.latest_status_paid,
+        cancel_status_ids=frozenset(shop.cancel_status_ids or ()),
+    )
+    if reason is None:
+        reason = suppression_reason(
+            review_consent=order.review_consent,
+            require_consent=shop.require_consent,
+            unsubscribed=unsubscribed,
+            recent_request=False,
+        )
+        outcome = Outcome.SUPPRESSED
+    else:
+        outcome = Outcome.CANCELLED
+    if reason is not None:
+        _drop_reminder(request, reason.replace("_", " "), now, reason)
+        return outcome
+    return None
+
+
+def _reminder_sent(request: ReviewRequest, attempt: int, _detail: str | None, now: datetime) -> Outcome:
+    if request.reminder_sent_at is not None:
+        return Outcome.STALE
+    if request.reminder_attempts != attempt:
+        log.warning(
+            "reminder claimed again while it was being sent",
+            extra={"fields": {"review_request": request.id, "attempt": attempt,
+                              "attempts": request.reminder_attempts}},
+        )
+    request.reminder_sent_at = now
+    service.note(request, f"reminder sent, attempt {attempt}", now=now)
+    _log(request, "reminder sent", attempt=attempt)
+    return Outcome.SENT
+
+
+def _reminder_retry(request: ReviewRequest, attempt: int, error: str | None, now: datetime) -> Outcome:
+    if request.reminder_attempts != attempt or request.reminder_sent_at is not None \
+            or request.reminder_due_at is None:
+        return Outcome.STALE
+    if attempt >= service.max_attempts():
+        _drop_reminder(request, f"gave up after {attempt} attempts: {error}", now,
+                       Reason.DELIVERY_FAILED.value)
+        return Outcome.FAILED
+    wait: timedelta = service.retry_delay(attempt)
+    request.reminder_due_at = now + wait
+    service.note(request, f"reminder: temporary error, retry in {int(wait.total_seconds())} s: "
+                          f"{error}", now=now)
+    _log(request, "temporary delivery error on a reminder, will retry", attempt=attempt,
+         retry_in_s=int(wait.total_seconds()), error=service.mask_emails(error))
+    return Outcome.RETRY
+
+
+def _reminder_failed(request: ReviewRequest, attempt: int, error: str | None, now: datetime) -> Outcome:
+    if request.reminder_attempts != attempt or request.reminder_sent_at is not None \
+            or request.reminder_due_at is None:
+        return Outcome.STALE
+    _drop_reminder(request, f"refused by the mail server: {error}", now, Reason.DELIVERY_FAILED.value)
+    return Outcome.FAILED
+
+
+def release_reminders(claims: list[tuple[int, int]], error: str, *, now: datetime | None = None) -> int:
+    """Give claimed reminders back after an error that concerned the whole batch."""
+    now = now or utcnow()
+    released = 0
+    for request_id, attempt in claims:
+        request = db.session.get(ReviewRequest, request_id, populate_existing=True)
+        if request is not None and _reminder_retry(request, attempt, error, now) is not Outcome.STALE:
+            released += 1
+        db.session.commit()
+    return released
+
+
 # --- RQ entry points -----------------------------------------------------------------------
 
 _worker_app: Flask | None = None
@@ -322,6 +514,18 @@ def _send(request_id: int, attempt: int) -> str:
 
     transport = get_shared_transport(current_app.config["MAIL_URL"])
     return deliver(request_id, attempt, transport).value
+
+
+def _send_reminder(request_id: int, attempt: int) -> str:
+    from .transports import get_shared_transport
+
+    transport = get_shared_transport(current_app.config["MAIL_URL"])
+    return deliver_reminder(request_id, attempt, transport).value
+
+
+def send_reminder(request_id: int, attempt: int) -> str:
+    """RQ job: send the reminder of ``request_id`` if it is still claimed as ``attempt``."""
+    return str(_run(_send_reminder, int(request_id), int(attempt)))
 
 
 def send_review_request(request_id: int, attempt: int) -> str:

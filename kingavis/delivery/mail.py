@@ -30,6 +30,9 @@ TEMPLATE = "email/review_request.{lang}.{part}"
 # Longest first name / order reference shown in a message; longer text is cut with an ellipsis.
 MAX_NAME_CHARS = 100
 MAX_REFERENCE_CHARS = 64
+KINGAVIS = "kingavis"
+# Display names of the Review Balancing platforms; any other shows the page's host name.
+PLATFORM_NAMES = {"google": "Google", "trustpilot": "Trustpilot"}
 
 # Bidirectional overrides and isolates can make text read differently from what it is.
 _BIDI_CONTROLS = dict.fromkeys(
@@ -105,13 +108,39 @@ def unsubscribe_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/u/{token}"
 
 
-def message_id_for(request: ReviewRequest, base_url: str) -> str:
-    """Stable across retries: the request id and a hash of its token (never the token itself)."""
-    digest = hashlib.sha256(f"{request.id}:{request.token}".encode()).hexdigest()[:24]
+def click_url(base_url: str, token: str) -> str:
+    """The review link through the click counter (it redirects to the review page)."""
+    return f"{base_url.rstrip('/')}/c/{token}?to=review"
+
+
+def open_url(base_url: str, token: str) -> str:
+    """The open-tracking image of the HTML part."""
+    return f"{base_url.rstrip('/')}/o/{token}.gif"
+
+
+def message_id_for(request: ReviewRequest, base_url: str, *, reminder: bool = False) -> str:
+    """Stable across retries: the request id and a hash of its token (never the token itself).
+
+    The reminder has its own, distinct from the first email's.
+    """
+    kind = "review-reminder" if reminder else "review-request"
+    seed = f"{request.id}:{request.token}" + (":reminder" if reminder else "")
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:24]
     host = (urlsplit(base_url).hostname or "").lower()
     if not _DOT_ATOM.match(host):
         host = "kingavis.invalid"
-    return f"<review-request.{request.id}.{digest}@{host}>"
+    return f"<{kind}.{request.id}.{digest}@{host}>"
+
+
+def platform_name(request: ReviewRequest) -> str | None:
+    """The third-party platform an invitation sends the customer to; None for our own page."""
+    platform = getattr(request, "platform", None) or KINGAVIS
+    if platform == KINGAVIS:
+        return None
+    if platform in PLATFORM_NAMES:
+        return PLATFORM_NAMES[platform]
+    host = (urlsplit(request.shop.balancing_url or "").hostname or "").lower()
+    return clean_text(host.removeprefix("www."), 100) or None
 
 
 def recipient_address(email: str) -> Address:
@@ -152,8 +181,11 @@ def render(lang: str, context: dict[str, object]) -> tuple[str, str, str]:
     return subject, parts[1], parts[2]
 
 
-def build_message(request: ReviewRequest, *, base_url: str, mail_from: str) -> EmailMessage:
-    """The review-request email for ``request`` (its order and shop are loaded from it)."""
+def build_message(
+    request: ReviewRequest, *, base_url: str, mail_from: str, reminder: bool = False
+) -> EmailMessage:
+    """The review-request email for ``request`` (its order and shop are loaded from it);
+    ``reminder``: the one reminder, with its own wording and Message-ID, the same links."""
     order = request.order
     shop = request.shop
     to = recipient_address(order.customer_email)
@@ -165,6 +197,10 @@ def build_message(request: ReviewRequest, *, base_url: str, mail_from: str) -> E
         "order_reference": clean_text(order.reference, MAX_REFERENCE_CHARS),
         "review_url": review_url(base_url, request.token),
         "unsubscribe_url": unsubscribe,
+        "click_url": click_url(base_url, request.token),
+        "open_url": open_url(base_url, request.token),
+        "platform_name": platform_name(request),
+        "reminder": reminder,
     }
     subject, text, html = render(lang, context)
 
@@ -174,7 +210,7 @@ def build_message(request: ReviewRequest, *, base_url: str, mail_from: str) -> E
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = message_id_for(request, base_url)
+    msg["Message-ID"] = message_id_for(request, base_url, reminder=reminder)
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # Quoted-printable: 7-bit safe for any server, short lines whatever the customer's text.

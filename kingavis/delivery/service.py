@@ -6,6 +6,7 @@ record a ``RequestDecision`` for every state change so the order timeline tells 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -83,6 +84,28 @@ def record(
     )
 
 
+def note(
+    request: ReviewRequest,
+    text: str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+    actor: str = ACTOR,
+) -> None:
+    """A timeline entry that keeps the request's state (e.g. about its reminder). Not committed."""
+    db.session.add(
+        RequestDecision(
+            review_request_id=request.id,
+            state=request.state,
+            reason=reason,
+            due_at=request.due_at,
+            actor=actor,
+            note=text,
+            created_at=now or utcnow(),
+        )
+    )
+
+
 def set_paused(shop: Shop, paused: bool, *, actor: str = "system") -> Shop:
     """Pause or resume a shop's automation (rule 8). Commits.
 
@@ -114,3 +137,64 @@ def waiting_count(shop: Shop, now: datetime | None = None) -> int:
             )
         ).scalar_one()
     )
+
+
+# --- Shop settings: the reminder and the Review Balancing email split ----------------------
+
+MIN_REMINDER_DAYS = 1
+MAX_REMINDER_DAYS = 60
+KINGAVIS_PLATFORM = "kingavis"
+
+
+def set_reminder(shop: Shop, days: int | None, *, actor: str = "system") -> Shop:
+    """One reminder ``days`` after the first email (1–60), or None for none (the default).
+
+    Applies to emails sent from now on. Raises ShopError and changes nothing on bad input. Commits.
+    """
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise ShopError("reminder delay must be a whole number of days, or none")
+        if not MIN_REMINDER_DAYS <= days <= MAX_REMINDER_DAYS:
+            raise ShopError(
+                f"reminder delay must be between {MIN_REMINDER_DAYS} and {MAX_REMINDER_DAYS} days"
+            )
+    shop.reminder_days = days
+    db.session.commit()
+    log.info("reminder setting changed", extra={"fields": {"shop": shop.key, "actor": actor,
+                                                          "reminder_days": days}})
+    return shop
+
+
+def set_split(shop: Shop, percent: int, *, actor: str = "system") -> Shop:
+    """Review Balancing — email split: ``percent`` (0–100) of invitations go to the shop's
+    third-party review page instead. Needs that page (set_balancing) unless 0. Commits.
+
+    Applies to requests scheduled from now on; a request keeps the platform it was given.
+    """
+    if isinstance(percent, bool) or not isinstance(percent, int):
+        raise ShopError("split must be a whole percentage")
+    if not 0 <= percent <= 100:
+        raise ShopError("split must be between 0 and 100 percent")
+    if percent > 0 and not (shop.balancing_url and shop.balancing_platform):
+        raise ShopError("set a third-party review page before sending invitations to it")
+    shop.balancing_split_percent = percent
+    db.session.commit()
+    log.info("email split changed", extra={"fields": {"shop": shop.key, "actor": actor,
+                                                     "percent": percent}})
+    return shop
+
+
+def split_bucket(shop_key: str, external_order_id: str) -> int:
+    """0–99, fixed for an order of a shop: the same order always falls in the same bucket."""
+    digest = hashlib.sha256(f"{shop_key}:{external_order_id}".encode()).hexdigest()
+    return int(digest[:8], 16) % 100
+
+
+def choose_platform(shop: Shop, external_order_id: str) -> str:
+    """Where this order's invitation sends the customer: "kingavis" or the balancing platform."""
+    percent = shop.balancing_split_percent or 0
+    if percent <= 0 or not shop.balancing_url or not shop.balancing_platform:
+        return KINGAVIS_PLATFORM
+    if split_bucket(shop.key, external_order_id) < percent:
+        return shop.balancing_platform
+    return KINGAVIS_PLATFORM

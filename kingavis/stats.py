@@ -1,0 +1,188 @@
+"""Funnel statistics of a shop: scheduled → sent → opened → clicked → reviewed, average rating.
+
+Requests are counted by cohort: a request belongs to the ISO week (in the shop's time zone) in
+which it was created, and each later step counts the requests of that week that reached it, so
+every rate stays between 0 and 100 %. Split per platform ("kingavis" or the Review Balancing
+platform the invitation went to). Bucketed in Python from one portable query (SQLite and
+PostgreSQL alike).
+
+For the dashboard: ``funnel(shop)`` (``.total``, ``.weeks``, ``.platforms``) or
+``funnel_totals(shop)`` for the current period's totals only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Review, ReviewRequest, Shop, utcnow
+
+DEFAULT_WEEKS = 12
+MAX_WEEKS = 104
+KINGAVIS = "kingavis"
+CSV_COLUMNS = (
+    "week", "week_start", "platform", "scheduled", "sent", "opened", "clicked", "reviewed",
+    "average_rating", "reminders_sent",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class FunnelRow:
+    """One line of the funnel: a week (or the whole period) for one platform (or all: None)."""
+
+    week: str  # "2026-W47", or "" for the whole period
+    week_start: date | None
+    platform: str | None
+    scheduled: int = 0
+    sent: int = 0
+    opened: int = 0
+    clicked: int = 0
+    reviewed: int = 0
+    reminders_sent: int = 0
+    rating_sum: int = 0
+
+    @property
+    def average_rating(self) -> float | None:
+        return round(self.rating_sum / self.reviewed, 2) if self.reviewed else None
+
+    def rate(self, step: str, of: str = "sent") -> float | None:
+        """``step`` as a percentage of ``of`` (None when ``of`` is 0)."""
+        base = getattr(self, of)
+        return round(100 * getattr(self, step) / base, 1) if base else None
+
+    def add(self, other: FunnelRow) -> None:
+        for name in ("scheduled", "sent", "opened", "clicked", "reviewed", "reminders_sent",
+                     "rating_sum"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Funnel:
+    shop_id: int
+    since: date  # first day (Monday) of the oldest week
+    until: date  # last day (Sunday) of the newest week
+    weeks: list[FunnelRow] = field(default_factory=list)  # every week, newest first, all platforms
+    by_week_platform: list[FunnelRow] = field(default_factory=list)  # weeks × platforms with data
+    platforms: list[FunnelRow] = field(default_factory=list)  # whole period, per platform
+    total: FunnelRow = field(default_factory=lambda: FunnelRow("", None, None))
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = None) -> Funnel:
+    """The funnel of ``shop`` over the last ``weeks`` ISO weeks (the current one included)."""
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEKS:
+        raise ValueError(f"weeks must be between 1 and {MAX_WEEKS}")
+    zone = ZoneInfo(shop.timezone or "UTC")
+    today = (now or utcnow()).astimezone(zone).date()
+    first_monday = _monday(today) - timedelta(weeks=weeks - 1)
+    since = datetime.combine(first_monday, time(0), tzinfo=zone)
+
+    rows = db.session.execute(
+        select(
+            ReviewRequest.created_at,
+            ReviewRequest.platform,
+            ReviewRequest.sent_at,
+            ReviewRequest.opened_at,
+            ReviewRequest.clicked_at,
+            ReviewRequest.reminder_sent_at,
+            Review.rating,
+        )
+        .outerjoin(Review, Review.review_request_id == ReviewRequest.id)
+        .where(ReviewRequest.shop_id == shop.id, ReviewRequest.created_at >= since)
+    ).all()
+
+    mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
+    week_rows = {m: FunnelRow(iso_week(m), m, None) for m in mondays}
+    cells: dict[tuple[date, str], FunnelRow] = {}
+    for created_at, platform, sent_at, opened_at, clicked_at, reminder_at, rating in rows:
+        monday = _monday(created_at.astimezone(zone).date())
+        if monday not in week_rows:  # created "in the future" (clock skew): not shown
+            continue
+        platform = platform or KINGAVIS
+        cell = cells.get((monday, platform))
+        if cell is None:
+            cell = cells[(monday, platform)] = FunnelRow(iso_week(monday), monday, platform)
+        cell.scheduled += 1
+        cell.sent += sent_at is not None
+        cell.opened += opened_at is not None
+        cell.clicked += clicked_at is not None
+        cell.reminders_sent += reminder_at is not None
+        if rating is not None:
+            cell.reviewed += 1
+            cell.rating_sum += int(rating)
+
+    result = Funnel(shop_id=shop.id, since=first_monday, until=mondays[-1] + timedelta(days=6))
+    per_platform: dict[str, FunnelRow] = {}
+    for (monday, platform), cell in cells.items():
+        week_rows[monday].add(cell)
+        per_platform.setdefault(platform, FunnelRow("", None, platform)).add(cell)
+        result.total.add(cell)
+    result.weeks = [week_rows[m] for m in reversed(mondays)]
+    result.by_week_platform = sorted(
+        cells.values(), key=lambda c: (-c.week_start.toordinal(), _platform_order(c.platform))
+    )
+    result.platforms = sorted(per_platform.values(), key=lambda c: _platform_order(c.platform))
+    return result
+
+
+def _platform_order(platform: str | None) -> tuple[int, str]:
+    return (0 if platform == KINGAVIS else 1, platform or "")
+
+
+def funnel_totals(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = None) -> FunnelRow:
+    """The whole period's totals, all platforms (for the dashboard)."""
+    return funnel(shop, weeks=weeks, now=now).total
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading = + - @ (formula) gets a quote."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def csv_rows(result: Funnel) -> Iterable[list[str]]:
+    """Header, then one line per week and platform ("all" first), newest week first."""
+    yield list(CSV_COLUMNS)
+    by_week: dict[date, list[FunnelRow]] = {}
+    for cell in result.by_week_platform:
+        assert cell.week_start is not None
+        by_week.setdefault(cell.week_start, []).append(cell)
+    for week in result.weeks:
+        assert week.week_start is not None
+        for row in [week, *by_week.get(week.week_start, [])]:
+            yield [safe_cell(v) for v in _csv_values(row)]
+
+
+def _csv_values(row: FunnelRow) -> list[object]:
+    average = row.average_rating
+    return [
+        row.week, row.week_start.isoformat() if row.week_start else "",
+        row.platform or "all", row.scheduled, row.sent, row.opened, row.clicked, row.reviewed,
+        f"{average:.2f}" if average is not None else "", row.reminders_sent,
+    ]
+
+
+def funnel_csv(result: Funnel) -> str:
+    """The funnel as CSV text (UTF-8 when encoded, comma-separated, CRLF line ends)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows(csv_rows(result))
+    return out.getvalue()

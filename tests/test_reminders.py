@@ -1,0 +1,349 @@
+"""The one optional reminder (issue 5, point 2): off by default; N days after the first email,
+through the same durable dispatcher and the same checks; never twice.
+
+A real SMTP server counts what it received per Message-ID; the RQ test runs real workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_app
+from delivery_helpers import (
+    Worker,
+    event,
+    message_ids,
+    request_row,
+    schedule,
+    wait_for,
+    worker_env,
+)
+from factories import new_webhook_id
+from flask import Flask
+from smtp_server import SMTPServer
+from sqlalchemy import create_engine, func, select
+
+from kingavis.delivery.dispatcher import reminder_job_id, tick
+from kingavis.delivery.jobs import Outcome, deliver_reminder
+from kingavis.delivery.service import set_paused, set_reminder
+from kingavis.events import apply_status_event
+from kingavis.extensions import db
+from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, Unsubscription, utcnow
+from kingavis.shops import ShopError
+
+DAYS = 3
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_app(app: Flask, smtp: SMTPServer) -> Flask:
+    app.config.update(MAIL_URL=smtp.url, MAIL_FROM="avis@kingavis.test")
+    return app
+
+
+def _shop(reminder_days: int | None = DAYS) -> Shop:
+    from factories import make_shop
+
+    shop, _ = make_shop()
+    if reminder_days is not None:
+        set_reminder(shop, reminder_days)
+    return shop
+
+
+def _messages(smtp: SMTPServer) -> list[EmailMessage]:
+    with smtp.lock:
+        return [m.message for m in smtp.messages]
+
+
+def _notes(request_id: int) -> list[str]:
+    db.session.rollback()
+    return [n or "" for n in db.session.execute(
+        select(RequestDecision.note).where(RequestDecision.review_request_id == request_id)
+        .order_by(RequestDecision.id)).scalars()]
+
+
+def _first_email(shop: Shop, order_id: str = "1") -> tuple[int, Any]:
+    """A request scheduled and sent now; returns its id and the time it was sent."""
+    request_id = schedule(shop, order_id)
+    now = utcnow()
+    assert tick(now).sent == 1
+    return request_id, now
+
+
+# --- the setting ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [0, 61, -1, "3", 2.5, True])
+def test_set_reminder_refuses_bad_values_and_changes_nothing(app: Flask, bad: Any) -> None:
+    shop = _shop(reminder_days=5)
+    with pytest.raises(ShopError, match="reminder delay"):
+        set_reminder(shop, bad)
+    db.session.rollback()
+    assert db.session.get(Shop, shop.id, populate_existing=True).reminder_days == 5
+
+
+def test_set_reminder_accepts_bounds_and_none(app: Flask) -> None:
+    shop = _shop(reminder_days=None)
+    assert shop.reminder_days is None  # off by default
+    for value in (1, 60, None):
+        set_reminder(shop, value)
+        db.session.expire_all()
+        assert db.session.get(Shop, shop.id).reminder_days == value
+
+
+# --- off by default ---------------------------------------------------------------------------
+
+def test_no_reminder_by_default(mail_app: Flask, smtp: SMTPServer) -> None:
+    shop = _shop(reminder_days=None)
+    request_id, now = _first_email(shop)
+    assert request_row(request_id).reminder_due_at is None
+    result = tick(now + timedelta(days=90))
+    assert result.reminders_claimed == 0
+    assert len(_messages(smtp)) == 1
+
+
+# --- sent once, after N days ------------------------------------------------------------------
+
+def test_reminder_sent_once_after_n_days_with_its_own_message_id(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    row = request_row(request_id)
+    assert row.reminder_due_at == row.sent_at + timedelta(days=DAYS)
+    token = row.token
+
+    assert tick(now + timedelta(days=DAYS) - timedelta(minutes=1)).reminders_claimed == 0
+    assert len(_messages(smtp)) == 1
+
+    later = now + timedelta(days=DAYS, seconds=1)
+    result = tick(later)
+    assert (result.reminders_claimed, result.reminder_outcomes["sent"]) == (1, 1)
+    assert "reminders: claimed 1" in result.summary()
+    first, reminder = _messages(smtp)
+    assert first["Message-ID"] != reminder["Message-ID"]
+    assert reminder["Subject"].startswith("Rappel")
+    assert not first["Subject"].startswith("Rappel")
+    assert reminder["List-Unsubscribe"].strip() == f"<http://kingavis.test/u/{token}>"
+    text_part = reminder.get_body(("plain",)).get_content()
+    assert f"http://kingavis.test/r/{token}" in text_part
+    assert "Il y a quelques jours" in text_part
+    row = request_row(request_id)
+    assert row.reminder_sent_at == later and row.reminder_attempts == 1
+    assert row.state == "sent"
+    assert any(n.startswith("reminder sent") for n in _notes(request_id))
+
+    # Never twice: later ticks, and the same claim delivered again, send nothing more.
+    assert tick(later + timedelta(days=30)).reminders_claimed == 0
+    from kingavis.delivery.transports import open_transport
+
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver_reminder(request_id, 1, transport) is Outcome.STALE
+    assert sorted(message_ids(smtp).values()) == [1, 1]
+
+
+def test_reminder_in_english_for_an_english_customer(mail_app: Flask, smtp: SMTPServer) -> None:
+    shop = _shop()
+    schedule(shop, "1", locale="en-GB")
+    now = utcnow()
+    tick(now)
+    tick(now + timedelta(days=DAYS, seconds=1))
+    _, reminder = _messages(smtp)
+    assert reminder["Subject"].startswith("Reminder: ")
+    assert "A few days ago" in reminder.get_body(("plain",)).get_content()
+
+
+def test_turning_the_reminder_on_later_applies_to_emails_sent_afterwards(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop = _shop(reminder_days=None)
+    before, now = _first_email(shop, "1")
+    set_reminder(shop, DAYS)
+    after = schedule(shop, "2")
+    now = utcnow()
+    assert tick(now).sent == 1
+    assert request_row(before).reminder_due_at is None
+    assert request_row(after).reminder_due_at is not None
+    assert tick(now + timedelta(days=DAYS, minutes=1)).reminders_claimed == 1
+
+
+# --- not sent: reviewed, unsubscribed, cancelled; paused waits ----------------------------------
+
+def test_no_reminder_when_a_review_was_left(mail_app: Flask, smtp: SMTPServer) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    row = request_row(request_id)
+    db.session.add(Review(shop_id=shop.id, order_id=row.order_id, review_request_id=row.id,
+                          rating=5, comment="Parfait"))
+    db.session.commit()
+
+    result = tick(now + timedelta(days=DAYS, seconds=1))
+    assert result.reminders_claimed == 1 and result.reminder_outcomes["sent"] == 0
+    assert len(_messages(smtp)) == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at is None and row.reminder_sent_at is None
+    assert "reminder not sent: a review was left" in _notes(request_id)
+    assert tick(now + timedelta(days=60)).reminders_claimed == 0
+
+
+def test_no_reminder_after_unsubscribing(mail_app: Flask, smtp: SMTPServer) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    db.session.add(Unsubscription(shop_id=shop.id,
+                                  email_normalized=request_row(request_id).customer_email_normalized))
+    db.session.commit()
+
+    tick(now + timedelta(days=DAYS, seconds=1))
+    assert len(_messages(smtp)) == 1
+    assert request_row(request_id).reminder_due_at is None
+    assert "reminder not sent: unsubscribed" in _notes(request_id)
+
+
+def test_no_reminder_once_the_order_is_cancelled(mail_app: Flask, smtp: SMTPServer) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    apply_status_event(shop, event("1", "6", now, email="customer-1@example.com", paid=False),
+                       new_webhook_id())
+
+    tick(now + timedelta(days=DAYS, seconds=1))
+    assert len(_messages(smtp)) == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at is None and row.reminder_sent_at is None
+    assert "reminder not sent: order cancelled" in _notes(request_id)
+
+
+def test_paused_shop_reminder_waits_then_goes_on_resume(mail_app: Flask, smtp: SMTPServer) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    set_paused(shop, True)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert tick(due).reminders_claimed == 0
+    assert tick(due + timedelta(days=20)).reminders_claimed == 0
+    assert request_row(request_id).reminder_due_at is not None
+    assert len(_messages(smtp)) == 1
+
+    set_paused(db.session.get(Shop, shop.id), False)
+    assert tick(due + timedelta(days=20)).reminder_outcomes["sent"] == 1
+    assert sorted(message_ids(smtp).values()) == [1, 1]
+
+
+def test_a_claimed_reminder_meeting_a_pause_is_put_back(mail_app: Flask, smtp: SMTPServer) -> None:
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    set_paused(db.session.get(Shop, shop.id), True)
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.PAUSED
+    assert request_row(request_id).reminder_due_at == due
+    set_paused(db.session.get(Shop, shop.id), False)
+    assert tick(due).reminder_outcomes["sent"] == 1
+    assert len(_messages(smtp)) == 2
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+def test_temporary_error_retries_the_reminder_then_sends_it_once(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    smtp.data_reply = "451 4.3.0 Try again later"
+    result = tick(due)
+    assert result.reminder_outcomes["retry"] == 1
+    row = request_row(request_id)
+    assert row.reminder_sent_at is None and row.reminder_due_at == due + timedelta(seconds=60)
+    assert tick(due + timedelta(seconds=30)).reminders_claimed == 0  # not before the retry time
+
+    smtp.data_reply = None
+    result = tick(due + timedelta(seconds=61))
+    assert result.reminder_outcomes["sent"] == 1
+    assert request_row(request_id).reminder_attempts == 2
+    assert len([m for m in _messages(smtp) if m["Subject"].startswith("Rappel")]) == 1
+
+
+def test_permanent_error_drops_the_reminder(mail_app: Flask, smtp: SMTPServer) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    smtp.recipient_replies["customer-1@example.com"] = "550 5.1.1 User unknown"
+    result = tick(now + timedelta(days=DAYS, seconds=1))
+    assert result.reminder_outcomes["failed"] == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at is None and row.reminder_sent_at is None
+    assert row.state == "sent"  # the first email stays sent
+    assert any(n.startswith("reminder not sent: refused") for n in _notes(request_id))
+
+
+# --- through real RQ workers ------------------------------------------------------------------
+
+def _count(database_url: str, condition: Any, ids: list[int]) -> int:
+    """Rows of ``ids`` meeting ``condition``, read on a connection of our own (workers write)."""
+    table = ReviewRequest.__table__
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(table).where(condition, table.c.id.in_(ids))
+            ).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _reminders_sent(database_url: str, ids: list[int]) -> bool:
+    return _count(database_url, ReviewRequest.__table__.c.reminder_sent_at.isnot(None), ids) == len(ids)
+
+
+def _first_emails_sent(database_url: str, ids: list[int]) -> bool:
+    return _count(database_url, ReviewRequest.__table__.c.state == "sent", ids) == len(ids)
+
+
+def test_reminders_through_rq_workers_exactly_once(
+    database_url: str, tmp_path: Path, redis_url: str, smtp: SMTPServer
+) -> None:
+    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, MAIL_URL=smtp.url,
+                   MAIL_FROM="avis@kingavis.test", DISPATCH_LEASE_SECONDS=30)
+    worker = Worker(worker_env(database_url, tmp_path / "worker", redis_url, smtp.url,
+                               KINGAVIS_DISPATCH_LEASE_SECONDS="30"), tmp_path / "worker.log")
+    try:
+        with app.app_context():
+            shop = _shop()
+            ids = [schedule(shop, str(n)) for n in range(8)]
+            assert tick().enqueued == 8
+            db.session.remove()
+            wait_for(lambda: _first_emails_sent(database_url, ids), "first emails sent")
+
+            later = utcnow() + timedelta(days=DAYS, minutes=1)
+            result = tick(later)
+            assert (result.reminders_claimed, result.reminders_enqueued) == (8, 8)
+            assert tick(later).reminders_claimed == 0  # leased: claimed once
+            # A duplicate of one job (a second dispatcher racing) changes nothing.
+            queue = app.extensions["rq_queue"]
+            from kingavis.delivery.jobs import send_reminder
+
+            dup = queue.enqueue(send_reminder, ids[0], 1,
+                                job_id=reminder_job_id(ids[0], 1) + "-dup")
+            db.session.remove()
+            wait_for(lambda: _reminders_sent(database_url, ids), "reminders sent")
+            wait_for(lambda: dup.get_status(refresh=True) in ("finished", "failed"),
+                     "the duplicate job ran")
+            assert dup.return_value() == "stale", worker.output()
+            received = message_ids(smtp)
+            assert len(received) == 16 and set(received.values()) == {1}, worker.output()
+            assert tick(later + timedelta(days=10)).reminders_claimed == 0
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        worker.stop()
