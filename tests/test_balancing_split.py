@@ -127,6 +127,9 @@ def test_third_party_invitation_link_redirects_to_the_platform(app: Flask, clien
     assert third_party_redirect(row) == GOOGLE
     response = client.get(f"/c/{row.token}?to=review", headers={"User-Agent": "Mozilla/5.0"})
     assert response.status_code == 302 and response.headers["Location"] == GOOGLE
+    # The review link itself (CONTRACT 5) redirects there too.
+    response = client.get(f"/r/{row.token}")
+    assert response.status_code == 302 and response.headers["Location"] == GOOGLE
 
     set_split(db.session.get(Shop, shop.id), 0)
     ours = request_row(schedule(db.session.get(Shop, shop.id), "2"))
