@@ -258,7 +258,6 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     wrk = ensure_wrk()
     name = f"kingavis_bench_{datetime.now(UTC):%Y%m%d%H%M%S}_{os.getpid()}"
-    workdir = Path(tempfile.mkdtemp(prefix="kingavis-bench-"))
     mode = (f"equal duration, {args.duration} s each" if args.duration
             else f"equal number of requests, {args.requests} each")
     print(f"King-Avis webhook benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
@@ -273,6 +272,7 @@ def _main(args: argparse.Namespace) -> int:
           + (" — other processes are busy on this machine: the figures will be lower than on a "
              "quiet one" if load1 > 0.5 * (os.cpu_count() or 1) else ""))
     database_url = create_database(args.postgres_url, name)
+    workdir = Path(tempfile.mkdtemp(prefix="kingavis-bench-"))
     server: Server | None = None
     try:
         env = service_env(args, database_url, workdir)
