@@ -20,6 +20,7 @@ NAV = [
     ("admin.dashboard", "Tableau de bord"),
     ("admin.pending", "Demandes en attente"),
     ("admin.weekly_check", "Contrôle de la semaine"),
+    ("admin.orders", "Commandes"),
     ("admin.history", "Historique"),
     ("admin.reviews", "Avis"),
     ("admin.stats", "Statistiques"),
