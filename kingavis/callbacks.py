@@ -96,7 +96,8 @@ def retry_intervals() -> list[int]:
 def notify_review_created(review: Review) -> str | None:
     """After a review is committed: queue its callback if the shop has one. Returns how.
 
-    "queued" (RQ), "after_response" (no Redis: once the response is sent), or None.
+    "queued" (RQ), "after_response" (no Redis, or Redis unreachable: once the response is
+    sent, one attempt), or None.
     """
     shop = db.session.get(Shop, review.shop_id)
     if shop is None or not shop.callback_url:
@@ -108,16 +109,21 @@ def notify_review_created(review: Review) -> str | None:
         from rq import Retry
 
         intervals = retry_intervals()
-        queue.enqueue(
-            deliver_review_created,
-            review.id,
-            job_id=f"kingavis-callback-review-{review.id}",
-            retry=Retry(max=len(intervals), interval=intervals),
-            job_timeout=TIMEOUT_SECONDS * 3,
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
-        )
-        return "queued"
+        review_id = review.id
+        try:
+            queue.enqueue(
+                deliver_review_created,
+                review_id,
+                job_id=f"kingavis-callback-review-{review_id}",
+                retry=Retry(max=len(intervals), interval=intervals),
+                job_timeout=TIMEOUT_SECONDS * 3,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
+            return "queued"
+        except Exception as exc:  # Redis down: the customer's page must not fail for it
+            log.warning("review.created callback not queued, sent after the response instead",
+                        extra={"fields": {"review_id": review_id, "error": type(exc).__name__}})
     _after_response(current_app._get_current_object(), review.id)  # type: ignore[attr-defined]
     return "after_response"
 

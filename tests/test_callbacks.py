@@ -157,6 +157,23 @@ def test_without_redis_an_unreachable_shop_is_recorded_as_failed(client, receive
     assert "ConnectionError" in (review.callback_last_error or "")
 
 
+def test_redis_down_the_review_is_kept_and_the_callback_goes_after_the_response(
+        database_url: str, tmp_path: Path, receivers: list[Receiver]) -> None:
+    app = make_app(database_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    with app.app_context():
+        shop, receiver = shop_with_callback(receivers)
+        token, _ = sent_token_rq(app, shop)
+        response = app.test_client().post(f"/r/{token}", data={"rating": "4", "comment": "Très bien, merci !"})
+        response.close()
+        assert response.status_code == 200
+        review = the_review()
+        (got,) = receiver.received
+        check_delivery(got, review)
+        assert review.callback_state == "delivered"
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_rq_worker_retries_a_5xx_with_the_same_webhook_id(database_url: str, tmp_path: Path,
                                                          redis_url: str, receivers: list[Receiver]) -> None:
     app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0])
