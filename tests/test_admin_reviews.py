@@ -151,3 +151,17 @@ def test_balancing_form_needs_a_csrf_token(database_url: str, tmp_path: Path) ->
         assert db.session.get(Shop, shop.id).balancing_url is None  # type: ignore[union-attr]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_customers_postpone_shows_on_the_order_timeline(client, shop) -> None:
+    from kingavis.reviews import postpone_not_received
+
+    request_id = schedule(shop, "77", reference="REF-77")
+    assert tick().sent == 1
+    row = request_row(request_id)
+    order_id = row.order_id
+    postpone_not_received(row)
+
+    body = text(client.get(f"/admin/shops/{shop.key}/orders/{order_id}"))
+
+    assert "par customer — order not received yet: email sent again in 7 days" in body
