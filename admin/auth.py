@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, gettext, lazy_gettext, refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -62,13 +62,23 @@ class LanguageForm(FlaskForm):
     next = HiddenField()
 
 
+def _back_here() -> str:
+    """Where to return after switching language: this page, or its shop's dashboard after a POST."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    shop = getattr(g, "shop", None)
+    if shop is not None:
+        return url_for("admin.dashboard", shop_key=shop.key)
+    return url_for("admin.index")
+
+
 @blueprint.app_context_processor
 def _userlinks_context() -> dict[str, Any]:
     """``get_locale`` for base.html's lang attribute, and the forms of _userlinks.html."""
 
     def userlinks_forms() -> dict[str, Any]:
         language = LanguageForm(formdata=None, language=str(get_locale() or "fr"),
-                                next=request.full_path.rstrip("?"))
+                                next=_back_here())
         return {"logout": LogoutForm(formdata=None), "language": language}
 
     return {"userlinks_forms": userlinks_forms, "get_locale": get_locale}

@@ -313,3 +313,13 @@ def test_authenticate_service_refuses_unknown_languages(app, merchant):
 def test_unknown_shop_key_is_not_found(client, merchant):
     post_login(client, "zoe@example.com", PASSWORD)
     assert client.get("/admin/shops/shp_doesnotexist/").status_code == 404
+
+
+def test_language_switch_after_a_post_returns_to_a_page_that_can_be_shown(client, merchant):
+    _, shop = merchant
+    post_login(client, "zoe@example.com", PASSWORD)
+    revealed = client.post(f"/admin/shops/{shop.key}/credentials/reveal").get_data(as_text=True)
+    back = re.search(r'<input id="next" name="next" type="hidden" value="([^"]*)">', revealed).group(1)
+    assert back == f"/admin/shops/{shop.key}/"
+    on_get = client.get(f"/admin/shops/{shop.key}/audit?action=login").get_data(as_text=True)
+    assert f'value="/admin/shops/{shop.key}/audit?action=login"' in on_get

@@ -109,3 +109,51 @@ def test_weeks_start_on_monday_in_the_shop_time_zone(app):
 
 def test_chart_scale_is_round():
     assert [nice_ceiling(v) for v in (0, 1, 2, 3, 6, 10, 11, 240)] == [1, 1, 2, 5, 10, 10, 20, 500]
+
+
+# The audit log page -------------------------------------------------------------------------
+
+def audit_rows(html: str) -> list[str]:
+    return re.findall(r'<span class="badge" data-action="([^"]+)">', html)
+
+
+def test_audit_log_shows_who_did_what_and_filters_by_action(client, merchant):
+    from kingavis import audit
+
+    shop = merchant
+    client.post(f"/admin/shops/{shop.key}/credentials/reveal")
+    client.post(f"/admin/shops/{shop.key}/credentials/rotate", data={"confirm": "yes"})
+    other, _ = make_shop("Une autre boutique")
+    stranger, _ = create_user("autre@example.com", PASSWORD, other)
+    audit.record(stranger, "secret.reveal", shop=other)
+    audit.record(stranger, "login")  # an account entry of someone outside this shop
+    db.session.commit()
+
+    html = client.get(f"/admin/shops/{shop.key}/audit").get_data(as_text=True)
+    assert audit_rows(html) == ["secret.rotate", "secret.reveal", "login"]
+    assert "zoe@example.com" in html and "autre@example.com" not in html
+    assert "Secret renouvelé" in html
+
+    filtered = client.get(f"/admin/shops/{shop.key}/audit?action=secret.reveal").get_data(as_text=True)
+    assert audit_rows(filtered) == ["secret.reveal"]
+    assert '<option value="secret.reveal" selected>' in filtered
+
+
+def test_audit_log_is_paginated(client, merchant):
+    from kingavis import audit
+    from kingavis.models import User
+
+    shop = merchant
+    user = db.session.scalars(db.select(User)).first()
+    for n in range(119):
+        audit.record(user, "test.action", shop=shop, target_type="order", target_id=n)
+    db.session.commit()  # plus the login: 120 entries
+
+    first = client.get(f"/admin/shops/{shop.key}/audit").get_data(as_text=True)
+    assert len(audit_rows(first)) == 50
+    assert "120 entrées." in first and "Page 1 sur 3" in first
+    assert f'href="/admin/shops/{shop.key}/audit?page=2"' in first
+    last = client.get(f"/admin/shops/{shop.key}/audit?page=3").get_data(as_text=True)
+    assert audit_rows(last)[-1] == "login" and len(audit_rows(last)) == 20
+    only = client.get(f"/admin/shops/{shop.key}/audit?action=test.action&page=3").get_data(as_text=True)
+    assert len(audit_rows(only)) == 19 and "login" not in audit_rows(only)

@@ -104,7 +104,7 @@ def snapshot(m: Merchant) -> dict[str, list[tuple[Any, ...]]]:
         else:
             continue
         rows = db.session.execute(query).all()
-        tables[table.name] = sorted((tuple(map(repr, row)) for row in rows))
+        tables[table.name] = sorted(tuple(map(repr, row)) for row in rows)
     user = db.session.get(User, m.user_id)
     tables["user"] = [(user.email, user.password_hash, user.language or "", repr(user.locked_until))]
     db.session.rollback()
