@@ -27,6 +27,7 @@ from ..delivery.mail import choose_language
 from ..extensions import csrf, db
 from ..models import Review, ReviewRequest
 from ..reviews import LinkState, ReviewError
+from ..tracking import third_party_redirect
 from . import blueprint
 from .views import _find, _not_found, _page
 
@@ -219,7 +220,7 @@ def review_page(token: str) -> Response:
     review_request = _find(token)
     if review_request is None:
         return _not_found()
-    elsewhere = _third_party(review_request)
+    elsewhere = third_party_redirect(review_request)
     if elsewhere:
         # An invitation that Review Balancing sent to the shop's third-party review page.
         db.session.rollback()
@@ -234,14 +235,6 @@ def review_page(token: str) -> Response:
     if state in (LinkState.OPEN, LinkState.POSTPONED):
         return _questionnaire(review_request, state)
     return _refusal(review_request, state)
-
-
-def _third_party(review_request: ReviewRequest) -> str | None:
-    try:
-        from ..tracking import third_party_redirect
-    except ImportError:  # Review Balancing — email split not installed
-        return None
-    return third_party_redirect(review_request)
 
 
 def _field_errors(lang: str, errors: dict[str, str], comment: str) -> dict[str, str]:
