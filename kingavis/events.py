@@ -103,24 +103,28 @@ def apply_status_event(
 
 
 def _lock_order(shop: Shop, order_data: dict[str, Any]) -> Order:
-    customer = order_data["customer"]
-    values = {
-        "shop_id": shop.id,
-        "external_id": order_data["id"],
-        "customer_email": customer["email"],
-        "created_at": utcnow(),
-        "updated_at": utcnow(),
-    }
+    """Create the order row if needed and lock it, in one statement.
+
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` takes the row lock on PostgreSQL (a
+    concurrent delivery of the same order waits here until this event commits); on SQLite the
+    transaction already holds the write lock.
+    """
+    now = utcnow()
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Order).values(**values).on_conflict_do_nothing(
-        index_elements=["shop_id", "external_id"]
+    stmt = insert(Order).values(
+        shop_id=shop.id,
+        external_id=order_data["id"],
+        customer_email=order_data["customer"]["email"],
+        created_at=now,
+        updated_at=now,
     )
-    db.session.execute(stmt)
-    query = select(Order).where(Order.shop_id == shop.id, Order.external_id == order_data["id"])
-    if dialect == "postgresql":
-        query = query.with_for_update()
-    return db.session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["shop_id", "external_id"],
+        set_={"updated_at": stmt.excluded.updated_at},
+    ).returning(Order)
+    query = select(Order).from_statement(stmt).execution_options(populate_existing=True)
+    return db.session.execute(query).scalar_one()
 
 
 def _lock_request(order: Order) -> ReviewRequest | None:
@@ -168,12 +172,9 @@ def _apply(
     if replay is not None:
         db.session.commit()
         return replay
+    # A concurrent delivery of the same id that wins the race makes this one fail on the
+    # unique (shop_id, webhook_id) constraint at commit; the retry then finds it above.
     order = _lock_order(shop, order_data)
-    # Again under the order's lock: a concurrent delivery of the same id may have won.
-    replay = _replay(shop, webhook_id)
-    if replay is not None:
-        db.session.commit()
-        return replay
 
     request = _lock_request(order)
     rule = shop_rule(shop)
@@ -204,7 +205,6 @@ def _apply(
         response={},
         payload=raw_payload if raw_payload is not None else _jsonable(event),
     )
-    db.session.add(order_event)
 
     if action is not Action.IGNORE_STALE:
         _update_order(order, order_data, status, changed_at)
@@ -262,15 +262,16 @@ def _apply(
     else:
         outcome = "unchanged" if request is not None else "recorded"
 
-    db.session.flush()
     body = {
         "webhook_id": webhook_id,
         "order_id": order.external_id,
         "outcome": outcome,
         "review_request": request.to_outcome() if request is not None else None,
     }
+    # Added last, complete: one INSERT (a decision above may already have cascaded it in).
     order_event.outcome = outcome
     order_event.response = body
+    db.session.add(order_event)
     db.session.commit()
     if seen_status is not None:
         # Only once committed: a rolled-back transaction must not count as recorded.

@@ -29,6 +29,7 @@ from typing import Any
 from flask import Response, current_app, request
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from kingavis.events import apply_status_event
 from kingavis.extensions import db
@@ -83,7 +84,13 @@ def _read_body(limit: int) -> bytes:
 def _find_shop(shop_key: str) -> Shop:
     shop = None
     if 0 < len(shop_key) <= MAX_SHOP_KEY:
-        shop = db.session.execute(select(Shop).where(Shop.key == shop_key)).scalar_one_or_none()
+        # Secrets and rules come in the same round trip: both are needed for every event.
+        query = (
+            select(Shop)
+            .where(Shop.key == shop_key)
+            .options(joinedload(Shop.secrets), joinedload(Shop.rules))
+        )
+        shop = db.session.execute(query).unique().scalar_one_or_none()
     if shop is None:
         raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
     return shop
