@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
@@ -197,16 +197,26 @@ def authenticate(email: str, password: str, ip: str | None, now: datetime | None
     if ip_limit > 0:
         counters.incr(ip_key, ip_window)
     if user is not None:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        locked = user.failed_logins >= MAX_FAILURES
+        # One atomic increment, so concurrent attempts cannot lose a failure.
+        failures = db.session.execute(
+            update(User).where(User.id == user.id)
+            .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        locked = failures >= MAX_FAILURES
         if locked:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
+            db.session.execute(
+                update(User).where(User.id == user.id)
+                .values(failed_logins=0, locked_until=now + timedelta(minutes=LOCK_MINUTES))
+                .execution_options(synchronize_session=False)
+            )
             audit.record(user, "login.locked", details={"minutes": LOCK_MINUTES, "ip": ip})
         else:
             audit.record(user, "login.failed", details={"ip": ip})
+        user_id = user.id
         db.session.commit()
-        log.info("login failed", extra={"fields": {"user_id": user.id, "locked": locked}})
+        log.info("login failed", extra={"fields": {"user_id": user_id, "locked": locked}})
     else:
         failures = counters.incr(_email_key(email), UNKNOWN_EMAIL_MEMORY_SECONDS)
         locked = failures >= MAX_FAILURES

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from browser import live_server  # noqa: F401
 from conftest import make_app
 from factories import make_shop
 from sqlalchemy import select
@@ -323,3 +324,30 @@ def test_language_switch_after_a_post_returns_to_a_page_that_can_be_shown(client
     assert back == f"/admin/shops/{shop.key}/"
     on_get = client.get(f"/admin/shops/{shop.key}/audit?action=login").get_data(as_text=True)
     assert f'value="/admin/shops/{shop.key}/audit?action=login"' in on_get
+
+
+def test_concurrent_failures_are_all_counted(app, merchant, live_server):  # noqa: F811
+    """Failures arriving together through a real server still lock the account."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    user, _ = merchant
+    user_id = user.id
+    db.session.rollback()  # SQLite: no transaction open while the server writes
+
+    def attempt(_: int) -> int:
+        data = urllib.parse.urlencode({"email": "zoe@example.com", "password": "wrong"}).encode()
+        try:
+            with urllib.request.urlopen(f"{live_server.url}/admin/login", data=data, timeout=60) as r:  # noqa: S310
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(attempt, range(8)))
+    assert statuses == [200] * 8
+    found = db.session.get(User, user_id)
+    assert found.locked_until is not None and found.locked_until > utcnow()
+    db.session.rollback()
