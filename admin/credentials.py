@@ -131,7 +131,7 @@ def credentials(shop: Shop) -> Any:
 @blueprint.route("/shops/<shop_key>/credentials/reveal", methods=["POST"])
 @shop_view
 def credentials_reveal(shop: Shop) -> Any:
-    ActionForm().validate_on_submit()  # CSRF is also checked app-wide
+    # CSRF is checked app-wide (CSRFProtect) before this runs.
     return _page(shop, revealed=creds.reveal(shop, current_user._get_current_object()))
 
 
