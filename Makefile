@@ -20,11 +20,12 @@ RUN_STAMP := $(VENV)/.installed-run-$(RUN_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help run test lint migrate chromium services install install-dev clean
+.PHONY: help run test lint migrate chromium services install install-dev clean translations
 
 help:
 	@echo "make run    serve King-Avis on http://127.0.0.1:5000 (SQLite, inline sending, mail in $(INSTANCE)/outbox)"
 	@echo "make test   ruff + the whole test suite on SQLite and PostgreSQL (needs PostgreSQL and Redis)"
+	@echo "make translations   extract the French UI strings, update and compile the English catalog"
 
 $(BIN)/python:
 	scripts/make-venv.sh $(PYTHON) $(VENV)
@@ -65,6 +66,19 @@ lint: $(DEV_STAMP)
 # pytest's exit code 5 ("no tests collected") is non-zero, so it fails here and in CI too.
 test: $(DEV_STAMP) chromium services lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# UI strings are French msgids; kingavis/translations/en holds the English. New strings arrive in the
+# .po with an empty (or fuzzy, guessed) msgstr: translate them, then run this again to compile.
+# tests/test_translations.py fails while any string is untranslated or fuzzy.
+TRANSLATIONS := kingavis/translations
+translations: $(RUN_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 \
+		--ignore-dirs ".* ._ tests bench docs migrations instance" --width 100 \
+		--project King-Avis --version 0.1.0 --copyright-holder King-Avis \
+		-o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l en \
+		--width 100 --ignore-obsolete
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) -l en --statistics
 
 clean:
 	rm -rf .pytest_cache .ruff_cache
