@@ -1,7 +1,9 @@
 """Real-browser fixtures: the app served on loopback, and headless Chromium driven by Playwright.
 
-Use in a test module:  ``from browser import chromium, live_server, page, screenshot  # noqa: F401``
-and mark tests ``@pytest.mark.browser``. Chromium is Debian's (/usr/bin/chromium); `make test`
+Registered once for the whole run by ``pytest_plugins`` in conftest.py: test modules just ask
+for the ``live_server``, ``chromium`` or ``page`` fixtures (never import them: an imported copy
+would start a second Chromium), import ``screenshot`` if they need it, and mark their tests
+``@pytest.mark.browser``. Chromium is Debian's (/usr/bin/chromium); `make test`
 installs it. Screenshots for the README go to docs/screenshots/.
 """
 

@@ -4,11 +4,10 @@ revealing the webhook secret. Saves docs/screenshots/login.png, dashboard.png, c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, live_server, page, screenshot  # noqa: F401
+from browser import screenshot
 from factories import make_shop
 from playwright.sync_api import expect
 
@@ -19,21 +18,6 @@ from kingavis.users import create_user
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    """Chromium for this module only, stopped when the module is done.
-
-    browser.chromium is session-scoped, but each module that imports it gets its own copy,
-    and Playwright's sync API allows only one running instance per thread: the second
-    module to start one fails. Stopping ours at the end of the module avoids that.
-    """
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 PASSWORD = "correct horse battery"
 # Requests sent and reviews received in each of the last 12 weeks (oldest first).

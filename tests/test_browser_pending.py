@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from browser import chromium, live_server, page, screenshot  # noqa: F401
+from browser import screenshot
 from factories import days_ago, make_shop
 from playwright.sync_api import expect
 from requests_helpers import browser_login, event, merchant, request_row, scheduled, set_due

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from browser import chromium, live_server, page, screenshot  # noqa: F401
+from browser import screenshot
 from delivery_helpers import schedule
 from factories import make_shop
 from playwright.sync_api import expect

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from browser import chromium, live_server, page, screenshot  # noqa: F401
+from browser import screenshot
 from factories import days_ago, make_shop, post_event, status_event
 from playwright.sync_api import expect
 from requests_helpers import PASSWORD, browser_login, event, merchant, request_row, scheduled
