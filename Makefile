@@ -20,7 +20,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(RUN_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help run test lint migrate chromium services install install-dev clean translations
+.PHONY: help run test lint migrate chromium services install install-dev clean translations screenshots
 
 help:
 	@echo "make run    serve King-Avis on http://127.0.0.1:5000 (SQLite, inline sending, mail in $(INSTANCE)/outbox)"
@@ -66,6 +66,10 @@ lint: $(DEV_STAMP)
 # pytest's exit code 5 ("no tests collected") is non-zero, so it fails here and in CI too.
 test: $(DEV_STAMP) chromium services lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refresh the README's screenshots from the browser tests.
+screenshots: $(DEV_STAMP) chromium services
+	KINGAVIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser -k "sqlite" $(PYTEST_ARGS)
 
 # UI strings are French msgids; kingavis/translations/en holds the English. New strings arrive in the
 # .po with an empty (or fuzzy, guessed) msgstr: translate them, then run this again to compile.
