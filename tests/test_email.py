@@ -5,6 +5,7 @@ Every message is serialised with as_bytes() and parsed back, as a mail server wo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser, Parser
@@ -137,6 +138,18 @@ def test_message_id_is_stable_for_a_request_and_does_not_reveal_its_token() -> N
     message_id = roundtrip(first)["Message-ID"]
     assert message_id.startswith("<") and message_id.endswith("@avis.example.net>")
     assert TOKEN not in message_id
+
+
+def test_invitation_sent_again_after_not_received_has_its_own_message_id() -> None:
+    first = build_message(make_request(), base_url=BASE, mail_from=MAIL_FROM)
+    postponed = make_request()
+    postponed.postponed_at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    again = build_message(postponed, base_url=BASE, mail_from=MAIL_FROM)
+    retry = build_message(postponed, base_url=BASE, mail_from=MAIL_FROM)
+
+    # A new email (not a retry): providers must not drop it as a duplicate of the first.
+    assert again["Message-ID"] != first["Message-ID"]
+    assert retry["Message-ID"] == again["Message-ID"]
 
 
 def test_message_id_domain_falls_back_when_the_base_url_host_is_not_a_domain() -> None:

@@ -121,10 +121,13 @@ def open_url(base_url: str, token: str) -> str:
 def message_id_for(request: ReviewRequest, base_url: str, *, reminder: bool = False) -> str:
     """Stable across retries: the request id and a hash of its token (never the token itself).
 
-    The reminder has its own, distinct from the first email's.
+    The reminder has its own, distinct from the first email's, and so has the invitation sent
+    again after the customer said the order had not arrived (a new email, not a retry).
     """
     kind = "review-reminder" if reminder else "review-request"
     seed = f"{request.id}:{request.token}" + (":reminder" if reminder else "")
+    if request.postponed_at is not None and not reminder:
+        seed += f":postponed:{request.postponed_at.isoformat()}"
     digest = hashlib.sha256(seed.encode()).hexdigest()[:24]
     host = (urlsplit(base_url).hostname or "").lower()
     if not _DOT_ATOM.match(host):
