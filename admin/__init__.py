@@ -25,6 +25,7 @@ NAV = [
     ("admin.reviews", "Avis"),
     ("admin.stats", "Statistiques"),
     ("admin.settings", "Règles et réglages"),
+    ("admin.collection_settings", "Collecte d'avis"),
     ("admin.credentials", "Identifiants"),
     ("admin.audit_log", "Journal"),
 ]
@@ -53,6 +54,7 @@ def _nav_context() -> dict[str, object]:
 from . import (  # noqa: E402,F401
     audit,
     auth,
+    collection,
     credentials,
     dashboard,
     history,

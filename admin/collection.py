@@ -1,0 +1,1 @@
+"""Back-office: review collection settings (views come with the review-collection work)."""
