@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from browser import live_server  # noqa: F401
 from conftest import make_app
 from factories import make_shop
 from sqlalchemy import select
@@ -326,7 +325,7 @@ def test_language_switch_after_a_post_returns_to_a_page_that_can_be_shown(client
     assert f'value="/admin/shops/{shop.key}/audit?action=login"' in on_get
 
 
-def test_concurrent_failures_are_all_counted(app, merchant, live_server):  # noqa: F811
+def test_concurrent_failures_are_all_counted(app, merchant, live_server):
     """Failures arriving together through a real server still lock the account."""
     import urllib.error
     import urllib.parse

@@ -12,7 +12,6 @@ import sys
 from datetime import timedelta
 
 import pytest
-from browser import live_server  # noqa: F401
 from factories import make_shop, post_event, status_event
 from sqlalchemy import select
 
@@ -161,7 +160,7 @@ def _scheduled_orders(shop) -> list[str]:
         select(ReviewRequest).where(ReviewRequest.shop_id == shop.id))]
 
 
-def test_shell_example_is_accepted_as_it_is(app, client, merchant, live_server):  # noqa: F811
+def test_shell_example_is_accepted_as_it_is(app, client, merchant, live_server):
     shop, _, _ = merchant
     html = client.post(f"/admin/shops/{shop.key}/credentials/reveal").get_data(as_text=True)
     script = pre(html, "example-curl")
@@ -173,7 +172,7 @@ def test_shell_example_is_accepted_as_it_is(app, client, merchant, live_server):
     assert _scheduled_orders(shop) == ["1234"]
 
 
-def test_python_example_is_accepted_as_it_is(app, client, merchant, live_server):  # noqa: F811
+def test_python_example_is_accepted_as_it_is(app, client, merchant, live_server):
     shop, _, _ = merchant
     html = client.post(f"/admin/shops/{shop.key}/credentials/reveal").get_data(as_text=True)
     script = pre(html, "example-python")
