@@ -397,3 +397,42 @@ def test_the_reviews_page_share_form_still_works_and_shows_here(client, shop) ->
     assert re.search(r'<option selected value="trustpilot">|<option[^>]*value="trustpilot"[^>]*selected',
                      page)
     assert re.search(r'name="redirect_seconds"[^>]*value="45"', page)
+
+
+# ------------------------------------------------------------------ in a real browser
+
+
+@pytest.mark.browser
+def test_in_chromium_an_error_is_announced_then_the_settings_are_saved(app, shop, live_server,
+                                                                      page) -> None:
+    from browser import screenshot
+    from playwright.sync_api import expect
+    from requests_helpers import browser_login
+
+    user = merchant(shop)
+    browser_login(page, app, user)
+    address = url(shop)
+    db.session.rollback()  # SQLite: the live server needs the write lock
+    page.goto(address)
+    page.get_by_label("Envoyer une relance").check()
+    page.get_by_label("Relance après (jours)").fill("3")
+    page.get_by_label("Part des invitations envoyées vers la plateforme (%)").fill("20")
+    page.get_by_label("Adresse de notification (vide : désactivée)").fill("https://shop.example/cb")
+    page.get_by_role("button", name="Enregistrer les réglages de collecte").click()
+
+    split = page.locator("input[name=split_percent]")
+    expect(split).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#split_percent-error")).to_contain_text("page d'avis")
+    assert settings(shop)["reminder_days"] is None
+    db.session.rollback()
+
+    page.get_by_label("Adresse de la page d'avis (vide : désactivé)").fill(GOOGLE)
+    page.get_by_role("button", name="Enregistrer les réglages de collecte").click()
+    expect(page.get_by_role("status").first).to_contain_text("Réglages de collecte enregistrés.")
+    saved = settings(shop)
+    db.session.rollback()
+    assert (saved["reminder_days"], saved["balancing_split_percent"]) == (3, 20)
+
+    page.get_by_role("button", name="Afficher la clé").click()
+    expect(page.get_by_label("Clé de signature", exact=True)).to_have_value(saved["callback_secret"])
+    screenshot(page, "collection-settings")
