@@ -31,12 +31,12 @@ from kingavis import audit, callbacks, reviews
 from kingavis.delivery import service
 from kingavis.extensions import db
 from kingavis.models import Shop
+from kingavis.reviews import MAX_REDIRECT_SECONDS
 from kingavis.shops import ShopError
 
 from . import blueprint
 from .access import shop_view
 
-MAX_REDIRECT_SECONDS = 300
 DEFAULT_REDIRECT_SECONDS = 30
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _WHOLE = re.compile(r"\d{1,9}", re.ASCII)

@@ -31,7 +31,7 @@ log = logging.getLogger("kingavis.reviews")
 MAX_COMMENT_CHARS = 5000
 RATINGS = (1, 2, 3, 4, 5)
 CUSTOMER = "customer"
-MAX_REDIRECT_SECONDS = 600
+MAX_REDIRECT_SECONDS = 300
 BALANCING_PLATFORMS = ("google", "trustpilot", "other")
 MAX_URL_CHARS = 500
 

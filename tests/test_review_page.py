@@ -332,8 +332,8 @@ def test_set_balancing_validates_and_changes_nothing_on_error(app: Flask, shop: 
         ("google", "https://example.com/a b", None, "spaces"),
         ("google", "https://example.com/" + "x" * 500, None, "longer than 500"),
         ("myspace", "https://example.com/", None, "platform must be one of"),
-        ("google", "https://example.com/", 0, "between 1 and 600"),
-        ("google", "https://example.com/", 601, "between 1 and 600"),
+        ("google", "https://example.com/", 0, "between 1 and 300"),
+        ("google", "https://example.com/", 301, "between 1 and 300"),
         (None, None, 30, "needs a review page URL"),
     ]
     for platform, url, seconds, message in bad:
