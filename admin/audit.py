@@ -25,6 +25,21 @@ ACTION_LABELS: dict[str, Any] = {
     "logout": lazy_gettext("Déconnexion"),
     "secret.reveal": lazy_gettext("Secret affiché"),
     "secret.rotate": lazy_gettext("Secret renouvelé"),
+    "rule.create": lazy_gettext("Règle créée"),
+    "rule.update": lazy_gettext("Règle modifiée"),
+    "rule.delete": lazy_gettext("Règle supprimée"),
+    "rule.activate": lazy_gettext("Règle activée"),
+    "rule.apply": lazy_gettext("Règle appliquée aux demandes programmées"),
+    "settings.update": lazy_gettext("Réglages modifiés"),
+    "shop.pause": lazy_gettext("Envois mis en pause"),
+    "shop.resume": lazy_gettext("Envois repris"),
+    "review_requests.cancel": lazy_gettext("Demandes annulées"),
+    "review_requests.send_now": lazy_gettext("Demandes envoyées maintenant"),
+    "review_requests.postpone": lazy_gettext("Demandes reportées"),
+    "collection.update": lazy_gettext("Réglages de collecte d'avis modifiés"),
+    "balancing.update": lazy_gettext("Partage vers un site d'avis modifié"),
+    "callback.secret_reveal": lazy_gettext("Clé de rappel affichée"),
+    "callback.secret_rotate": lazy_gettext("Clé de rappel régénérée"),
 }
 
 

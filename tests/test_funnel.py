@@ -129,6 +129,16 @@ def test_stats_page_shows_the_funnel(dataset: Shop, client: Any) -> None:
     assert f'href="/admin/shops/{dataset.key}/stats.csv"' in page
 
 
+def test_dashboard_shows_the_funnel_totals(dataset: Shop, client: Any) -> None:
+    _login(client, dataset)
+    page = client.get(f"/admin/shops/{dataset.key}/").get_data(as_text=True)
+    assert 'id="funnel-scheduled">6<' in page and 'id="funnel-sent">5<' in page
+    assert 'id="funnel-opened">3 <span class="muted">(60.0 %)' in page
+    assert 'id="funnel-reviewed">3 <span class="muted">(60.0 %)' in page
+    assert 'id="funnel-rating">4.0 / 5<' in page
+    assert f'href="/admin/shops/{dataset.key}/stats"' in page
+
+
 def test_csv_export(dataset: Shop, client: Any) -> None:
     _login(client, dataset)
     response = client.get(f"/admin/shops/{dataset.key}/stats.csv")
