@@ -24,6 +24,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     configure_logging(app.config["LOG_LEVEL"])
+    register_proxy(app)
     register_extensions(app)
     register_queue(app)
     register_blueprints(app)
@@ -49,6 +50,18 @@ def _engine_options(uri: str) -> dict[str, Any]:
         "hide_parameters": True,
         "connect_args": {"connect_timeout": 5},
     }
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind N trusted reverse proxies, take the client's address and scheme from them.
+
+    Without it, the login slow-down would see every visitor as the proxy's address.
+    """
+    count = int(app.config.get("PROXY_COUNT") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

@@ -120,6 +120,8 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         ),
         "DISPATCH_MAX_ATTEMPTS": _int(env, "KINGAVIS_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
         "LOG_LEVEL": env.get("KINGAVIS_LOG_LEVEL", "INFO").upper(),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+        "PROXY_COUNT": _int(env, "KINGAVIS_PROXY_COUNT", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),

@@ -122,3 +122,24 @@ def test_secret_key_from_the_environment_wins_over_the_instance_key(tmp_path: Pa
 
     assert load_config(tmp_path, env={})["SECRET_KEY"] == "from-file"
     assert load_config(tmp_path, env={"SECRET_KEY": "from-env"})["SECRET_KEY"] == "from-env"
+
+
+def test_proxy_count_makes_the_app_see_the_forwarded_client_address(tmp_path: Path) -> None:
+    from flask import request
+
+    from kingavis import create_app
+
+    env = {"SECRET_KEY": "k", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    seen: list[str | None] = []
+    for proxies in ("0", "1"):
+        app = create_app(env={**env, "KINGAVIS_PROXY_COUNT": proxies})
+
+        @app.get("/whoami")
+        def whoami() -> str:
+            seen.append(request.remote_addr)
+            return "ok"
+
+        app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.7"},
+                              environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    # Not trusted by default (a client could claim any address); trusted behind one proxy.
+    assert seen == ["10.0.0.1", "203.0.113.7"]
