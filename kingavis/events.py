@@ -121,7 +121,7 @@ def _lock_order(shop: Shop, order_data: dict[str, Any]) -> Order:
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["shop_id", "external_id"],
-        set_={"updated_at": stmt.excluded.updated_at},
+        set_={"updated_at": now},  # a plain value: `excluded` would copy all 16 columns per call
     ).returning(Order)
     query = select(Order).from_statement(stmt).execution_options(populate_existing=True)
     return db.session.execute(query).scalar_one()
