@@ -141,6 +141,8 @@ def register_queue(app: Flask) -> None:
         from redis import Redis
         from rq import Queue
 
+        from .delivery import QUEUE_NAME
+
         # Bounded waits: a dead or unreachable Redis makes a request fail, never hang.
         # (An RQ worker raises socket_timeout above its own blocking-pop timeout itself.)
         connection = Redis.from_url(
@@ -148,7 +150,7 @@ def register_queue(app: Flask) -> None:
         )
         app.extensions["redis"] = connection
         app.extensions["rq_queue"] = Queue(
-            app.config.get("RQ_QUEUE_NAME", "kingavis"), connection=connection
+            QUEUE_NAME, connection=connection
         )
 
 

@@ -47,6 +47,16 @@ def _int_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tu
     return values
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = (env.get("KINGAVIS_LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"KINGAVIS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    return level
+
+
 def _secret_key(env: Mapping[str, str], instance_path: Path, debug: bool) -> str:
     if env.get("SECRET_KEY"):
         return env["SECRET_KEY"]
@@ -119,7 +129,7 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
             env, "KINGAVIS_DISPATCH_RETRY_DELAYS", (60, 300, 900, 3600, 10800, 21600)
         ),
         "DISPATCH_MAX_ATTEMPTS": _int(env, "KINGAVIS_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
-        "LOG_LEVEL": env.get("KINGAVIS_LOG_LEVEL", "INFO").upper(),
+        "LOG_LEVEL": _log_level(env),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
         "PROXY_COUNT": _int(env, "KINGAVIS_PROXY_COUNT", 0),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -76,9 +76,10 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         ({"REDIS_URL": "localhost:6379"}, ("REDIS_URL",)),
         ({"KINGAVIS_DISPATCH_RETRY_DELAYS": "60,soon"}, ("KINGAVIS_DISPATCH_RETRY_DELAYS", "soon")),
         ({"KINGAVIS_DISPATCH_MAX_ATTEMPTS": "0"}, ("KINGAVIS_DISPATCH_MAX_ATTEMPTS",)),
+        ({"KINGAVIS_LOG_LEVEL": "LOUD"}, ("KINGAVIS_LOG_LEVEL", "LOUD")),
     ],
     ids=["db-scheme", "mail-scheme", "mail-relative-file", "mail-relative-file-host", "mail-unknown-param", "mail-no-host", "base-url-relative",
-         "base-url-scheme", "rate-text", "rate-float", "rate-negative", "batch-zero", "redis-scheme", "retry-delays-text", "max-attempts-zero"],
+         "base-url-scheme", "rate-text", "rate-float", "rate-negative", "batch-zero", "redis-scheme", "retry-delays-text", "max-attempts-zero", "log-level"],
 )
 def test_bad_values_fail_fast_naming_the_variable(tmp_path: Path, env: dict, fragments: tuple) -> None:
     with pytest.raises(ConfigError) as excinfo:

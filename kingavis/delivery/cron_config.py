@@ -11,10 +11,24 @@ import os
 
 from rq import cron
 
+from kingavis.delivery import QUEUE_NAME
 from kingavis.delivery.jobs import dispatch_tick
 
-QUEUE = os.environ.get("KINGAVIS_RQ_QUEUE", "kingavis")
-INTERVAL_SECONDS = int(os.environ.get("KINGAVIS_DISPATCH_INTERVAL", "60"))
+QUEUE = QUEUE_NAME
+
+
+def _interval() -> int:
+    raw = os.environ.get("KINGAVIS_DISPATCH_INTERVAL", "60")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3600:
+        raise SystemExit(f"Error: KINGAVIS_DISPATCH_INTERVAL must be 1 to 3600 seconds, got {raw!r}")
+    return value
+
+
+INTERVAL_SECONDS = _interval()
 
 cron.register(
     dispatch_tick,
