@@ -123,26 +123,48 @@ def deliver(
 
     # PostgreSQL: the row is still locked by this transaction, the loaded object is current.
     held = request if postgres else None
+    return _send_and_record(
+        transport, message, request_id, attempt, now, held,
+        sent=_sent, failed=_failed, retry=_retry, sent_detail=message_id, what="message",
+    )
+
+
+def _send_and_record(
+    transport: Any,
+    message: Any,
+    request_id: int,
+    attempt: int,
+    now: datetime,
+    held: ReviewRequest | None,
+    *,
+    sent: Any,
+    failed: Any,
+    retry: Any,
+    sent_detail: str | None,
+    what: str,
+) -> Outcome:
+    """Send one message and record what happened, in its own commit (invitation or reminder)."""
     try:
         transport.send(message)
     except PermanentMailError as exc:
-        return _after_send(request_id, attempt, _failed, str(exc), now, held)
+        return _after_send(request_id, attempt, failed, str(exc), now, held)
     except UncertainDeliveryError as exc:
         # The server had the whole message when the connection broke: it may well have been
         # delivered. Sending it again risks a second email, so it counts as sent, with a note.
         log.warning(
-            "connection lost after the message data; not sent again",
+            f"connection lost after the {what}'s data; not sent again",
             extra={"fields": {"review_request": request_id, "error": str(exc)}},
         )
-        return _after_send(request_id, attempt, _sent, message_id, now, held)
+        return _after_send(request_id, attempt, sent, sent_detail, now, held)
     except TransientMailError as exc:
-        return _after_send(request_id, attempt, _retry, str(exc), now, held)
+        return _after_send(request_id, attempt, retry, str(exc), now, held)
     except Exception as exc:  # an unexpected error is retried a bounded number of times
         log.exception(
-            "unexpected error while sending", extra={"fields": {"review_request": request_id}}
+            f"unexpected error while sending the {what}",
+            extra={"fields": {"review_request": request_id}},
         )
-        return _after_send(request_id, attempt, _retry, f"{type(exc).__name__}: {exc}", now, held)
-    return _after_send(request_id, attempt, _sent, message_id, now, held)
+        return _after_send(request_id, attempt, retry, f"{type(exc).__name__}: {exc}", now, held)
+    return _after_send(request_id, attempt, sent, sent_detail, now, held)
 
 
 def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime) -> Outcome | None:
@@ -366,26 +388,11 @@ def deliver_reminder(
         raise
 
     held = request if postgres else None
-    try:
-        transport.send(message)
-    except PermanentMailError as exc:
-        return _after_send(request_id, attempt, _reminder_failed, str(exc), now, held)
-    except UncertainDeliveryError as exc:
-        log.warning(
-            "connection lost after the reminder's data; not sent again",
-            extra={"fields": {"review_request": request_id, "error": str(exc)}},
-        )
-        return _after_send(request_id, attempt, _reminder_sent, None, now, held)
-    except TransientMailError as exc:
-        return _after_send(request_id, attempt, _reminder_retry, str(exc), now, held)
-    except Exception as exc:
-        log.exception(
-            "unexpected error while sending a reminder",
-            extra={"fields": {"review_request": request_id}},
-        )
-        return _after_send(request_id, attempt, _reminder_retry, f"{type(exc).__name__}: {exc}",
-                           now, held)
-    return _after_send(request_id, attempt, _reminder_sent, None, now, held)
+    return _send_and_record(
+        transport, message, request_id, attempt, now, held,
+        sent=_reminder_sent, failed=_reminder_failed, retry=_reminder_retry, sent_detail=None,
+        what="reminder",
+    )
 
 
 def _drop_reminder(request: ReviewRequest, why: str, now: datetime, reason: str | None = None) -> None:
