@@ -436,3 +436,10 @@ def test_in_chromium_an_error_is_announced_then_the_settings_are_saved(app, shop
     page.get_by_role("button", name="Afficher la clé").click()
     expect(page.get_by_label("Clé de signature", exact=True)).to_have_value(saved["callback_secret"])
     screenshot(page, "collection-settings")
+
+
+def test_callback_help_shows_the_header_formats_as_text(client, shop) -> None:
+    page = client.get(url(shop)).get_data(as_text=True)
+    # Escaped, so the browser shows "<id>" instead of swallowing it as a tag.
+    assert "review_created_&lt;id&gt;" in page and "review_created_<id>" not in page
+    assert "v1,&lt;signature&gt;" in page
