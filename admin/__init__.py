@@ -5,6 +5,7 @@ shop must be one of the user's, else 404 (we never confirm that another merchant
 """
 
 from flask import Blueprint
+from flask_babel import lazy_gettext
 
 blueprint = Blueprint(
     "admin",
@@ -17,32 +18,30 @@ blueprint = Blueprint(
 
 # Main navigation: (endpoint, label). A link shows only once its page exists.
 NAV = [
-    ("admin.dashboard", "Tableau de bord"),
-    ("admin.pending", "Demandes en attente"),
-    ("admin.weekly_check", "Contrôle de la semaine"),
-    ("admin.orders", "Commandes"),
-    ("admin.history", "Historique"),
-    ("admin.reviews", "Avis"),
-    ("admin.stats", "Statistiques"),
-    ("admin.settings", "Règles et réglages"),
-    ("admin.collection_settings", "Collecte d'avis"),
-    ("admin.credentials", "Identifiants"),
-    ("admin.audit_log", "Journal"),
+    ("admin.dashboard", lazy_gettext("Tableau de bord")),
+    ("admin.pending", lazy_gettext("Demandes en attente")),
+    ("admin.weekly_check", lazy_gettext("Contrôle de la semaine")),
+    ("admin.orders", lazy_gettext("Commandes")),
+    ("admin.history", lazy_gettext("Historique")),
+    ("admin.reviews", lazy_gettext("Avis")),
+    ("admin.stats", lazy_gettext("Statistiques")),
+    ("admin.settings", lazy_gettext("Règles et réglages")),
+    ("admin.collection_settings", lazy_gettext("Collecte d'avis")),
+    ("admin.credentials", lazy_gettext("Identifiants")),
+    ("admin.audit_log", lazy_gettext("Journal")),
 ]
 
 
 @blueprint.app_context_processor
 def _nav_context() -> dict[str, object]:
     from flask import current_app, g, request, url_for
-    from flask_babel import gettext
-
     def admin_nav() -> list[dict[str, object]]:
         shop = getattr(g, "shop", None)
         if shop is None:
             return []
         endpoints = current_app.view_functions
         return [
-            {"url": url_for(endpoint, shop_key=shop.key), "label": gettext(label),
+            {"url": url_for(endpoint, shop_key=shop.key), "label": str(label),
              "active": request.endpoint == endpoint}
             for endpoint, label in NAV
             if endpoint in endpoints
