@@ -125,11 +125,11 @@ def test_a_request_without_trigger_time_is_kept(shop) -> None:
     assert [k.request_id for k in preview.kept] == [a] and preview.moves == []
 
 
+# PostgreSQL only: SQLite runs one writer at a time, so there is no claim to wait behind.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_apply_waits_for_a_claim_in_progress_and_leaves_the_claimed_request(
     shop, app, database_url
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite runs one writer at a time; row locks are PostgreSQL's")
     claimed = scheduled(shop, "1", delivered_days_ago=1)
     free = scheduled(shop, "2", delivered_days_ago=1, email="b@example.com")
     rule = db.session.get(InvitationRule, shop.active_rule.id)
