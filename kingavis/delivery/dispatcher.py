@@ -265,50 +265,44 @@ def tick(now: datetime | None = None) -> TickResult:
     batch_size = int(current_app.config["DISPATCH_BATCH_SIZE"])
     result = TickResult(mode="rq" if queue is not None else "inline")
     max_queued = int(current_app.config.get("DISPATCH_MAX_QUEUED") or DEFAULT_MAX_QUEUED)
-    unreachable = False
-    while True:
-        if queue is not None and queue.count >= max_queued:
-            # Back-pressure: the workers are behind. What is due stays scheduled (not leased)
-            # and is claimed by a later tick, so no lease runs out while jobs wait in Redis.
-            result.held_back = True
-            break
-        claims = claim(now, batch_size)
-        if not claims:
-            break
-        result.claimed += len(claims)
-        result.batches += 1
-        if queue is not None:
-            result.enqueued += _enqueue(queue, claims)
-        elif not _send_inline(claims, result, now):
-            unreachable = True
-            break  # the mail server cannot be reached: the rest waits for the next tick
-        if len(claims) < batch_size:
-            break
-    if not result.held_back and not unreachable:
-        _reminders(queue, batch_size, max_queued, result, now)
+    # The first emails, then (unless the workers are behind or the mail server is down) the
+    # reminders, the same way.
+    if _drain(queue, batch_size, max_queued, result, now, reminder=False):
+        _drain(queue, batch_size, max_queued, result, now, reminder=True)
     if result.claimed or result.held_back or result.reminders_claimed:
         log.info("dispatcher tick", extra={"fields": result.as_dict()})
     return result
 
 
-def _reminders(queue: Any, batch_size: int, max_queued: int, result: TickResult,
-               now: datetime) -> None:
-    """The due reminders, batch by batch, the same way as the first emails."""
+def _drain(queue: Any, batch_size: int, max_queued: int, result: TickResult, now: datetime,
+           *, reminder: bool) -> bool:
+    """Claim batch after batch and enqueue or send it. False when the tick must stop here:
+    the workers are behind (back-pressure) or the mail server cannot be reached."""
+    claim_batch = claim_reminders if reminder else claim
     while True:
         if queue is not None and queue.count >= max_queued:
+            # Back-pressure: the workers are behind. What is due stays scheduled (not leased)
+            # and is claimed by a later tick, so no lease runs out while jobs wait in Redis.
             result.held_back = True
-            break
-        claims = claim_reminders(now, batch_size)
+            return False
+        claims = claim_batch(now, batch_size)
         if not claims:
-            break
-        result.reminders_claimed += len(claims)
+            return True
         result.batches += 1
+        if reminder:
+            result.reminders_claimed += len(claims)
+        else:
+            result.claimed += len(claims)
         if queue is not None:
-            result.reminders_enqueued += _enqueue(queue, claims, reminder=True)
-        elif not _send_inline(claims, result, now, reminder=True):
-            break
+            enqueued = _enqueue(queue, claims, reminder=reminder)
+            if reminder:
+                result.reminders_enqueued += enqueued
+            else:
+                result.enqueued += enqueued
+        elif not _send_inline(claims, result, now, reminder=reminder):
+            return False  # the mail server cannot be reached: the rest waits for the next tick
         if len(claims) < batch_size:
-            break
+            return True
 
 
 def _enqueue(queue: Any, claims: list[tuple[int, int]], *, reminder: bool = False) -> int:
