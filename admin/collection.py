@@ -10,6 +10,11 @@ The work is done by the services, each validated and committing: ``reviews.set_l
 ``delivery.service.set_reminder`` / ``set_split``, ``reviews.set_balancing`` and
 ``callbacks.set_callback``. The form checks everything first (same rules, French messages), so
 the services are only called with values they accept.
+
+A new callback URL must also lead to a public server unless ``KINGAVIS_CALLBACK_ALLOW_PRIVATE``
+is on (``callbacks.check_destination``: the service POSTs from inside the hosting network, so a
+merchant must not aim it at 127.0.0.1, 10.x or the cloud metadata address). A host name that
+does not resolve yet is saved with a warning: the check is repeated on every attempt.
 """
 
 from __future__ import annotations
@@ -108,6 +113,11 @@ class CollectionForm(FlaskForm):
     )
     callback_url = StringField(lazy_gettext("Adresse de notification (vide : désactivée)"))
 
+    # The URL already saved (not checked again: see callbacks.set_callback), and, after
+    # validate(), the host name of a new URL that does not resolve yet (saved with a warning).
+    stored_callback_url: str | None = None
+    callback_unresolved_host: str | None = None
+
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         checks: list[WholeNumberField] = [self.review_link_days, self.postpone_days,
@@ -173,6 +183,12 @@ class CollectionForm(FlaskForm):
         if url is None:
             return True
         message = url_error(url) or callback_scheme_error(url)
+        if not message and url != self.stored_callback_url and not callbacks.allow_private():
+            try:
+                if not callbacks.check_destination(url):
+                    self.callback_unresolved_host = urlsplit(url).hostname
+            except callbacks.DestinationRefused as exc:
+                message = destination_error(exc)
         if message:
             self.callback_url.errors = [*self.callback_url.errors, message]
             return False
@@ -205,14 +221,29 @@ def url_error(url: str) -> str | None:
 
 
 def callback_scheme_error(url: str) -> str | None:
-    """The callback carries the customer's review: https, except on this machine (tests)."""
+    """The callback carries the customer's review: https, except on this machine (tests).
+
+    With private addresses refused, localhost is refused anyway, so the message says https only.
+    """
     parts = urlsplit(url)
     if parts.scheme.lower() == "https":
         return None
     if (parts.hostname or "").lower() in LOOPBACK_HOSTS:
         return None
+    if not callbacks.allow_private():
+        return gettext("L'adresse de notification doit commencer par https://.")
     return gettext("L'adresse de notification doit commencer par https:// (http:// n'est "
                    "accepté que pour localhost, pour des essais).")
+
+
+def destination_error(exc: callbacks.DestinationRefused) -> str:
+    """Why a callback destination was refused, naming the address (and the name behind it)."""
+    if exc.literal:
+        return gettext("L'adresse %(address)s n'est pas publique : les notifications ne partent "
+                       "que vers un serveur joignable sur Internet.", address=exc.address)
+    return gettext("%(host)s correspond à l'adresse %(address)s, qui n'est pas publique : les "
+                   "notifications ne partent que vers un serveur joignable sur Internet.",
+                   host=exc.host, address=exc.address)
 
 
 def _current(shop: Shop) -> dict[str, Any]:
@@ -244,7 +275,9 @@ def _wanted(form: CollectionForm) -> dict[str, Any]:
 
 def _form(shop: Shop, formdata: Any = None) -> CollectionForm:
     if formdata is not None:
-        return CollectionForm(formdata=formdata)
+        form = CollectionForm(formdata=formdata)
+        form.stored_callback_url = shop.callback_url
+        return form
     return CollectionForm(formdata=None, data={
         "review_link_days": str(shop.review_link_days),
         "postpone_days": str(shop.postpone_days),
@@ -276,6 +309,7 @@ def _render(shop: Shop, form: CollectionForm, status: int = 200,
         secret=secret,
         max_redirect=MAX_REDIRECT_SECONDS,
         default_redirect=DEFAULT_REDIRECT_SECONDS,
+        callback_public_only=not callbacks.allow_private(),
         aria=aria,
     ), status)
     if secret is not None:
@@ -284,8 +318,14 @@ def _render(shop: Shop, form: CollectionForm, status: int = 200,
 
 
 def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
-    """Call the services for what changed; each commits (the audit entry goes with the first)."""
+    """Call the services for what changed; each commits (the audit entry goes with the first).
+
+    The callback goes first: its destination check depends on DNS, which may have changed
+    since the form's check, and when it refuses, nothing has been committed yet.
+    """
     actor = current_user.email
+    if "callback_url" in changed:
+        callbacks.set_callback(shop, wanted["callback_url"])
     if changed & {"review_link_days", "postpone_days"}:
         reviews.set_link_settings(shop, wanted["review_link_days"], wanted["postpone_days"])
     if "reminder_days" in changed:
@@ -301,8 +341,6 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
                               wanted["balancing_redirect_seconds"])
     if split_changed:
         service.set_split(shop, wanted["balancing_split_percent"], actor=actor)
-    if "callback_url" in changed:
-        callbacks.set_callback(shop, wanted["callback_url"])
     db.session.commit()
 
 
@@ -326,11 +364,19 @@ def collection_settings(shop: Shop) -> Response:
                           "after": {k: wanted[k] for k in sorted(changed)}})
     try:
         _apply(shop, wanted, changed)
+    except callbacks.DestinationRefused as exc:  # DNS changed since the form's check
+        db.session.rollback()
+        form.callback_url.errors = [*form.callback_url.errors, destination_error(exc)]
+        return _render(shop, form, 422)
     except ShopError as exc:  # the form checks the same rules; kept as a safety net
         db.session.rollback()
         flash(gettext("Réglages refusés : %(detail)s", detail=str(exc)), "error")
         return _render(shop, form, 422)
     flash(gettext("Réglages de collecte enregistrés."), "success")
+    if form.callback_unresolved_host and "callback_url" in changed:
+        flash(gettext("Attention : %(host)s ne correspond encore à aucune adresse. Les "
+                      "notifications échoueront tant que ce nom ne sera pas déclaré dans le DNS.",
+                      host=form.callback_unresolved_host), "error")
     if shop.callback_url and not had_secret:
         flash(gettext("Une clé de signature a été créée pour les notifications : affichez-la "
                       "ci-dessous et enregistrez-la dans votre boutique."), "success")

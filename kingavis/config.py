@@ -47,6 +47,23 @@ def _int_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tu
     return values
 
 
+FALSY = {"0", "false", "no", "off"}
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A yes/no switch; anything but the usual spellings stops start-up (a typo must not
+    silently leave a safety switch in the state the operator did not want)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in TRUTHY:
+        return True
+    if value in FALSY:
+        return False
+    raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -130,6 +147,8 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         ),
         "DISPATCH_MAX_ATTEMPTS": _int(env, "KINGAVIS_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
         "LOG_LEVEL": _log_level(env),
+        # False: the shop's review.created callback may only reach public (global) addresses.
+        "CALLBACK_ALLOW_PRIVATE": _bool(env, "KINGAVIS_CALLBACK_ALLOW_PRIVATE", False),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
         "PROXY_COUNT": _int(env, "KINGAVIS_PROXY_COUNT", 0),
         "SESSION_COOKIE_HTTPONLY": True,

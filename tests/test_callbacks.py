@@ -1,10 +1,14 @@
 """The shop's review.created callback (issue 5 point 7): a real HTTP server on loopback checks
 the Standard Webhooks signature; a real ``rq worker --burst`` process delivers and retries.
-Runs on SQLite and PostgreSQL."""
+Runs on SQLite and PostgreSQL.
+
+The receiver listens on 127.0.0.1, which the SSRF guard refuses by default, so these apps and
+workers run with CALLBACK_ALLOW_PRIVATE on (test_callback_ssrf.py tests the guard itself)."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -29,11 +33,16 @@ from kingavis.shops import ShopError
 
 
 class Receiver:
-    """A shop's server: answers with the queued status codes (then 200), checks signatures."""
+    """A shop's server: answers with the queued status codes (then 200), checks signatures.
 
-    def __init__(self, secret: str, statuses: list[int] | None = None) -> None:
+    ``location``: the Location header of a 3xx answer. ``context``: serve https with it.
+    """
+
+    def __init__(self, secret: str, statuses: list[int] | None = None, *,
+                 location: str | None = None, context: ssl.SSLContext | None = None) -> None:
         self.secret = secret
         self.statuses = list(statuses or [])
+        self.location = location
         self.received: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         receiver = self
@@ -52,6 +61,8 @@ class Receiver:
                     receiver.received.append({"headers": headers, "body": json.loads(body),
                                               "verified": verified, "status": status})
                 self.send_response(status)
+                if receiver.location and 300 <= status < 400:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -59,7 +70,11 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/kingavis"
+        if context is not None:
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_port
+        scheme = "https" if context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/hooks/kingavis"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -67,6 +82,16 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The suite's app, allowed to call the receiver on loopback."""
+    app = make_app(database_url, tmp_path, CALLBACK_ALLOW_PRIVATE=True)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -102,8 +127,11 @@ def the_review() -> Review:
     return review
 
 
-def run_worker(database_url: str, tmp_path: Path, redis_url: str) -> str:
-    env = worker_env(database_url, tmp_path / "worker", redis_url, f"file://{tmp_path / 'outbox'}")
+def run_worker(database_url: str, tmp_path: Path, redis_url: str, *, allow_private: bool = True) -> str:
+    """``rq worker --burst`` with the app configured from the environment, as in production."""
+    extra = {"KINGAVIS_CALLBACK_ALLOW_PRIVATE": "1"} if allow_private else {}
+    env = worker_env(database_url, tmp_path / "worker", redis_url, f"file://{tmp_path / 'outbox'}",
+                     **extra)
     done = subprocess.run(
         [str(BIN / "rq"), "worker", "--burst", "--url", redis_url,
          "--worker-class", "rq.worker.SimpleWorker", "kingavis"],
@@ -159,7 +187,8 @@ def test_without_redis_an_unreachable_shop_is_recorded_as_failed(client, receive
 
 def test_redis_down_the_review_is_kept_and_the_callback_goes_after_the_response(
         database_url: str, tmp_path: Path, receivers: list[Receiver]) -> None:
-    app = make_app(database_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    app = make_app(database_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0",
+                   CALLBACK_ALLOW_PRIVATE=True)
     with app.app_context():
         shop, receiver = shop_with_callback(receivers)
         token, _ = sent_token_rq(app, shop)
@@ -176,7 +205,8 @@ def test_redis_down_the_review_is_kept_and_the_callback_goes_after_the_response(
 
 def test_rq_worker_retries_a_5xx_with_the_same_webhook_id(database_url: str, tmp_path: Path,
                                                          redis_url: str, receivers: list[Receiver]) -> None:
-    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0])
+    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0],
+                   CALLBACK_ALLOW_PRIVATE=True)
     with app.app_context():
         shop, receiver = shop_with_callback(receivers, statuses=[500])
         token, _ = sent_token_rq(app, shop)
@@ -206,7 +236,8 @@ def test_rq_worker_retries_a_5xx_with_the_same_webhook_id(database_url: str, tmp
 ])
 def test_rq_worker_gives_up(database_url: str, tmp_path: Path, redis_url: str, receivers: list[Receiver],
                             statuses: list[int], expected_posts: int, error: str) -> None:
-    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0])
+    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0],
+                   CALLBACK_ALLOW_PRIVATE=True)
     with app.app_context():
         shop, receiver = shop_with_callback(receivers, statuses=statuses)
         token, _ = sent_token_rq(app, shop)

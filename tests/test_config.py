@@ -77,9 +77,12 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         ({"KINGAVIS_DISPATCH_RETRY_DELAYS": "60,soon"}, ("KINGAVIS_DISPATCH_RETRY_DELAYS", "soon")),
         ({"KINGAVIS_DISPATCH_MAX_ATTEMPTS": "0"}, ("KINGAVIS_DISPATCH_MAX_ATTEMPTS",)),
         ({"KINGAVIS_LOG_LEVEL": "LOUD"}, ("KINGAVIS_LOG_LEVEL", "LOUD")),
+        ({"KINGAVIS_CALLBACK_ALLOW_PRIVATE": "maybe"}, ("KINGAVIS_CALLBACK_ALLOW_PRIVATE", "maybe")),
+        ({"KINGAVIS_CALLBACK_ALLOW_PRIVATE": "2"}, ("KINGAVIS_CALLBACK_ALLOW_PRIVATE", "true or false")),
     ],
     ids=["db-scheme", "mail-scheme", "mail-relative-file", "mail-relative-file-host", "mail-unknown-param", "mail-no-host", "base-url-relative",
-         "base-url-scheme", "rate-text", "rate-float", "rate-negative", "batch-zero", "redis-scheme", "retry-delays-text", "max-attempts-zero", "log-level"],
+         "base-url-scheme", "rate-text", "rate-float", "rate-negative", "batch-zero", "redis-scheme", "retry-delays-text", "max-attempts-zero", "log-level",
+         "callback-allow-private-text", "callback-allow-private-number"],
 )
 def test_bad_values_fail_fast_naming_the_variable(tmp_path: Path, env: dict, fragments: tuple) -> None:
     with pytest.raises(ConfigError) as excinfo:
@@ -144,3 +147,26 @@ def test_proxy_count_makes_the_app_see_the_forwarded_client_address(tmp_path: Pa
                               environ_base={"REMOTE_ADDR": "10.0.0.1"})
     # Not trusted by default (a client could claim any address); trusted behind one proxy.
     assert seen == ["10.0.0.1", "203.0.113.7"]
+
+
+@pytest.mark.parametrize(("raw", "allowed"), [
+    (None, False), ("", False), ("0", False), ("false", False), ("No", False), ("off", False),
+    ("1", True), ("true", True), ("YES", True), (" on ", True),
+])
+def test_callbacks_reach_only_public_addresses_unless_allowed(tmp_path: Path, raw: str | None,
+                                                             allowed: bool) -> None:
+    env = {} if raw is None else {"KINGAVIS_CALLBACK_ALLOW_PRIVATE": raw}
+    assert load(tmp_path, **env)["CALLBACK_ALLOW_PRIVATE"] is allowed
+
+
+def test_a_bad_callback_switch_stops_the_real_app_with_one_line(tmp_path: Path) -> None:
+    from processes import flask_env, run_flask
+
+    env = flask_env(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "instance",
+                    KINGAVIS_CALLBACK_ALLOW_PRIVATE="sometimes")
+    result = run_flask(["routes"], env)
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Error: KINGAVIS_CALLBACK_ALLOW_PRIVATE must be true or false (1/0, yes/no, on/off), "
+        "got 'sometimes'"]
