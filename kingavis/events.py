@@ -1,10 +1,14 @@
 """Applying one order-status event: the service behind the webhook (and any other caller).
 
-Concurrency: the order row is created with INSERT … ON CONFLICT DO NOTHING and then locked
-(SELECT … FOR UPDATE on PostgreSQL; SQLite transactions take the write lock up front), so
-events of one order are applied one at a time. The unique constraints on
+Concurrency: the order row is created and locked by one INSERT … ON CONFLICT DO UPDATE …
+RETURNING (PostgreSQL; SQLite transactions take the write lock up front), so events of one
+order are applied one at a time. The unique constraints on
 ``review_requests.order_id`` and ``order_events (shop_id, webhook_id)`` are the last line of
 defence; a conflict there is handled by re-reading, never by a second request.
+
+The transaction is written in SQLAlchemy Core, not through the ORM's unit of work: it runs
+for every webhook, and the ORM's flush and per-object bookkeeping cost several times the
+statements themselves (bench/README.md). The rules stay in ``scheduling`` as plain functions.
 """
 
 from __future__ import annotations
@@ -14,8 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Row,
+    bindparam,
+    false,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from .delivery.service import choose_platform
@@ -30,11 +44,16 @@ from .models import (
     Shop,
     ShopStatus,
     Unsubscription,
+    UTCDateTime,
     utcnow,
 )
 from .scheduling import Action, Guards, Rule, compute_due_at, decide, suppression_reason
+from .shops import ShopSnapshot
 
 log = logging.getLogger("kingavis.events")
+
+# The webhook passes a ShopSnapshot (plain values, one query); other callers may pass a Shop.
+AnyShop = Shop | ShopSnapshot
 
 OUTCOME_BY_ACTION = {
     Action.IGNORE_STALE: "ignored_stale",
@@ -53,7 +72,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def shop_rule(shop: Shop) -> Rule | None:
+def shop_rule(shop: AnyShop) -> Rule | None:
     rule = shop.active_rule
     if rule is None:
         return None
@@ -65,7 +84,7 @@ def shop_rule(shop: Shop) -> Rule | None:
     )
 
 
-def shop_guards(shop: Shop) -> Guards:
+def shop_guards(shop: AnyShop) -> Guards:
     return Guards(
         cancel_status_ids=frozenset(shop.cancel_status_ids or ()),
         require_consent=shop.require_consent,
@@ -74,7 +93,7 @@ def shop_guards(shop: Shop) -> Guards:
 
 
 def apply_status_event(
-    shop: Shop,
+    shop: AnyShop,
     event: dict[str, Any],
     webhook_id: str,
     *,
@@ -102,32 +121,116 @@ def apply_status_event(
     raise AssertionError("unreachable")
 
 
-def _lock_order(shop: Shop, order_data: dict[str, Any]) -> Order:
+_orders = Order.__table__
+_events = OrderEvent.__table__
+_requests = ReviewRequest.__table__
+_decisions = RequestDecision.__table__
+_statuses = ShopStatus.__table__
+_unsubscriptions = Unsubscription.__table__
+
+# Built once, executed with a dict of values: SQLAlchemy compiles each statement once per set
+# of keys and reuses it, where building a statement per call would cost more than running it.
+# The two upserts are text: the dialects' INSERT … ON CONFLICT constructs are not cached, and
+# the SQL is the same on PostgreSQL and SQLite (3.35+).
+_REPLAY = select(_events.c.response).where(
+    _events.c.shop_id == bindparam("b_shop_id"), _events.c.webhook_id == bindparam("b_webhook_id")
+)
+_LOCK_ORDER = (
+    text(
+        "INSERT INTO orders (shop_id, external_id, customer_email, created_at, updated_at) "
+        "VALUES (:shop_id, :external_id, :customer_email, :now, :now) "
+        "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
+        "RETURNING id, external_id, review_consent, latest_changed_at"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime))
+    .columns(
+        _orders.c.id, _orders.c.external_id, _orders.c.review_consent, _orders.c.latest_changed_at
+    )
+)
+_REMEMBER_STATUS = text(
+    "INSERT INTO shop_statuses (shop_id, status_id, name, paid, shipped, last_seen_at) "
+    "VALUES (:shop_id, :status_id, :name, :paid, :shipped, :now) "
+    "ON CONFLICT (shop_id, status_id) DO UPDATE SET name = excluded.name, "
+    "paid = coalesce(excluded.paid, shop_statuses.paid), "
+    "shipped = coalesce(excluded.shipped, shop_statuses.shipped), "
+    "last_seen_at = excluded.last_seen_at"
+).bindparams(
+    bindparam("paid", type_=Boolean),
+    bindparam("shipped", type_=Boolean),
+    bindparam("now", type_=UTCDateTime),
+)
+_REQUEST = select(
+    _requests.c.id, _requests.c.state, _requests.c.reason, _requests.c.due_at
+).where(_requests.c.order_id == bindparam("b_order_id"))
+_REQUEST_FOR_UPDATE = _REQUEST.with_for_update()
+_UPDATE_ORDER = update(_orders).where(_orders.c.id == bindparam("b_order_id"))
+# The module did not say whether the status is paid: use what is known of it (the preset's
+# flags, or what the shop sent before), so rule 5 still sees "awaiting payment" as unpaid.
+_UPDATE_ORDER_KNOWN_PAID = _UPDATE_ORDER.values(
+    latest_status_paid=select(_statuses.c.paid)
+    .where(
+        _statuses.c.shop_id == bindparam("b_shop_id"),
+        _statuses.c.status_id == bindparam("b_status_id"),
+    )
+    .scalar_subquery()
+)
+_UPDATE_REQUEST = update(_requests).where(_requests.c.id == bindparam("b_request_id"))
+_INSERT_REQUEST = insert(_requests)
+_INSERT_EVENT = insert(_events)
+_INSERT_DECISION = insert(_decisions)
+_LOCK_CUSTOMER = select(
+    func.pg_advisory_xact_lock(bindparam("b_shop_id"), func.hashtext(bindparam("b_email")))
+)
+_UNSUBSCRIBED = (
+    select(_unsubscriptions.c.id)
+    .where(
+        _unsubscriptions.c.shop_id == bindparam("b_shop_id"),
+        _unsubscriptions.c.email_normalized == bindparam("b_email"),
+    )
+    .exists()
+)
+_SENDING_OR_SENT = [
+    RequestState.SCHEDULED.value, RequestState.SENDING.value, RequestState.SENT.value
+]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The order's review request as this event leaves it (what the outcome object shows)."""
+
+    id: int
+    state: str
+    reason: str | None
+    due_at: datetime
+
+    def to_outcome(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "state": self.state,
+            "due_at": self.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "reason": self.reason,
+        }
+
+
+def _lock_order(conn: Connection, shop_id: int, order_data: dict[str, Any]) -> Row[Any]:
     """Create the order row if needed and lock it, in one statement.
 
     ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` takes the row lock on PostgreSQL (a
     concurrent delivery of the same order waits here until this event commits); on SQLite the
-    transaction already holds the write lock.
+    transaction already holds the write lock. Returns the row as it was before this event.
     """
-    now = utcnow()
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Order).values(
-        shop_id=shop.id,
-        external_id=order_data["id"],
-        customer_email=order_data["customer"]["email"],
-        created_at=now,
-        updated_at=now,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["shop_id", "external_id"],
-        set_={"updated_at": now},  # a plain value: `excluded` would copy all 16 columns per call
-    ).returning(Order)
-    query = select(Order).from_statement(stmt).execution_options(populate_existing=True)
-    return db.session.execute(query).scalar_one()
+    return conn.execute(
+        _LOCK_ORDER,
+        {
+            "shop_id": shop_id,
+            "external_id": order_data["id"],
+            "customer_email": order_data["customer"]["email"],
+            "now": utcnow(),
+        },
+    ).one()
 
 
-def _lock_request(order: Order) -> ReviewRequest | None:
+def _lock_request(conn: Connection, order_id: int) -> _Request | None:
     """The order's request, locked on PostgreSQL until this event commits.
 
     The dispatcher moves a request from scheduled to sending and sent under its own row lock;
@@ -135,19 +238,14 @@ def _lock_request(order: Order) -> ReviewRequest | None:
     sent meanwhile (which a later trigger would then schedule, and send, again). With it, the
     event either goes first (the claim skips or re-reads the row) or sees the new state.
     """
-    query = select(ReviewRequest).where(ReviewRequest.order_id == order.id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return db.session.execute(
-        query.execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    query = _REQUEST_FOR_UPDATE if conn.dialect.name == "postgresql" else _REQUEST
+    row = conn.execute(query, {"b_order_id": order_id}).one_or_none()
+    return None if row is None else _Request(row.id, row.state, row.reason, row.due_at)
 
 
-def _replay(shop: Shop, webhook_id: str) -> EventResult | None:
-    previous = db.session.execute(
-        select(OrderEvent.response).where(
-            OrderEvent.shop_id == shop.id, OrderEvent.webhook_id == webhook_id
-        )
+def _replay(conn: Connection, shop_id: int, webhook_id: str) -> EventResult | None:
+    previous = conn.execute(
+        _REPLAY, {"b_shop_id": shop_id, "b_webhook_id": webhook_id}
     ).scalar_one_or_none()
     if previous is None:
         return None
@@ -155,28 +253,34 @@ def _replay(shop: Shop, webhook_id: str) -> EventResult | None:
 
 
 def _apply(
-    shop: Shop,
+    shop: AnyShop,
     event: dict[str, Any],
     webhook_id: str,
     raw_payload: dict[str, Any] | None,
     now: datetime,
 ) -> EventResult:
+    """One transaction in SQLAlchemy Core: a handful of statements, no ORM unit of work.
+
+    PostgreSQL locks, always in this order: the order row, its request row, then (for a
+    trigger) the customer's advisory lock. Every write comes after the decision.
+    """
+    conn = db.session.connection()
     data = event["data"]
     order_data = data["order"]
+    customer = order_data["customer"]
     status = data["status"]
     changed_at: datetime = data["changed_at"].astimezone(UTC)
     status_id = status["id"]
 
     # A webhook id already applied changes nothing, not even an order row for its body.
-    replay = _replay(shop, webhook_id)
+    replay = _replay(conn, shop.id, webhook_id)
     if replay is not None:
         db.session.commit()
         return replay
     # A concurrent delivery of the same id that wins the race makes this one fail on the
-    # unique (shop_id, webhook_id) constraint at commit; the retry then finds it above.
-    order = _lock_order(shop, order_data)
-
-    request = _lock_request(order)
+    # unique (shop_id, webhook_id) constraint; the retry then finds it above.
+    order = _lock_order(conn, shop.id, order_data)
+    request = _lock_request(conn, order.id)
     rule = shop_rule(shop)
     guards = shop_guards(shop)
     action = decide(
@@ -189,74 +293,28 @@ def _apply(
         guards=guards,
     )
 
-    order_event = OrderEvent(
-        shop_id=shop.id,
-        order_id=order.id,
-        webhook_id=webhook_id,
-        status_id=status_id,
-        status_name=status["name"],
-        status_paid=status.get("paid"),
-        status_shipped=status.get("shipped"),
-        previous_status_id=(data.get("previous_status") or {}).get("id"),
-        changed_at=changed_at,
-        received_at=now,
-        stale=action is Action.IGNORE_STALE,
-        outcome="",
-        response={},
-        payload=raw_payload if raw_payload is not None else _jsonable(event),
-    )
-
+    seen_status = None
     if action is not Action.IGNORE_STALE:
-        _update_order(order, order_data, status, changed_at)
-        if status.get("paid") is None:
-            # The module did not say: use what we know of this status (the preset's flags, or
-            # what the shop sent before), so rule 5 still sees "awaiting payment" as unpaid.
-            order.latest_status_paid = _known_paid(shop, status["id"])
-        seen_status = _remember_status(shop, status, now)
-    else:
-        seen_status = None
+        _update_order(conn, shop.id, order.id, order_data, status, changed_at)
+        seen_status = _remember_status(conn, shop, status, now)
 
-    outcome: str
+    decision: tuple[int, str, str | None, datetime] | None = None
     if action is Action.CANCEL:
         assert request is not None
-        _set_state(request, RequestState.CANCELLED, Reason.ORDER_CANCELLED.value, order_event, now)
+        reason = Reason.ORDER_CANCELLED.value
+        conn.execute(
+            _UPDATE_REQUEST,
+            {"b_request_id": request.id, "state": RequestState.CANCELLED.value,
+             "reason": reason, "next_attempt_at": None},
+        )
+        request = _Request(request.id, RequestState.CANCELLED.value, reason, request.due_at)
+        decision = (request.id, request.state, reason, request.due_at)
         outcome = "cancelled"
     elif action in (Action.CREATE, Action.RESCHEDULE):
         assert rule is not None
-        due_at = compute_due_at(changed_at, rule, now)
-        email = normalize_email(order.customer_email)
-        if request is None:
-            request = ReviewRequest(
-                shop_id=shop.id,
-                order_id=order.id,
-                customer_email_normalized=email,
-                rule_id=shop.active_rule.id if shop.active_rule else None,
-                due_at=due_at,
-                state=RequestState.SCHEDULED.value,
-                # Review Balancing split: fixed per order, never changed by a retry.
-                platform=choose_platform(shop, order.external_id),
-            )
-            db.session.add(request)
-            db.session.flush()  # an id, so the window check below does not find itself
-        request.customer_email_normalized = email
-        request.due_at = due_at
-        request.trigger_status_id = status_id
-        request.trigger_status_name = status["name"]
-        request.triggered_at = changed_at
-        _lock_customer(shop, email)
-        reason = suppression_reason(
-            review_consent=order.review_consent,
-            require_consent=guards.require_consent,
-            unsubscribed=_unsubscribed(shop, email),
-            recent_request=_recent_request(shop, email, request.id, due_at, guards),
-        )
-        if reason is None:
-            _set_state(request, RequestState.SCHEDULED, None, order_event, now)
-            request.next_attempt_at = due_at
-            outcome = "scheduled"
-        else:
-            _set_state(request, RequestState.SUPPRESSED, reason, order_event, now)
-            outcome = "suppressed"
+        request = _schedule(conn, shop, order, customer, status, changed_at, request, rule, guards, now)
+        decision = (request.id, request.state, request.reason, request.due_at)
+        outcome = request.state  # "scheduled" or "suppressed"
     elif action is Action.IGNORE_STALE:
         outcome = "ignored_stale"
     else:
@@ -268,10 +326,40 @@ def _apply(
         "outcome": outcome,
         "review_request": request.to_outcome() if request is not None else None,
     }
-    # Added last, complete: one INSERT (a decision above may already have cascaded it in).
-    order_event.outcome = outcome
-    order_event.response = body
-    db.session.add(order_event)
+    # Inserted once, complete, after the decision (its outcome and answer are known).
+    inserted = conn.execute(
+        _INSERT_EVENT,
+        {
+            "shop_id": shop.id,
+            "order_id": order.id,
+            "webhook_id": webhook_id,
+            "status_id": status_id,
+            "status_name": status["name"],
+            "status_paid": status.get("paid"),
+            "status_shipped": status.get("shipped"),
+            "previous_status_id": (data.get("previous_status") or {}).get("id"),
+            "changed_at": changed_at,
+            "received_at": now,
+            "stale": action is Action.IGNORE_STALE,
+            "outcome": outcome,
+            "response": body,
+            "payload": raw_payload if raw_payload is not None else _jsonable(event),
+        },
+    )
+    if decision is not None:
+        request_id, state, reason, due_at = decision
+        conn.execute(
+            _INSERT_DECISION,
+            {
+                "review_request_id": request_id,
+                "order_event_id": inserted.inserted_primary_key[0],
+                "state": state,
+                "reason": reason,
+                "due_at": due_at,
+                "actor": "system",
+                "created_at": now,
+            },
+        )
     db.session.commit()
     if seen_status is not None:
         # Only once committed: a rolled-back transaction must not count as recorded.
@@ -279,99 +367,147 @@ def _apply(
     return EventResult(202, body, False)
 
 
+def _schedule(
+    conn: Connection,
+    shop: AnyShop,
+    order: Row[Any],
+    customer: dict[str, Any],
+    status: dict[str, Any],
+    changed_at: datetime,
+    request: _Request | None,
+    rule: Rule,
+    guards: Guards,
+    now: datetime,
+) -> _Request:
+    """Rules 1, 2, 3 and 7: create (or schedule again) the order's request, or suppress it."""
+    due_at = compute_due_at(changed_at, rule, now)
+    email = normalize_email(customer["email"])
+    consent = customer.get("review_consent", order.review_consent)
+    _lock_customer(conn, shop.id, email)
+    window = timedelta(days=max(guards.customer_window_days, 0))
+    unsubscribed, recent = conn.execute(
+        _CHECKS[(guards.customer_window_days > 0, request is not None)],
+        {
+            "b_shop_id": shop.id,
+            "b_email": email,
+            "b_from": due_at - window,
+            "b_to": due_at + window,
+            "b_request_id": request.id if request else None,
+        },
+    ).one()
+    reason = suppression_reason(
+        review_consent=consent,
+        require_consent=guards.require_consent,
+        unsubscribed=bool(unsubscribed),
+        recent_request=bool(recent),
+    )
+    state = RequestState.SCHEDULED.value if reason is None else RequestState.SUPPRESSED.value
+    values = {
+        "customer_email_normalized": email,
+        "due_at": due_at,
+        "state": state,
+        "reason": reason,
+        "next_attempt_at": due_at if reason is None else None,
+        "trigger_status_id": status["id"],
+        "trigger_status_name": status["name"],
+        "triggered_at": changed_at,
+    }
+    if request is None:
+        active = shop.active_rule
+        inserted = conn.execute(
+            _INSERT_REQUEST,
+            {
+                "shop_id": shop.id,
+                "order_id": order.id,
+                "rule_id": active.id if active else None,
+                # Review Balancing split: fixed per order, never changed by a retry.
+                "platform": choose_platform(shop, order.external_id),
+                **values,
+            },
+        )
+        request_id = inserted.inserted_primary_key[0]
+    else:
+        request_id = request.id
+        conn.execute(_UPDATE_REQUEST, {"b_request_id": request_id, **values})
+    return _Request(request_id, state, reason, due_at)
+
+
 def _update_order(
-    order: Order, order_data: dict[str, Any], status: dict[str, Any], changed_at: datetime
+    conn: Connection,
+    shop_id: int,
+    order_id: int,
+    order_data: dict[str, Any],
+    status: dict[str, Any],
+    changed_at: datetime,
 ) -> None:
+    """The order as this (newest) event describes it; one UPDATE."""
     customer = order_data["customer"]
-    order.customer_email = customer["email"]
-    for attr, key in (
+    values: dict[str, Any] = {"customer_email": customer["email"]}
+    for column, key in (
         ("customer_first_name", "first_name"),
         ("customer_last_name", "last_name"),
         ("customer_locale", "locale"),
         ("review_consent", "review_consent"),
     ):
         if key in customer:
-            setattr(order, attr, customer[key])
+            values[column] = customer[key]
     if order_data.get("reference") is not None:
-        order.reference = order_data["reference"]
+        values["reference"] = order_data["reference"]
     if order_data.get("placed_at") is not None:
-        order.placed_at = order_data["placed_at"]
-    order.latest_status_id = status["id"]
-    order.latest_status_name = status["name"]
-    order.latest_status_paid = status.get("paid")
-    order.latest_changed_at = changed_at
+        values["placed_at"] = order_data["placed_at"]
+    values["latest_status_id"] = status["id"]
+    values["latest_status_name"] = status["name"]
+    values["latest_changed_at"] = changed_at
+    values["b_order_id"] = order_id
+    paid = status.get("paid")
+    if paid is None:
+        statement = _UPDATE_ORDER_KNOWN_PAID
+        values.update(b_shop_id=shop_id, b_status_id=status["id"])
+    else:
+        statement = _UPDATE_ORDER
+        values["latest_status_paid"] = paid
+    conn.execute(statement, values)
 
 
-def _set_state(
-    request: ReviewRequest,
-    state: RequestState,
-    reason: str | None,
-    order_event: OrderEvent | None,
-    now: datetime,
-    actor: str = "system",
-) -> None:
-    request.state = state.value
-    request.reason = reason
-    if state is not RequestState.SCHEDULED:
-        request.next_attempt_at = None
-    db.session.flush()  # the request needs its id for the decision row
-    db.session.add(
-        RequestDecision(
-            review_request_id=request.id,
-            order_event=order_event,
-            state=state.value,
-            reason=reason,
-            due_at=request.due_at,
-            actor=actor,
-            created_at=now,
-        )
-    )
-
-
-def _lock_customer(shop: Shop, email: str) -> None:
+def _lock_customer(conn: Connection, shop_id: int, email: str) -> None:
     """Serialise the per-customer window check (rule 7) of one address in one shop.
 
     Two orders of one customer delivered at the same time lock different order rows; without
     this each would miss the other's new request and both would be scheduled. PostgreSQL: a
     transaction-level advisory lock on (shop, hash of the address), taken after the order and
-    request locks, always in that order. SQLite already runs one writer at a time.
+    request locks, always in that order, in its own statement so that the checks that follow
+    see what the previous holder committed. SQLite already runs one writer at a time.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(func.pg_advisory_xact_lock(shop.id, func.hashtext(email))))
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_CUSTOMER, {"b_shop_id": shop_id, "b_email": email})
 
 
-def _unsubscribed(shop: Shop, email: str) -> bool:
-    return (
-        db.session.execute(
-            select(Unsubscription.id).where(
-                Unsubscription.shop_id == shop.id, Unsubscription.email_normalized == email
-            )
-        ).first()
-        is not None
+def _recent_request_query(exclude_request: bool) -> Any:
+    """EXISTS: a request scheduled or sent for the address in the shop within the window
+    (``b_from`` < sent or due time < ``b_to``), other than ``b_request_id`` if excluded."""
+    when = func.coalesce(_requests.c.sent_at, _requests.c.due_at)
+    query = select(_requests.c.id).where(
+        _requests.c.shop_id == bindparam("b_shop_id"),
+        _requests.c.customer_email_normalized == bindparam("b_email"),
+        _requests.c.state.in_(_SENDING_OR_SENT),
+        when > bindparam("b_from", type_=UTCDateTime),
+        when < bindparam("b_to", type_=UTCDateTime),
     )
+    if exclude_request:
+        query = query.where(_requests.c.id != bindparam("b_request_id"))
+    return query.exists()
 
 
-def _recent_request(
-    shop: Shop, email: str, request_id: int | None, due_at: datetime, guards: Guards
-) -> bool:
-    window = timedelta(days=guards.customer_window_days)
-    if guards.customer_window_days <= 0:
-        return False
-    when = func.coalesce(ReviewRequest.sent_at, ReviewRequest.due_at)
-    query = select(ReviewRequest.id).where(
-        ReviewRequest.shop_id == shop.id,
-        ReviewRequest.customer_email_normalized == email,
-        ReviewRequest.state.in_(
-            [RequestState.SCHEDULED.value, RequestState.SENDING.value, RequestState.SENT.value]
-        ),
-        and_(when > due_at - window, when < due_at + window),
-    )
-    if request_id is not None:
-        query = query.where(ReviewRequest.id != request_id)
-    return db.session.execute(query.limit(1)).first() is not None
+_CHECKS = {
+    # (window on, excluding the order's own request) -> the rule 7 checks in one query
+    (True, False): select(_UNSUBSCRIBED, _recent_request_query(False)),
+    (True, True): select(_UNSUBSCRIBED, _recent_request_query(True)),
+    (False, False): select(_UNSUBSCRIBED, false()),
+    (False, True): select(_UNSUBSCRIBED, false()),
+}
 
 
-# Statuses already recorded by this process: (shop id, status id) -> (name, paid, shipped).
+# Statuses already recorded by this process: (shop key, status id) -> (name, paid, shipped).
 _seen_statuses: dict[tuple[str, str], tuple[str, bool | None, bool | None]] = {}
 
 
@@ -379,42 +515,29 @@ StatusKey = tuple[str, str]
 StatusValue = tuple[str, bool | None, bool | None]
 
 
-def _known_paid(shop: Shop, status_id: str) -> bool | None:
-    return db.session.execute(
-        select(ShopStatus.paid).where(ShopStatus.shop_id == shop.id, ShopStatus.status_id == status_id)
-    ).scalar_one_or_none()
-
-
 def _remember_status(
-    shop: Shop, status: dict[str, Any], now: datetime
+    conn: Connection, shop: AnyShop, status: dict[str, Any], now: datetime
 ) -> tuple[StatusKey, StatusValue] | None:
     """Keep the shop's list of statuses (name and flags) up to date for the back-office.
 
-    Returns the cache entry to remember once the transaction commits (None: already known).
+    One upsert; a flag the module did not send keeps its known value. Returns the cache
+    entry to remember once the transaction commits (None: already known to this process).
     """
     key = (shop.key, status["id"])
     value = (status["name"], status.get("paid"), status.get("shipped"))
     if _seen_statuses.get(key) == value:
         return None
-    row = db.session.execute(
-        select(ShopStatus).where(ShopStatus.shop_id == shop.id, ShopStatus.status_id == status["id"])
-    ).scalar_one_or_none()
-    if row is None:
-        dialect = db.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        db.session.execute(
-            insert(ShopStatus)
-            .values(shop_id=shop.id, status_id=status["id"], name=status["name"],
-                    paid=status.get("paid"), shipped=status.get("shipped"), last_seen_at=now)
-            .on_conflict_do_nothing(index_elements=["shop_id", "status_id"])
-        )
-    else:
-        row.name = status["name"]
-        if status.get("paid") is not None:
-            row.paid = status["paid"]
-        if status.get("shipped") is not None:
-            row.shipped = status["shipped"]
-        row.last_seen_at = now
+    conn.execute(
+        _REMEMBER_STATUS,
+        {
+            "shop_id": shop.id,
+            "status_id": status["id"],
+            "name": status["name"],
+            "paid": status.get("paid"),
+            "shipped": status.get("shipped"),
+            "now": now,
+        },
+    )
     return key, value
 
 

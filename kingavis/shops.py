@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 
 from .extensions import db
 from .models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
@@ -43,6 +43,104 @@ def get_shop(key: str) -> Shop:
     if shop is None:
         raise ShopError(f"no shop with key {key!r}")
     return shop
+
+
+@dataclass(frozen=True)
+class RuleSnapshot:
+    """The active invitation rule's fields the scheduling rules read."""
+
+    id: int
+    trigger_status_ids: list[str]
+    delay_days: int
+    send_hour: int | None
+    timezone: str
+
+
+@dataclass(frozen=True)
+class ShopSnapshot:
+    """A shop as one webhook needs it, read in one query into plain values.
+
+    The webhook endpoint runs for every status change of every order: loading ``Shop``, its
+    secrets and its rules as ORM objects cost more CPU than the rest of the request's reads.
+    ``kingavis.events.apply_status_event`` takes either this or a ``Shop``.
+    """
+
+    id: int
+    key: str
+    cancel_status_ids: list[str]
+    require_consent: bool
+    customer_window_days: int
+    balancing_platform: str | None
+    balancing_url: str | None
+    balancing_split_percent: int
+    active_rule: RuleSnapshot | None
+    secrets: list[str]  # the secrets a webhook may be signed with now, newest first
+
+
+_shops = Shop.__table__
+_secrets = ShopSecret.__table__
+_rules = InvitationRule.__table__
+_SNAPSHOT = (
+    select(
+        _shops.c.id,
+        _shops.c.key,
+        _shops.c.cancel_status_ids,
+        _shops.c.require_consent,
+        _shops.c.customer_window_days,
+        _shops.c.balancing_platform,
+        _shops.c.balancing_url,
+        _shops.c.balancing_split_percent,
+        _secrets.c.id.label("secret_id"),
+        _secrets.c.secret,
+        _secrets.c.expires_at,
+        _rules.c.id.label("rule_id"),
+        _rules.c.trigger_status_ids,
+        _rules.c.delay_days,
+        _rules.c.send_hour,
+        _rules.c.timezone,
+    )
+    .select_from(
+        _shops.outerjoin(_secrets, _secrets.c.shop_id == _shops.c.id).outerjoin(
+            _rules, and_(_rules.c.shop_id == _shops.c.id, _rules.c.is_active.is_(True))
+        )
+    )
+    .where(_shops.c.key == bindparam("b_key"))
+)
+
+
+def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
+    """The shop with this key for the webhook (secrets valid at ``now``), or None."""
+    rows = db.session.execute(_SNAPSHOT, {"b_key": key}).all()
+    if not rows:
+        return None
+    now = now or utcnow()
+    first = rows[0]
+    valid = {
+        row.secret_id: row.secret
+        for row in rows
+        if row.secret_id is not None and (row.expires_at is None or row.expires_at > now)
+    }
+    rule = None
+    if first.rule_id is not None:
+        rule = RuleSnapshot(
+            id=first.rule_id,
+            trigger_status_ids=list(first.trigger_status_ids or ()),
+            delay_days=first.delay_days,
+            send_hour=first.send_hour,
+            timezone=first.timezone,
+        )
+    return ShopSnapshot(
+        id=first.id,
+        key=first.key,
+        cancel_status_ids=list(first.cancel_status_ids or ()),
+        require_consent=first.require_consent,
+        customer_window_days=first.customer_window_days,
+        balancing_platform=first.balancing_platform,
+        balancing_url=first.balancing_url,
+        balancing_split_percent=first.balancing_split_percent or 0,
+        active_rule=rule,
+        secrets=[valid[i] for i in sorted(valid, reverse=True)],
+    )
 
 
 def active_secrets(shop: Shop, now: datetime | None = None) -> list[str]:

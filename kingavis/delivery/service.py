@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
-from ..shops import ShopError
+from ..shops import ShopError, ShopSnapshot
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -190,7 +190,7 @@ def split_bucket(shop_key: str, external_order_id: str) -> int:
     return int(digest[:8], 16) % 100
 
 
-def choose_platform(shop: Shop, external_order_id: str) -> str:
+def choose_platform(shop: Shop | ShopSnapshot, external_order_id: str) -> str:
     """Where this order's invitation sends the customer: "kingavis" or the balancing platform."""
     percent = shop.balancing_split_percent or 0
     if percent <= 0 or not shop.balancing_url or not shop.balancing_platform:
