@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--statements", type=int, default=200, metavar="N",
                    help="afterwards, send N more webhooks one at a time in-process and time "
                         "each SQL statement (default 200; 0 to skip)")
+    p.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="skip the floor run (signature check + one durable INSERT only)")
     p.add_argument("--keep", action="store_true", help="keep the database and work folder")
     args = p.parse_args(argv)
     if args.duration is not None and not 1 <= args.duration <= 240:
@@ -112,6 +114,17 @@ def migrate(env: dict[str, str]) -> None:
                           cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BenchError(f"flask db upgrade failed:\n{done.stderr[-3000:]}")
+
+
+def create_floor_table(database_url: str) -> None:
+    """The floor route's table: the raw body, unique per shop and webhook id (replays)."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_floor_events (id bigserial PRIMARY KEY, shop_key text "
+                     "NOT NULL, webhook_id text NOT NULL, body json NOT NULL, "
+                     "UNIQUE (shop_key, webhook_id))")
 
 
 def create_shops(env: dict[str, str], count: int) -> list[ShopCredentials]:
@@ -212,33 +225,42 @@ def fmt_statuses(result: RunResult) -> str:
     return " ".join(f"{code}×{n}" for code, n in sorted(result.statuses.items())) or "none"
 
 
-def report(baseline: RunResult, service: RunResult, args: argparse.Namespace) -> Checks:
-    rows = [
-        ("requests answered", f"{baseline.answered}", f"{service.answered}", ""),
-        ("time (s)", f"{baseline.seconds:.1f}", f"{service.seconds:.1f}", ""),
-        ("throughput (req/s)", f"{baseline.throughput:.1f}", f"{service.throughput:.1f}",
-         f"{service.throughput / baseline.throughput:.2f}" if baseline.throughput else "-"),
-        ("latency p50 (ms)", f"{baseline.latency_ms('p50'):.1f}", f"{service.latency_ms('p50'):.1f}",
-         f"{service.latency_ms('p50') / baseline.latency_ms('p50'):.2f}" if baseline.latency_ms("p50") else "-"),
-        ("latency p99 (ms)", f"{baseline.latency_ms('p99'):.1f}", f"{service.latency_ms('p99'):.1f}",
-         f"{service.latency_ms('p99') / baseline.latency_ms('p99'):.2f}" if baseline.latency_ms("p99") else "-"),
-        ("latency max (ms)", f"{baseline.latency_ms('max'):.1f}", f"{service.latency_ms('max'):.1f}", ""),
-        ("gunicorn CPU ms/req", f"{baseline.cpu_ms_per_request:.2f}",
-         f"{service.cpu_ms_per_request:.2f}",
-         f"{service.cpu_ms_per_request / baseline.cpu_ms_per_request:.2f}"
-         if baseline.cpu_ms_per_request else "-"),
-        ("PostgreSQL CPU ms/req", f"{baseline.postgres_ms_per_request:.2f}",
-         f"{service.postgres_ms_per_request:.2f}", ""),
-        ("status codes", fmt_statuses(baseline), fmt_statuses(service), ""),
-        ("socket errors", str(baseline.socket_errors), str(service.socket_errors), ""),
-    ]
+def report(baseline: RunResult, floor: RunResult | None, service: RunResult,
+           args: argparse.Namespace) -> Checks:
+    runs = [baseline] + ([floor] if floor is not None else []) + [service]
+
+    def row(name: str, value: Any, ratio: bool = False, fmt: str = "{:.1f}") -> None:
+        cells = [fmt.format(value(run)) if callable(value) else str(value) for run in runs]
+        ratios = ""
+        if ratio:
+            first = value(baseline)
+            ratios = " ".join(f"{value(run) / first:.2f}" if first else "-" for run in runs[1:])
+        print(f"{name:22}" + "".join(f"{cell:>22}" for cell in cells) + f"  {ratios}")
+
+    headers = ["baseline /bench/noop"] + (["floor /bench/floor"] if floor is not None else [])
+    headers.append("service order-status")
     print()
-    print(f"{'':20} {'baseline /bench/noop':>24} {'service order-status':>24} {'service/baseline':>17}")
-    for name, a, b, ratio in rows:
-        print(f"{name:20} {a:>24} {b:>24} {ratio:>17}")
+    print(f"{'':22}" + "".join(f"{h:>22}" for h in headers) + "  ratio to baseline"
+          + (" (floor, service)" if floor is not None else ""))
+    row("requests answered", lambda r: r.answered, fmt="{}")
+    row("time (s)", lambda r: r.seconds)
+    row("throughput (req/s)", lambda r: r.throughput, ratio=True)
+    row("latency p50 (ms)", lambda r: r.latency_ms("p50"), ratio=True)
+    row("latency p99 (ms)", lambda r: r.latency_ms("p99"), ratio=True)
+    row("latency max (ms)", lambda r: r.latency_ms("max"))
+    row("gunicorn CPU ms/req", lambda r: r.cpu_ms_per_request, ratio=True, fmt="{:.2f}")
+    row("PostgreSQL CPU ms/req", lambda r: r.postgres_ms_per_request, fmt="{:.2f}")
+    row("status codes", fmt_statuses, fmt="{}")
+    row("socket errors", lambda r: r.socket_errors, fmt="{}")
     outcomes = outcome_counts(service)
     print("service outcomes (202): " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
     checks = Checks()
+    if floor is not None and baseline.throughput:
+        ceiling = floor.throughput / baseline.throughput
+        print(f"ceiling: verifying the signature and storing the raw body durably, and nothing "
+              f"else, reaches {ceiling:.2f} of the baseline on this machine; no implementation "
+              f"of the endpoint can do more than that (the service reaches "
+              f"{service.throughput / floor.throughput:.2f} of the floor)")
     if args.target > 0:
         ratio = service.throughput / baseline.throughput if baseline.throughput else 0.0
         checks.check(ratio >= args.target,
@@ -289,6 +311,11 @@ def _main(args: argparse.Namespace) -> int:
 
         baseline = run_one("baseline", lambda key: "/bench/noop", plan, shops, server, args, wrk,
                            workdir, name)
+        floor = None
+        if args.floor:
+            create_floor_table(database_url)
+            floor = run_one("floor", lambda key: f"/bench/floor/{key}", plan, shops, server,
+                            args, wrk, workdir, name)
         profilers = []
         if args.profile:
             profilers = start_profiler(server, Path(args.profile),
@@ -296,14 +323,19 @@ def _main(args: argparse.Namespace) -> int:
         service = run_one("service", lambda key: f"/webhooks/v1/{key}/order-status", plan, shops,
                           server, args, wrk, workdir, name)
         stop_profiler(profilers, Path(args.profile) if args.profile else None)
-        checks = report(baseline, service, args)
+        checks = report(baseline, floor, service, args)
         complete = args.duration is None
-        for run in (baseline, service):
+        for run in (baseline, floor, service):
+            if run is None:
+                continue
             if complete and run.stopped_by_deadline:
                 checks.check(False, f"{run.label} run finished within --max-seconds "
                                     f"{args.max_seconds} (lower --requests)")
         baseline_ok = [s for s in baseline.statuses if s != 202]
         checks.check(not baseline_ok, f"baseline: every answer is 202 ({fmt_statuses(baseline)})")
+        if floor is not None:
+            floor_ok = [s for s in floor.statuses if s != 202]
+            checks.check(not floor_ok, f"floor: every answer is 202 ({fmt_statuses(floor)})")
         checks.lines.extend(verify(database_url, plan, service, complete).lines)
         print()
         tracebacks = server.tracebacks()
