@@ -135,10 +135,13 @@ _unsubscriptions = Unsubscription.__table__
 _REPLAY = select(_events.c.response).where(
     _events.c.shop_id == bindparam("b_shop_id"), _events.c.webhook_id == bindparam("b_webhook_id")
 )
+# No row back: this webhook id was already applied (a replay), and the order is left alone.
 _LOCK_ORDER = (
     text(
         "INSERT INTO orders (shop_id, external_id, customer_email, created_at, updated_at) "
-        "VALUES (:shop_id, :external_id, :customer_email, :now, :now) "
+        "SELECT :shop_id, :external_id, :customer_email, :now, :now "
+        "WHERE NOT EXISTS (SELECT 1 FROM order_events "
+        "WHERE shop_id = :shop_id AND webhook_id = :webhook_id) "
         "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
         "RETURNING id, external_id, review_consent, latest_changed_at"
     )
@@ -212,22 +215,26 @@ class _Request:
         }
 
 
-def _lock_order(conn: Connection, shop_id: int, order_data: dict[str, Any]) -> Row[Any]:
-    """Create the order row if needed and lock it, in one statement.
+def _lock_order(
+    conn: Connection, shop_id: int, webhook_id: str, order_data: dict[str, Any]
+) -> Row[Any] | None:
+    """Create the order row if needed and lock it, unless the webhook id was seen: one statement.
 
     ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` takes the row lock on PostgreSQL (a
     concurrent delivery of the same order waits here until this event commits); on SQLite the
-    transaction already holds the write lock. Returns the row as it was before this event.
+    transaction already holds the write lock. Returns the row as it was before this event, or
+    None when an event with this webhook id is already stored (nothing written).
     """
     return conn.execute(
         _LOCK_ORDER,
         {
             "shop_id": shop_id,
+            "webhook_id": webhook_id,
             "external_id": order_data["id"],
             "customer_email": order_data["customer"]["email"],
             "now": utcnow(),
         },
-    ).one()
+    ).one_or_none()
 
 
 def _lock_request(conn: Connection, order_id: int) -> _Request | None:
@@ -273,13 +280,15 @@ def _apply(
     status_id = status["id"]
 
     # A webhook id already applied changes nothing, not even an order row for its body.
-    replay = _replay(conn, shop.id, webhook_id)
-    if replay is not None:
-        db.session.commit()
-        return replay
     # A concurrent delivery of the same id that wins the race makes this one fail on the
-    # unique (shop_id, webhook_id) constraint; the retry then finds it above.
-    order = _lock_order(conn, shop.id, order_data)
+    # unique (shop_id, webhook_id) constraint; the retry then finds it here.
+    order = _lock_order(conn, shop.id, webhook_id, order_data)
+    if order is None:
+        replay = _replay(conn, shop.id, webhook_id)
+        db.session.commit()
+        if replay is None:  # pragma: no cover - the statement just saw the event
+            raise AssertionError(f"webhook {webhook_id} neither new nor stored")
+        return replay
     request = _lock_request(conn, order.id)
     rule = shop_rule(shop)
     guards = shop_guards(shop)

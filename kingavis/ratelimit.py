@@ -3,7 +3,8 @@
 The limit is ``app.config["WEBHOOK_RATE_LIMIT"]`` requests per window of
 ``app.config.get("WEBHOOK_RATE_WINDOW_SECONDS", 1)`` seconds for each shop; 0 turns it off.
 With Redis configured (``app.extensions["redis"]``) the counter is shared by every process:
-one ``INCR`` + ``EXPIRE`` pipeline per request on a key named after the shop and the window.
+one script call (``INCR``, ``EXPIRE`` on the first hit) per request on a key named after the
+shop and the window.
 Without Redis each process counts for itself (thread-safe). If Redis fails the request is
 let through (fail open) and the failure logged, and the process counts by itself for a
 while: refusing a shop's webhooks because our cache is down would lose status changes,
@@ -61,6 +62,17 @@ class MemoryLimiter:
         return retry_after if count > limit else None
 
 
+# INCR, and EXPIRE on the first hit of a window: one round trip (EVALSHA; redis-py loads the
+# script again by itself after a Redis restart or SCRIPT FLUSH).
+_COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
+
 class RedisLimiter:
     """Counters shared through Redis.
 
@@ -75,6 +87,7 @@ class RedisLimiter:
         self._pause_seconds = pause_seconds
         self._paused_until = 0.0
         self._fallback = MemoryLimiter()
+        self._count: Any = None
 
     def hit(self, key: str, limit: int, window: int, now: float | None = None) -> int | None:
         from redis.exceptions import RedisError
@@ -85,10 +98,9 @@ class RedisLimiter:
         index, retry_after = _window(now, window)
         name = f"{self._prefix}{key}:{window}:{index}"
         try:
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.incr(name)
-            pipe.expire(name, window + 1)
-            count, _ = pipe.execute()
+            if self._count is None:
+                self._count = self._redis.register_script(_COUNT_SCRIPT)
+            count = self._count(keys=[name], args=[window + 1])
         except RedisError as exc:
             self._paused_until = time.monotonic() + self._pause_seconds
             log.warning(

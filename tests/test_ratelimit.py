@@ -107,3 +107,13 @@ def test_redis_down_lets_requests_through_then_counts_in_process() -> None:
     (warning,) = handler.records
     assert warning.levelno == logging.WARNING
     assert warning.fields["error"] == "ConnectionError"
+
+
+def test_redis_counts_go_on_after_its_scripts_are_flushed(redis: Redis) -> None:
+    """A Redis restart forgets the counting script: the limiter loads it again, still counts."""
+    limiter = RedisLimiter(redis)
+    now = 1_700_000_000.2
+    assert limiter.hit("shop", 2, 1, now) is None
+    redis.script_flush()
+    assert limiter.hit("shop", 2, 1, now) is None
+    assert limiter.hit("shop", 2, 1, now) == 1  # the third request of the window is refused
