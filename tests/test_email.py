@@ -269,3 +269,48 @@ def test_mail_from_may_be_given_with_a_name_the_shop_name_wins() -> None:
                                   mail_from="King-Avis <avis@kingavis.example>"))
     assert [(a.display_name, a.addr_spec) for a in msg["From"].addresses] == [
         ("Boutique Zoë", "avis@kingavis.example")]
+
+
+def test_a_renamed_shop_shows_its_new_name_in_the_next_message() -> None:
+    request = make_request(shop_name="Boutique Zoë")
+    before = build_message(request, base_url=BASE, mail_from=MAIL_FROM)
+    request.shop.name = "Zoë & Fils"
+    after = roundtrip(build_message(request, base_url=BASE, mail_from=MAIL_FROM))
+
+    assert after["From"].addresses[0].display_name == "Zoë & Fils"
+    assert after["Subject"] == "Votre avis sur votre commande chez Zoë & Fils"
+    text, html = parts(after)
+    assert "Zoë & Fils" in text and "Zoë &amp; Fils" in html
+    assert "Boutique" not in text
+    # The message built before the change is left as it was.
+    assert roundtrip(before)["From"].addresses[0].display_name == "Boutique Zoë"
+
+
+@pytest.mark.parametrize("international_first", [True, False])
+def test_sender_name_is_encoded_for_ascii_mail_and_plain_for_smtputf8_mail(
+    international_first: bool,
+) -> None:
+    shop_name = f"Épicerie Zoë {'A' if international_first else 'B'}"
+    ascii_request = make_request(shop_name=shop_name)
+    utf8_request = make_request(shop_name=shop_name, email="山田@example.jp")
+    order = [utf8_request, ascii_request] if international_first else [ascii_request, utf8_request]
+    raw = {id(r): build_message(r, base_url=BASE, mail_from=MAIL_FROM).as_bytes() for r in order}
+
+    ascii_from = next(line for line in raw[id(ascii_request)].split(b"\r\n")
+                      if line.startswith(b"From:"))
+    assert ascii_from.isascii() and b"=?utf-8?" in ascii_from
+    assert f"From: {shop_name} <{MAIL_FROM}>".encode() in raw[id(utf8_request)]
+    for data in raw.values():
+        parsed = Parser(policy=policy.default).parsestr(data.decode("utf-8"))
+        assert parsed["From"].addresses[0].display_name == shop_name
+
+
+def test_customer_text_shaped_like_a_part_boundary_stays_in_its_part() -> None:
+    fake = "--===============1234567890123456789=="
+    msg = roundtrip(build_message(make_request(first_name=fake, reference=fake + "--"),
+                                  base_url=BASE, mail_from=MAIL_FROM))
+    assert msg.defects == []
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    text, html = parts(msg)
+    assert text.startswith(f"Bonjour {fake},") and f"{fake}--" in text
+    assert fake in html
