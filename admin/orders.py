@@ -11,6 +11,7 @@ from wtforms.validators import Length, Optional
 from kingavis import review_requests as rr
 from kingavis.extensions import db
 from kingavis.models import Order, Shop, utcnow
+from kingavis.notes import describe_note
 
 from . import blueprint
 from .access import get_or_404, shop_view
@@ -73,5 +74,6 @@ def order_timeline(shop: Shop, order_id: int) -> str:
         entries=rr.timeline(order),
         show=Display(shop, now),
         outcome_labels=OUTCOME_LABELS,
+        describe_note=describe_note,
         search_form=OrderSearchForm(formdata=None),
     )

@@ -327,7 +327,12 @@ class RequestDecision(db.Model):
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     actor: Mapped[str] = mapped_column(String(120), default="system")
+    # A merchant's own words, or a note written before note_code existed: shown as stored.
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A note written by King-Avis: a kingavis.notes.NoteCode and its parameters, worded in the
+    # reader's language when shown (kingavis.notes.describe_note).
+    note_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note_args: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     order_event: Mapped[OrderEvent | None] = relationship()

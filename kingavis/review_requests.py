@@ -38,6 +38,7 @@ from .models import (
     User,
     utcnow,
 )
+from .notes import NoteCode
 
 MIN_POSTPONE_DAYS = 1
 MAX_POSTPONE_DAYS = 365
@@ -309,6 +310,7 @@ def apply(
         own = _own(shop, wanted)
         rows = _lock_scheduled(shop, own)
         changed = _update(action, rows, days, now)
+        default_code, default_args = _default_note(action, days)
         decisions = [
             {
                 "review_request_id": request_id,
@@ -316,7 +318,9 @@ def apply(
                 "reason": reason,
                 "due_at": due_at,
                 "actor": actor,
-                "note": note or _default_note(action, days),
+                "note": note or None,
+                "note_code": None if note else default_code,
+                "note_args": None if note else default_args,
                 "created_at": now,
             }
             for request_id, state, reason, due_at in changed
@@ -344,12 +348,13 @@ def apply(
     return ActionResult(action=action, requested=len(own), changed_ids=changed_ids)
 
 
-def _default_note(action: Action, days: int | None) -> str | None:
+def _default_note(action: Action, days: int | None) -> tuple[NoteCode | None, dict[str, Any] | None]:
+    """The note King-Avis writes when the merchant wrote none: a code, worded on display."""
     if action is Action.CANCEL:
-        return None  # the reason, merchant_cancelled, says it all
+        return None, None  # the reason, merchant_cancelled, says it all
     if action is Action.SEND_NOW:
-        return "envoi immédiat demandé par le marchand"
-    return f"reportée de {days} jour(s) par le marchand"
+        return NoteCode.SEND_NOW_BY_MERCHANT, None
+    return NoteCode.POSTPONED_BY_MERCHANT, {"days": days}
 
 
 def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from .delivery import service
 from .extensions import db
 from .models import RequestState, Review, ReviewRequest, Shop, utcnow
+from .notes import NoteCode
 from .shops import ShopError
 
 log = logging.getLogger("kingavis.reviews")
@@ -183,7 +184,7 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
         db.session.add(review)
         if locked.state == RequestState.SCHEDULED.value:
             # Postponed, and the order arrived after all: the second email is no longer needed.
-            service.record(locked, RequestState.SENT, note="review left: postponed email withdrawn",
+            service.record(locked, RequestState.SENT, note_code=NoteCode.POSTPONED_EMAIL_WITHDRAWN,
                            now=now, actor=CUSTOMER)
             locked.next_attempt_at = None
         db.session.flush()
@@ -225,7 +226,8 @@ def postpone_not_received(request: ReviewRequest, *, now: datetime | None = None
         service.record(
             locked,
             RequestState.SCHEDULED,
-            note=f"order not received yet: email sent again in {days} days",
+            note_code=NoteCode.NOT_RECEIVED_YET,
+            note_args={"days": days},
             now=now,
             actor=CUSTOMER,
         )

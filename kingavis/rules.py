@@ -29,10 +29,10 @@ from .models import (
     User,
     utcnow,
 )
+from .notes import NoteCode
 from .scheduling import MAX_DELAY_DAYS, Rule, compute_due_at, validate_timezone
 
 MAX_WINDOW_DAYS = 365
-APPLY_NOTE = "règle appliquée"
 PREVIEW_LIMIT = 50
 RULE_FIELDS = ("name", "trigger_status_ids", "delay_days", "send_hour", "timezone")
 SCHEDULING_FIELDS = ("trigger_status_ids", "delay_days", "send_hour", "timezone")
@@ -452,7 +452,7 @@ def apply_rule(shop: Shop, user: User | None, rule_id: int, now: datetime | None
             reason=None,
             due_at=move.new_due,
             actor=actor,
-            note=APPLY_NOTE,
+            note_code=NoteCode.RULE_APPLIED,
             created_at=now,
         ))
     audit.record(user, "rule.apply", shop=shop, target_type="rule", target_id=rule.id,
@@ -462,7 +462,6 @@ def apply_rule(shop: Shop, user: User | None, rule_id: int, now: datetime | None
 
 
 __all__ = [
-    "APPLY_NOTE",
     "Kept",
     "Move",
     "Preview",

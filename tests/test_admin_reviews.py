@@ -164,4 +164,4 @@ def test_the_customers_postpone_shows_on_the_order_timeline(client, shop) -> Non
 
     body = text(client.get(f"/admin/shops/{shop.key}/orders/{order_id}"))
 
-    assert "par le client — order not received yet: email sent again in 7 days" in body
+    assert "par le client — commande pas encore reçue : email renvoyé dans 7 jours" in body

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import claim
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, utcnow
+from kingavis.notes import describe_note
 from kingavis.scheduling import Rule, compute_due_at
 
 PARIS = "Europe/Paris"
@@ -498,7 +499,7 @@ def test_apply_only_on_confirm(client, shop) -> None:
     assert row.next_attempt_at == row.due_at
     assert row.state == "scheduled"
     last = decisions(a)[-1]
-    assert (last.state, last.actor, last.note, last.due_at) == (
+    assert (last.state, last.actor, describe_note(last), last.due_at) == (
         "scheduled", "marchand@example.com", "règle appliquée", row.due_at)
     entry = audit_entries(shop)[-1]
     assert entry.action == "rule.apply" and entry.details["moved"] == 1
@@ -523,7 +524,7 @@ def test_apply_never_touches_sending_or_sent_requests(client, shop) -> None:
     assert {i: (request_row(i).state, request_row(i).due_at, request_row(i).next_attempt_at)
             for i in (sending, sent)} == before
     assert request_row(waiting).due_at == request_row(waiting).triggered_at + timedelta(days=30)
-    assert all(d.note != "règle appliquée" for i in (sending, sent) for d in decisions(i))
+    assert all(describe_note(d) != "règle appliquée" for i in (sending, sent) for d in decisions(i))
 
 
 def test_requests_triggered_by_a_status_the_new_rule_ignores_are_kept(client, shop) -> None:

@@ -25,6 +25,7 @@ from delivery_helpers import (
 )
 from factories import new_webhook_id
 from flask import Flask
+from flask_babel import force_locale
 from smtp_server import SMTPServer
 from sqlalchemy import create_engine, func, select
 
@@ -34,6 +35,7 @@ from kingavis.delivery.service import set_paused, set_reminder
 from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, Unsubscription, utcnow
+from kingavis.notes import describe_note
 from kingavis.shops import ShopError
 
 DAYS = 3
@@ -66,10 +68,13 @@ def _messages(smtp: SMTPServer) -> list[EmailMessage]:
 
 
 def _notes(request_id: int) -> list[str]:
+    """The timeline's notes as a merchant reading the back-office in English sees them."""
     db.session.rollback()
-    return [n or "" for n in db.session.execute(
-        select(RequestDecision.note).where(RequestDecision.review_request_id == request_id)
-        .order_by(RequestDecision.id)).scalars()]
+    rows = db.session.execute(
+        select(RequestDecision).where(RequestDecision.review_request_id == request_id)
+        .order_by(RequestDecision.id)).scalars()
+    with force_locale("en"):
+        return [describe_note(d) for d in rows]
 
 
 def _first_email(shop: Shop, order_id: str = "1") -> tuple[int, Any]:
@@ -205,7 +210,7 @@ def test_no_reminder_after_unsubscribing(mail_app: Flask, smtp: SMTPServer) -> N
     tick(now + timedelta(days=DAYS, seconds=1))
     assert len(_messages(smtp)) == 1
     assert request_row(request_id).reminder_due_at is None
-    assert "reminder not sent: unsubscribed" in _notes(request_id)
+    assert "reminder not sent: customer unsubscribed" in _notes(request_id)
 
 
 def test_no_reminder_once_the_order_is_cancelled(mail_app: Flask, smtp: SMTPServer) -> None:

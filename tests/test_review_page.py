@@ -14,11 +14,13 @@ from conftest import make_app
 from delivery_helpers import request_row, schedule
 from factories import make_shop
 from flask import Flask
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, utcnow
+from kingavis.notes import describe_note
 from kingavis.reviews import BALANCING_PLATFORMS, MAX_COMMENT_CHARS, set_balancing
 from kingavis.shops import ShopError
 
@@ -41,10 +43,11 @@ def reviews() -> list[Review]:
 def decisions(request_id: int) -> list[tuple[str, str, str | None]]:
     db.session.rollback()
     rows = db.session.execute(
-        select(RequestDecision.state, RequestDecision.actor, RequestDecision.note)
+        select(RequestDecision)
         .where(RequestDecision.review_request_id == request_id).order_by(RequestDecision.id)
-    ).all()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    ).scalars()
+    with force_locale("en"):  # the note as the English back-office words it
+        return [(d.state, d.actor, describe_note(d)) for d in rows]
 
 
 @pytest.fixture

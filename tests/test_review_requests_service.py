@@ -20,6 +20,7 @@ from kingavis import review_requests as rr
 from kingavis.delivery.dispatcher import claim, tick
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
+from kingavis.notes import describe_note
 
 
 def ids_of(query) -> list[int]:
@@ -89,7 +90,7 @@ def test_postpone_moves_due_time_and_next_attempt(app) -> None:
     # An overdue request is postponed from now, not into the past.
     moved = request_row(overdue).due_at
     assert abs(moved - (now + timedelta(days=3))) < timedelta(seconds=1)
-    assert decisions(a)[-1].note == "reportée de 3 jour(s) par le marchand"
+    assert describe_note(decisions(a)[-1]) == "reportée de 3 jour(s) par le marchand"
     assert audit_entries(shop)[-1].details["days"] == 3
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from kingavis import rules
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, utcnow
+from kingavis.notes import NoteCode, describe_note
 from kingavis.shops import configure_shop, get_shop
 
 
@@ -109,7 +110,9 @@ def test_preview_and_apply_use_compute_due_at_from_triggered_at(shop) -> None:
 
     assert moved == 2
     assert request_row(past).due_at == now and request_row(past).next_attempt_at == now
-    assert [d.note for d in decisions(a)][-1] == rules.APPLY_NOTE
+    last = decisions(a)[-1]
+    assert (last.note, last.note_code) == (None, NoteCode.RULE_APPLIED)
+    assert describe_note(last) == "règle appliquée"
     # Applying again moves nothing: the plan is already what the rule says.
     assert rules.apply_rule(get_shop(shop.key), user, rule.id, now=now) == 0
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..logging import mask_email
 from ..models import Reason, RequestState, Review, ReviewRequest, Unsubscription, utcnow
+from ..notes import NoteCode
 from ..scheduling import send_time_reason, suppression_reason
 from . import service
 from .errors import PermanentMailError, TransientMailError, UncertainDeliveryError
@@ -172,7 +173,7 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
     shop = request.shop
     order = request.order
     if shop.paused:
-        service.record(request, RequestState.SCHEDULED, note="shop paused: waiting", now=now)
+        service.record(request, RequestState.SCHEDULED, note_code=NoteCode.SHOP_PAUSED, now=now)
         request.next_attempt_at = now
         return Outcome.PAUSED
     reason = send_time_reason(
@@ -185,7 +186,8 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
             request,
             RequestState.CANCELLED,
             reason=reason,
-            note=f"at send time, latest status {order.latest_status_id}",
+            note_code=NoteCode.CANCELLED_AT_SEND_TIME,
+            note_args={"status": order.latest_status_id},
             now=now,
         )
         request.next_attempt_at = None
@@ -199,7 +201,8 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
     )
     if reason is not None:
         service.record(
-            request, RequestState.SUPPRESSED, reason=reason, note="at send time", now=now
+            request, RequestState.SUPPRESSED, reason=reason,
+            note_code=NoteCode.SUPPRESSED_AT_SEND_TIME, now=now
         )
         request.next_attempt_at = None
         _log(request, "suppressed at send time", reason=reason)
@@ -239,7 +242,8 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
         )
     if request.state == RequestState.SENT.value:
         return Outcome.STALE
-    service.record(request, RequestState.SENT, note=f"attempt {attempt}", now=now)
+    service.record(request, RequestState.SENT, note_code=NoteCode.SENT,
+                   note_args={"attempt": attempt}, now=now)
     request.sent_at = now
     request.message_id = message_id
     request.last_error = None
@@ -260,7 +264,8 @@ def _retry(request: ReviewRequest, attempt: int, error: str | None, now: datetim
             request,
             RequestState.FAILED,
             reason=Reason.DELIVERY_FAILED.value,
-            note=f"gave up after {attempt} attempts: {error}",
+            note_code=NoteCode.GAVE_UP,
+            note_args={"attempts": attempt, "error": error},
             now=now,
         )
         request.next_attempt_at = None
@@ -271,7 +276,8 @@ def _retry(request: ReviewRequest, attempt: int, error: str | None, now: datetim
     service.record(
         request,
         RequestState.SCHEDULED,
-        note=f"temporary error, retry in {int(wait.total_seconds())} s: {error}",
+        note_code=NoteCode.RETRY,
+        note_args={"seconds": int(wait.total_seconds()), "error": error},
         now=now,
     )
     _log(request, "temporary delivery error, will retry", attempt=attempt,
@@ -287,7 +293,8 @@ def _failed(request: ReviewRequest, attempt: int, error: str | None, now: dateti
         request,
         RequestState.FAILED,
         reason=Reason.DELIVERY_FAILED.value,
-        note=f"refused by the mail server: {error}",
+        note_code=NoteCode.REFUSED,
+        note_args={"error": error},
         now=now,
     )
     request.next_attempt_at = None
@@ -395,10 +402,14 @@ def deliver_reminder(
     )
 
 
-def _drop_reminder(request: ReviewRequest, why: str, now: datetime, reason: str | None = None) -> None:
+def _drop_reminder(request: ReviewRequest, why: NoteCode, now: datetime, reason: str | None = None,
+                   args: dict[str, Any] | None = None) -> None:
     request.reminder_due_at = None
-    service.note(request, f"reminder not sent: {why}", reason=reason, now=now)
-    _log(request, "reminder dropped", why=why)
+    service.note(request, why, args, reason=reason, now=now)
+    logged = dict(args or {})
+    if "error" in logged:
+        logged["error"] = service.mask_emails(logged["error"])
+    _log(request, "reminder dropped", why=why.value, **logged)
 
 
 def _check_before_reminder(
@@ -408,15 +419,16 @@ def _check_before_reminder(
     shop = request.shop
     order = request.order
     if request.state != RequestState.SENT.value:
-        _drop_reminder(request, f"the request is {request.state}", now, request.reason)
+        _drop_reminder(request, NoteCode.REMINDER_DROPPED_STATE, now, request.reason,
+                       {"state": request.state})
         return Outcome.CANCELLED
     if _reviewed(request.id):
-        _drop_reminder(request, "a review was left", now)
+        _drop_reminder(request, NoteCode.REMINDER_DROPPED_REVIEWED, now)
         return Outcome.SUPPRESSED
     if shop.paused:
         # Waits: the dispatcher does not claim reminders of a paused shop; due at once on resume.
         request.reminder_due_at = now
-        service.note(request, "reminder: shop paused, waiting", now=now)
+        service.note(request, NoteCode.REMINDER_PAUSED, now=now)
         return Outcome.PAUSED
     reason = send_time_reason(
         latest_status_id=order.latest_status_id,
@@ -434,7 +446,7 @@ def _check_before_reminder(
     else:
         outcome = Outcome.CANCELLED
     if reason is not None:
-        _drop_reminder(request, reason.replace("_", " "), now, reason)
+        _drop_reminder(request, NoteCode.REMINDER_DROPPED_RULE, now, reason, {"reason": reason})
         return outcome
     return None
 
@@ -449,7 +461,7 @@ def _reminder_sent(request: ReviewRequest, attempt: int, _detail: str | None, no
                               "attempts": request.reminder_attempts}},
         )
     request.reminder_sent_at = now
-    service.note(request, f"reminder sent, attempt {attempt}", now=now)
+    service.note(request, NoteCode.REMINDER_SENT, {"attempt": attempt}, now=now)
     _log(request, "reminder sent", attempt=attempt)
     return Outcome.SENT
 
@@ -459,13 +471,13 @@ def _reminder_retry(request: ReviewRequest, attempt: int, error: str | None, now
             or request.reminder_due_at is None:
         return Outcome.STALE
     if attempt >= service.max_attempts():
-        _drop_reminder(request, f"gave up after {attempt} attempts: {error}", now,
-                       Reason.DELIVERY_FAILED.value)
+        _drop_reminder(request, NoteCode.REMINDER_GAVE_UP, now, Reason.DELIVERY_FAILED.value,
+                       {"attempts": attempt, "error": error})
         return Outcome.FAILED
     wait: timedelta = service.retry_delay(attempt)
     request.reminder_due_at = now + wait
-    service.note(request, f"reminder: temporary error, retry in {int(wait.total_seconds())} s: "
-                          f"{error}", now=now)
+    service.note(request, NoteCode.REMINDER_RETRY,
+                 {"seconds": int(wait.total_seconds()), "error": error}, now=now)
     _log(request, "temporary delivery error on a reminder, will retry", attempt=attempt,
          retry_in_s=int(wait.total_seconds()), error=service.mask_emails(error))
     return Outcome.RETRY
@@ -475,7 +487,8 @@ def _reminder_failed(request: ReviewRequest, attempt: int, error: str | None, no
     if request.reminder_attempts != attempt or request.reminder_sent_at is not None \
             or request.reminder_due_at is None:
         return Outcome.STALE
-    _drop_reminder(request, f"refused by the mail server: {error}", now, Reason.DELIVERY_FAILED.value)
+    _drop_reminder(request, NoteCode.REMINDER_REFUSED, now, Reason.DELIVERY_FAILED.value,
+                   {"error": error})
     return Outcome.FAILED
 
 

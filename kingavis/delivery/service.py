@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
+from ..notes import NoteCode
 from ..shops import ShopError, ShopSnapshot
 
 log = logging.getLogger("kingavis.delivery")
@@ -65,10 +67,16 @@ def record(
     *,
     reason: str | None = None,
     note: str | None = None,
+    note_code: NoteCode | None = None,
+    note_args: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     actor: str = ACTOR,
 ) -> None:
-    """Set the request's state and reason and add the decision row (not committed)."""
+    """Set the request's state and reason and add the decision row (not committed).
+
+    King-Avis explains itself with ``note_code`` and ``note_args`` (worded in the reader's
+    language on display, see kingavis.notes); ``note`` is for a person's own words.
+    """
     request.state = state.value
     request.reason = reason
     db.session.add(
@@ -79,6 +87,8 @@ def record(
             due_at=request.due_at,
             actor=actor,
             note=note,
+            note_code=note_code,
+            note_args=_args(note_args),
             created_at=now or utcnow(),
         )
     )
@@ -86,7 +96,8 @@ def record(
 
 def note(
     request: ReviewRequest,
-    text: str,
+    note_code: NoteCode,
+    note_args: Mapping[str, Any] | None = None,
     *,
     reason: str | None = None,
     now: datetime | None = None,
@@ -100,10 +111,19 @@ def note(
             reason=reason,
             due_at=request.due_at,
             actor=actor,
-            note=text,
+            note_code=note_code,
+            note_args=_args(note_args),
             created_at=now or utcnow(),
         )
     )
+
+
+def _args(args: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """JSON-ready parameters: numbers and text kept, anything else (an exception) as text."""
+    if not args:
+        return None
+    return {str(k): v if v is None or isinstance(v, (str, int, float)) else str(v)
+            for k, v in args.items()}
 
 
 def set_paused(shop: Shop, paused: bool, *, actor: str = "system") -> Shop:

@@ -1,0 +1,154 @@
+"""Timeline notes written by King-Avis itself: stored as a code plus parameters, worded on display.
+
+A ``RequestDecision`` used to carry its explanation as a sentence, written once in whatever
+language the code happened to use, so a merchant reading the back-office in French saw English
+and nothing could translate it. The code and its parameters are stored instead
+(``note_code``, ``note_args``) and ``describe_note`` words them in the reader's language.
+
+Parameters are data, never wording: an SMTP server's reply or a status id is put into the
+message as it was given. Messages use named ``%(name)s`` placeholders and are formatted once,
+with a dict, so a ``%`` or ``{x}`` inside a value is never read as a format directive. The only
+parameters that are translated are the ``state`` and ``reason`` codes, looked up below.
+
+A merchant's own note stays in ``note``, shown as typed; so do notes of rows written before the
+codes existed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from flask_babel import lazy_gettext
+
+log = logging.getLogger("kingavis.notes")
+
+
+class NoteCode(enum.StrEnum):
+    """Every note King-Avis writes on the timeline. Stored in request_decisions.note_code."""
+
+    # The first email, by the dispatcher and its jobs.
+    CLAIMED = "claimed"
+    SHOP_PAUSED = "shop_paused"
+    CANCELLED_AT_SEND_TIME = "cancelled_at_send_time"
+    SUPPRESSED_AT_SEND_TIME = "suppressed_at_send_time"
+    SENT = "sent"
+    GAVE_UP = "gave_up"
+    RETRY = "retry"
+    REFUSED = "refused"
+    # The reminder.
+    REMINDER_SENT = "reminder_sent"
+    REMINDER_PAUSED = "reminder_paused"
+    REMINDER_RETRY = "reminder_retry"
+    REMINDER_DROPPED_STATE = "reminder_dropped_state"
+    REMINDER_DROPPED_REVIEWED = "reminder_dropped_reviewed"
+    REMINDER_DROPPED_RULE = "reminder_dropped_rule"
+    REMINDER_GAVE_UP = "reminder_gave_up"
+    REMINDER_REFUSED = "reminder_refused"
+    # The customer, from the review page.
+    POSTPONED_EMAIL_WITHDRAWN = "postponed_email_withdrawn"
+    NOT_RECEIVED_YET = "not_received_yet"
+    # The merchant's actions, when the merchant wrote no note of their own.
+    SEND_NOW_BY_MERCHANT = "send_now_by_merchant"
+    POSTPONED_BY_MERCHANT = "postponed_by_merchant"
+    RULE_APPLIED = "rule_applied"
+
+
+MESSAGES: dict[str, Any] = {
+    NoteCode.CLAIMED: lazy_gettext("pris en charge pour l'envoi, tentative %(attempt)s"),
+    NoteCode.SHOP_PAUSED: lazy_gettext("boutique en pause : en attente de la reprise"),
+    NoteCode.CANCELLED_AT_SEND_TIME: lazy_gettext(
+        "au moment de l'envoi, dernier statut de la commande : %(status)s"),
+    NoteCode.SUPPRESSED_AT_SEND_TIME: lazy_gettext("constaté au moment de l'envoi"),
+    NoteCode.SENT: lazy_gettext("tentative %(attempt)s"),
+    NoteCode.GAVE_UP: lazy_gettext("abandon après %(attempts)s tentatives : %(error)s"),
+    NoteCode.RETRY: lazy_gettext(
+        "erreur temporaire, nouvel essai dans %(seconds)s s : %(error)s"),
+    NoteCode.REFUSED: lazy_gettext("refusé par le serveur de messagerie : %(error)s"),
+    NoteCode.REMINDER_SENT: lazy_gettext("relance envoyée, tentative %(attempt)s"),
+    NoteCode.REMINDER_PAUSED: lazy_gettext("relance : boutique en pause, en attente"),
+    NoteCode.REMINDER_RETRY: lazy_gettext(
+        "relance : erreur temporaire, nouvel essai dans %(seconds)s s : %(error)s"),
+    NoteCode.REMINDER_DROPPED_STATE: lazy_gettext(
+        "relance non envoyée : la demande est à l'état « %(state)s »"),
+    NoteCode.REMINDER_DROPPED_REVIEWED: lazy_gettext(
+        "relance non envoyée : un avis a été laissé"),
+    NoteCode.REMINDER_DROPPED_RULE: lazy_gettext("relance non envoyée : %(reason)s"),
+    NoteCode.REMINDER_GAVE_UP: lazy_gettext(
+        "relance non envoyée : abandon après %(attempts)s tentatives : %(error)s"),
+    NoteCode.REMINDER_REFUSED: lazy_gettext(
+        "relance non envoyée : refusée par le serveur de messagerie : %(error)s"),
+    NoteCode.POSTPONED_EMAIL_WITHDRAWN: lazy_gettext(
+        "avis laissé : le nouvel envoi prévu est retiré"),
+    NoteCode.NOT_RECEIVED_YET: lazy_gettext(
+        "commande pas encore reçue : email renvoyé dans %(days)s jours"),
+    NoteCode.SEND_NOW_BY_MERCHANT: lazy_gettext("envoi immédiat demandé par le marchand"),
+    NoteCode.POSTPONED_BY_MERCHANT: lazy_gettext("reportée de %(days)s jour(s) par le marchand"),
+    NoteCode.RULE_APPLIED: lazy_gettext("règle appliquée"),
+}
+
+# The parameters that are codes themselves, worded inside a sentence (hence lower case).
+VALUE_LABELS: dict[str, dict[str, Any]] = {
+    "state": {
+        "scheduled": lazy_gettext("programmée"),
+        "sending": lazy_gettext("en cours d'envoi"),
+        "sent": lazy_gettext("envoyée"),
+        "cancelled": lazy_gettext("annulée"),
+        "suppressed": lazy_gettext("non envoyée (règle)"),
+        "failed": lazy_gettext("en échec d'envoi"),
+    },
+    "reason": {
+        "order_cancelled": lazy_gettext("commande annulée"),
+        "order_unpaid": lazy_gettext("commande non payée"),
+        "no_consent": lazy_gettext("pas de consentement"),
+        "unsubscribed": lazy_gettext("client désinscrit"),
+        "recent_request": lazy_gettext("demande récente pour ce client"),
+        "merchant_cancelled": lazy_gettext("annulée par le marchand"),
+        "delivery_failed": lazy_gettext("échec de remise de l'email"),
+    },
+}
+
+
+class HasNote(Protocol):
+    note: str | None
+    note_code: str | None
+    note_args: dict[str, Any] | None
+
+
+def _value(name: str, value: Any) -> str:
+    labels = VALUE_LABELS.get(name)
+    if labels is not None and isinstance(value, str) and value in labels:
+        return str(labels[value])
+    return "" if value is None else str(value)
+
+
+def render(code: str, args: Mapping[str, Any] | None = None) -> str:
+    """The message of ``code`` in the current language, with ``args`` put in as given.
+
+    An unknown code (a row written by a newer version, or a typo) shows the code itself rather
+    than failing the page; so does a message whose parameters are missing.
+    """
+    message = MESSAGES.get(code)
+    if message is None:
+        return code
+    values = {str(k): _value(str(k), v) for k, v in (args or {}).items()}
+    try:
+        # One %-formatting with a dict: a "%" in a value is inserted, never interpreted.
+        return str(message) % values
+    except (KeyError, ValueError, TypeError):
+        log.warning("timeline note does not format", extra={"fields": {"code": code}})
+        return code
+
+
+def describe_note(decision: HasNote) -> str:
+    """What the timeline shows for a decision: its coded note worded in the reader's language,
+    else the stored text (a merchant's note, or a row older than the codes), else ""."""
+    if decision.note_code:
+        args = decision.note_args if isinstance(decision.note_args, Mapping) else None
+        return render(decision.note_code, args)
+    return decision.note or ""
+
+
+__all__ = ["MESSAGES", "VALUE_LABELS", "NoteCode", "describe_note", "render"]
