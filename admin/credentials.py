@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 from flask import flash, render_template
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
@@ -20,7 +20,9 @@ from . import blueprint
 from .access import shop_view
 from .pending import Display
 
-SECRET_PLACEHOLDER = "whsec_VOTRE_SECRET"  # noqa: S105 (shown in examples until revealed)
+# Shown in the examples until the secret is revealed; in the reader's language, since it is
+# the one word of the examples the merchant has to replace.
+SECRET_PLACEHOLDER = lazy_gettext("whsec_VOTRE_SECRET")
 
 EXAMPLE_BODY = {
     "type": "order.status_changed",
@@ -102,7 +104,8 @@ def _page(shop: Shop, *, revealed: ShopSecret | None = None, new_secret: ShopSec
           confirm_rotation: bool = False) -> Any:
     shown = new_secret or revealed
     url = webhook_url(shop)
-    secret_text = shown.secret if shown else SECRET_PLACEHOLDER
+    placeholder = str(SECRET_PLACEHOLDER)
+    secret_text = shown.secret if shown else placeholder
     html = render_template(
         "admin/credentials.html",
         shop=shop,
@@ -115,6 +118,7 @@ def _page(shop: Shop, *, revealed: ShopSecret | None = None, new_secret: ShopSec
         revealed=revealed,
         new_secret=new_secret,
         confirm_rotation=confirm_rotation,
+        secret_placeholder=placeholder,
         example_curl=example_curl(url, secret_text),
         example_python=example_python(url, secret_text),
     )

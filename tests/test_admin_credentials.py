@@ -51,7 +51,21 @@ def test_page_shows_the_url_but_not_the_secret(client, merchant):
     assert f"http://kingavis.test/webhooks/v1/{shop.key}/order-status" in html
     assert secret not in html
     assert "whsec_VOTRE_SECRET" in pre(html, "example-curl")
+    assert "whsec_VOTRE_SECRET" in pre(html, "example-python")
+    assert "Remplacez whsec_VOTRE_SECRET par votre secret" in html
+    assert "whsec_YOUR_SECRET" not in html
     assert audit_actions(shop) == []
+
+
+def test_the_placeholder_is_in_the_merchants_language(client, merchant):
+    shop, secret, _ = merchant
+    page = f"/admin/shops/{shop.key}/credentials"
+    client.post("/admin/language", data={"language": "en", "next": page})
+    html = client.get(page).get_data(as_text=True)
+    assert "whsec_YOUR_SECRET" in pre(html, "example-curl")
+    assert "whsec_YOUR_SECRET" in pre(html, "example-python")
+    assert "Replace whsec_YOUR_SECRET with your secret" in html
+    assert "whsec_VOTRE_SECRET" not in html and secret not in html
 
 
 def test_reveal_shows_the_secret_and_is_audited(client, merchant):
