@@ -94,6 +94,24 @@ def test_a_dispatcher_note_is_french_by_default_and_english_for_an_english_merch
     assert "erreur temporaire" not in " ".join(english)
 
 
+def test_the_dispatchers_claim_is_worded_in_the_readers_language(
+    mail_app: Flask, client, shop: Shop
+) -> None:
+    request_id = scheduled(shop, "1", delivered_days_ago=11)
+    assert tick().outcomes["sent"] == 1
+    claim = [d for d in decisions(request_id) if d.state == "sending"]
+    assert [(d.note, d.note_code, d.note_args) for d in claim] == [
+        (None, NoteCode.CLAIMED, {"attempt": 1})
+    ]
+    french = " ".join(entries(client.get(timeline_url(shop, request_id))))
+    assert "pris en charge pour l'envoi, tentative 1" in french
+    assert "claimed" not in french
+    client.post("/admin/language", data={"language": "en", "next": "/admin/"})
+    english = " ".join(entries(client.get(timeline_url(shop, request_id))))
+    assert "pris en charge" not in english
+    assert "picked up for sending, attempt 1" in english
+
+
 def test_an_smtp_reply_with_markup_and_format_directives_shows_literally(
     mail_app: Flask, smtp: SMTPServer, client, shop: Shop
 ) -> None:

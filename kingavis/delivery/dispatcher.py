@@ -29,10 +29,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, String, exists, insert, literal, select, text, update
+from sqlalchemy import Select, exists, insert, select, text, update
 
 from ..extensions import db
 from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
+from ..notes import NoteCode
 from . import service
 from .errors import TransientMailError
 from .jobs import (
@@ -169,25 +170,26 @@ def claim(now: datetime, limit: int) -> list[tuple[int, int]]:
                 attempts=ReviewRequest.attempts + 1,
                 updated_at=now,
             )
-            .returning(ReviewRequest.id, ReviewRequest.attempts)
+            .returning(ReviewRequest.id, ReviewRequest.attempts, ReviewRequest.due_at)
             .execution_options(synchronize_session=False)
         ).all()
-        # The timeline: one decision per claim, written in one statement.
-        ids = [r[0] for r in rows]
-        if ids:
+        # The timeline: one decision per claim (one batched INSERT), as a note code.
+        if rows:
             db.session.execute(
-                insert(RequestDecision).from_select(
-                    ["review_request_id", "state", "reason", "due_at", "actor", "note", "created_at"],
-                    select(
-                        ReviewRequest.id,
-                        literal(RequestState.SENDING.value),
-                        literal(None),
-                        ReviewRequest.due_at,
-                        literal(service.ACTOR),
-                        literal("claimed, attempt ") + ReviewRequest.attempts.cast(String),
-                        literal(now, ReviewRequest.updated_at.type),
-                    ).where(ReviewRequest.id.in_(ids)),
-                )
+                insert(RequestDecision.__table__),
+                [
+                    {
+                        "review_request_id": request_id,
+                        "state": RequestState.SENDING.value,
+                        "reason": None,
+                        "due_at": due_at,
+                        "actor": service.ACTOR,
+                        "note_code": NoteCode.CLAIMED.value,
+                        "note_args": {"attempt": attempts},
+                        "created_at": now,
+                    }
+                    for request_id, attempts, due_at in rows
+                ],
             )
         db.session.commit()
     except Exception:
