@@ -45,6 +45,7 @@ from .models import (
     ShopStatus,
     Unsubscription,
     UTCDateTime,
+    request_outcome,
     utcnow,
 )
 from .scheduling import Action, Guards, Rule, compute_due_at, decide, suppression_reason
@@ -207,12 +208,7 @@ class _Request:
     due_at: datetime
 
     def to_outcome(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "state": self.state,
-            "due_at": self.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "reason": self.reason,
-        }
+        return request_outcome(self.id, self.state, self.reason, self.due_at)
 
 
 def _lock_order(

@@ -240,6 +240,16 @@ class OrderEvent(db.Model):
     order: Mapped[Order] = relationship()
 
 
+def request_outcome(request_id: int, state: str, reason: str | None, due_at: datetime) -> dict[str, Any]:
+    """A review request as the webhook's outcome object shows it (CONTRACT section 3)."""
+    return {
+        "id": str(request_id),
+        "state": state,
+        "due_at": due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "reason": reason,
+    }
+
+
 class ReviewRequest(db.Model):
     """One per order, ever (unique order_id). The database is the source of truth for what is due."""
 
@@ -303,12 +313,7 @@ class ReviewRequest(db.Model):
     shop: Mapped[Shop] = relationship()
 
     def to_outcome(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "state": self.state,
-            "due_at": self.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "reason": self.reason,
-        }
+        return request_outcome(self.id, self.state, self.reason, self.due_at)
 
 
 class RequestDecision(db.Model):

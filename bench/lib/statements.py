@@ -37,7 +37,8 @@ def _shape(statement: str) -> str:
         if "FOR UPDATE" in text:
             detail += " FOR UPDATE"
     elif verb == "INSERT" and "ON CONFLICT" in text:
-        detail = " ON CONFLICT DO NOTHING"
+        action = re.search(r"ON CONFLICT .*?DO (NOTHING|UPDATE)", text, re.IGNORECASE | re.S)
+        detail = f" ON CONFLICT DO {action.group(1).upper()}" if action else " ON CONFLICT"
     if table is None:
         return text[:90]
     return f"{verb} {table.group(1)}{detail}"
