@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from . import audit
 from .extensions import db
 from .models import Shop, ShopSecret, User, utcnow
-from .shops import new_webhook_secret
+from .shops import new_webhook_secret, secret_is_valid
 
 ROTATION_OVERLAP = timedelta(hours=24)
 
@@ -15,7 +15,7 @@ ROTATION_OVERLAP = timedelta(hours=24)
 def valid_secrets(shop: Shop, now: datetime | None = None) -> list[ShopSecret]:
     """The secrets that verify webhooks now, newest first."""
     now = now or utcnow()
-    valid = [s for s in shop.secrets if s.expires_at is None or s.expires_at > now]
+    valid = [s for s in shop.secrets if secret_is_valid(s.expires_at, now)]
     return sorted(valid, key=lambda s: s.id, reverse=True)
 
 

@@ -45,6 +45,12 @@ def get_shop(key: str) -> Shop:
     return shop
 
 
+def secret_is_valid(expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a webhook secret still verifies webhooks: no expiry, or not reached (the old
+    secret of a rotation keeps working until the overlap ends)."""
+    return expires_at is None or expires_at > now
+
+
 @dataclass(frozen=True)
 class RuleSnapshot:
     """The active invitation rule's fields the scheduling rules read."""
@@ -118,7 +124,7 @@ def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
     valid = {
         row.secret_id: row.secret
         for row in rows
-        if row.secret_id is not None and (row.expires_at is None or row.expires_at > now)
+        if row.secret_id is not None and secret_is_valid(row.expires_at, now)
     }
     rule = None
     if first.rule_id is not None:
@@ -141,13 +147,6 @@ def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
         active_rule=rule,
         secrets=[valid[i] for i in sorted(valid, reverse=True)],
     )
-
-
-def active_secrets(shop: Shop, now: datetime | None = None) -> list[str]:
-    """The secrets a webhook may be signed with now (newest first)."""
-    now = now or utcnow()
-    valid = [s for s in shop.secrets if s.expires_at is None or s.expires_at > now]
-    return [s.secret for s in sorted(valid, key=lambda s: s.id, reverse=True)]
 
 
 def validate_status_ids(ids: list[str], what: str) -> list[str]:
