@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
+from .public import public_url
 from .shops import UNSET, ShopError, configure_shop, create_shop, describe, get_shop, webhook_url
 from .users import UserError, create_user
 
@@ -92,6 +93,7 @@ def shops_create(name: str, timezone: str, language: str, as_json: bool) -> None
         "key": created.shop.key,
         "webhook_url": webhook_url(created.shop),
         "webhook_secret": created.secret,
+        "public_url": public_url(created.shop),
     }
     if as_json:
         click.echo(json.dumps(out))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -67,6 +68,18 @@ class Reason(enum.StrEnum):
     DELIVERY_FAILED = "delivery_failed"
 
 
+class ReviewState(enum.StrEnum):
+    """A review's publication state (CONTRACT 7). Only ``published`` reviews are shown."""
+
+    PENDING = "pending"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+# How long a customer's contact data is kept after the order's last activity (CONTRACT 9).
+DEFAULT_RETENTION_MONTHS = 24
+
 # A request cancelled for one of these reasons may be scheduled again (CONTRACT 4.3).
 RESCHEDULABLE_REASONS = frozenset({Reason.ORDER_CANCELLED.value, Reason.ORDER_UNPAID.value})
 
@@ -86,6 +99,8 @@ class Shop(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True, default=new_shop_key)
     name: Mapped[str] = mapped_column(String(200))
+    # The public review page's address: /avis/<slug> (CONTRACT 7). Made from the name, unique.
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
     language: Mapped[str] = mapped_column(String(8), default="fr")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
     cancel_status_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -108,6 +123,10 @@ class Shop(db.Model):
     # Optional review.created callback, signed the Standard Webhooks way with callback_secret.
     callback_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     callback_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Personal data retention: contact data of orders inactive this long is removed (CONTRACT 9).
+    retention_months: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_RETENTION_MONTHS, server_default=str(DEFAULT_RETENTION_MONTHS)
+    )
 
     secrets: Mapped[list[ShopSecret]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"
@@ -357,6 +376,10 @@ class Review(db.Model):
     """A verified review: tied to a real order through its review request."""
 
     __tablename__ = "reviews"
+    __table_args__ = (
+        # The public page and API: a shop's published reviews, newest first.
+        Index("ix_reviews_shop_status_published", "shop_id", "status", "published_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
@@ -368,6 +391,16 @@ class Review(db.Model):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Publication (CONTRACT 7): a ReviewState; published_at is set when it first goes public.
+    status: Mapped[str] = mapped_column(
+        String(16), default=ReviewState.PUBLISHED.value, server_default=ReviewState.PUBLISHED.value
+    )
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The merchant's one public reply, editable.
+    reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reply_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The shop's review.created callback: pending / delivered / failed (None: no callback set).
     callback_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -395,6 +428,8 @@ class User(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Back-office language (fr by default, en available).
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # A King-Avis operator (moderation, CONTRACT 7) rather than a shop's merchant.
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     shops: Mapped[list[Shop]] = relationship(secondary=user_shops, order_by="Shop.id")
 

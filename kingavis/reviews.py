@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .delivery import service
 from .extensions import db
-from .models import RequestState, Review, ReviewRequest, Shop, utcnow
+from .models import RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
 from .notes import NoteCode
 from .shops import ShopError
 
@@ -180,6 +180,8 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
             comment=clean.comment,
             locale=locale,
             created_at=now,
+            status=ReviewState.PUBLISHED.value,
+            published_at=now,
         )
         db.session.add(review)
         if locked.state == RequestState.SCHEDULED.value:

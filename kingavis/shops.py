@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, select
 
 from .extensions import db
 from .models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
+from .public import unique_slug
 from .scheduling import (
     DEFAULT_CUSTOMER_WINDOW_DAYS,
     DEFAULT_DELAY_DAYS,
@@ -183,6 +184,7 @@ def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr
     preset = prestashop_preset()
     shop = Shop(
         name=name,
+        slug=unique_slug(name),
         timezone=timezone,
         language=language,
         cancel_status_ids=list(preset["cancel"]),

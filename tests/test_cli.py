@@ -81,7 +81,7 @@ def test_shops_create_prints_credentials_and_applies_the_prestashop_preset(app: 
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.strip().splitlines()) == 1
     out = json.loads(result.stdout)
-    assert set(out) == {"key", "webhook_url", "webhook_secret"}
+    assert set(out) == {"key", "webhook_url", "webhook_secret", "public_url"}
     assert out["webhook_url"] == f"http://kingavis.test/webhooks/v1/{out['key']}/order-status"
     assert out["webhook_secret"].startswith("whsec_")
     assert len(base64.b64decode(out["webhook_secret"][len("whsec_"):], validate=True)) >= 24
@@ -112,6 +112,18 @@ def test_shops_create_with_timezone_and_language(app: Flask) -> None:
     assert state["rule"]["timezone"] == "America/Montreal"
     assert state["language"] == "en"
     assert state["statuses"]["5"][0] == "Delivered"
+
+
+def test_shops_create_prints_the_public_page_made_from_the_name(app: Flask) -> None:
+    first = create(app, "Boutique Zoë")
+    second = create(app, "Boutique  ZOË!")
+    odd = create(app, "日本")
+
+    assert first["public_url"] == "http://kingavis.test/avis/boutique-zoe"
+    # Two shops never share an address: the second gets a numbered one.
+    assert second["public_url"] == "http://kingavis.test/avis/boutique-zoe-2"
+    # A name with no ASCII letter still gets a usable, URL-safe address.
+    assert odd["public_url"] == "http://kingavis.test/avis/boutique"
 
 
 def test_each_shop_gets_its_own_key_and_secret(app: Flask) -> None:

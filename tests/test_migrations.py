@@ -110,3 +110,29 @@ def test_the_comparison_notices_a_model_change(migrated_app: Flask) -> None:
     diff = model_vs_database_diff(migrated_app, changed)
 
     assert any(d[0] == "add_column" and d[3].name == "not_migrated" for d in diff), diff
+
+
+def test_existing_shops_and_reviews_get_their_public_fields(empty_database: str, tmp_path: Path) -> None:
+    """0004 gives every existing shop a unique slug, and existing reviews their publication."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    app = make_app(empty_database, tmp_path)
+    with app.app_context():
+        upgrade(revision="0003")
+        with db.engine.begin() as conn:
+            for name in ("Boutique Zoë", "Boutique ZOË", "***"):
+                conn.execute(
+                    text("INSERT INTO shops (key, name, language, timezone, cancel_status_ids,"
+                         " require_consent, customer_window_days, paused, created_at)"
+                         " VALUES (:key, :name, 'fr', 'Europe/Paris', '[]', false, 30, false,"
+                         " '2026-11-01 00:00:00')"),
+                    {"key": f"shp_{name}", "name": name},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            slugs = conn.execute(text("SELECT slug FROM shops ORDER BY id")).scalars().all()
+            months = conn.execute(text("SELECT DISTINCT retention_months FROM shops")).scalars().all()
+        db.engine.dispose()
+    assert slugs == ["boutique-zoe", "boutique-zoe-2", "boutique"]
+    assert months == [24]
