@@ -54,6 +54,11 @@ class NoteCode(enum.StrEnum):
     SEND_NOW_BY_MERCHANT = "send_now_by_merchant"
     POSTPONED_BY_MERCHANT = "postponed_by_merchant"
     RULE_APPLIED = "rule_applied"
+    # The review left through the request's link (kingavis.publication.change_review_state).
+    REVIEW_PUBLISHED = "review_published"
+    REVIEW_PENDING = "review_pending"
+    REVIEW_REJECTED = "review_rejected"
+    REVIEW_WITHDRAWN = "review_withdrawn"
 
 
 MESSAGES: dict[str, Any] = {
@@ -87,6 +92,10 @@ MESSAGES: dict[str, Any] = {
     NoteCode.SEND_NOW_BY_MERCHANT: lazy_gettext("envoi immédiat demandé par le marchand"),
     NoteCode.POSTPONED_BY_MERCHANT: lazy_gettext("reportée de %(days)s jour(s) par le marchand"),
     NoteCode.RULE_APPLIED: lazy_gettext("règle appliquée"),
+    NoteCode.REVIEW_PUBLISHED: lazy_gettext("avis publié (%(rating)s/5)"),
+    NoteCode.REVIEW_PENDING: lazy_gettext("avis (%(rating)s/5) en attente de modération"),
+    NoteCode.REVIEW_REJECTED: lazy_gettext("avis refusé : %(reason)s"),
+    NoteCode.REVIEW_WITHDRAWN: lazy_gettext("avis retiré : %(reason)s"),
 }
 
 # The parameters that are codes themselves, worded inside a sentence (hence lower case).

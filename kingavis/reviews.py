@@ -25,6 +25,7 @@ from .delivery import service
 from .extensions import db
 from .models import RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
 from .notes import NoteCode
+from .publication import change_review_state
 from .shops import ShopError
 
 log = logging.getLogger("kingavis.reviews")
@@ -180,10 +181,11 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
             comment=clean.comment,
             locale=locale,
             created_at=now,
-            status=ReviewState.PUBLISHED.value,
-            published_at=now,
+            status=ReviewState.PENDING.value,
         )
         db.session.add(review)
+        db.session.flush()
+        change_review_state(review, ReviewState.PUBLISHED, actor=CUSTOMER, now=now)
         if locked.state == RequestState.SCHEDULED.value:
             # Postponed, and the order arrived after all: the second email is no longer needed.
             service.record(locked, RequestState.SENT, note_code=NoteCode.POSTPONED_EMAIL_WITHDRAWN,
