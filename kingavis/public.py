@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .extensions import db
-from .models import Shop
+from .models import Order, Review, ReviewRequest, ReviewState, Shop
 
 MAX_SLUG_CHARS = 80
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -73,3 +77,170 @@ def experience_date(placed_at: datetime | None, triggered_at: datetime | None,
     if moment is None:
         return None
     return moment.astimezone(ZoneInfo(zone)).date()
+
+
+# --- Reading published reviews: one query for the public page, the API, the badge and widget --
+
+SORTS = ("recent", "rating_desc", "rating_asc")
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+class ListingError(ValueError):
+    """Bad listing parameters: ``errors`` maps each parameter to a message for the caller."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which published reviews to show: a page of ``per_page``, in ``sort`` order, optionally
+    only those with one ``rating``."""
+
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    sort: str = "recent"
+    rating: int | None = None
+
+
+def _whole(value: str | None, name: str, low: int, high: int | None,
+           errors: dict[str, str]) -> int | None:
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        errors[name] = f"must be a whole number{f' from {low} to {high}' if high else f' of at least {low}'}"
+        return None
+    number = int(text)
+    if number < low or (high is not None and number > high):
+        errors[name] = f"must be from {low} to {high}" if high else f"must be at least {low}"
+        return None
+    return number
+
+
+def parse_listing(args: Mapping[str, str], *, max_per_page: int = MAX_PER_PAGE,
+                  allow_per_page: bool = True) -> Listing:
+    """Read ``page``, ``per_page``, ``sort`` and ``rating`` from query parameters (CONTRACT 7
+    and 8). Empty parameters take their default; anything else that is not understood raises
+    ListingError naming each bad parameter, so a caller never silently shows another page than
+    the one asked for. ``per_page`` is at most ``max_per_page``."""
+    errors: dict[str, str] = {}
+    page = _whole(args.get("page"), "page", 1, None, errors) or 1
+    per_page = DEFAULT_PER_PAGE
+    if allow_per_page:
+        per_page = _whole(args.get("per_page"), "per_page", 1, max_per_page, errors) or DEFAULT_PER_PAGE
+    rating = _whole(args.get("rating"), "rating", 1, 5, errors)
+    sort = args.get("sort") or "recent"
+    if sort not in SORTS:
+        errors["sort"] = f"must be one of {', '.join(SORTS)}"
+    if errors:
+        raise ListingError(errors)
+    return Listing(page=page, per_page=per_page, sort=sort, rating=rating)
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    """Average (one decimal, None without reviews), count and 1–5 distribution of a shop's
+    published reviews."""
+
+    average: float | None
+    count: int
+    distribution: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublicReview:
+    """A published review as anyone may see it: no email address, no whole last name."""
+
+    id: int
+    rating: int
+    comment: str | None
+    author: str
+    experience_date: date | None
+    published_at: datetime
+    reply_text: str | None
+    reply_published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    reviews: list[PublicReview]
+    total: int
+    listing: Listing
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.listing.per_page))
+
+
+def shop_by_slug(slug: str) -> Shop | None:
+    if not slug or len(slug) > MAX_SLUG_CHARS:
+        return None
+    return db.session.execute(select(Shop).where(Shop.slug == slug)).scalar_one_or_none()
+
+
+def _published(shop_id: int) -> Any:
+    return (Review.shop_id == shop_id) & (Review.status == ReviewState.PUBLISHED.value)
+
+
+def rating_summary(shop_id: int) -> RatingSummary:
+    """One GROUP BY over the shop's published reviews. Every rating counts the same way: the
+    average is over all of them, never a chosen subset (CONTRACT 7)."""
+    rows = db.session.execute(
+        select(Review.rating, func.count()).where(_published(shop_id)).group_by(Review.rating)
+    ).all()
+    distribution = {star: 0 for star in range(1, 6)}
+    for rating, n in rows:
+        if rating in distribution:
+            distribution[rating] += n
+    count = sum(distribution.values())
+    if not count:
+        return RatingSummary(average=None, count=0, distribution=distribution)
+    total = sum(star * n for star, n in distribution.items())
+    # Round half up to one decimal (4.25 → 4.3), as people read averages.
+    average = float((Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+    return RatingSummary(average=average, count=count, distribution=distribution)
+
+
+_ORDER = {
+    "recent": (Review.published_at.desc(), Review.id.desc()),
+    "rating_desc": (Review.rating.desc(), Review.published_at.desc(), Review.id.desc()),
+    "rating_asc": (Review.rating.asc(), Review.published_at.desc(), Review.id.desc()),
+}
+
+
+def list_published(shop: Shop, listing: Listing) -> ReviewPage:
+    """One page of the shop's published reviews, newest first unless the reader asked for
+    another order; a rating filter only when the reader asked for one."""
+    where = _published(shop.id)
+    if listing.rating is not None:
+        where = where & (Review.rating == listing.rating)
+    total = db.session.execute(select(func.count()).select_from(Review).where(where)).scalar_one()
+    rows = db.session.execute(
+        select(Review.id, Review.rating, Review.comment, Review.published_at, Review.created_at,
+               Review.reply_text,
+               Review.reply_published_at, Order.customer_first_name, Order.customer_last_name,
+               Order.placed_at, ReviewRequest.triggered_at)
+        .join(Order, Order.id == Review.order_id)
+        .join(ReviewRequest, ReviewRequest.id == Review.review_request_id)
+        .where(where)
+        .order_by(*_ORDER[listing.sort])
+        .limit(listing.per_page)
+        .offset((listing.page - 1) * listing.per_page)
+    ).all()
+    reviews = [
+        PublicReview(
+            id=row.id,
+            rating=row.rating,
+            comment=row.comment,
+            author=author_display(row.customer_first_name, row.customer_last_name),
+            experience_date=experience_date(row.placed_at, row.triggered_at, shop.timezone),
+            published_at=row.published_at or row.created_at,
+            reply_text=row.reply_text,
+            reply_published_at=row.reply_published_at,
+        )
+        for row in rows
+    ]
+    return ReviewPage(reviews=reviews, total=total, listing=listing)
