@@ -4,4 +4,4 @@ from flask import Blueprint
 
 blueprint = Blueprint("pages", __name__)
 
-from . import reviews, views  # noqa: E402,F401
+from . import public, reviews, views  # noqa: E402,F401

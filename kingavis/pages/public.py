@@ -1,0 +1,231 @@
+"""``/avis/<slug>``: a shop's public review page, and ``/avis/<slug>/charte``, its charter
+(CONTRACT 7).
+
+Anyone may read these pages, so they hold only what a published review shows: the author's first
+name and last-name initial, the rating, the comment, the dates and the merchant's reply. They are
+indexable: one canonical address per page of reviews (the French page without parameters, or with
+``?page=N``), English as a declared alternate (``?lang=en``), and every filtered or re-sorted view
+marked ``noindex`` with the unfiltered page as canonical, so search engines see no duplicates.
+
+No rating ever decides what is shown or in which order: the default order is the publication
+date, and a reader's own filter or sort is the only exception.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from flask import Response, current_app, make_response, request
+
+from ..extensions import db
+from ..models import Shop
+from ..public import (
+    SORTS,
+    Listing,
+    ListingError,
+    list_published,
+    parse_listing,
+    public_url,
+    rating_summary,
+    shop_by_slug,
+)
+from . import blueprint
+from .public_text import CHARTER_TEXT, PAGE_TEXT, REPORT_REASONS, rejection_reasons
+
+LANGS = ("fr", "en")
+# Seconds a browser or proxy may keep a page: a publication, reply or withdrawal shows within
+# this (CONTRACT 8 asks for 60 s at most).
+MAX_AGE = 60
+
+
+def page_language() -> str:
+    """``?lang=en`` or ``?lang=fr`` when given, else the browser's preference between French and
+    English, else French (CONTRACT 7)."""
+    asked = request.args.get("lang")
+    if asked in LANGS:
+        return asked
+    return request.accept_languages.best_match(LANGS, default="fr") or "fr"
+
+
+def _respond(template: str, status: int, lang: str, **context: Any) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    html = current_app.jinja_env.get_template(template).render(lang=lang, nonce=nonce, **context)
+    db.session.rollback()
+    response = make_response(html, status)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    if status == 200:
+        response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+        response.headers["Vary"] = "Accept-Language"
+    else:
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+    return response
+
+
+def _not_found(lang: str) -> Response:
+    return _respond("public/not_found.html", 404, lang, t=PAGE_TEXT[lang])
+
+
+def _date(value: Any, lang: str, zone: str | None = None) -> str:
+    if value is None:
+        return ""
+    if zone is not None and hasattr(value, "astimezone"):
+        from zoneinfo import ZoneInfo
+
+        value = value.astimezone(ZoneInfo(zone))
+    return format_date(value, format="long", locale=lang)
+
+
+def _url(slug: str, lang: str, explicit_lang: bool, **params: Any) -> str:
+    query = {k: v for k, v in params.items() if v not in (None, "", 1) or (k == "page" and v != 1)}
+    if query.get("page") == 1:
+        query.pop("page")
+    if query.get("sort") == "recent":
+        query.pop("sort")
+    if explicit_lang or lang != "fr":
+        query["lang"] = lang
+    base = f"/avis/{slug}"
+    return f"{base}?{urlencode(query)}" if query else base
+
+
+def _json_ld(shop: Shop, summary: Any, reviews: list[Any], url: str) -> dict[str, Any]:
+    """schema.org data for the page: the shop as an Organization with its AggregateRating and
+    the reviews shown on this page (never more, never other ones)."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Organization",
+        "name": shop.name,
+        "url": url,
+    }
+    if summary.count:
+        data["aggregateRating"] = {
+            "@type": "AggregateRating",
+            "ratingValue": summary.average,
+            "reviewCount": summary.count,
+            "ratingCount": summary.count,
+            "bestRating": 5,
+            "worstRating": 1,
+        }
+    if reviews:
+        data["review"] = [
+            {
+                "@type": "Review",
+                "author": {"@type": "Person", "name": r.author or "—"},
+                "datePublished": r.published_at.date().isoformat(),
+                "reviewRating": {"@type": "Rating", "ratingValue": r.rating,
+                                 "bestRating": 5, "worstRating": 1},
+                **({"reviewBody": r.comment} if r.comment else {}),
+            }
+            for r in reviews
+        ]
+    return data
+
+
+@blueprint.get("/avis/<slug>")
+def public_reviews(slug: str) -> Response:
+    lang = page_language()
+    explicit_lang = request.args.get("lang") in LANGS
+    shop = shop_by_slug(slug)
+    if shop is None:
+        return _not_found(lang)
+    t = PAGE_TEXT[lang]
+    try:
+        listing = parse_listing(request.args, allow_per_page=False)
+    except ListingError as exc:
+        return _respond("public/bad_request.html", 400, lang, t=t, errors=exc.errors,
+                        back=_url(shop.slug, lang, explicit_lang))
+    summary = rating_summary(shop.id)
+    page = list_published(shop, listing)
+    if listing.page > page.pages:
+        return _not_found(lang)
+
+    base = current_app.config["KINGAVIS_BASE_URL"]
+    filtered = listing.rating is not None or listing.sort != "recent"
+    canonical = base + _url(shop.slug, "fr", False, page=1 if filtered else listing.page)
+    alternates = {
+        "fr": base + _url(shop.slug, "fr", False, page=1 if filtered else listing.page),
+        "en": base + _url(shop.slug, "en", True, page=1 if filtered else listing.page),
+    }
+    if lang == "en" and not filtered:
+        canonical = alternates["en"]
+
+    def link(**changes: Any) -> str:
+        params = {"rating": listing.rating, "sort": listing.sort, "page": listing.page}
+        params.update(changes)
+        return _url(shop.slug, lang, explicit_lang, **params)
+
+    def number(value: float) -> str:
+        return format_decimal(value, format="0.0", locale=lang)
+
+    reviews = [
+        {
+            "id": r.id,
+            "rating": r.rating,
+            "comment": r.comment,
+            "author": r.author or t["anonymous"],
+            "experience": _date(r.experience_date, lang),
+            "published": _date(r.published_at, lang, shop.timezone),
+            "published_iso": r.published_at.date().isoformat(),
+            "reply": r.reply_text,
+            "reply_date": _date(r.reply_published_at, lang, shop.timezone),
+        }
+        for r in page.reviews
+    ]
+    return _respond(
+        "public/reviews.html", 200, lang,
+        t=t, shop=shop, summary=summary, page=page, listing=listing, reviews=reviews,
+        average=number(summary.average) if summary.average is not None else None,
+        percents={star: round(100 * n / summary.count) if summary.count else 0
+                  for star, n in summary.distribution.items()},
+        canonical=canonical, alternates=alternates, noindex=filtered,
+        json_ld=_json_ld(shop, summary, page.reviews, canonical),
+        link=link, sorts=SORTS, explicit_lang=explicit_lang,
+        charter_url=_charter_url(shop, lang, explicit_lang),
+        other_lang="en" if lang == "fr" else "fr",
+        other_lang_url=_url(shop.slug, "en" if lang == "fr" else "fr", True,
+                            rating=listing.rating, sort=listing.sort, page=listing.page),
+    )
+
+
+def _charter_url(shop: Shop, lang: str, explicit_lang: bool) -> str:
+    url = f"/avis/{shop.slug}/charte"
+    return f"{url}?lang={lang}" if explicit_lang or lang != "fr" else url
+
+
+@blueprint.get("/avis/<slug>/charte")
+def charter(slug: str) -> Response:
+    lang = page_language()
+    explicit_lang = request.args.get("lang") in LANGS
+    shop = shop_by_slug(slug)
+    if shop is None:
+        return _not_found(lang)
+    base = current_app.config["KINGAVIS_BASE_URL"]
+    return _respond(
+        "public/charter.html", 200, lang,
+        t=PAGE_TEXT[lang], c=CHARTER_TEXT[lang], shop=shop,
+        reviews_url=_url(shop.slug, lang, explicit_lang),
+        canonical=base + f"/avis/{shop.slug}/charte" + ("?lang=en" if lang == "en" else ""),
+        alternates={"fr": base + f"/avis/{shop.slug}/charte",
+                    "en": base + f"/avis/{shop.slug}/charte?lang=en"},
+        noindex=False,
+        rejection_reasons=rejection_reasons(lang),
+        report_reasons=REPORT_REASONS[lang],
+        retention_months=shop.retention_months,
+        contact=current_app.config.get("MAIL_FROM") or "no-reply@localhost",
+        public_url=public_url(shop),
+        review_link_days=shop.review_link_days,
+        other_lang="en" if lang == "fr" else "fr",
+        other_lang_url=_charter_url(shop, "en" if lang == "fr" else "fr", True),
+    )
+
+
+__all__ = ["Listing", "charter", "public_reviews"]

@@ -1,0 +1,274 @@
+"""The words of the public review page and of the charter, in French and English.
+
+French typography: a non-breaking space (U+00A0) stands before « ? ! : ; » and inside « ».
+"""
+
+from __future__ import annotations
+
+NB = "\u00a0"
+
+PAGE_TEXT: dict[str, dict[str, str]] = {
+    "fr": {
+        "title": "Avis clients de {shop}",
+        "heading": "Avis clients de {shop}",
+        "average_label": f"Note moyenne{NB}: {{average}} sur 5",
+        "count": "{count} avis vérifiés",
+        "count_one": "1 avis vérifié",
+        "count_zero": "Aucun avis publié pour l'instant.",
+        "distribution": "Répartition des notes",
+        "stars_n": "{n} étoiles",
+        "stars_1": "1 étoile",
+        "rating_label": "Note{nb}: {n} sur 5",
+        "filter_all": "Toutes les notes",
+        "filter_label": "Filtrer",
+        "sort_label": "Trier par",
+        "sort_recent": "Les plus récents",
+        "sort_rating_desc": "Meilleures notes",
+        "sort_rating_asc": "Moins bonnes notes",
+        "apply": "Afficher",
+        "experience": "Expérience du {date}",
+        "published": "Publié le {date}",
+        "verified": "Avis vérifié",
+        "verified_title": "Lié à une commande réelle — voir la charte",
+        "reply": "Réponse de {shop}",
+        "reply_on": "le {date}",
+        "anonymous": "Client vérifié",
+        "none_here": "Aucun avis ne correspond à ce filtre.",
+        "previous": "Page précédente",
+        "next": "Page suivante",
+        "page_of": "Page {page} sur {pages}",
+        "charter": "Charte des avis",
+        "charter_intro": "Comment ces avis sont collectés, vérifiés et publiés{nb}: voir la charte.",
+        "not_found_title": "Page introuvable",
+        "not_found_text": "Aucune boutique ne publie ses avis à cette adresse.",
+        "bad_title": "Paramètres incorrects",
+        "bad_text": "Cette adresse contient des paramètres que la page ne comprend pas{nb}:",
+        "back": "Revenir aux avis",
+        "other_lang": "English",
+        "powered": "Avis collectés par King-Avis",
+        "filtered": "{count} avis avec {stars}",
+    },
+    "en": {
+        "title": "Customer reviews of {shop}",
+        "heading": "Customer reviews of {shop}",
+        "average_label": "Average rating: {average} out of 5",
+        "count": "{count} verified reviews",
+        "count_one": "1 verified review",
+        "count_zero": "No review published yet.",
+        "distribution": "Ratings",
+        "stars_n": "{n} stars",
+        "stars_1": "1 star",
+        "rating_label": "Rated {n} out of 5",
+        "filter_all": "All ratings",
+        "filter_label": "Filter",
+        "sort_label": "Sort by",
+        "sort_recent": "Most recent",
+        "sort_rating_desc": "Highest rated",
+        "sort_rating_asc": "Lowest rated",
+        "apply": "Show",
+        "experience": "Experience of {date}",
+        "published": "Published on {date}",
+        "verified": "Verified review",
+        "verified_title": "Tied to a real order — see the charter",
+        "reply": "Reply from {shop}",
+        "reply_on": "on {date}",
+        "anonymous": "Verified customer",
+        "none_here": "No review matches this filter.",
+        "previous": "Previous page",
+        "next": "Next page",
+        "page_of": "Page {page} of {pages}",
+        "charter": "Review charter",
+        "charter_intro": "How these reviews are collected, verified and published: see the charter.",
+        "not_found_title": "Page not found",
+        "not_found_text": "No shop publishes its reviews at this address.",
+        "bad_title": "Incorrect parameters",
+        "bad_text": "This address holds parameters the page does not understand:",
+        "back": "Back to the reviews",
+        "other_lang": "Français",
+        "powered": "Reviews collected by King-Avis",
+        "filtered": "{count} reviews with {stars}",
+    },
+}
+for _words in PAGE_TEXT.values():
+    for _key, _value in _words.items():
+        _words[_key] = _value.replace("{nb}", NB)
+
+# Why an operator may refuse a review (CONTRACT 7: a fixed, published list). The charter lists
+# them; the moderation decision names one.
+REJECTION_REASONS: dict[str, dict[str, str]] = {
+    "personal_data": {
+        "fr": "Il contient des données personnelles (adresse e-mail, numéro de téléphone, adresse…).",
+        "en": "It contains personal data (email address, phone number, postal address…).",
+    },
+    "abusive": {
+        "fr": "Il contient des propos injurieux, diffamatoires, discriminatoires ou menaçants.",
+        "en": "It contains insulting, defamatory, discriminatory or threatening content.",
+    },
+    "off_topic": {
+        "fr": "Il ne porte pas sur l'expérience de commande (produit, livraison, service).",
+        "en": "It is not about the order experience (product, delivery, service).",
+    },
+    "advertising": {
+        "fr": "Il contient de la publicité ou un lien vers un autre site.",
+        "en": "It contains advertising or a link to another site.",
+    },
+    "not_the_customer": {
+        "fr": "Il n'a manifestement pas été écrit par le client de la commande, ou sous conflit d'intérêts.",
+        "en": "It was plainly not written by the order's customer, or under a conflict of interest.",
+    },
+}
+
+
+def rejection_reasons(lang: str) -> list[tuple[str, str]]:
+    """The published list of refusal reasons, worded for ``lang``, in a stable order."""
+    return [(code, words[lang]) for code, words in REJECTION_REASONS.items()]
+
+
+CHARTER_TEXT: dict[str, dict[str, str]] = {
+    "fr": {
+        "title": "Charte des avis — {shop}",
+        "intro": (
+            "Les avis publiés sur la page de {shop} sont collectés par King-Avis pour le compte de"
+            " la boutique. Cette charte dit comment ils sont collectés, vérifiés, modérés et"
+            " publiés, conformément aux articles L111-7-2 et D111-17 du Code de la consommation,"
+            " et selon les principes de la norme NF Z74-501 sur les avis de consommateurs en ligne."
+        ),
+        "collect_h": "Qui peut donner son avis, et comment",
+        "collect": (
+            "Seul un client ayant passé une commande réelle auprès de {shop} peut déposer un avis."
+            f" Quand la commande atteint le statut choisi par la boutique (par exemple{NB}« Livré{NB}»),"
+            " King-Avis envoie au client un e-mail contenant un lien personnel, valable {days} jours."
+            " L'avis ne peut être déposé que par ce lien, une seule fois par commande. Aucune"
+            " demande n'est envoyée pour une commande annulée, remboursée ou impayée."
+        ),
+        "verify_h": "Comment les avis sont vérifiés",
+        "verify": (
+            "Chaque avis est rattaché à la commande qui l'a suscité{nb}: c'est ce qui en fait un avis"
+            " vérifié. King-Avis reçoit les changements de statut des commandes directement de la"
+            " boutique, par des messages signés. La date de l'expérience affichée est la date de la"
+            " commande (à défaut, celle à laquelle la commande a atteint le statut choisi)."
+        ),
+        "order_h": "Aucun filtrage, aucun classement selon la note",
+        "order": (
+            "Aucun avis n'est retenu, masqué, filtré ni classé en fonction de sa note. Les avis"
+            " sont affichés du plus récent au plus ancien{nb}; le lecteur peut choisir lui-même un"
+            " autre ordre ou n'afficher qu'une note. La boutique ne peut ni supprimer ni masquer un"
+            " avis{nb}: elle peut seulement y répondre, ou le signaler à un modérateur. Lorsque la"
+            " boutique invite aussi ses clients à donner leur avis sur une autre plateforme, ces"
+            " clients sont tirés au hasard parmi tous les clients, jamais selon leur note."
+        ),
+        "paid_h": "Aucune contrepartie",
+        "paid": (
+            "Aucun avis n'est rémunéré, et aucun n'est obtenu en échange d'un avantage, d'une"
+            " réduction ou d'un cadeau."
+        ),
+        "delay_h": "Délai de publication",
+        "delay": (
+            "Un avis est publié dès son dépôt. S'il contient une adresse e-mail, un numéro de"
+            " téléphone ou un lien, il est d'abord examiné par un modérateur de King-Avis et publié"
+            " ou refusé dans un délai de 7 jours au plus."
+        ),
+        "keep_h": "Durée de publication",
+        "keep": (
+            "Les avis restent en ligne tant que la boutique utilise King-Avis, sauf si leur auteur"
+            " les retire ou si un modérateur les refuse. Les coordonnées du client (adresse e-mail,"
+            " nom complet) sont supprimées {months} mois après la dernière activité de sa commande{nb};"
+            " l'avis publié garde alors le prénom, l'initiale du nom et le texte."
+        ),
+        "refuse_h": "Motifs de refus",
+        "refuse": (
+            "Un modérateur de King-Avis (jamais la boutique) peut refuser un avis, pour l'un de ces"
+            " motifs seulement{nb}; l'auteur est informé du motif par e-mail{nb}:"
+        ),
+        "report_h": "Signaler un avis",
+        "report": (
+            "La boutique peut signaler un avis depuis son espace, en donnant un motif{nb}; tout lecteur"
+            " peut le signaler en écrivant à {contact} avec l'adresse de l'avis. L'avis signalé"
+            " reste publié jusqu'à la décision du modérateur, prise pour l'un des motifs ci-dessus."
+        ),
+        "rights_h": "Les droits de l'auteur",
+        "rights": (
+            "L'auteur peut retirer son avis à tout moment depuis le lien personnel reçu par e-mail{nb};"
+            " un avis retiré quitte la page, les moyennes et l'API dans la minute. La boutique peut"
+            " publier une réponse à un avis{nb}; l'auteur en est prévenu par e-mail. L'auteur peut"
+            " aussi demander à la boutique l'accès à ses données ou leur effacement{nb}; l'effacement"
+            " retire son avis."
+        ),
+        "back": "Revenir aux avis de {shop}",
+    },
+    "en": {
+        "title": "Review charter — {shop}",
+        "intro": (
+            "The reviews published on {shop}'s page are collected by King-Avis on the shop's"
+            " behalf. This charter says how they are collected, verified, moderated and published,"
+            " as articles L111-7-2 and D111-17 of the French Consumer Code require, following the"
+            " principles of the NF Z74-501 standard on online consumer reviews."
+        ),
+        "collect_h": "Who can leave a review, and how",
+        "collect": (
+            "Only a customer who placed a real order with {shop} can leave a review. When the order"
+            " reaches the status the shop chose (for example \u201cDelivered\u201d), King-Avis emails"
+            " the customer a personal link, valid for {days} days. A review can only be left through"
+            " that link, once per order. No request is sent for a cancelled, refunded or unpaid"
+            " order."
+        ),
+        "verify_h": "How reviews are verified",
+        "verify": (
+            "Each review is tied to the order that prompted it: that is what makes it a verified"
+            " review. King-Avis receives order status changes directly from the shop, in signed"
+            " messages. The experience date shown is the order date (or, failing that, the date the"
+            " order reached the chosen status)."
+        ),
+        "order_h": "No filtering, no ordering by rating",
+        "order": (
+            "No review is held back, hidden, filtered or ordered because of its rating. Reviews are"
+            " shown newest first; readers may choose another order or a single rating themselves."
+            " The shop can neither delete nor hide a review: it can only reply to it, or report it"
+            " to a moderator. When the shop also invites customers to review it on another"
+            " platform, those customers are drawn at random among all customers, never by rating."
+        ),
+        "paid_h": "Nothing in return",
+        "paid": (
+            "No review is paid for, and none is obtained in exchange for an advantage, a discount"
+            " or a gift."
+        ),
+        "delay_h": "Publication delay",
+        "delay": (
+            "A review is published as soon as it is left. If it contains an email address, a phone"
+            " number or a link, a King-Avis moderator examines it first and publishes or refuses it"
+            " within 7 days at most."
+        ),
+        "keep_h": "How long reviews stay online",
+        "keep": (
+            "Reviews stay online as long as the shop uses King-Avis, unless their author withdraws"
+            " them or a moderator refuses them. The customer's contact data (email address, full"
+            " name) are deleted {months} months after their order's last activity; the published"
+            " review then keeps the first name, the last name's initial and the text."
+        ),
+        "refuse_h": "Reasons for refusal",
+        "refuse": (
+            "A King-Avis moderator (never the shop) may refuse a review, for one of these reasons"
+            " only; the author is emailed the reason:"
+        ),
+        "report_h": "Reporting a review",
+        "report": (
+            "The shop can report a review from its back-office, giving a reason; any reader can"
+            " report one by writing to {contact} with the review's address. A reported review stays"
+            " published until the moderator decides, for one of the reasons above."
+        ),
+        "rights_h": "The author's rights",
+        "rights": (
+            "The author can withdraw their review at any time from the personal link in their"
+            " email; a withdrawn review leaves the page, the averages and the API within a minute."
+            " The shop may publish a reply to a review; the author is emailed when it does. The"
+            " author can also ask the shop for access to their data or for its erasure; erasure"
+            " withdraws the review."
+        ),
+        "back": "Back to {shop}'s reviews",
+    },
+}
+for _words in CHARTER_TEXT.values():
+    for _key, _value in _words.items():
+        _words[_key] = _value.replace("{nb}", NB)
+
+REPORT_REASONS = {lang: rejection_reasons(lang) for lang in ("fr", "en")}
