@@ -291,7 +291,8 @@ class KingAvis extends Module
     }
 
     /**
-     * Queue the current status of the orders placed in the last $days days, up to
+     * Queue the current status of the orders updated in the last $days days (what
+     * Order::getOrdersIdByDate returns: orders whose last change is that recent), up to
      * BACKFILL_BATCH orders not queued before, then send a first batch. Running it again
      * continues where it stopped and never sends a change twice: each change has a fixed
      * webhook id (order, status, history row) and an order whose current status was already
@@ -820,9 +821,9 @@ class KingAvis extends Module
         ]];
         $forms[] = ['form' => [
             'legend' => ['title' => $this->l('Orders placed before the module'), 'icon' => 'icon-refresh'],
-            'description' => $this->l('Sends King-Avis the current status of recent orders, so delivered orders are not forgotten. Click again to continue: nothing is sent twice.'),
+            'description' => $this->l('Sends King-Avis the current status of the orders updated in the last days, so delivered orders are not forgotten. Click again to continue: nothing is sent twice.'),
             'input' => [
-                ['type' => 'text', 'name' => 'KINGAVIS_BACKFILL_DAYS', 'label' => $this->l('Orders of the last (days)'), 'class' => 'fixed-width-sm'],
+                ['type' => 'text', 'name' => 'KINGAVIS_BACKFILL_DAYS', 'label' => $this->l('Orders updated in the last (days)'), 'class' => 'fixed-width-sm'],
             ],
             'submit' => ['title' => $this->l('Send these orders'), 'name' => 'submitKingavisBackfill'],
             'buttons' => [['title' => $this->l('Send waiting webhooks now'), 'name' => 'submitKingavisSendNow', 'type' => 'submit', 'icon' => 'process-icon-upload']],

@@ -118,11 +118,11 @@ FRENCH = {
     "Content page": "Page de contenu",
     "Latest reviews in the widget": "Derniers avis dans le widget",
     "Orders placed before the module": "Commandes passées avant le module",
-    "Sends King-Avis the current status of recent orders, so delivered orders are not forgotten. "
-    "Click again to continue: nothing is sent twice.":
-        "Envoie à King-Avis le statut actuel des commandes récentes, pour que les commandes livrées ne soient "
-        "pas oubliées. Cliquez de nouveau pour continuer : rien n'est envoyé deux fois.",
-    "Orders of the last (days)": "Commandes des derniers (jours)",
+    "Sends King-Avis the current status of the orders updated in the last days, so delivered orders are not "
+    "forgotten. Click again to continue: nothing is sent twice.":
+        "Envoie à King-Avis le statut actuel des commandes modifiées ces derniers jours, pour que les commandes "
+        "livrées ne soient pas oubliées. Cliquez de nouveau pour continuer : rien n'est envoyé deux fois.",
+    "Orders updated in the last (days)": "Commandes modifiées ces derniers (jours)",
     "Send these orders": "Envoyer ces commandes",
     "Send waiting webhooks now": "Envoyer maintenant les webhooks en attente",
 }

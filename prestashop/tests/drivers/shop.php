@@ -98,12 +98,12 @@ switch ($command) {
     case 'order':
         $customer = $args['customer'];
         $world['customers'][$customer['id']] = $customer;
-        $now = date('Y-m-d H:i:s');
+        $placed = isset($args['date_add']) ? $args['date_add'] : date('Y-m-d H:i:s');
         $world['orders'][$args['id']] = [
             'id_customer' => $customer['id'], 'id_lang' => isset($args['lang']) ? $args['lang'] : 1, 'id_shop' => 1,
             'reference' => isset($args['reference']) ? $args['reference'] : 'REF' . $args['id'],
-            'date_add' => isset($args['date_add']) ? $args['date_add'] : $now, 'current_state' => $args['state'],
-            'history' => [['id_order_history' => nextHistoryId($world), 'id_order_state' => $args['state'], 'date_add' => $now]],
+            'date_add' => $placed, 'current_state' => $args['state'],
+            'history' => [['id_order_history' => nextHistoryId($world), 'id_order_state' => $args['state'], 'date_add' => $placed]],
         ];
         PrestaShopFixtures::$customers[(int) $customer['id']] = $customer;
         PrestaShopFixtures::$orders[(int) $args['id']] = $world['orders'][$args['id']];
@@ -130,8 +130,8 @@ switch ($command) {
         unset($order);
         break;
     case 'cron':
-        $_GET = ['token' => Configuration::get(KingAvisSettings::CRON_TOKEN)];
-        $controller = new KingavisCronModuleFrontController($module);
+        $_GET = ['fc' => 'module', 'module' => 'kingavis', 'controller' => 'cron', 'token' => Configuration::get(KingAvisSettings::CRON_TOKEN)];
+        $controller = new KingavisCronModuleFrontController();
         $controller->run();
         $result = json_decode($controller->rendered, true);
         break;

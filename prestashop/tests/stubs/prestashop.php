@@ -320,6 +320,7 @@ class Order extends ObjectModel
     public $id_shop_group = 1;
     public $reference;
     public $date_add;
+    public $date_upd;
     public $current_state = 0;
 
     public function __construct($id = null, $id_lang = null)
@@ -332,6 +333,7 @@ class Order extends ObjectModel
                     $this->$field = $row[$field];
                 }
             }
+            $this->date_upd = self::lastUpdate($row);
         }
     }
 
@@ -363,12 +365,28 @@ class Order extends ObjectModel
         return $this->current_state ? new OrderState((int) $this->current_state) : null;
     }
 
-    /** Ids of the orders placed between two dates (shop's local time), as Order::getOrdersIdByDate. */
+    /** date_upd: the fixture's, else its last history row's date, else date_add. */
+    private static function lastUpdate(array $row)
+    {
+        if (isset($row['date_upd'])) {
+            return $row['date_upd'];
+        }
+        $dates = array_column(isset($row['history']) ? $row['history'] : [], 'date_add');
+
+        return $dates ? max($dates) : $row['date_add'];
+    }
+
+    /**
+     * As Order::getOrdersIdByDate: the orders whose date_upd (shop's local time) is from $date_from,
+     * and at most a day after $date_to (PrestaShop's "DATE_ADD(date_upd, INTERVAL -1 DAY) <= to").
+     */
     public static function getOrdersIdByDate($date_from, $date_to, $id_customer = null, $type = null)
     {
         $ids = [];
+        $to = date('Y-m-d H:i:s', strtotime($date_to . ' +1 day'));
         foreach (PrestaShopFixtures::$orders as $id => $row) {
-            if ($row['date_add'] >= $date_from && $row['date_add'] <= $date_to
+            $updated = self::lastUpdate($row);
+            if ($updated >= $date_from && $updated <= $to
                 && ($id_customer === null || (int) $row['id_customer'] === (int) $id_customer)) {
                 $ids[] = (int) $id;
             }
@@ -590,9 +608,18 @@ abstract class Module
     /** @var bool */
     public $installed = false;
 
+    /** @var Module[] the last instance of each module, for getInstanceByName */
+    public static $instances = [];
+
     public function __construct($name = null, Context $context = null)
     {
         $this->context = $context ?: Context::getContext();
+        self::$instances[strtolower(get_class($this))] = $this;
+    }
+
+    public static function getInstanceByName($module_name)
+    {
+        return isset(self::$instances[strtolower((string) $module_name)]) ? self::$instances[strtolower((string) $module_name)] : false;
     }
 
     public function install()
@@ -667,19 +694,28 @@ class ModuleFrontController
     /** @var string what ajaxRender printed, for tests */
     public $rendered = '';
 
-    public function __construct(Module $module = null)
+    /** As ModuleFrontController::__construct (and Controller's): the module from the URL, ajax from the request. */
+    public function __construct()
     {
+        $this->ajax = Tools::getValue('ajax') || Tools::isSubmit('ajax');
         $this->context = Context::getContext();
-        $this->module = $module;
+        $this->module = Module::getInstanceByName(Tools::getValue('module'));
     }
 
-    /** As Controller::run for an ajax request: postProcess, then displayAjax. */
+    /** As Controller::run: postProcess, then displayAjax for an ajax controller, else display. */
     public function run()
     {
         $this->postProcess();
         if ($this->ajax && method_exists($this, 'displayAjax')) {
             $this->displayAjax();
+        } else {
+            $this->display();
         }
+    }
+
+    public function display()
+    {
+        throw new PrestaShopException('No template to display');
     }
 
     public function postProcess()

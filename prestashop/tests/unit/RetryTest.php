@@ -12,8 +12,10 @@ class RetryTest extends ModuleTestCase
 
     private function cron($token = null)
     {
-        $_GET = ['token' => $token === null ? Configuration::get(KingAvisSettings::CRON_TOKEN) : $token];
-        $controller = new KingavisCronModuleFrontController($this->module);
+        $_GET = ['fc' => 'module', 'module' => 'kingavis', 'controller' => 'cron',
+            'token' => $token === null ? Configuration::get(KingAvisSettings::CRON_TOKEN) : $token];
+        $controller = new KingavisCronModuleFrontController();
+        $this->assertSame($this->module, $controller->module);
         $controller->run();
 
         return json_decode($controller->rendered, true);

@@ -20,13 +20,17 @@ class KingavisCronModuleFrontController extends ModuleFrontController
     public $auth = false;
     /** @var bool */
     public $guestAllowed = true;
-    /** @var bool */
-    public $ajax = true;
-
     /** @var array */
     private $result = [];
     /** @var int */
     private $status = 200;
+
+    public function __construct()
+    {
+        parent::__construct();
+        // Controller::__construct sets ajax from the request; this controller only answers JSON.
+        $this->ajax = true;
+    }
 
     public function postProcess()
     {
