@@ -133,7 +133,6 @@ HEADER = """<?php
  *
  * @author    King-Avis
  * @copyright King-Avis
- * @license   MIT
  */
 global $_MODULE;
 $_MODULE = [];

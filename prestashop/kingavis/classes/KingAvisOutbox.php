@@ -4,7 +4,6 @@
  *
  * @author    King-Avis
  * @copyright King-Avis
- * @license   MIT
  */
 if (!defined('_PS_VERSION_')) {
     exit;
@@ -16,8 +15,9 @@ if (!defined('_PS_VERSION_')) {
  * until King-Avis answers 2xx ("delivered") or a 4xx other than 429 ("rejected"). 429, 5xx
  * and network errors are retried; a Retry-After header is respected.
  *
- * A delivered row keeps only what deduplication needs (webhook id, order, status): its body,
- * which holds the customer's address, is blanked.
+ * A delivered or refused row keeps only what deduplication needs (webhook id, order, status):
+ * its body, which holds the customer's address, is blanked; except when King-Avis refused the
+ * signature (401) or the shop key (404), so that it can be sent again with the right settings.
  */
 class KingAvisOutbox
 {
@@ -273,7 +273,10 @@ class KingAvisOutbox
         }
         foreach (['detail', 'title'] as $field) {
             if (isset($data[$field]) && is_string($data[$field]) && $data[$field] !== '') {
-                return $data[$field];
+                // A 422 names the fields at fault (never their values).
+                $fields = isset($data['errors']) && is_array($data['errors']) ? array_keys($data['errors']) : [];
+
+                return $data[$field] . ($fields ? ' (' . implode(', ', $fields) . ')' : '');
             }
         }
 
@@ -339,7 +342,9 @@ class KingAvisOutbox
             if ($response) {
                 Configuration::updateGlobalValue(self::CONFIG_PAUSE, $now + self::PAUSE_AFTER_FAILURE);
             }
-        } elseif ($state === self::DELIVERED) {
+        } elseif ($state === self::DELIVERED || !in_array((int) $status, [401, 404], true)) {
+            // Done with: the body (the customer's address) is not kept. Only what a wrong key or
+            // secret refused stays, to be sent again once the settings are fixed.
             $fields['body'] = '';
         }
         $this->db->update(self::TABLE, $fields, '`id_kingavis_event` = ' . (int) $row['id_kingavis_event']);

@@ -4,7 +4,6 @@
  *
  * @author    King-Avis
  * @copyright King-Avis
- * @license   MIT
  */
 header('Expires: Mon, 26 Jul 1997 05:00:00 GMT');
 header('Last-Modified: ' . gmdate('D, d M Y H:i:s') . ' GMT');

@@ -4,7 +4,6 @@
  *
  * @author    King-Avis
  * @copyright King-Avis
- * @license   MIT
  */
 global $_MODULE;
 $_MODULE = [];

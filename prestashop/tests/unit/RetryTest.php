@@ -100,6 +100,18 @@ class RetryTest extends ModuleTestCase
         ];
     }
 
+    public function testARefusalKeepsTheProblemsDetailAndTheFieldsAtFault()
+    {
+        $this->transport->answers = [self::response(422, ['title' => 'Unprocessable', 'detail' => 'The body does not match the schema.',
+            'errors' => ['data.order.customer.email' => ['Not a valid email address.'], 'data.changed_at' => ['Missing.']]])];
+        $this->changeStatus(1234, 5, 4);
+        $row = $this->rows()[0];
+        $this->assertSame('rejected', $row['state']);
+        $this->assertSame('422', (string) $row['last_status']);
+        $this->assertSame('The body does not match the schema. (data.order.customer.email, data.changed_at)', $row['last_result']);
+        $this->assertSame('', $row['body'], 'the address is not kept');
+    }
+
     public function testRefusedForWrongCredentialsIsSentAgainOnceTheyAreFixed()
     {
         $this->transport->answers = [self::response(401, ['title' => 'Unauthorized', 'detail' => 'The signature does not match.'])];

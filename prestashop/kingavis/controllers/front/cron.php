@@ -4,7 +4,6 @@
  *
  * @author    King-Avis
  * @copyright King-Avis
- * @license   MIT
  */
 if (!defined('_PS_VERSION_')) {
     exit;
