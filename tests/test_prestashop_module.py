@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import threading
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -242,3 +243,23 @@ def test_the_erasure_hook_erases_the_customer_in_king_avis(prestashop: PrestaSho
     order = king_avis_order(shop[0], "1234")
     assert order.customer_email != "zoe@example.com"
     assert (order.review_request.state, order.review_request.reason) == ("cancelled", "erased")
+
+
+def test_the_module_zip_holds_the_module_only(tmp_path: Path) -> None:
+    """`make prestashop-module`'s zip, as a merchant uploads it."""
+    target = tmp_path / "kingavis.zip"
+    done = subprocess.run(["python3", str(ROOT / "scripts" / "build-prestashop-zip.py"), str(target)],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    names = zipfile.ZipFile(target).namelist()
+    assert all(n.startswith("kingavis/") for n in names)
+    for required in ("kingavis/kingavis.php", "kingavis/config.xml", "kingavis/logo.png", "kingavis/index.php",
+                     "kingavis/translations/fr.php", "kingavis/translations/en.php",
+                     "kingavis/controllers/front/cron.php"):
+        assert required in names
+    assert not [n for n in names if "test" in n or "stubs" in n or "tools" in n]
+    folders = {n.rsplit("/", 1)[0] for n in names}
+    assert all(f"{folder}/index.php" in names for folder in folders)  # no folder can be listed
+    again = tmp_path / "again.zip"
+    subprocess.run(["python3", str(ROOT / "scripts" / "build-prestashop-zip.py"), str(again)], check=True, timeout=60)
+    assert again.read_bytes() == target.read_bytes()
