@@ -16,7 +16,13 @@ require_once __DIR__ . '/classes/KingAvisSettings.php';
 require_once __DIR__ . '/classes/KingAvisEvents.php';
 require_once __DIR__ . '/classes/KingAvisOutbox.php';
 
-class KingAvis extends Module
+use PrestaShop\PrestaShop\Core\Module\WidgetInterface;
+
+/**
+ * Also a widget: a theme can place the reviews widget anywhere with {widget name='kingavis'}
+ * (optionally reviews=N).
+ */
+class KingAvis extends Module implements WidgetInterface
 {
     /** Orders queued per click of the backfill button. */
     const BACKFILL_BATCH = 200;
@@ -40,6 +46,8 @@ class KingAvis extends Module
         'actionCustomerAccountUpdate',
     ];
 
+    /** @var bool whether this page already loads widget.js */
+    private $widgetScriptSent = false;
     /** @var KingAvisTransport|null */
     private $transport;
     /** @var callable|null */
@@ -586,13 +594,13 @@ class KingAvis extends Module
      *
      * @return string
      */
-    public function widgetHtml()
+    public function widgetHtml($reviews = null)
     {
         $settings = KingAvisSettings::forShop();
         if ($settings->slug === '' || !KingAvisSettings::isValidUrl($settings->url)) {
             return '';
         }
-        $reviews = max(0, min(20, (int) Configuration::get(KingAvisSettings::WIDGET_REVIEWS)));
+        $reviews = max(0, min(20, $reviews === null ? (int) Configuration::get(KingAvisSettings::WIDGET_REVIEWS) : (int) $reviews));
         $html = '<div class="kingavis-widget" data-kingavis-shop="' . $this->escape($settings->slug) . '"';
         if ($reviews > 0) {
             $html .= ' data-kingavis-reviews="' . $reviews . '"';
@@ -602,7 +610,44 @@ class KingAvis extends Module
             $html .= ' data-lang="' . $iso . '"';
         }
 
-        return $html . '></div><script src="' . $this->escape($settings->url . '/widget.js') . '" async></script>';
+        $html .= '></div>';
+        if (!$this->widgetScriptSent) {
+            // One script fills every widget of the page.
+            $this->widgetScriptSent = true;
+            $html .= '<script src="' . $this->escape($settings->url . '/widget.js') . '" async></script>';
+        }
+
+        return $html;
+    }
+
+    /**
+     * {widget name='kingavis' reviews=3} in a theme template.
+     *
+     * @param string|null $hookName
+     * @param array $configuration
+     *
+     * @return string
+     */
+    public function renderWidget($hookName, array $configuration)
+    {
+        return $this->widgetHtml(isset($configuration['reviews']) ? (int) $configuration['reviews'] : null);
+    }
+
+    /**
+     * @param string|null $hookName
+     * @param array $configuration
+     *
+     * @return array
+     */
+    public function getWidgetVariables($hookName, array $configuration)
+    {
+        $settings = KingAvisSettings::forShop();
+
+        return [
+            'slug' => $settings->slug,
+            'url' => $settings->url,
+            'reviews' => isset($configuration['reviews']) ? (int) $configuration['reviews'] : (int) Configuration::get(KingAvisSettings::WIDGET_REVIEWS),
+        ];
     }
 
     /**

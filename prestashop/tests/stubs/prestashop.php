@@ -10,6 +10,17 @@
  * translation of the few MySQL-only bits of CREATE TABLE. Configuration is written through to
  * a `configuration` table, as in PrestaShop, so it survives between two PHP processes.
  */
+namespace PrestaShop\PrestaShop\Core\Module {
+    /** src/Core/Module/WidgetInterface.php */
+    interface WidgetInterface
+    {
+        public function renderWidget($hookName, array $configuration);
+
+        public function getWidgetVariables($hookName, array $configuration);
+    }
+}
+
+namespace {
 if (!defined('_PS_VERSION_')) {
     define('_PS_VERSION_', '8.1.7');
 }
@@ -844,4 +855,5 @@ class HelperForm
 
         return $html . '</form>';
     }
+}
 }
