@@ -143,6 +143,39 @@ class RetryTest extends ModuleTestCase
         $this->assertCount(2, $this->transport->requests);
     }
 
+    public function testARowBeingSentIsNotSentAgainByAnotherProcess()
+    {
+        $transport = new class($this) implements KingAvisTransport {
+            public $calls = 0;
+            public $inner = 'not called';
+            private $test;
+
+            public function __construct($test)
+            {
+                $this->test = $test;
+            }
+
+            public function post($url, array $headers, $body)
+            {
+                ++$this->calls;
+                // Meanwhile, the cron (another PHP process) looks at the same row.
+                $this->inner = $this->test->module()->outbox()->deliver(1);
+
+                return new KingAvisResponse(202, [], '{"outcome":"scheduled"}');
+            }
+        };
+        $this->module->setTransport($transport);
+        $this->changeStatus(1234, 5, 4);
+        $this->assertSame(1, $transport->calls);
+        $this->assertNull($transport->inner, 'reserved: the other process leaves it alone');
+        $this->assertSame('delivered', $this->rows()[0]['state']);
+    }
+
+    public function module()
+    {
+        return $this->module;
+    }
+
     public function testOldFinishedRowsArePurgedPendingOnesNever()
     {
         $this->changeStatus(1234, 5, 4);
