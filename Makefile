@@ -1,6 +1,8 @@
 # King-Avis developer commands.
 #   make run   create .venv, install requirements, migrate SQLite, serve http://127.0.0.1:5000
 #   make test  install dev requirements (+ Chromium), check PostgreSQL/Redis, ruff, whole pytest suite
+#              (after the PrestaShop module's checks: php -l and PHPUnit)
+#   make prestashop-module   build dist/kingavis.zip, the PrestaShop module
 # Installs are stamped by the hash of the requirements files: re-running is quick.
 
 SHELL := /bin/bash
@@ -20,12 +22,15 @@ RUN_STAMP := $(VENV)/.installed-run-$(RUN_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help run test lint migrate chromium services install install-dev clean translations screenshots
+.PHONY: help run test lint migrate chromium services install install-dev clean translations screenshots \
+	prestashop-module prestashop-test php
 
 help:
 	@echo "make run    serve King-Avis on http://127.0.0.1:5000 (SQLite, inline sending, mail in $(INSTANCE)/outbox)"
 	@echo "make test   ruff + the whole test suite on SQLite and PostgreSQL (needs PostgreSQL and Redis)"
 	@echo "make translations   extract the French UI strings, update and compile the English catalog"
+	@echo "make prestashop-module   build dist/kingavis.zip (the PrestaShop module)"
+	@echo "make prestashop-test     php -l and PHPUnit for the PrestaShop module (installs php-cli and phpunit)"
 
 $(BIN)/python:
 	scripts/make-venv.sh $(PYTHON) $(VENV)
@@ -64,8 +69,22 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 # pytest's exit code 5 ("no tests collected") is non-zero, so it fails here and in CI too.
-test: $(DEV_STAMP) chromium services lint
+test: prestashop-test $(DEV_STAMP) chromium services lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The PrestaShop module (prestashop/kingavis): Debian's PHP and PHPUnit, installed when missing.
+php:
+	scripts/ensure-php.sh
+
+# php -l over every PHP file (module, stand-ins, tests), then the PHPUnit suite.
+prestashop-test: php
+	find prestashop -name '*.php' -print0 | sort -z | xargs -0 -n1 php -l >/dev/null
+	cd prestashop/tests && phpunit --do-not-cache-result
+
+prestashop-module: dist/kingavis.zip
+
+dist/kingavis.zip: $(shell find prestashop/kingavis -type f) scripts/build-prestashop-zip.py
+	python3 scripts/build-prestashop-zip.py $@
 
 # Refresh the README's screenshots from the browser tests.
 screenshots: $(DEV_STAMP) chromium services

@@ -1,0 +1,149 @@
+<?php
+/**
+ * King-Avis for PrestaShop.
+ *
+ * @author    King-Avis
+ * @copyright King-Avis
+ */
+if (!defined('_PS_VERSION_')) {
+    exit;
+}
+
+/**
+ * The module's configuration for one shop, read from Configuration, and its validation.
+ */
+class KingAvisSettings
+{
+    const URL = 'KINGAVIS_URL';
+    const SHOP_KEY = 'KINGAVIS_SHOP_KEY';
+    const SECRET = 'KINGAVIS_WEBHOOK_SECRET';
+    const CONSENT_MODE = 'KINGAVIS_CONSENT_MODE';
+    const SLUG = 'KINGAVIS_SLUG';
+    const BADGE_FOOTER = 'KINGAVIS_BADGE_FOOTER';
+    const WIDGET_PAGE = 'KINGAVIS_WIDGET_PAGE';
+    const WIDGET_CMS = 'KINGAVIS_WIDGET_CMS';
+    const WIDGET_REVIEWS = 'KINGAVIS_WIDGET_REVIEWS';
+    const CRON_TOKEN = 'KINGAVIS_CRON_TOKEN';
+
+    const CONSENT_ALL = 'all';
+    const CONSENT_CHECKOUT = 'checkout';
+
+    const WIDGET_NONE = 'none';
+    const WIDGET_HOME = 'home';
+    const WIDGET_PRODUCT = 'product';
+    const WIDGET_CMS_PAGE = 'cms';
+
+    /** @var string */
+    public $url = '';
+    /** @var string */
+    public $shopKey = '';
+    /** @var string */
+    public $secret = '';
+    /** @var string */
+    public $consentMode = self::CONSENT_ALL;
+    /** @var string */
+    public $slug = '';
+
+    /**
+     * @param int|null $idShop null: the current shop context
+     *
+     * @return KingAvisSettings
+     */
+    public static function forShop($idShop = null)
+    {
+        $settings = new self();
+        $settings->url = rtrim((string) Configuration::get(self::URL, null, null, $idShop), '/');
+        $settings->shopKey = (string) Configuration::get(self::SHOP_KEY, null, null, $idShop);
+        $settings->secret = (string) Configuration::get(self::SECRET, null, null, $idShop);
+        $mode = (string) Configuration::get(self::CONSENT_MODE, null, null, $idShop);
+        $settings->consentMode = $mode === self::CONSENT_CHECKOUT ? self::CONSENT_CHECKOUT : self::CONSENT_ALL;
+        $settings->slug = (string) Configuration::get(self::SLUG, null, null, $idShop);
+
+        return $settings;
+    }
+
+    /**
+     * @return bool
+     */
+    public function isComplete()
+    {
+        return self::isValidUrl($this->url) && self::isValidShopKey($this->shopKey)
+            && KingAvisSigner::isValidSecret($this->secret);
+    }
+
+    /**
+     * The webhook address for one kind of event (order-status, customer-erasure).
+     *
+     * @param string $kind
+     *
+     * @return string
+     */
+    public function endpoint($kind)
+    {
+        return $this->url . '/webhooks/v1/' . rawurlencode($this->shopKey) . '/' . $kind;
+    }
+
+    /**
+     * An absolute http(s) address without query or fragment.
+     *
+     * @param string $url
+     *
+     * @return bool
+     */
+    public static function isValidUrl($url)
+    {
+        $url = (string) $url;
+        if (!preg_match('#^https?://#i', $url) || filter_var($url, FILTER_VALIDATE_URL) === false) {
+            return false;
+        }
+        $parts = parse_url($url);
+
+        return !empty($parts['host']) && !isset($parts['query']) && !isset($parts['fragment'])
+            && !isset($parts['user']) && !isset($parts['pass']);
+    }
+
+    /**
+     * @param string $key
+     *
+     * @return bool
+     */
+    public static function isValidShopKey($key)
+    {
+        return (bool) preg_match('/^[A-Za-z0-9_-]{4,64}$/', (string) $key);
+    }
+
+    /**
+     * The public slug of the shop's review page, from a slug or the page's address
+     * (".../avis/<slug>"). Empty when the input is neither.
+     *
+     * @param string $value
+     *
+     * @return string
+     */
+    public static function normalizeSlug($value)
+    {
+        $value = trim((string) $value);
+        if (preg_match('#/avis/([A-Za-z0-9_-]+)/?$#', $value, $match)) {
+            return $match[1];
+        }
+
+        return preg_match('/^[A-Za-z0-9_-]{1,100}$/', $value) ? $value : '';
+    }
+
+    /**
+     * "whsec_…" followed by its last four characters: enough to recognise it, not to use it.
+     *
+     * @param string $secret
+     *
+     * @return string
+     */
+    public static function maskSecret($secret)
+    {
+        $secret = (string) $secret;
+        if ($secret === '') {
+            return '';
+        }
+
+        return KingAvisSigner::PREFIX . '…' . substr($secret, -4);
+    }
+}
