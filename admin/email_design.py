@@ -47,7 +47,7 @@ KINDS = ("invitation", "reminder")
 class DesignForm(FlaskForm):
     lang = HiddenField()
     sender_name = StringField(lazy_gettext("Nom d'expéditeur"))
-    subject = StringField(lazy_gettext("Objet"))
+    subject = StringField(lazy_gettext("Objet de l'e-mail"))
     intro = TextAreaField(lazy_gettext("Introduction"))
     logo_url = StringField(lazy_gettext("Adresse du logo (https, vide : pas de logo)"))
     brand_colour = StringField(lazy_gettext("Couleur du bouton et des liens"))
