@@ -76,8 +76,16 @@ def test_edit_preview_save_and_receive_the_test_email(app, live_server, page, sm
     expect(page.locator("#preview-subject")).to_have_text("Rappel : Boutique Zoë : votre colis vous plaît ?")
     page.get_by_label("E-mail", exact=True).select_option("invitation")
     expect(page.locator("#preview-subject")).to_have_text("Boutique Zoë : votre colis vous plaît ?")
-    screenshot(page, "email-editor")
     assert "pwned" not in page.title()
+    intro.fill("Merci {first_name} pour votre commande {order_reference} !\n\n"
+               "Toute l'équipe de {shop_name} espère que votre colis vous plaît. <Un avis> nous "
+               "aide à choisir nos prochaines créations.")
+    expect(preview.get_by_text("Merci Zoë pour votre commande XKBKNABJK !")).to_be_visible()
+    expect(preview.get_by_text(re.compile("<Un avis> nous aide"))).to_be_visible()
+    # The whole page in the viewport: Chromium paints a frame's content only where it is in view.
+    page.set_viewport_size({"width": 1280, "height": 1800})
+    expect(preview.get_by_text("Merci Zoë pour votre commande XKBKNABJK !")).to_be_visible()
+    screenshot(page, "email-editor")
 
     page.get_by_role("button", name="Enregistrer l'e-mail").click()
     expect(page.locator(".flash-success")).to_have_text("E-mail enregistré (Français).")
@@ -95,5 +103,5 @@ def test_edit_preview_save_and_receive_the_test_email(app, live_server, page, sm
     assert sent.message["Subject"] == "Boutique Zoë : votre colis vous plaît ?"
     assert sent.message["From"].addresses[0].display_name == "L'atelier de Boutique Zoë"
     html = sent.message.get_body(("html",)).get_content()
-    assert "&lt;script&gt;" in html and "background:#c2185b" in html
+    assert "&lt;Un avis&gt;" in html and "background:#c2185b" in html
     assert sent.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
