@@ -184,9 +184,14 @@ def _check_text(errors: dict[str, list[str]], name: str, value: str,
             _add(errors, name, message)
 
 
+_BIDI = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def _controls(value: str, keep: str = "") -> bool:
-    """Whether ``value`` holds a control character (other than those in ``keep``)."""
-    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") and ch not in keep for ch in value)
+    """Whether ``value`` holds a control character (other than those in ``keep``), or a
+    bidirectional override, which makes text read differently from what it is."""
+    return any((unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI) and ch not in keep
+               for ch in value)
 
 
 def _header_field(errors: dict[str, list[str]], name: str, value: str, limit: int,

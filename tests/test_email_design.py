@@ -145,6 +145,7 @@ BAD_INPUTS = [
     ("sender_name", DesignInput(sender_name="Zoë\r\nBcc: victim@example.com"), "tenir sur une ligne"),
     ("sender_name", DesignInput(sender_name="Zoë\x00"), "tenir sur une ligne"),
     ("sender_name", DesignInput(sender_name="z" * 101), "100 caractères"),
+    ("sender_name", DesignInput(sender_name="Zoë\u202egnp.exe"), "tenir sur une ligne"),
     ("sender_name", DesignInput(sender_name="{first_name} de {shop_name}"), "{first_name} ne peut pas figurer ici"),
     ("subject", DesignInput(subject="Votre avis\nBcc: victim@example.com"), "tenir sur une ligne"),
     ("subject", DesignInput(subject=LONG), "150 caractères"),
@@ -319,6 +320,20 @@ def test_no_customisation_can_remove_the_links_or_headers() -> None:
         parsed = BytesParser(policy=policy.default).parsebytes(msg.as_bytes())
         assert_contract(parsed, TOKEN, "https://a.example")  # type: ignore[arg-type]
         assert parsed["To"].addresses[0].display_name == ""
+
+
+def test_a_sender_name_cannot_change_the_from_address() -> None:
+    from email import policy
+    from email.parser import BytesParser
+
+    from test_email import make_request
+
+    design = email_design.validate("fr", DesignInput(sender_name='Zoë" <pirate@evil.example>, x@y.example'))
+    msg = build_message(make_request(), base_url="https://a.example", mail_from=MAIL_FROM, design=design)
+    parsed = BytesParser(policy=policy.default).parsebytes(msg.as_bytes())
+    [sender] = parsed["From"].addresses
+    assert sender.addr_spec == MAIL_FROM
+    assert sender.display_name == 'Zoë" <pirate@evil.example>, x@y.example'
 
 
 def test_the_design_is_loaded_with_the_request_in_one_query(mail_app: Flask) -> None:
