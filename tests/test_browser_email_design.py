@@ -105,3 +105,12 @@ def test_edit_preview_save_and_receive_the_test_email(app, live_server, page, sm
     html = sent.message.get_body(("html",)).get_content()
     assert "&lt;Un avis&gt;" in html and "background:#c2185b" in html
     assert sent.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # On a phone the editor and its preview stack up; nothing of the page is wider than it.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/admin/shops/{key}/email")
+    expect(preview.get_by_text("Merci Zoë pour votre commande XKBKNABJK !")).to_be_visible()
+    widths = page.evaluate("""() => [...document.querySelectorAll('main, main *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map(e => e.tagName + '#' + e.id + '.' + e.className)""")
+    assert widths == []
