@@ -27,6 +27,7 @@ NAV = [
     ("admin.stats", lazy_gettext("Statistiques")),
     ("admin.settings", lazy_gettext("Règles et réglages")),
     ("admin.collection_settings", lazy_gettext("Collecte d'avis")),
+    ("admin.email_design_edit", lazy_gettext("E-mail d'invitation")),
     ("admin.credentials", lazy_gettext("Identifiants")),
     ("admin.audit_log", lazy_gettext("Journal")),
 ]
@@ -56,6 +57,7 @@ from . import (  # noqa: E402,F401
     collection,
     credentials,
     dashboard,
+    email_design,
     history,
     orders,
     pending,

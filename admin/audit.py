@@ -40,6 +40,8 @@ ACTION_LABELS: dict[str, Any] = {
     "balancing.update": lazy_gettext("Partage vers un site d'avis modifié"),
     "callback.secret_reveal": lazy_gettext("Clé de rappel affichée"),
     "callback.secret_rotate": lazy_gettext("Clé de rappel régénérée"),
+    "email_design.update": lazy_gettext("E-mail d'invitation modifié"),
+    "email_design.test_send": lazy_gettext("Envoi d'un e-mail d'essai"),
 }
 
 

@@ -134,6 +134,11 @@ class Shop(db.Model):
     rules: Mapped[list[InvitationRule]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="InvitationRule.id"
     )
+    # The merchant's own review-request email, per language (kingavis.email_design). The
+    # sending path loads them with the request in one query (delivery.jobs._load).
+    email_designs: Mapped[list[EmailDesign]] = relationship(
+        back_populates="shop", cascade="all, delete-orphan", order_by="EmailDesign.language"
+    )
 
     @property
     def active_rule(self) -> InvitationRule | None:
@@ -158,6 +163,29 @@ class ShopSecret(db.Model):
 
     def __repr__(self) -> str:  # never show the secret itself
         return f"<ShopSecret {self.id} shop={self.shop_id}>"
+
+
+class EmailDesign(db.Model):
+    """A shop's customisation of the review-request email in one language.
+
+    Every column left NULL keeps King-Avis's default: the shop's name as sender name, the
+    default subject and introduction, no logo, the default colour.
+    """
+
+    __tablename__ = "email_designs"
+    __table_args__ = (UniqueConstraint("shop_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    sender_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    intro: Mapped[str | None] = mapped_column(Text, nullable=True)
+    logo_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    brand_colour: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    shop: Mapped[Shop] = relationship(back_populates="email_designs")
 
 
 class InvitationRule(db.Model):

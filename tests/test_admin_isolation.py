@@ -130,6 +130,9 @@ def form_for(b: Merchant) -> dict[str, Any]:
         "selected": [rid], "days": "3", "rule_id": str(b.ids["rule"]), "name": "pirate",
         "delay_days": "1", "trigger_status_ids": ["5"], "timezone": "Europe/Paris", "paused": "y",
         "apply": "yes", "language": "en",
+        "lang": "fr", "kind": "invitation", "sender_name": "pirate", "subject": "pirate",
+        "intro": "pirate {first_name}", "logo_url": "https://pirate.example/l.png",
+        "brand_colour": "#ff0000",
     }
 
 
@@ -162,7 +165,8 @@ def merchants(app, client) -> tuple[Merchant, Merchant]:
 def test_matrix_covers_the_back_office():
     endpoints = {endpoint for endpoint, _, _ in SHOP_RULES}
     assert {"admin.dashboard", "admin.credentials", "admin.credentials_reveal",
-            "admin.credentials_rotate", "admin.audit_log"} <= endpoints
+            "admin.credentials_rotate", "admin.audit_log", "admin.email_design_edit",
+            "admin.email_design_preview", "admin.email_design_test"} <= endpoints
 
 
 @pytest.mark.parametrize(("endpoint", "rule", "method"), SHOP_RULES,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..logging import mask_email
-from ..models import Reason, RequestState, Review, ReviewRequest, Unsubscription, utcnow
+from ..models import Reason, RequestState, Review, ReviewRequest, Shop, Unsubscription, utcnow
 from ..notes import NoteCode
 from ..scheduling import send_time_reason, suppression_reason
 from . import service
@@ -44,7 +44,8 @@ class Outcome(enum.StrEnum):
 
 
 def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, bool] | None:
-    """The request with its order and shop, and whether its address unsubscribed: one query."""
+    """The request with its order, its shop and the shop's email designs, and whether its
+    address unsubscribed: one query."""
     unsubscribed = (
         exists()
         .where(
@@ -58,7 +59,7 @@ def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, bool] | None:
         .where(ReviewRequest.id == request_id)
         .options(
             joinedload(ReviewRequest.order, innerjoin=True),
-            joinedload(ReviewRequest.shop, innerjoin=True),
+            joinedload(ReviewRequest.shop, innerjoin=True).joinedload(Shop.email_designs),
         )
         .execution_options(populate_existing=True)
     )

@@ -5,6 +5,10 @@ no customer-supplied text goes into any header: the subject names the shop only,
 is the bare address (no display name). Customer text (first name, order reference) appears in
 the body only, cleaned of control characters and escaped in the HTML part.
 
+A shop may have its own sender name, subject, introduction, logo and colour per language
+(``design.py``, saved by ``kingavis.email_design``): they replace the defaults and nothing
+else. The From address, the links and the List-Unsubscribe headers are the same for every shop.
+
 Building a message sits on the dispatcher's hot path, and the stdlib's generic route cost more
 than handing the message to the mail server: a new header class made for every header looked up,
 a parse for every ``msg[...] =`` (several per ``set_content``), a fold of every header at each
@@ -34,6 +38,20 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
 from ..models import ReviewRequest
+from .design import (
+    BODY_PLACEHOLDERS,
+    DEFAULT_COLOUR,
+    HEADER_PLACEHOLDERS,
+    REMINDER_PREFIXES,
+    Design,
+    PlaceholderError,
+    button_text_colour,
+    fill,
+    fill_html,
+    link_colour,
+    one_line,
+    parse,
+)
 from .errors import InvalidMessageError
 
 DEFAULT_LANGUAGE = "fr"
@@ -297,6 +315,66 @@ def _templates(lang: str) -> tuple[Template, Template, Template]:
     return subject, text, html
 
 
+@functools.lru_cache(maxsize=256)
+def _colours(brand: str) -> tuple[str, str]:
+    """(button text colour, link colour) for a brand colour."""
+    return button_text_colour(brand), link_colour(brand)
+
+
+def design_of(request: ReviewRequest, lang: str) -> Any:
+    """The shop's customisation in ``lang`` (an EmailDesign row), or None: read from the
+    shop's ``email_designs``, loaded with the request (no query of its own)."""
+    for row in request.shop.email_designs:
+        if row.language == lang:
+            return row
+    return None
+
+
+def _custom(text: str | None, allowed: tuple[str, ...]) -> Any:
+    """The parsed pieces of a saved text, or None to use the default. A saved text was
+    checked when saved; one that no longer parses falls back to the default, not a failure."""
+    if not text:
+        return None
+    try:
+        return parse(text, allowed)
+    except PlaceholderError:
+        return None
+
+
+def sender_name(shop_name: str, design: Design | Any | None) -> str:
+    """The From display name: the shop's name unless the merchant set another (CONTRACT 5)."""
+    pieces = _custom(design.sender_name if design is not None else None, HEADER_PLACEHOLDERS)
+    if pieces is None:
+        return shop_name or ""
+    return one_line(fill(pieces, {"shop_name": clean_text(shop_name, 200)})) or shop_name or ""
+
+
+def _apply_design(context: dict[str, object], design: Design | Any | None, lang: str) -> str | None:
+    """Add the design's values to the template context; the custom subject, if any."""
+    colour = (design.brand_colour if design is not None else None) or DEFAULT_COLOUR
+    button_text, link = _colours(colour)
+    context["brand_colour"] = colour
+    context["button_text_colour"] = button_text
+    context["link_colour"] = link
+    context["logo_url"] = design.logo_url if design is not None else None
+    context["intro_text"] = context["intro_html"] = context["custom_subject"] = None
+    if design is None:
+        return None
+    values = {name: str(context[name]) for name in BODY_PLACEHOLDERS}
+    intro = _custom(design.intro, BODY_PLACEHOLDERS)
+    if intro is not None:
+        context["intro_text"] = fill(intro, values).strip()
+        context["intro_html"] = fill_html(intro, values)
+    subject = _custom(design.subject, HEADER_PLACEHOLDERS)
+    if subject is None:
+        return None
+    text = one_line(fill(subject, {"shop_name": values["shop_name"]}))
+    if context["reminder"]:
+        text = REMINDER_PREFIXES.get(lang, REMINDER_PREFIXES["en"]) + text
+    context["custom_subject"] = text
+    return text
+
+
 def render(lang: str, context: dict[str, object]) -> tuple[str, str, str]:
     """(subject, text, html) in ``lang``."""
     parts = [template.render(context) for template in _templates(lang)]
@@ -304,11 +382,18 @@ def render(lang: str, context: dict[str, object]) -> tuple[str, str, str]:
     return subject, parts[1], parts[2]
 
 
+_SAVED: Any = object()
+
+
 def build_message(
-    request: ReviewRequest, *, base_url: str, mail_from: str, reminder: bool = False
+    request: ReviewRequest, *, base_url: str, mail_from: str, reminder: bool = False,
+    design: Design | None = _SAVED,
 ) -> EmailMessage:
     """The review-request email for ``request`` (its order and shop are loaded from it);
-    ``reminder``: the one reminder, with its own wording and Message-ID, the same links."""
+    ``reminder``: the one reminder, with its own wording and Message-ID, the same links.
+
+    ``design``: the shop's saved customisation of the chosen language unless given (the
+    back-office preview passes the one being edited; None for the defaults)."""
     order = request.order
     shop = request.shop
     to = recipient_address(order.customer_email)
@@ -325,7 +410,12 @@ def build_message(
         "platform_name": platform_name(request),
         "reminder": reminder,
     }
+    if design is _SAVED:
+        design = design_of(request, lang)
+    custom_subject = _apply_design(context, design, lang)
     subject, text, html = render(lang, context)
+    if custom_subject is not None:
+        subject = custom_subject
 
     international = not to.username.isascii()
     pol = _SMTPUTF8 if international else _SMTP
@@ -334,7 +424,7 @@ def build_message(
 
     # The headers, in the order set_content() and add_alternative() gave them.
     msg = EmailMessage(policy=pol)
-    msg["From"] = _sender_header(shop.name, mail_from)
+    msg["From"] = _sender_header(sender_name(shop.name, design), mail_from)
     msg["To"] = to
     msg["Subject"] = _header("Subject", subject)
     msg["Date"] = _date_header(format_datetime(datetime.now(UTC)))
