@@ -408,3 +408,15 @@ def test_a_review_deleted_from_the_database_is_gone_after_a_cache_refresh(client
     db.session.delete(db.session.get(Review, review.id))
     db.session.commit()
     assert api(client, f"/api/v1/shops/{shop.slug}/reviews").get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("count, lang", [(0, "en"), (1, "fr"), (12345, "en"), (1234567, "fr")])
+def test_the_badge_is_wide_enough_for_its_count_line(app, count, lang) -> None:
+    from kingavis.api.badge import CHAR_WIDTH, STARS_X, badge_svg
+    from kingavis.public import RatingSummary
+
+    with app.test_request_context():
+        root = ET.fromstring(badge_svg("B", RatingSummary(4.0 if count else None, count, {}), lang))  # noqa: S314
+    line = "".join(list(root.iter(f"{SVG_NS}text"))[1].itertext())
+    assert float(root.get("width")) >= STARS_X + len(line) * CHAR_WIDTH
+    assert root.get("viewBox") == f"0 0 {root.get('width')} 48"

@@ -1,7 +1,7 @@
 """The SVG badge (CONTRACT 8): five stars filled to the average, the average and the count.
 
 A pure function of the shop's name, its rating summary and a language, so it can be rendered
-once per cached summary and language. The layout is fixed (190 × 48 user units, scalable):
+once per cached summary and language. The layout is 48 user units high and as wide as the count line needs (scalable):
 the average in large bold figures on the left, the stars and the count on the right, dark text
 on white with a contrast ratio above 7:1, so it stays readable when shown at half size. The
 stars are filled to the one-decimal average (4.6 → four stars and 60 % of the fifth) by drawing
@@ -24,7 +24,10 @@ from markupsafe import escape
 from ..public import RatingSummary
 
 LANGUAGES = ("fr", "en")
-WIDTH, HEIGHT = 190, 48
+MIN_WIDTH, HEIGHT = 160, 48
+# A generous width per character of the 12-unit count line (system sans-serif fonts average
+# ~6.2), so the line never runs past the frame whatever the font the viewer has.
+CHAR_WIDTH = 6.5
 STAR_SIZE, STAR_GAP = 16, 3
 STARS_X, STARS_Y = 58, 9
 GOLD, GREY = "#d98a00", "#c6ccd5"
@@ -80,17 +83,24 @@ def badge_texts(name: str, summary: RatingSummary, lang: str) -> tuple[str, str]
         return title, line
 
 
+def badge_width(line: str) -> int:
+    """Wide enough for the stars and the count line (" · King-Avis" included)."""
+    return max(MIN_WIDTH, STARS_X + math.ceil(len(line) * CHAR_WIDTH) + 12)
+
+
 def badge_svg(name: str, summary: RatingSummary, lang: str) -> str:
     """The badge for a shop named ``name`` with ``summary``, in ``lang`` ("fr" or "en")."""
     title, line = badge_texts(name, summary, lang)
+    line = f"{line} · King-Avis"
     average = format_average(summary.average, lang)
     fill = filled_width(summary.average)
+    width = badge_width(line)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="kingavis-badge-title" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HEIGHT}" '
+        f'viewBox="0 0 {width} {HEIGHT}" role="img" aria-labelledby="kingavis-badge-title" '
         f'lang="{lang}">'
         f'<title id="kingavis-badge-title">{escape(title)}</title>'
-        f'<rect x="0.5" y="0.5" width="{WIDTH - 1}" height="{HEIGHT - 1}" rx="8" fill="#ffffff" '
+        f'<rect x="0.5" y="0.5" width="{width - 1}" height="{HEIGHT - 1}" rx="8" fill="#ffffff" '
         f'stroke="#98a2b3"/>'
         f'<text x="12" y="33" font-family="{FONT}" font-size="24" font-weight="700" '
         f'fill="#101828">{escape(average)}</text>'
@@ -99,6 +109,6 @@ def badge_svg(name: str, summary: RatingSummary, lang: str) -> str:
         f'<svg width="{fill}" height="{STAR_SIZE + 2}" overflow="hidden">'
         f'<path fill="{GOLD}" d="{_STARS}"/></svg></g>'
         f'<text x="{STARS_X}" y="40" font-family="{FONT}" font-size="12" fill="#344054">'
-        f'{escape(line)} · King-Avis</text>'
+        f'{escape(line)}</text>'
         f"</svg>"
     )
