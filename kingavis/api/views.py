@@ -1,5 +1,5 @@
 """The public endpoints of CONTRACT 8. Each view validates its parameters, reads the shop's
-cache entry (``kingavis.api.cache``: one database read per shop and worker every 15 s at
+cache entry (``kingavis.api.cache``: one database read per shop and worker every 25 s at
 most), and answers ``304`` when the client already holds that version, else the body, rendered
 once per entry and kept with it.
 
