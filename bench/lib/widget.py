@@ -189,10 +189,10 @@ def pick_shops(slugs: list[str], count: int, rng: random.Random) -> list[str]:
 
 
 def transactions(database_url: str, name: str) -> int:
-    """Transactions the database has counted so far (its statistics lag by up to a second)."""
+    """Transactions the database has counted so far. Approximate: a busy backend reports them
+    within a second, an idle one within ten, so a run may inherit a few of the run before."""
     url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
         row = conn.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database "
                            "WHERE datname = %s", (name,)).fetchone()
     return int(row[0]) if row else 0
