@@ -330,3 +330,17 @@ def test_a_304_renders_nothing(client, shop, monkeypatch) -> None:
     for name in ("summary_document", "reviews_document", "badge_svg", "_json"):
         monkeypatch.setattr(views, name, fail)
     assert all_not_modified(client, shop, tags)
+
+
+def test_deleting_a_review_whose_attributes_were_expired_still_commits_and_shows(client, shop) -> None:
+    review = reviewed(shop, "100", 5)
+    reviewed(shop, "101", 4)
+    review_id = review.id
+    url = f"/api/v1/shops/{shop.slug}/summary"
+    assert client.get(url).get_json()["rating"]["count"] == 2
+    db.session.commit()  # expires every loaded attribute
+    gone = db.session.get(Review, review_id)
+    db.session.expire(gone)
+    db.session.delete(gone)
+    db.session.commit()
+    assert client.get(url).get_json()["rating"]["count"] == 1

@@ -35,7 +35,7 @@ from itertools import chain
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from ..models import Review, Shop
@@ -162,16 +162,22 @@ def cache_of(app: Flask) -> PublicCache:
 
 
 def _note_changes(session: Session, _flush_context: Any) -> None:
-    """Remember which shops' public answers this transaction changes (reviews, shop rows)."""
+    """Remember which shops' public answers this transaction changes (reviews, shop rows).
+
+    Reads only what the objects already hold (never a lazy load: a deleted row's attributes may
+    be expired, and loading them here would break the flush); when a shop cannot be told, the
+    whole cache is forgotten at commit instead."""
     changed: set[tuple[str, Any]] | None = None
     for obj in chain(session.new, session.dirty, session.deleted):
-        if isinstance(obj, Review):
-            changed = changed if changed is not None else session.info.setdefault(_CHANGED, set())
-            changed.add(("id", obj.shop_id))
-        elif isinstance(obj, Shop):
-            changed = changed if changed is not None else session.info.setdefault(_CHANGED, set())
-            changed.add(("id", obj.id))
-            changed.add(("slug", obj.slug))
+        if not isinstance(obj, Review | Shop):
+            continue
+        if changed is None:
+            changed = session.info.setdefault(_CHANGED, set())
+        loaded = inspect(obj).dict
+        shop_id = loaded.get("shop_id" if isinstance(obj, Review) else "id")
+        changed.add(("id", shop_id) if shop_id is not None else ("all", None))
+        if isinstance(obj, Shop) and loaded.get("slug"):
+            changed.add(("slug", loaded["slug"]))
 
 
 def forget_on_commit(session: Session) -> None:
@@ -180,7 +186,9 @@ def forget_on_commit(session: Session) -> None:
     if not changed or not has_app_context():
         return
     cache = current_app.extensions.get(EXTENSION)
-    if cache is not None:
+    if cache is not None and ("all", None) in changed:
+        cache.clear()
+    elif cache is not None:
         cache.forget(shop_ids=[v for k, v in changed if k == "id" and v is not None],
                      slugs=[v for k, v in changed if k == "slug" and v])
 
