@@ -227,11 +227,18 @@ def test_the_widget_on_a_shop_page_of_another_origin_under_a_strict_csp(
     comment_size = items.nth(0).locator("p").first.evaluate("e => getComputedStyle(e).fontSize")
     assert comment_size == "14px"
 
+    screenshot(page, "widget")
+
+    # A container the shop's own script adds later (a quick view) is filled too.
+    page.evaluate("""slug => { const d = document.createElement('div');
+        d.id = 'later'; d.setAttribute('data-kingavis-shop', slug);
+        document.querySelector('main').appendChild(d); }""", reviews["slug"])
+    expect(page.locator("#later").get_by_role("link")).to_contain_text("3,3")
+
     # Only the shop and King-Avis were contacted; no cookie anywhere.
     origins = {url.split("/", 3)[2] for url in seen["requests"]}
     assert origins == {shop_site.url.split("/")[2], live_server.url.split("/")[2]}
     assert ctx.cookies() == []
-    screenshot(page, "widget")
     ctx.close()
 
 

@@ -210,4 +210,13 @@
   } else {
     scan();
   }
+  // Containers added later (a quick view, an infinite list) are filled too, 50 ms after.
+  var queued = false;
+  if (window.MutationObserver) {
+    new MutationObserver(function () {
+      if (queued) return;
+      queued = true;
+      setTimeout(function () { queued = false; scan(); }, 50);
+    }).observe(document.documentElement, {childList: true, subtree: true});
+  }
 })();
