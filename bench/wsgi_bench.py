@@ -12,6 +12,9 @@ answer 202. No schema, no rules, no rate limit, no log line. What the floor reac
 the no-op route is the ceiling of the ratio on this machine, whatever the design.
 
 Both echo the ``webhook-id`` so the load script can match answers to requests.
+
+``GET /bench/noop`` (bench/widget) answers a small constant JSON document: the baseline of
+the public API and widget.js, on the same server, workers and middleware.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ def bench_noop() -> tuple[dict[str, Any], int]:
     if not isinstance(body, dict):
         abort(400)
     return {"webhook_id": request.headers.get("webhook-id", ""), "outcome": "noop"}, 202
+
+
+@app.get("/bench/noop")
+def bench_noop_get() -> dict[str, Any]:
+    return {"ok": True}
 
 
 def _floor_connection() -> psycopg.Connection[Any]:

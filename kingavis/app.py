@@ -158,11 +158,18 @@ def register_blueprints(app: Flask) -> None:
     from admin import blueprint as admin_bp
     from webhooks import blueprint as webhooks_bp
 
+    from . import api
+    from .api import cache as api_cache
+    from .api import session as api_session
     from .health import blueprint as health_bp
     from .pages import blueprint as pages_bp
     from .tracking import blueprint as tracking_bp
 
     app.register_blueprint(health_bp)
+    # CONTRACT 8: the public API, badge and widget.js; no cookies there, a per-process cache.
+    app.register_blueprint(api.blueprint)
+    api_session.init_app(app)
+    api_cache.init_app(app)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)
     app.register_blueprint(admin_bp)
@@ -177,7 +184,7 @@ def register_errorhandlers(app: Flask) -> None:
         # Machine-facing paths get RFC 9457 problems; pages keep Flask's HTML.
         from flask import request
 
-        if request.path.startswith(("/webhooks/", "/healthz")):
+        if request.path.startswith(("/webhooks/", "/healthz", "/api/")):
             return problem(error.code or 500, error.description or "")
         return error
 

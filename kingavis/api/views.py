@@ -1,0 +1,299 @@
+"""The public endpoints of CONTRACT 8. Each view validates its parameters, reads the shop's
+cache entry (``kingavis.api.cache``: one database read per shop and worker every 25 s at
+most), and answers ``304`` when the client already holds that version, else the body, rendered
+once per entry and kept with it.
+
+Every answer under ``/api/`` and ``/widget.js`` (errors included) gets the same public headers
+in ``public_headers``: CORS ``*``, ``Cache-Control: public``, ``nosniff``, an ``ETag``; and no
+cookie is read or set there (``kingavis.api.session``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Response, current_app, request
+from sqlalchemy import select
+from werkzeug.http import parse_etags
+
+from ..extensions import db
+from ..models import Shop
+from ..problems import problem
+from ..public import (
+    ListingError,
+    PublicReview,
+    RatingSummary,
+    ReviewPage,
+    list_published,
+    parse_listing,
+    public_url,
+    rating_summary,
+)
+from . import blueprint
+from .badge import LANGUAGES, badge_svg
+from .cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache
+
+HERE = Path(__file__).resolve().parent
+WIDGET_JS = (HERE / "widget.js").read_bytes()
+OPENAPI_JSON = (HERE / "openapi.json").read_bytes()
+# Code and the API description change only with a deployment: the longest max-age allowed.
+STATIC_MAX_AGE = 300
+# Bump when a body's format changes, so clients holding the old one get the new one.
+RENDER_VERSION = "1"
+_SLUG = re.compile(r"[a-z0-9-]{1,80}")
+_PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "If-None-Match, Cache-Control",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def is_public_path(path: str) -> bool:
+    """The paths of CONTRACT 8: public, no cookies, CORS for every origin."""
+    return path.startswith("/api/") or path == "/widget.js"
+
+
+def tag_of(*parts: Any) -> str:
+    """An opaque ETag value for the data an answer is made from (not for its rendered bytes, so
+    a revalidation never renders). The same data gives the same tag in every worker."""
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=12).hexdigest()
+
+
+def _static_tag(content: bytes) -> str:
+    return hashlib.blake2b(content, digest_size=12).hexdigest()
+
+
+WIDGET_TAG = _static_tag(WIDGET_JS)
+OPENAPI_TAG = _static_tag(OPENAPI_JSON)
+
+
+@dataclass(frozen=True)
+class PublicShop:
+    """What the public endpoints show of a shop, kept in the cache."""
+
+    id: int
+    name: str
+    language: str
+    public_url: str
+    summary: RatingSummary
+
+
+# What a cache miss reads of the shop: four columns, not the whole mapped row.
+_SHOP_BY_SLUG = select(Shop.id, Shop.name, Shop.slug, Shop.language)
+
+
+def _cache() -> PublicCache:
+    return current_app.extensions[EXTENSION]
+
+
+def _shop_entry(slug: str) -> Entry | None:
+    """The cached entry of the shop with this slug (read from the database when missing or
+    expired); None when no shop has it (that answer is cached as well)."""
+    if not _SLUG.fullmatch(slug):
+        return None
+    cache = _cache()
+    key = ("shop", slug)
+    entry = cache.get(key)
+    if entry is None:
+        shop = db.session.execute(_SHOP_BY_SLUG.where(Shop.slug == slug)).first()
+        if shop is None:
+            entry = cache.put(key, etag="", value=None, slug=slug, shop_id=None)
+        else:
+            view = PublicShop(id=shop.id, name=shop.name,
+                              language=shop.language if shop.language in LANGUAGES else "fr",
+                              public_url=public_url(shop),  # type: ignore[arg-type] # reads .slug
+                              summary=rating_summary(shop.id))
+            entry = cache.put(key, etag=tag_of("shop", RENDER_VERSION, view), value=view,
+                              slug=slug, shop_id=shop.id)
+        db.session.rollback()  # hand the connection back to the pool now
+    return entry if entry.value is not None else None
+
+
+def if_none_match(header: str | None, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header matches the current tag (RFC 9110 13.1.2): ``*``
+    matches any current representation; otherwise any listed entity-tag whose opaque value is
+    the same, weak (``W/"…"``) or strong — If-None-Match always uses the weak comparison."""
+    if header is None:
+        return False
+    if header == f'"{tag}"':
+        return True
+    return parse_etags(header).contains_weak(tag)
+
+
+def conditional(tag: str, body: Callable[[], bytes], mimetype: str) -> Response:
+    """``304`` with the ETag when the client holds ``tag``, else the body (rendered only then)."""
+    if if_none_match(request.headers.get("If-None-Match"), tag):
+        response = Response(status=304)
+    else:
+        response = Response(body(), mimetype=mimetype)
+    response.headers["ETag"] = f'"{tag}"'
+    return response
+
+
+def _unknown_shop() -> Response:
+    return problem(404, "no shop has this public address", type_="unknown-shop")
+
+
+def _invalid(errors: dict[str, str]) -> Response:
+    return problem(400, "some query parameters are not valid", type_="invalid-parameters",
+                   errors={name: [message] for name, message in errors.items()})
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _utc(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary_document(view: PublicShop) -> dict[str, Any]:
+    """CONTRACT 8's summary: the shop, and the average, count and distribution of ratings."""
+    rating = view.summary
+    return {
+        "shop": {"name": view.name, "public_url": view.public_url},
+        "rating": {
+            "average": rating.average,
+            "count": rating.count,
+            "distribution": {str(star): rating.distribution.get(star, 0) for star in range(1, 6)},
+        },
+    }
+
+
+def review_document(review: PublicReview) -> dict[str, Any]:
+    """One published review as the API shows it: the author the public way (first name and
+    initial, None without a name), never an email address; a reply only once published."""
+    reply = None
+    if review.reply_text and review.reply_published_at is not None:
+        reply = {"text": review.reply_text, "published_at": _utc(review.reply_published_at)}
+    return {
+        "id": str(review.id),
+        "rating": review.rating,
+        "comment": review.comment,
+        "author": review.author or None,
+        "experience_date": review.experience_date.isoformat() if review.experience_date else None,
+        "published_at": _utc(review.published_at),
+        "verified": True,  # every review comes from a real order's personal link
+        "reply": reply,
+    }
+
+
+def reviews_document(page: ReviewPage) -> dict[str, Any]:
+    return {
+        "reviews": [review_document(r) for r in page.reviews],
+        "page": page.listing.page,
+        "per_page": page.listing.per_page,
+        "total": page.total,
+    }
+
+
+@blueprint.get("/api/v1/shops/<slug>/summary")
+def summary(slug: str) -> Response:
+    entry = _shop_entry(slug)
+    if entry is None:
+        return _unknown_shop()
+    view: PublicShop = entry.value
+    return conditional(
+        "s" + entry.etag,
+        lambda: entry.body("summary", lambda: _json(summary_document(view))),
+        "application/json",
+    )
+
+
+@blueprint.get("/api/v1/shops/<slug>/reviews")
+def reviews(slug: str) -> Response:
+    entry = _shop_entry(slug)
+    if entry is None:
+        return _unknown_shop()
+    try:
+        listing = parse_listing(request.args)
+    except ListingError as exc:
+        return _invalid(exc.errors)
+    cache = _cache()
+    key = ("reviews", slug, listing)
+    page_entry = cache.get(key)
+    if page_entry is None:
+        shop = db.session.get(Shop, entry.shop_id)
+        if shop is None:  # deleted since the shop entry was made
+            cache.forget(slugs=[slug])
+            return _unknown_shop()
+        page = list_published(shop, listing)
+        db.session.rollback()
+        page_entry = cache.put(
+            key, etag=tag_of("reviews", RENDER_VERSION, page.total, listing, tuple(page.reviews)),
+            value=page, slug=slug, shop_id=entry.shop_id,
+        )
+    found = page_entry
+    return conditional(
+        "r" + found.etag,
+        lambda: found.body("reviews", lambda: _json(reviews_document(found.value))),
+        "application/json",
+    )
+
+
+@blueprint.get("/api/v1/shops/<slug>/badge.svg")
+def badge(slug: str) -> Response:
+    lang = request.args.get("lang") or None
+    entry = _shop_entry(slug)
+    if entry is None:
+        return _unknown_shop()
+    if lang is not None and lang not in LANGUAGES:
+        return _invalid({"lang": "must be fr or en"})
+    view: PublicShop = entry.value
+    lang = lang or view.language
+    response = conditional(
+        f"b{lang}{entry.etag}",
+        lambda: entry.body(f"badge:{lang}",
+                           lambda: badge_svg(view.name, view.summary, lang).encode("utf-8")),
+        "image/svg+xml",
+    )
+    # Opened on its own, the image may do nothing but draw itself.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors *"
+    return response
+
+
+@blueprint.get("/widget.js")
+def widget() -> Response:
+    response = conditional(WIDGET_TAG, lambda: WIDGET_JS, "text/javascript")
+    response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
+    return response
+
+
+@blueprint.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    response = conditional(OPENAPI_TAG, lambda: OPENAPI_JSON, "application/json")
+    response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
+    return response
+
+
+@blueprint.after_app_request
+def public_headers(response: Response) -> Response:
+    """CONTRACT 8's headers on every answer of the public paths, errors and preflights included."""
+    if not is_public_path(request.path):
+        return response
+    headers = response.headers
+    headers["Access-Control-Allow-Origin"] = "*"
+    headers["Access-Control-Expose-Headers"] = "ETag"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    headers.pop("Set-Cookie", None)
+    if request.method == "OPTIONS":
+        headers.update(_PREFLIGHT_HEADERS)
+        return response
+    if "Cache-Control" not in headers:
+        max_age = current_app.config.get("PUBLIC_MAX_AGE", MAX_AGE_SECONDS)
+        headers["Cache-Control"] = f"public, max-age={max_age}"
+    if "ETag" not in headers and not response.is_streamed:
+        response.add_etag()
+    return response

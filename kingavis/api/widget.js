@@ -1,0 +1,222 @@
+/*! King-Avis widget. Put <div data-kingavis-shop="your-shop-slug"></div> where the badge goes
+ * (add data-kingavis-reviews="3" for the 3 latest reviews, data-lang="en" for English) and load
+ * this script from King-Avis. No cookies, no other site contacted, styles in a shadow root.
+ * It needs, on a page with a Content-Security-Policy, King-Avis's origin in script-src and
+ * connect-src, and nothing else: the badge is drawn with SVG elements and styled with a
+ * constructed stylesheet, which style-src does not govern. */
+(function () {
+  "use strict";
+  var script = document.currentScript ||
+    document.querySelector('script[src$="/widget.js"]');
+  if (!script || !script.src || typeof Element.prototype.attachShadow !== "function") return;
+  var origin = new URL(script.src, document.baseURI).origin;
+  var SVG = "http://www.w3.org/2000/svg";
+  // The badge's stars (kingavis/api/badge.py): five 16-unit stars, 3 apart, 92 x 16.
+  var STARS = "M8.00,0.64L9.97,5.92L15.61,6.17L11.20,9.68L12.70,15.11L8.00,12.00L3.30,15.11L4.80,9.68L0.39,6.17L6.03,5.92ZM27.00,0.64L28.97,5.92L34.61,6.17L30.20,9.68L31.70,15.11L27.00,12.00L22.30,15.11L23.80,9.68L19.39,6.17L25.03,5.92ZM46.00,0.64L47.97,5.92L53.61,6.17L49.20,9.68L50.70,15.11L46.00,12.00L41.30,15.11L42.80,9.68L38.39,6.17L44.03,5.92ZM65.00,0.64L66.97,5.92L72.61,6.17L68.20,9.68L69.70,15.11L65.00,12.00L60.30,15.11L61.80,9.68L57.39,6.17L63.03,5.92ZM84.00,0.64L85.97,5.92L91.61,6.17L87.20,9.68L88.70,15.11L84.00,12.00L79.30,15.11L80.80,9.68L76.39,6.17L82.03,5.92Z";
+  var CSS = [
+    ":host{all:initial;display:block}",
+    ".ka{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#101828;max-width:42em}",
+    ".badge{display:inline-flex;align-items:center;gap:10px;padding:6px 12px;border:1px solid #98a2b3;border-radius:8px;background:#fff;color:#101828;text-decoration:none}",
+    ".badge:hover{border-color:#344054}",
+    "a:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}",
+    ".avg{font-size:24px;font-weight:700;line-height:1}",
+    ".side{display:flex;flex-direction:column;gap:3px}",
+    ".count,.meta,.foot{font-size:12px;color:#344054}",
+    "svg{display:block}",
+    "ul{list-style:none;margin:10px 0 0;padding:0}",
+    "li{border-top:1px solid #e4e7ec;padding:10px 0}",
+    ".head{display:flex;flex-wrap:wrap;align-items:center;gap:4px 10px}",
+    ".author{font-weight:600}",
+    "p{margin:4px 0 0;white-space:pre-line;overflow-wrap:anywhere}",
+    ".reply{margin:6px 0 0 8px;padding-left:10px;border-left:3px solid #d0d5dd}",
+    ".foot{margin:6px 0 0}",
+    ".foot a{color:#1d4ed8}"
+  ].join("");
+  var TEXT = {
+    fr: {
+      locale: "fr-FR",
+      label: function (name, avg, n) {
+        return n ? name + " : note moyenne " + avg + " sur 5, " + n + " avis vérifié" +
+          (n > 1 ? "s" : "") : name + " : pas encore d'avis vérifié";
+      },
+      open: "voir les avis (nouvel onglet)",
+      count: function (n, text) { return n ? text + " avis" : "Pas encore d'avis"; },
+      stars: function (r) { return r + (r > 1 ? " étoiles" : " étoile") + " sur 5"; },
+      anonymous: "Client vérifié",
+      dates: function (published, experience) {
+        return "Publié le " + published + (experience ? " · expérience du " + experience : "");
+      },
+      reply: function (shop) { return "Réponse de " + shop; },
+      latest: "Derniers avis",
+      verified: "Avis vérifiés par King-Avis",
+      charter: "comment nous les vérifions"
+    },
+    en: {
+      locale: "en-GB",
+      label: function (name, avg, n) {
+        return n ? name + ": average rating " + avg + " out of 5, " + n + " verified review" +
+          (n > 1 ? "s" : "") : name + ": no verified reviews yet";
+      },
+      open: "see the reviews (new tab)",
+      count: function (n, text) { return n ? text + (n > 1 ? " reviews" : " review") : "No reviews yet"; },
+      stars: function (r) { return r + (r > 1 ? " stars" : " star") + " out of 5"; },
+      anonymous: "Verified customer",
+      dates: function (published, experience) {
+        return "Published " + published + (experience ? " · experience on " + experience : "");
+      },
+      reply: function (shop) { return "Reply from " + shop; },
+      latest: "Latest reviews",
+      verified: "Reviews verified by King-Avis",
+      charter: "how we check them"
+    }
+  };
+  var sheet = null;
+  var pending = {};
+
+  function el(tag, cls, text, parent) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text != null) node.textContent = text;
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function svg(tag, attrs, parent) {
+    var node = document.createElementNS(SVG, tag);
+    for (var name in attrs) node.setAttribute(name, attrs[name]);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  // Gold up to the average (whole stars, then part of the next), grey behind: the same nested
+  // <svg> clipping as the SVG badge, with no id and no style attribute.
+  function stars(value, height) {
+    var whole = Math.floor(value);
+    var fill = Math.min(92, whole * 19 + (value - whole) * 16);
+    var box = svg("svg", {viewBox: "0 0 92 16", width: (height * 92 / 16).toFixed(1),
+      height: height, "aria-hidden": "true", focusable: "false"});
+    svg("path", {fill: "#c6ccd5", d: STARS}, box);
+    svg("path", {fill: "#d98a00", d: STARS}, svg("svg", {width: fill.toFixed(2), height: 17,
+      overflow: "hidden"}, box));
+    return box;
+  }
+
+  function language(node) {
+    var holder = node.closest("[lang]");
+    var lang = node.getAttribute("data-lang") ||
+      (holder && holder.getAttribute("lang")) || document.documentElement.lang || "";
+    return /^en(-|$)/i.test(lang) ? "en" : "fr";
+  }
+
+  function get(path) {
+    if (!pending[path]) {
+      pending[path] = fetch(origin + path, {credentials: "omit", mode: "cors"})
+        .then(function (response) {
+          if (!response.ok) throw new Error("King-Avis: " + response.status + " for " + path);
+          return response.json();
+        });
+    }
+    return pending[path];
+  }
+
+  function day(value, t) {
+    if (!value) return "";
+    var date = new Date(value.length === 10 ? value + "T12:00:00Z" : value);
+    return new Intl.DateTimeFormat(t.locale, {day: "numeric", month: "long", year: "numeric",
+      timeZone: value.length === 10 ? "UTC" : undefined}).format(date);
+  }
+
+  function badge(summary, t, parent) {
+    var rating = summary.rating;
+    var average = rating.average == null ? "–" : new Intl.NumberFormat(t.locale,
+      {minimumFractionDigits: 1, maximumFractionDigits: 1}).format(rating.average);
+    var count = new Intl.NumberFormat(t.locale).format(rating.count);
+    var link = el("a", "badge", null, parent);
+    link.href = summary.shop.public_url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.setAttribute("aria-label", t.label(summary.shop.name, average, rating.count > 0 ?
+      count : 0) + " — " + t.open);
+    el("span", "avg", average, link);
+    var side = el("span", "side", null, link);
+    side.appendChild(stars(rating.average || 0, 16));
+    el("span", "count", t.count(rating.count, count) + " · King-Avis", side);
+  }
+
+  function review(item, shopName, t, list) {
+    var li = el("li", null, null, list);
+    var head = el("div", "head", null, li);
+    var rated = el("span", "rating", null, head);
+    rated.setAttribute("role", "img");
+    rated.setAttribute("aria-label", t.stars(item.rating));
+    rated.appendChild(stars(item.rating, 14));
+    el("span", "author", item.author || t.anonymous, head);
+    el("span", "meta", t.dates(day(item.published_at, t), day(item.experience_date, t)), li);
+    if (item.comment) el("p", "comment", item.comment, li);
+    if (item.reply) {
+      var reply = el("div", "reply", null, li);
+      el("span", "meta", t.reply(shopName) + " · " + day(item.reply.published_at, t), reply);
+      el("p", null, item.reply.text, reply);
+    }
+  }
+
+  function render(node) {
+    if (node.shadowRoot) return;
+    var slug = node.getAttribute("data-kingavis-shop") || "";
+    if (!slug) return;
+    var wanted = Math.min(100, parseInt(node.getAttribute("data-kingavis-reviews"), 10) || 0);
+    var t = TEXT[language(node)];
+    var root = node.attachShadow({mode: "open"});
+    if (root.adoptedStyleSheets && typeof CSSStyleSheet.prototype.replaceSync === "function") {
+      if (!sheet) {
+        sheet = new CSSStyleSheet();
+        sheet.replaceSync(CSS);
+      }
+      root.adoptedStyleSheets = [sheet];
+    } else {
+      el("style", null, CSS, root); // older browsers; a strict style-src will refuse it
+    }
+    var base = "/api/v1/shops/" + encodeURIComponent(slug);
+    var box = el("div", "ka", null, root);
+    box.lang = t === TEXT.en ? "en" : "fr";
+    var requests = [get(base + "/summary")];
+    if (wanted > 0) requests.push(get(base + "/reviews?per_page=" + wanted + "&sort=recent"));
+    Promise.all(requests).then(function (answers) {
+      var summary = answers[0];
+      badge(summary, t, box);
+      var items = answers[1] ? answers[1].reviews : [];
+      if (!items.length) return;
+      var list = el("ul", null, null, box);
+      list.setAttribute("role", "list");
+      list.setAttribute("aria-label", t.latest);
+      items.forEach(function (item) { review(item, summary.shop.name, t, list); });
+      var foot = el("p", "foot", t.verified + " · ", box);
+      var charter = el("a", null, t.charter, foot);
+      charter.href = summary.shop.public_url + "/charte";
+      charter.target = "_blank";
+      charter.rel = "noopener";
+    }).catch(function (error) {
+      if (window.console) console.warn(error.message || error);
+    });
+  }
+
+  function scan() {
+    var nodes = document.querySelectorAll("[data-kingavis-shop]");
+    for (var i = 0; i < nodes.length; i++) render(nodes[i]);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", scan);
+  } else {
+    scan();
+  }
+  // Containers added later (a quick view, an infinite list) are filled too, 50 ms after.
+  var queued = false;
+  if (window.MutationObserver) {
+    new MutationObserver(function () {
+      if (queued) return;
+      queued = true;
+      setTimeout(function () { queued = false; scan(); }, 50);
+    }).observe(document.documentElement, {childList: true, subtree: true});
+  }
+})();
