@@ -40,6 +40,8 @@ ACTION_LABELS: dict[str, Any] = {
     "balancing.update": lazy_gettext("Partage vers un site d'avis modifié"),
     "callback.secret_reveal": lazy_gettext("Clé de rappel affichée"),
     "callback.secret_rotate": lazy_gettext("Clé de rappel régénérée"),
+    "customer.erase": lazy_gettext("Données d'un client effacées"),
+    "customer.export": lazy_gettext("Données d'un client exportées"),
 }
 
 
