@@ -28,6 +28,7 @@ NAV = [
     ("admin.settings", lazy_gettext("Règles et réglages")),
     ("admin.collection_settings", lazy_gettext("Collecte d'avis")),
     ("admin.credentials", lazy_gettext("Identifiants")),
+    ("admin.customers", lazy_gettext("Données personnelles")),
     ("admin.audit_log", lazy_gettext("Journal")),
 ]
 
@@ -55,6 +56,7 @@ from . import (  # noqa: E402,F401
     auth,
     collection,
     credentials,
+    customers,
     dashboard,
     history,
     orders,

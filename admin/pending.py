@@ -142,6 +142,12 @@ class Display:
     def explain(self, value: str | None) -> str:
         return "" if not value else str(REASON_EXPLANATIONS.get(value, value))
 
+    def email(self, order: Any) -> str:
+        """The order's address, or a note that the customer's data was erased."""
+        if order.customer_email:
+            return str(order.customer_email)
+        return gettext("données effacées") if order.erased_at is not None else "—"
+
     def customer(self, order: Any) -> str:
         name = " ".join(p for p in (order.customer_first_name, order.customer_last_name) if p)
         return name
