@@ -409,6 +409,9 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
             .values(payload={}).execution_options(synchronize_session=False)
         )
     for order in orders:
+        # Counted when it held data: not erased yet, or described again since.
+        if order.erased_at is None or order.updated_at > order.erased_at:
+            counts.orders += 1
         order.customer_email = None
         order.customer_first_name = None
         order.customer_last_name = None
@@ -416,7 +419,6 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
         # The same instant for both: something arriving later makes updated_at the greater.
         order.erased_at = now
         order.updated_at = now
-    counts.orders = len(orders)
     db.session.flush()
     _scrub_audit(shop, pattern)
     return counts
