@@ -360,3 +360,45 @@ def test_the_daily_job_is_in_rq_cron_and_in_the_dispatcher_loop() -> None:
     assert cli.retention_due(None, 0.0)
     assert not cli.retention_due(1000.0, 1000.0 + 23 * 3600)
     assert cli.retention_due(1000.0, 1000.0 + 24 * 3600)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def run_cli(app: Flask, *args: str) -> Any:
+    db.session.remove()
+    result = app.test_cli_runner().invoke(args=list(args))
+    db.session.remove()
+    return result
+
+
+def test_cli_export_prints_one_json_document_and_is_audited(app: Flask) -> None:
+    shop, _ = make_shop()
+    make_customer(shop)
+    key, shop_id = shop.key, shop.id
+    result = run_cli(app, "customers", "export", "--shop", key, "--email", EMAIL.upper())
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["email"] == EMAIL and len(document["orders"]) == 3
+    entry = db.session.execute(select(AuditLog).where(AuditLog.action == "customer.export")).scalar_one()
+    assert entry.details == {"email_hash": customer_key(shop_id, EMAIL), "source": "cli"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shop", "shp_nope", "--email", EMAIL], "no shop with key"),
+    (["--shop", "{key}", "--email", "not-an-address"], "not an email address"),
+    (["--shop", "{key}", "--email", ""], "an email address is required"),
+    (["--shop", "{key}"], "Missing option '--email'"),
+])
+@pytest.mark.parametrize("command", ["erase", "export"])
+def test_cli_errors_are_one_line_and_change_nothing(app: Flask, command: str, args: list[str],
+                                                    message: str) -> None:
+    shop, _ = make_shop()
+    make_customer(shop)
+    key = shop.key
+    result = run_cli(app, "customers", command, *[a.format(key=key) for a in args])
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert db.session.execute(select(Erasure)).first() is None
+    assert db.session.execute(select(Order).where(Order.customer_email.is_(None))).first() is None
