@@ -112,8 +112,10 @@ def test_a_bad_signature_is_refused_and_nothing_is_erased(client: Any) -> None:
     ({"type": "customer.erasure_requested", "data": {"customer": "zoe"}}, ["data.customer"]),
     ({"type": "customer.erasure_requested", "timestamp": "2026-11-30T09:00:00",
       "data": {"customer": {"email": EMAIL}}}, ["timestamp"]),
+    ({"type": "customer.erasure_requested", "data": {"customer": {"email": "zoe@example.com\n"}}},
+     ["data.customer.email"]),
 ], ids=["missing-email", "bad-email", "email-number", "wrong-type", "no-data", "customer-string",
-        "naive-timestamp"])
+        "naive-timestamp", "line-break"])
 def test_bad_bodies_are_422_naming_the_field(client: Any, payload: dict[str, Any],
                                             fields: list[str]) -> None:
     shop, secret = make_shop()

@@ -177,7 +177,7 @@ def test_nothing_held_erases_nothing_and_bad_addresses_are_refused(app: Flask) -
     shop, _ = make_shop()
     assert erase_customer(shop, "nobody@example.com", source="cli").summary == {
         "orders": 0, "review_requests_cancelled": 0, "reviews_withdrawn": 0}
-    for bad in ("", "   ", "not-an-address", "a@b@c", "zoe@example.com\nBcc: x@y"):
+    for bad in ("", "   ", "not-an-address", "a@b@c", "zoe@example.com\nBcc: x@y", "x@y"):
         with pytest.raises(PersonalDataError):
             erase_customer(shop, bad, source="cli")
     # Only the first call was recorded; the refused ones wrote nothing.
@@ -402,3 +402,17 @@ def test_cli_errors_are_one_line_and_change_nothing(app: Flask, command: str, ar
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert db.session.execute(select(Erasure)).first() is None
     assert db.session.execute(select(Order).where(Order.customer_email.is_(None))).first() is None
+
+
+def test_an_address_that_contains_the_erased_one_is_untouched(app: Flask) -> None:
+    shop, _ = make_shop()
+    apply(shop, "A-1")
+    longer = "b" + EMAIL
+    apply(shop, "B-1", email=longer, first_name="Bertille", last_name="Autre")
+
+    assert erase_customer(shop, EMAIL, source="cli").summary["orders"] == 1
+
+    other = db.session.execute(select(Order).where(Order.external_id == "B-1")).scalar_one()
+    assert (other.customer_email, other.erased_at) == (longer, None)
+    event = db.session.execute(select(OrderEvent).where(OrderEvent.order_id == other.id)).scalar_one()
+    assert event.payload["data"]["order"]["customer"]["email"] == longer

@@ -34,7 +34,7 @@ from marshmallow import ValidationError
 from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import Shop
-from kingavis.personal_data import erase_customer
+from kingavis.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
 from kingavis.shops import ShopSnapshot, shop_snapshot
@@ -195,8 +195,14 @@ def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
     shop = db.session.get(Shop, snapshot.id)
     if shop is None:  # deleted since the signature check
         raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
-    result = erase_customer(shop, body["data"]["customer"]["email"], source="webhook",
-                            webhook_id=webhook_id)
+    try:
+        result = erase_customer(shop, body["data"]["customer"]["email"], source="webhook",
+                                webhook_id=webhook_id)
+    except PersonalDataError as exc:  # an address the schema let through but erasure cannot use
+        raise Rejected(
+            422, "validation-failed", "the body does not match the customer erasure schema; see errors",
+            errors={"data.customer.email": [str(exc)]},
+        ) from None
     context["outcome"] = "erased"
     context["replayed"] = result.replayed
     context.update(result.summary)

@@ -78,7 +78,8 @@ def _context(review_request: ReviewRequest, done: bool) -> dict[str, object]:
     return {
         "lang": choose_language(order.customer_locale, shop.language),
         "shop_name": shop.name,
-        "email": mask_email(review_request.customer_email_normalized),
+        # An erased request has no address left to show.
+        "email": mask_email(review_request.customer_email_normalized) or "***",
         "done": done,
     }
 
