@@ -65,7 +65,7 @@ from .models import (
     User,
     utcnow,
 )
-from .public import author_display
+from .public import review_author
 from .publication import change_review_state
 from .shops import ShopError
 
@@ -400,8 +400,7 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
         order = by_order[review.order_id]
         if retention and review.status == ReviewState.PUBLISHED.value:
             # The charter: a published review keeps its public name and its text.
-            review.author_display = review.author_display or author_display(
-                order.customer_first_name, order.customer_last_name)
+            review.author_display = review_author(review, order)
         else:
             if not retention and change_review_state(
                 review, ReviewState.WITHDRAWN, actor=actor, reason=Reason.ERASED.value, now=now

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Shop
+from .models import Order, Review, Shop
 
 MAX_SLUG_CHARS = 80
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -63,6 +63,13 @@ def author_display(first_name: str | None, last_name: str | None) -> str:
     last = " ".join((last_name or "").split())
     initial = f"{last[0].upper()}." if last else ""
     return " ".join(part for part in (first, initial) if part)
+
+
+def review_author(review: Review, order: Order) -> str:
+    """The public name of a review's author: the one kept on the review when retention removed
+    the order's names (kingavis.personal_data), else made from the order's names."""
+    return review.author_display or author_display(order.customer_first_name,
+                                                   order.customer_last_name)
 
 
 def experience_date(placed_at: datetime | None, triggered_at: datetime | None,

@@ -317,6 +317,9 @@ def test_retention_anonymises_inactive_orders_with_a_moved_clock(app: Flask, dat
     # The charter: a published review keeps its display name and text.
     assert (review.status, review.comment) == ("published", f"Parfait, signé {FIRST} {LAST}")
     assert review.author_display == "Zoeline Q."
+    from kingavis.public import review_author
+
+    assert review_author(review, db.session.get(Order, review.order_id)) == "Zoeline Q."
     orders = db.session.execute(select(Order).where(Order.shop_id == shop_id)).scalars().all()
     assert all(o.customer_email is None and o.customer_last_name is None and o.erased_at == later
                for o in orders)
