@@ -29,6 +29,7 @@ NAV = [
     ("admin.collection_settings", lazy_gettext("Collecte d'avis")),
     ("admin.email_design_edit", lazy_gettext("E-mail d'invitation")),
     ("admin.credentials", lazy_gettext("Identifiants")),
+    ("admin.customers", lazy_gettext("Données personnelles")),
     ("admin.audit_log", lazy_gettext("Journal")),
 ]
 
@@ -56,6 +57,7 @@ from . import (  # noqa: E402,F401
     auth,
     collection,
     credentials,
+    customers,
     dashboard,
     email_design,
     history,

@@ -42,6 +42,9 @@ ACTION_LABELS: dict[str, Any] = {
     "callback.secret_rotate": lazy_gettext("Clé de rappel régénérée"),
     "email_design.update": lazy_gettext("E-mail d'invitation modifié"),
     "email_design.test_send": lazy_gettext("Envoi d'un e-mail d'essai"),
+
+    "customer.erase": lazy_gettext("Données d'un client effacées"),
+    "customer.export": lazy_gettext("Données d'un client exportées"),
 }
 
 

@@ -32,7 +32,7 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from kingavis import audit, callbacks, reviews
+from kingavis import audit, callbacks, personal_data, reviews
 from kingavis.delivery import service
 from kingavis.extensions import db
 from kingavis.models import Shop
@@ -112,6 +112,15 @@ class CollectionForm(FlaskForm):
         lazy_gettext("La part doit être un pourcentage entier entre 0 et 100."),
     )
     callback_url = StringField(lazy_gettext("Adresse de notification (vide : désactivée)"))
+    # Left out of a submitted form (an older page): the period is kept as it is.
+    retention_months = WholeNumberField(
+        lazy_gettext("Durée de conservation (mois)"),
+        personal_data.MIN_RETENTION_MONTHS, personal_data.MAX_RETENTION_MONTHS,
+        lazy_gettext("La durée de conservation doit être un nombre entier de mois entre "
+                     "%(min)s et %(max)s.", min=personal_data.MIN_RETENTION_MONTHS,
+                     max=personal_data.MAX_RETENTION_MONTHS),
+        required=False,
+    )
 
     # The URL already saved (not checked again: see callbacks.set_callback), and, after
     # validate(), the host name of a new URL that does not resolve yet (saved with a warning).
@@ -121,7 +130,7 @@ class CollectionForm(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         checks: list[WholeNumberField] = [self.review_link_days, self.postpone_days,
-                                          self.split_percent]
+                                          self.split_percent, self.retention_months]
         if self.reminder_enabled.data:
             checks.append(self.reminder_days)
         if self.redirect_enabled.data:
@@ -256,6 +265,7 @@ def _current(shop: Shop) -> dict[str, Any]:
         "balancing_redirect_seconds": shop.balancing_redirect_seconds,
         "balancing_split_percent": shop.balancing_split_percent or 0,
         "callback_url": shop.callback_url,
+        "retention_months": shop.retention_months,
     }
 
 
@@ -270,6 +280,7 @@ def _wanted(form: CollectionForm) -> dict[str, Any]:
         "balancing_redirect_seconds": form.redirect_value() if url else None,
         "balancing_split_percent": form.split_percent.number,
         "callback_url": form.callback_url_value(),
+        "retention_months": form.retention_months.number,
     }
 
 
@@ -289,6 +300,7 @@ def _form(shop: Shop, formdata: Any = None) -> CollectionForm:
         "redirect_seconds": str(shop.balancing_redirect_seconds or DEFAULT_REDIRECT_SECONDS),
         "split_percent": str(shop.balancing_split_percent or 0),
         "callback_url": shop.callback_url or "",
+        "retention_months": str(shop.retention_months),
     })
 
 
@@ -341,6 +353,8 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
                               wanted["balancing_redirect_seconds"])
     if split_changed:
         service.set_split(shop, wanted["balancing_split_percent"], actor=actor)
+    if "retention_months" in changed:
+        personal_data.set_retention(shop, wanted["retention_months"], actor=actor)
     db.session.commit()
 
 
@@ -353,6 +367,8 @@ def collection_settings(shop: Shop) -> Response:
     if not form.validate():
         return _render(shop, form, 422)
     before, wanted = _current(shop), _wanted(form)
+    if wanted["retention_months"] is None:
+        wanted["retention_months"] = before["retention_months"]
     changed = {key for key in wanted if wanted[key] != before[key]}
     if not changed:
         flash(gettext("Aucun changement."), "success")

@@ -57,6 +57,7 @@ REASON_LABELS = {
     Reason.RECENT_REQUEST.value: lazy_gettext("Demande récente pour ce client"),
     Reason.MERCHANT_CANCELLED.value: lazy_gettext("Annulée par le marchand"),
     Reason.DELIVERY_FAILED.value: lazy_gettext("Échec de remise de l'email"),
+    Reason.ERASED.value: lazy_gettext("Données du client effacées"),
 }
 
 REASON_EXPLANATIONS = {
@@ -87,6 +88,10 @@ REASON_EXPLANATIONS = {
     ),
     Reason.DELIVERY_FAILED.value: lazy_gettext(
         "L'email n'a pas pu être remis au serveur de messagerie après plusieurs tentatives."
+    ),
+    Reason.ERASED.value: lazy_gettext(
+        "Les données personnelles du client ont été effacées (à sa demande ou à la fin de la "
+        "durée de conservation) : aucune demande d'avis ne lui est envoyée."
     ),
 }
 
@@ -136,6 +141,12 @@ class Display:
 
     def explain(self, value: str | None) -> str:
         return "" if not value else str(REASON_EXPLANATIONS.get(value, value))
+
+    def email(self, order: Any) -> str:
+        """The order's address, or a note that the customer's data was erased."""
+        if order.customer_email:
+            return str(order.customer_email)
+        return gettext("données effacées") if order.erased_at is not None else "—"
 
     def customer(self, order: Any) -> str:
         name = " ".join(p for p in (order.customer_first_name, order.customer_last_name) if p)

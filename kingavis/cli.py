@@ -1,4 +1,4 @@
-"""Command line (CONTRACT 2): ``flask --app wsgi shops …``, ``users …``.
+"""Command line (CONTRACT 2): ``flask --app wsgi shops …``, ``users …``, ``customers …``.
 
 Every command validates its input first; errors exit non-zero with one line on stderr.
 """
@@ -61,6 +61,7 @@ class OneLineGroup(AppGroup):
 
 shops_cli = OneLineGroup("shops", help="Create and configure shops.")
 users_cli = OneLineGroup("users", help="Back-office accounts.")
+customers_cli = OneLineGroup("customers", help="Customers' personal data: erase, export.")
 
 
 def _hour(value: str) -> int | None:
@@ -161,9 +162,43 @@ def users_create(email: str, shop_key: str) -> None:
         click.echo(f"gave {user.email} access to shop {shop.key} (password unchanged)")
 
 
+@customers_cli.command("erase")
+@click.option("--shop", "shop_key", required=True, help="Key of the shop.")
+@click.option("--email", required=True, help="The customer's email address (any case).")
+def customers_erase(shop_key: str, email: str) -> None:
+    """Erase the customer's personal data in that shop and print the JSON summary."""
+    from .personal_data import PersonalDataError, erase_customer
+
+    try:
+        shop = get_shop(shop_key)
+        result = erase_customer(shop, email, source="cli")
+    except (ShopError, PersonalDataError) as exc:
+        db.session.rollback()
+        raise click.ClickException(_one_line(str(exc))) from None
+    click.echo(json.dumps({"shop": shop.key, **result.body}))
+
+
+@customers_cli.command("export")
+@click.option("--shop", "shop_key", required=True, help="Key of the shop.")
+@click.option("--email", required=True, help="The customer's email address (any case).")
+def customers_export(shop_key: str, email: str) -> None:
+    """Print, as one JSON document, every piece of personal data held about the customer."""
+    from .personal_data import PersonalDataError, export_customer, record_export
+
+    try:
+        shop = get_shop(shop_key)
+        document = export_customer(shop, email)
+        record_export(shop, email, user=None, source="cli")
+    except (ShopError, PersonalDataError) as exc:
+        db.session.rollback()
+        raise click.ClickException(_one_line(str(exc))) from None
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
 def register(app: Flask) -> None:
     from .delivery.cli import dispatch_command
 
     app.cli.add_command(shops_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(customers_cli)
     app.cli.add_command(dispatch_command)

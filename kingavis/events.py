@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from .customer_keys import customer_key
 from .delivery.service import choose_platform
 from .extensions import db
 from .models import (
@@ -189,7 +190,7 @@ _UNSUBSCRIBED = (
     select(_unsubscriptions.c.id)
     .where(
         _unsubscriptions.c.shop_id == bindparam("b_shop_id"),
-        _unsubscriptions.c.email_normalized == bindparam("b_email"),
+        _unsubscriptions.c.email_hash == bindparam("b_email_hash"),
     )
     .exists()
 )
@@ -387,6 +388,8 @@ def _schedule(
     """Rules 1, 2, 3 and 7: create (or schedule again) the order's request, or suppress it."""
     due_at = compute_due_at(changed_at, rule, now)
     email = normalize_email(customer["email"])
+    # Rule 7 compares addresses by their keyed hash, which outlives an erasure.
+    email_hash = customer_key(shop.id, email)
     consent = customer.get("review_consent", order.review_consent)
     _lock_customer(conn, shop.id, email)
     window = timedelta(days=max(guards.customer_window_days, 0))
@@ -394,7 +397,7 @@ def _schedule(
         _CHECKS[(guards.customer_window_days > 0, request is not None)],
         {
             "b_shop_id": shop.id,
-            "b_email": email,
+            "b_email_hash": email_hash,
             "b_from": due_at - window,
             "b_to": due_at + window,
             "b_request_id": request.id if request else None,
@@ -409,6 +412,7 @@ def _schedule(
     state = RequestState.SCHEDULED.value if reason is None else RequestState.SUPPRESSED.value
     values = {
         "customer_email_normalized": email,
+        "customer_email_hash": email_hash,
         "due_at": due_at,
         "state": state,
         "reason": reason,
@@ -447,7 +451,9 @@ def _update_order(
 ) -> None:
     """The order as this (newest) event describes it; one UPDATE."""
     customer = order_data["customer"]
-    values: dict[str, Any] = {"customer_email": customer["email"]}
+    # An order the shop describes again after an erasure holds personal data again: it is
+    # no longer erased, and retention looks at it like any other.
+    values: dict[str, Any] = {"customer_email": customer["email"], "erased_at": None}
     for column, key in (
         ("customer_first_name", "first_name"),
         ("customer_last_name", "last_name"),
@@ -493,7 +499,7 @@ def _recent_request_query(exclude_request: bool) -> Any:
     when = func.coalesce(_requests.c.sent_at, _requests.c.due_at)
     query = select(_requests.c.id).where(
         _requests.c.shop_id == bindparam("b_shop_id"),
-        _requests.c.customer_email_normalized == bindparam("b_email"),
+        _requests.c.customer_email_hash == bindparam("b_email_hash"),
         _requests.c.state.in_(_SENDING_OR_SENT),
         when > bindparam("b_from", type_=UTCDateTime),
         when < bindparam("b_to", type_=UTCDateTime),

@@ -66,6 +66,7 @@ class Reason(enum.StrEnum):
     RECENT_REQUEST = "recent_request"
     MERCHANT_CANCELLED = "merchant_cancelled"
     DELIVERY_FAILED = "delivery_failed"
+    ERASED = "erased"  # the customer's personal data was erased (CONTRACT 9): never sent
 
 
 class ReviewState(enum.StrEnum):
@@ -82,6 +83,22 @@ DEFAULT_RETENTION_MONTHS = 24
 
 # A request cancelled for one of these reasons may be scheduled again (CONTRACT 4.3).
 RESCHEDULABLE_REASONS = frozenset({Reason.ORDER_CANCELLED.value, Reason.ORDER_UNPAID.value})
+
+
+def _hash_default(shop_column: str, email_column: str) -> Any:
+    """Column default: the keyed hash of the row's address (kingavis.customer_keys), so every
+    insert that gives the address also stores the key lookups use."""
+
+    def default(context: Any) -> str | None:
+        from .customer_keys import customer_key
+
+        params = context.get_current_parameters()
+        email = params.get(email_column)
+        if email is None:
+            return None
+        return customer_key(params[shop_column], email)
+
+    return default
 
 
 def new_shop_key() -> str:
@@ -240,7 +257,8 @@ class Order(db.Model):
     external_id: Mapped[str] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    customer_email: Mapped[str] = mapped_column(String(320))
+    # Null once the customer's data is erased (erased_at set): by request or by retention.
+    customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     customer_first_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     customer_last_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     customer_locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -251,6 +269,8 @@ class Order(db.Model):
     latest_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # When the customer's personal data was removed from this order (kingavis.personal_data).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     shop: Mapped[Shop] = relationship()
     review_request: Mapped[ReviewRequest | None] = relationship(
@@ -309,7 +329,7 @@ class ReviewRequest(db.Model):
             postgresql_where=text("state IN ('scheduled', 'sending')"),
             sqlite_where=text("state IN ('scheduled', 'sending')"),
         ),
-        Index("ix_review_requests_shop_email", "shop_id", "customer_email_normalized"),
+        Index("ix_review_requests_shop_email_hash", "shop_id", "customer_email_hash"),
         Index("ix_review_requests_shop_state_due", "shop_id", "state", "due_at"),
         Index(
             "ix_review_requests_reminder_due",
@@ -333,7 +353,12 @@ class ReviewRequest(db.Model):
     # When the dispatcher should next look at it: due_at, a retry time, or a lease's end.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
-    customer_email_normalized: Mapped[str] = mapped_column(String(320))
+    # The address (null once erased) and its keyed hash, which every per-customer check uses
+    # (kingavis.customer_keys) and which stays after an erasure.
+    customer_email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    customer_email_hash: Mapped[str] = mapped_column(
+        String(64), default=_hash_default("shop_id", "customer_email_normalized")
+    )
     trigger_status_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     trigger_status_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -391,12 +416,18 @@ class RequestDecision(db.Model):
 
 
 class Unsubscription(db.Model):
+    """An address that used the unsubscribe link. Looked up by its keyed hash; the address
+    itself is removed when the customer's data is erased, the hash stays (CONTRACT 9)."""
+
     __tablename__ = "unsubscriptions"
-    __table_args__ = (UniqueConstraint("shop_id", "email_normalized"),)
+    __table_args__ = (UniqueConstraint("shop_id", "email_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    email_normalized: Mapped[str] = mapped_column(String(320))
+    email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_hash: Mapped[str] = mapped_column(
+        String(64), default=_hash_default("shop_id", "email_normalized")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -433,6 +464,9 @@ class Review(db.Model):
     callback_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     callback_last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The author's public name (first name + last-name initial), kept here when the order's
+    # names are removed by retention so a published review still shows it (CONTRACT 7, 9).
+    author_display: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     order: Mapped[Order] = relationship()
     review_request: Mapped[ReviewRequest] = relationship()
@@ -488,4 +522,21 @@ class AuditLog(db.Model):
     target_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Erasure(db.Model):
+    """One erasure of a customer's data in a shop (CONTRACT 9): what was done, and the answer
+    given, replayed unchanged for the same ``webhook_id``. Holds the address's keyed hash only."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (UniqueConstraint("shop_id", "webhook_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    # The erasure webhook's id; None for the command line and the back-office.
+    webhook_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))  # webhook, cli, back_office
+    email_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

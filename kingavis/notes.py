@@ -116,6 +116,7 @@ VALUE_LABELS: dict[str, dict[str, Any]] = {
         "recent_request": lazy_gettext("demande récente pour ce client"),
         "merchant_cancelled": lazy_gettext("annulée par le marchand"),
         "delivery_failed": lazy_gettext("échec de remise de l'email"),
+        "erased": lazy_gettext("données du client effacées"),
     },
 }
 

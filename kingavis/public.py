@@ -69,6 +69,18 @@ def author_display(first_name: str | None, last_name: str | None) -> str:
     return " ".join(part for part in (first, initial) if part)
 
 
+def review_author(review: Review, order: Order) -> str:
+    """The public name of a review's author: the one kept on the review when retention removed
+    the order's names (kingavis.personal_data), else made from the order's names."""
+    return kept_or_made_author(review.author_display, order.customer_first_name,
+                               order.customer_last_name)
+
+
+def kept_or_made_author(kept: str | None, first_name: str | None, last_name: str | None) -> str:
+    """``review_author`` from plain column values, for queries that read no ORM objects."""
+    return kept or author_display(first_name, last_name)
+
+
 def experience_date(placed_at: datetime | None, triggered_at: datetime | None,
                     zone: str = "UTC") -> date | None:
     """The date of the customer's experience (CONTRACT 7): the order's ``placed_at``, else the
@@ -220,7 +232,7 @@ def list_published(shop: Shop, listing: Listing) -> ReviewPage:
     total = db.session.execute(select(func.count()).select_from(Review).where(where)).scalar_one()
     rows = db.session.execute(
         select(Review.id, Review.rating, Review.comment, Review.published_at, Review.created_at,
-               Review.reply_text,
+               Review.reply_text, Review.author_display,
                Review.reply_published_at, Order.customer_first_name, Order.customer_last_name,
                Order.placed_at, ReviewRequest.triggered_at)
         .join(Order, Order.id == Review.order_id)
@@ -235,7 +247,8 @@ def list_published(shop: Shop, listing: Listing) -> ReviewPage:
             id=row.id,
             rating=row.rating,
             comment=row.comment,
-            author=author_display(row.customer_first_name, row.customer_last_name),
+            author=kept_or_made_author(row.author_display, row.customer_first_name,
+                                       row.customer_last_name),
             experience_date=experience_date(row.placed_at, row.triggered_at, shop.timezone),
             published_at=row.published_at or row.created_at,
             reply_text=row.reply_text,

@@ -26,6 +26,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 EVENT_TYPE = "order.status_changed"
+ERASURE_TYPE = "customer.erasure_requested"
 
 MAX_ID = 64
 MAX_EMAIL = 320
@@ -149,8 +150,8 @@ class _Base(Schema):
     error_messages = {"type": "must be an object"}
 
 
-class CustomerSchema(_Base):
-    email = fields.String(
+def _email() -> fields.String:
+    return fields.String(
         required=True,
         validate=[
             validate.Length(max=MAX_EMAIL, error=f"must be at most {MAX_EMAIL} characters"),
@@ -159,6 +160,10 @@ class CustomerSchema(_Base):
         ],
         error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
     )
+
+
+class CustomerSchema(_Base):
+    email = _email()
     first_name = _text(MAX_NAME, single_line=True)
     last_name = _text(MAX_NAME, single_line=True)
     locale = fields.String(
@@ -243,10 +248,37 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+class ErasureCustomerSchema(_Base):
+    email = _email()
+
+
+class ErasureDataSchema(_Base):
+    customer = _nested(ErasureCustomerSchema, required=True)
+
+
+class CustomerErasureSchema(_Base):
+    """``POST /webhooks/v1/<shop key>/customer-erasure`` body (CONTRACT 9)."""
+
+    type = fields.String(
+        required=True,
+        validate=validate.Equal(ERASURE_TYPE, error=f'must be "{ERASURE_TYPE}"'),
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+    timestamp = _datetime(required=False)
+    data = _nested(ErasureDataSchema, required=True)
+
+
 _schema = OrderStatusEventSchema()
+_erasure_schema = CustomerErasureSchema()
 
 
 def load_event(payload: Any) -> dict[str, Any]:
     """Validate a parsed webhook body. Raises :class:`ValidationError` whose
     ``normalized_messages()`` flatten with :func:`flatten_errors`."""
     return _schema.load(payload)
+
+
+def load_erasure(payload: Any) -> dict[str, Any]:
+    """Validate a parsed erasure webhook body; raises :class:`ValidationError` like
+    :func:`load_event`."""
+    return _erasure_schema.load(payload)

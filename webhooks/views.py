@@ -1,6 +1,7 @@
-"""``POST /webhooks/v1/<shop key>/order-status`` (CONTRACT section 3) and its OpenAPI document.
+"""``POST /webhooks/v1/<shop key>/order-status`` (CONTRACT section 3),
+``POST /webhooks/v1/<shop key>/customer-erasure`` (CONTRACT section 9) and their OpenAPI document.
 
-Checks run in this order, each answering an RFC 9457 problem and storing nothing:
+Both endpoints share the same pipeline (``_serve`` and ``_verified_body``). Checks run in this order, each answering an RFC 9457 problem and storing nothing:
 
 1. 413 the body is over 64 KiB (Content-Length, then the bytes actually read; never more
    than the limit + 1 are read);
@@ -15,7 +16,8 @@ Checks run in this order, each answering an RFC 9457 problem and storing nothing
 The signature comes before anything parses the body, so a caller without the secret learns
 nothing beyond 413, 404 and 401. Then the event is applied: 202 with the outcome object, or
 200 with ``Idempotent-Replayed: true`` and the first outcome object for a webhook id already
-seen.
+seen. The erasure endpoint answers the same way with its summary
+(``kingavis.personal_data.erase_customer``); its log line never holds the address.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ from flask import Response, current_app, request
 from marshmallow import ValidationError
 
 from kingavis.events import apply_status_event
+from kingavis.extensions import db
+from kingavis.models import Shop
+from kingavis.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
 from kingavis.shops import ShopSnapshot, shop_snapshot
 
 from . import blueprint
-from .schemas import flatten_errors, load_event
+from .schemas import flatten_errors, load_erasure, load_event
 from .signing import SignatureError, verify, webhook_id_of
 
 log = logging.getLogger("kingavis.webhooks")
@@ -127,7 +132,9 @@ def _json_response(body: dict[str, Any], status: int, headers: dict[str, str] | 
     return response
 
 
-def _handle(shop_key: str, context: dict[str, Any]) -> Response:
+def _verified_body(shop_key: str, context: dict[str, Any]) -> tuple[ShopSnapshot, str, bytes, dict[str, Any]]:
+    """Checks 1 to 6 (see the module docstring): the shop, the verified webhook id, the raw
+    body and the parsed JSON object; raises Rejected."""
     raw = _read_body(int(current_app.config["WEBHOOK_MAX_BYTES"]))
     shop = _find_shop(shop_key)
     try:
@@ -150,35 +157,79 @@ def _handle(shop_key: str, context: dict[str, Any]) -> Response:
         )
 
     _check_content_type()
-    payload = _parse_json(raw)
+    return shop, webhook_id, raw, _parse_json(raw)
+
+
+def _validation_failed(exc: ValidationError, what: str) -> Rejected:
+    return Rejected(
+        422, "validation-failed", f"the body does not match the {what} schema; see errors",
+        errors=flatten_errors(exc.messages),
+    )
+
+
+def _replied(body: dict[str, Any], status: int, replayed: bool) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return _json_response(body, status, headers)
+
+
+def _handle(shop_key: str, context: dict[str, Any]) -> Response:
+    shop, webhook_id, _raw, payload = _verified_body(shop_key, context)
     try:
         event = load_event(payload)
     except ValidationError as exc:
-        raise Rejected(
-            422, "validation-failed",
-            "the body does not match the order-status event schema; see errors",
-            errors=flatten_errors(exc.messages),
-        ) from None
+        raise _validation_failed(exc, "order-status event") from None
     context["order_id"] = event["data"]["order"]["id"]
 
     result = apply_status_event(shop, event, webhook_id, raw_payload=payload)
     context["outcome"] = result.body.get("outcome")
     context["replayed"] = result.replayed
-    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return _json_response(result.body, result.status_code, headers)
+    return _replied(result.body, result.status_code, result.replayed)
+
+
+def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
+    snapshot, webhook_id, _raw, payload = _verified_body(shop_key, context)
+    try:
+        body = load_erasure(payload)
+    except ValidationError as exc:
+        raise _validation_failed(exc, "customer erasure") from None
+    shop = db.session.get(Shop, snapshot.id)
+    if shop is None:  # deleted since the signature check
+        raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
+    try:
+        result = erase_customer(shop, body["data"]["customer"]["email"], source="webhook",
+                                webhook_id=webhook_id)
+    except PersonalDataError as exc:  # an address the schema let through but erasure cannot use
+        raise Rejected(
+            422, "validation-failed", "the body does not match the customer erasure schema; see errors",
+            errors={"data.customer.email": [str(exc)]},
+        ) from None
+    context["outcome"] = "erased"
+    context["replayed"] = result.replayed
+    context.update(result.summary)
+    return _replied(result.body, result.status_code, result.replayed)
 
 
 @blueprint.post("/v1/<shop_key>/order-status")
 def order_status(shop_key: str) -> Response:
+    return _serve(shop_key, _handle, order_id=None)
+
+
+@blueprint.post("/v1/<shop_key>/customer-erasure")
+def customer_erasure(shop_key: str) -> Response:
+    return _serve(shop_key, _handle_erasure, endpoint="customer-erasure")
+
+
+def _serve(shop_key: str, handler: Any, **fields: Any) -> Response:
+    """Run one endpoint's handler, turn Rejected into its problem, log one line."""
     started = time.perf_counter()
     context: dict[str, Any] = {
         "shop": shop_key[:MAX_SHOP_KEY],
         "webhook_id": webhook_id_of(request.headers),
-        "order_id": None,
+        **fields,
         "outcome": None,
     }
     try:
-        response = _handle(shop_key, context)
+        response = handler(shop_key, context)
     except Rejected as rejected:
         context["outcome"] = "rejected"
         context["problem"] = rejected.kind

@@ -1,4 +1,9 @@
-"""``flask --app wsgi dispatch [--once]`` and ``shops pause|resume KEY``."""
+"""``flask --app wsgi dispatch [--once]`` and ``shops pause|resume KEY``.
+
+The ``dispatch`` loop also runs the personal data retention job once a day (at start, then
+every 24 hours), so an install without ``rq cron`` applies retention too; the job is
+idempotent, so running it from both is harmless.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 
 import click
@@ -17,10 +23,26 @@ from ..extensions import db
 log = logging.getLogger("kingavis.delivery")
 
 
+RETENTION_EVERY_SECONDS = 24 * 3600
+
+
 def _tick_once() -> str:
     from .dispatcher import tick
 
     return tick().summary()
+
+
+def retention_due(last_run: float | None, now: float) -> bool:
+    """Whether the loop runs the retention job now: never run yet, or a day since the last."""
+    return last_run is None or now - last_run >= RETENTION_EVERY_SECONDS
+
+
+def _retention_once() -> None:
+    from ..personal_data import run_retention
+
+    done = run_retention()
+    if any(done.values()):
+        click.echo(f"retention: {sum(done.values())} order(s) anonymised")
 
 
 @click.command("dispatch", cls=OneLineCommand)
@@ -49,9 +71,13 @@ def dispatch_command(once: bool, interval: int) -> None:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(f"dispatcher started: a tick every {interval} s (Ctrl-C or SIGTERM stops it)")
+    retention_ran: float | None = None
     try:
         while not stop.is_set():
             try:
+                if retention_due(retention_ran, time.monotonic()):
+                    retention_ran = time.monotonic()
+                    _retention_once()
                 summary = _tick_once()
                 if "claimed 0" not in summary:
                     click.echo(summary)

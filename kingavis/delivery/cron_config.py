@@ -3,6 +3,9 @@
 The tick is enqueued every minute on the ``kingavis`` queue and run by an ``rq worker`` like
 any job; it claims what is due and enqueues one job per request. A tick that waited in the
 queue longer than a minute is dropped (``ttl``): the next one does the same work.
+
+Once a day (03:15 UTC) the personal data retention job anonymises the orders inactive for
+longer than their shop's retention period (kingavis.personal_data.run_retention).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from rq import cron
 
 from kingavis.delivery import QUEUE_NAME
-from kingavis.delivery.jobs import dispatch_tick
+from kingavis.delivery.jobs import dispatch_tick, retention_run
 
 QUEUE = QUEUE_NAME
 
@@ -38,4 +41,16 @@ cron.register(
     ttl=INTERVAL_SECONDS,
     result_ttl=3600,
     name="kingavis-dispatch-tick",
+)
+
+RETENTION_CRON = "15 3 * * *"
+
+cron.register(
+    retention_run,
+    queue_name=QUEUE,
+    cron=RETENTION_CRON,
+    job_timeout=3600,
+    ttl=12 * 3600,
+    result_ttl=7 * 24 * 3600,
+    name="kingavis-retention",
 )

@@ -50,7 +50,7 @@ def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, bool] | None:
         exists()
         .where(
             Unsubscription.shop_id == ReviewRequest.shop_id,
-            Unsubscription.email_normalized == ReviewRequest.customer_email_normalized,
+            Unsubscription.email_hash == ReviewRequest.customer_email_hash,
         )
         .label("unsubscribed")
     )
@@ -173,6 +173,12 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
     """Rules 8, 5 and 7 at send time; returns the outcome when the request must not go now."""
     shop = request.shop
     order = request.order
+    if order.erased_at is not None or not order.customer_email:
+        # The customer's data was erased after the claim: nothing goes to that address.
+        service.record(request, RequestState.CANCELLED, reason=Reason.ERASED.value, now=now)
+        request.next_attempt_at = None
+        _log(request, "cancelled at send time", reason=Reason.ERASED.value)
+        return Outcome.CANCELLED
     if shop.paused:
         service.record(request, RequestState.SCHEDULED, note_code=NoteCode.SHOP_PAUSED, now=now)
         request.next_attempt_at = now
@@ -249,7 +255,8 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
     request.message_id = message_id
     request.last_error = None
     request.next_attempt_at = None
-    if request.shop.reminder_days and request.reminder_sent_at is None:
+    if request.shop.reminder_days and request.reminder_sent_at is None \
+            and request.order.erased_at is None:
         # The one reminder, if the shop wants it: claimed by the dispatcher when due.
         request.reminder_due_at = now + timedelta(days=request.shop.reminder_days)
     _log(request, "review request sent", attempt=attempt)
@@ -423,6 +430,10 @@ def _check_before_reminder(
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_STATE, now, request.reason,
                        {"state": request.state})
         return Outcome.CANCELLED
+    if order.erased_at is not None or not order.customer_email:
+        _drop_reminder(request, NoteCode.REMINDER_DROPPED_RULE, now, Reason.ERASED.value,
+                       {"reason": Reason.ERASED.value})
+        return Outcome.CANCELLED
     if _reviewed(request.id):
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_REVIEWED, now)
         return Outcome.SUPPRESSED
@@ -563,3 +574,15 @@ def _tick() -> str:
 def dispatch_tick() -> str:
     """RQ job (from ``rq cron``): one dispatcher tick."""
     return str(_run(_tick))
+
+
+def _retention() -> str:
+    from ..personal_data import run_retention
+
+    done = run_retention()
+    return f"retention: {sum(done.values())} order(s) anonymised in {len(done)} shop(s)"
+
+
+def retention_run() -> str:
+    """RQ job (from ``rq cron``, daily): personal data retention in every shop (CONTRACT 9)."""
+    return str(_run(_retention))

@@ -65,7 +65,7 @@ def _is_unsubscribed(review_request: ReviewRequest) -> bool:
         db.session.execute(
             select(Unsubscription.id).where(
                 Unsubscription.shop_id == review_request.shop_id,
-                Unsubscription.email_normalized == review_request.customer_email_normalized,
+                Unsubscription.email_hash == review_request.customer_email_hash,
             )
         ).first()
         is not None
@@ -78,7 +78,8 @@ def _context(review_request: ReviewRequest, done: bool) -> dict[str, object]:
     return {
         "lang": choose_language(order.customer_locale, shop.language),
         "shop_name": shop.name,
-        "email": mask_email(review_request.customer_email_normalized),
+        # An erased request has no address left to show.
+        "email": mask_email(review_request.customer_email_normalized) or "***",
         "done": done,
     }
 
@@ -99,7 +100,8 @@ def unsubscribe(token: str) -> Response:
     review_request = _find(token)
     if review_request is None:
         return _not_found()
-    unsubscribe_address(review_request.shop_id, review_request.customer_email_normalized)
+    unsubscribe_address(review_request.shop_id, review_request.customer_email_normalized,
+                        review_request.customer_email_hash)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     log.info(
         "unsubscribed",
@@ -115,13 +117,17 @@ def unsubscribe(token: str) -> Response:
     return _page("pages/unsubscribe.html", **_context(review_request, True))
 
 
-def unsubscribe_address(shop_id: int, email_normalized: str) -> None:
-    """Record that this address wants no more review requests from this shop. Idempotent."""
+def unsubscribe_address(shop_id: int, email_normalized: str | None, email_hash: str) -> None:
+    """Record that this address wants no more review requests from this shop. Idempotent.
+
+    Keyed by the address's hash (kingavis.customer_keys), which stays when the address is
+    erased; an erased request's link still unsubscribes its (hashed) address."""
     insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(Unsubscription)
-        .values(shop_id=shop_id, email_normalized=email_normalized, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["shop_id", "email_normalized"])
+        .values(shop_id=shop_id, email_normalized=email_normalized, email_hash=email_hash,
+                created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["shop_id", "email_hash"])
     )
     db.session.execute(statement)
     db.session.commit()

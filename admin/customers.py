@@ -1,0 +1,114 @@
+"""Back-office: a customer's personal data (CONTRACT 9) — find it by email, download it, erase it.
+
+The address travels in POST bodies only (never in a URL, so never in an access log). The
+download is a JSON attachment, never cached, and audited; the erasure asks for confirmation
+first and is audited too. Audit entries hold the address's keyed hash, never the address.
+The work is done by ``kingavis.personal_data``; this module validates, calls it and renders.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext, lazy_gettext
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from kingavis import personal_data
+from kingavis.models import Shop
+
+from . import blueprint
+from .access import shop_view
+
+
+def _address(form: FlaskForm, field: Any) -> None:
+    try:
+        field.normalized = personal_data.validate_email(field.data or "")
+    except personal_data.PersonalDataError:
+        raise ValidationError(str(lazy_gettext(
+            "Indiquez une adresse e-mail valable, par exemple client@exemple.fr."))) from None
+
+
+class CustomerForm(FlaskForm):
+    email = StringField(lazy_gettext("Adresse e-mail du client"),
+                        validators=[DataRequired(lazy_gettext("Indiquez l'adresse e-mail du client.")),
+                                    Length(max=personal_data.MAX_EMAIL), _address])
+
+
+class EraseForm(CustomerForm):
+    confirm = HiddenField()
+
+
+def _page(shop: Shop, form: CustomerForm, status: int = 200, **context: Any) -> Response:
+    return make_response(render_template("admin/customers.html", shop=shop, form=form,
+                                         **context), status)
+
+
+def _summary(document: dict[str, Any]) -> dict[str, Any]:
+    orders = document["orders"]
+    return {
+        "orders": sum(1 for o in orders if o["customer"]["email"]),
+        "erased_orders": sum(1 for o in orders if not o["customer"]["email"]),
+        "requests": sum(1 for o in orders if o["review_request"] is not None),
+        "reviews": sum(1 for o in orders if o["review"] is not None),
+        "unsubscribed": document["unsubscription"] is not None,
+    }
+
+
+@blueprint.route("/shops/<shop_key>/customers", methods=["GET", "POST"])
+@shop_view
+def customers(shop: Shop) -> Response:
+    from flask import request
+
+    if request.method == "GET":
+        return _page(shop, CustomerForm(formdata=None))
+    form = CustomerForm()
+    if not form.validate():
+        return _page(shop, form, 422)
+    email = form.email.normalized
+    document = personal_data.export_customer(shop, email)
+    return _page(shop, form, email=email, summary=_summary(document), erase_form=EraseForm(
+        formdata=None, data={"email": email}))
+
+
+@blueprint.route("/shops/<shop_key>/customers/export", methods=["POST"])
+@shop_view
+def customer_export(shop: Shop) -> Response:
+    form = CustomerForm()
+    if not form.validate():
+        return _page(shop, form, 422)
+    email = form.email.normalized
+    document = personal_data.export_customer(shop, email)
+    personal_data.record_export(shop, email, user=current_user, source="back_office")
+    response = make_response(json.dumps(document, ensure_ascii=False, indent=2))
+    response.mimetype = "application/json"
+    # A fixed name: the address must not end up in a header or a file name.
+    response.headers["Content-Disposition"] = 'attachment; filename="customer-data.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.route("/shops/<shop_key>/customers/erase", methods=["POST"])
+@shop_view
+def customer_erase(shop: Shop) -> Response:
+    form = EraseForm()
+    if not form.validate():
+        return _page(shop, form, 422)
+    email = form.email.normalized
+    if form.confirm.data != "yes":
+        document = personal_data.export_customer(shop, email)
+        return _page(shop, CustomerForm(formdata=None, data={"email": email}), email=email,
+                     summary=_summary(document), confirm=True,
+                     erase_form=EraseForm(formdata=None, data={"email": email}))
+    result = personal_data.erase_customer(shop, email, source="back_office", user=current_user)
+    counts = result.summary
+    flash(gettext("Données du client effacées : %(orders)s commande(s), %(cancelled)s demande(s) "
+                  "annulée(s), %(reviews)s avis retiré(s).", orders=counts["orders"],
+                  cancelled=counts["review_requests_cancelled"],
+                  reviews=counts["reviews_withdrawn"]), "success")
+    return redirect(url_for("admin.customers", shop_key=shop.key))
