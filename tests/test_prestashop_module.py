@@ -224,7 +224,6 @@ def test_the_test_button_shows_king_avis_answer(prestashop: PrestaShop) -> None:
     assert refused[0]["text"].startswith("King-Avis a répondu 401 : ")
 
 
-@pytest.mark.xfail(strict=False, reason="customer-erasure endpoint lands with CONTRACT 9")
 def test_the_erasure_hook_erases_the_customer_in_king_avis(prestashop: PrestaShop, shop: tuple[Shop, str]) -> None:
     prestashop.run("order", id=1234, customer=ZOE, state=4)
     prestashop.run("status", id=1234, state=5)
