@@ -168,6 +168,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(tracking_bp)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
+
+
+def _favicon() -> Any:
+    """The site icon browsers ask for on every page (back-office and customer pages)."""
+    from flask import current_app, send_from_directory
+
+    response = send_from_directory(os.path.join(current_app.root_path, "static"), "favicon.ico",
+                                   mimetype="image/vnd.microsoft.icon", max_age=86400)
+    return response
 
 
 def register_errorhandlers(app: Flask) -> None:
