@@ -80,7 +80,9 @@ def _nav_context() -> dict[str, object]:
                     return str(link["label"])
         return ""
 
-    return {"admin_nav": admin_nav, "admin_nav_current": admin_nav_current}
+    from .formatting import JINJA_GLOBALS
+
+    return {"admin_nav": admin_nav, "admin_nav_current": admin_nav_current, **JINJA_GLOBALS}
 
 
 from . import (  # noqa: E402,F401

@@ -92,7 +92,7 @@ class CollectionForm(FlaskForm):
         lazy_gettext("Relance après (jours)"),
         service.MIN_REMINDER_DAYS, service.MAX_REMINDER_DAYS,
         lazy_gettext("La relance doit partir entre %(min)s et %(max)s jours après le premier "
-                     "e-mail.", min=service.MIN_REMINDER_DAYS, max=service.MAX_REMINDER_DAYS),
+                     "email.", min=service.MIN_REMINDER_DAYS, max=service.MAX_REMINDER_DAYS),
     )
     balancing_platform = SelectField(
         lazy_gettext("Plateforme"),

@@ -31,6 +31,7 @@ EXAMPLE_BODY = {
         "order": {
             "id": "1234",
             "reference": "XKBKNABJK",
+            "placed_at": "__NOW__",
             "customer": {"email": "client@example.com", "first_name": "Zoé", "locale": "fr",
                          "review_consent": True},
         },

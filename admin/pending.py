@@ -97,6 +97,23 @@ ACTION_LABELS = {
 }
 
 
+def elapsed(delta: timedelta) -> str:
+    """How long ago, rounded *down* to whole minutes, hours or days.
+
+    An age answers "how long has this been waiting?": one minute is "1 minute", 59 minutes
+    "59 minutes", never "1 heure"; 47 hours are "1 jour". Rounding up (Babel's default) would
+    make things look older than they are.
+    """
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 60:
+        return gettext("moins d'une minute")
+    if seconds < 3600:
+        return ngettext("%(num)d minute", "%(num)d minutes", seconds // 60)
+    if seconds < 86400:
+        return ngettext("%(num)d heure", "%(num)d heures", seconds // 3600)
+    return ngettext("%(num)d jour", "%(num)d jours", seconds // 86400)
+
+
 class Display:
     """Formatting for the templates: times in the shop's time zone, French labels."""
 
@@ -108,8 +125,9 @@ class Display:
     def dt(self, value: datetime | None) -> str:
         if value is None:
             return "—"
+        # The reader's locale's short form: 30/11/2026 07:19 in French, 11/30/26, 7:19 AM in English.
         return babel_format_datetime(
-            value, "dd/MM/yyyy HH:mm", tzinfo=self.zone, locale=str(get_locale() or "fr")
+            value, "short", tzinfo=self.zone, locale=str(get_locale() or "fr")
         )
 
     def iso(self, value: datetime | None) -> str:
@@ -118,7 +136,7 @@ class Display:
     def age(self, value: datetime | None) -> str:
         if value is None:
             return "—"
-        return babel_format_timedelta(self.now - value, granularity="hour", threshold=1.5)
+        return elapsed(self.now - value)
 
     def until(self, value: datetime | None) -> str:
         if value is None:
@@ -339,7 +357,8 @@ def pending_action(shop: Shop) -> Response | str:
             scope=scope,
             days=days,
             ids=targets if scope == "selected" else [],
-            params=filters.params() if scope == "filter" else {},
+            # The filter always goes along: the merchant comes back to the list they were on.
+            params=filters.params(),
             back=back,
         )
 

@@ -141,13 +141,18 @@ def settings(shop: Shop) -> Any:
 
 def _render_rule(shop: Shop, form: RuleForm, rule: InvitationRule | None,
                  status: int = 200) -> tuple[str, int]:
+    cancel_ids = set(shop.cancel_status_ids or ())
+    statuses = rules.known_statuses(shop)
+    chosen = [str(i) for i in (form.trigger_status_ids.data or ())]
     return render_template(
         "admin/rule_form.html",
         shop=shop,
         form=form,
         rule=rule,
         timezones=timezone_names(),
-        cancel_ids=set(shop.cancel_status_ids or ()),
+        cancel_ids=cancel_ids,
+        coverage=rules.trigger_coverage(statuses, chosen, cancel_ids),
+        shipped_ids=[st.status_id for st in statuses if st.shipped],
     ), status
 
 

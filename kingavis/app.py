@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -73,6 +74,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
+    # Flask-Login flashes this when a page needs a login; worded in the page's language.
+    login_manager.login_message = lazy_gettext("Connectez-vous pour accéder à cette page.")
+    login_manager.localize_callback = str
     login_manager.session_protection = "strong"
     babel.init_app(app, locale_selector=select_locale, default_locale="fr", default_timezone="Europe/Paris")
     with app.app_context():

@@ -80,6 +80,55 @@ def status_options(shop: Shop) -> list[tuple[str, str]]:
     return sorted(((r[0], r[1]) for r in rows), key=lambda r: _status_sort_key(r[0]))
 
 
+@dataclass(frozen=True)
+class KnownStatus:
+    status_id: str
+    name: str
+    shipped: bool | None
+
+
+@dataclass(frozen=True)
+class TriggerCoverage:
+    """Which of a shop's statuses a set of trigger statuses catches, and which it misses."""
+
+    triggering: list[KnownStatus]
+    missed_shipped: list[KnownStatus]  # shipped statuses not chosen: worth adding
+    not_triggering: list[KnownStatus]  # every other status, cancel statuses included
+
+
+def known_statuses(shop: Shop) -> list[KnownStatus]:
+    """The shop's statuses with their ``shipped`` flag (preset or as the shop sent it)."""
+    rows = db.session.execute(
+        select(ShopStatus.status_id, ShopStatus.name, ShopStatus.shipped)
+        .where(ShopStatus.shop_id == shop.id)
+    ).all()
+    return sorted((KnownStatus(r[0], r[1], r[2]) for r in rows),
+                  key=lambda st: _status_sort_key(st.status_id))
+
+
+def trigger_coverage(statuses: Iterable[KnownStatus], trigger_ids: Iterable[str],
+                     cancel_ids: Iterable[str]) -> TriggerCoverage:
+    """Split ``statuses`` into those that trigger a review request and those that do not.
+
+    A request is scheduled only when an order *reaches* one of the trigger statuses: an order
+    that skips them never gets one. Shops move orders straight from "Paiement accepté" or
+    "Expédié" to "Livré", so a rule on "Expédié" alone silently drops every order marked
+    delivered at once. Every status flagged ``shipped`` (the goods have left: shipped,
+    delivered…) that is not a trigger is therefore listed apart, as a suggestion to add.
+    Cancel statuses are never suggested: they cancel requests instead.
+    """
+    chosen, cancels = set(trigger_ids), set(cancel_ids)
+    triggering, missed, others = [], [], []
+    for status in statuses:
+        if status.status_id in chosen:
+            triggering.append(status)
+        elif status.shipped and status.status_id not in cancels:
+            missed.append(status)
+        else:
+            others.append(status)
+    return TriggerCoverage(triggering, missed, others)
+
+
 def _known_statuses(shop: Shop) -> set[str]:
     return {status_id for status_id, _ in status_options(shop)}
 

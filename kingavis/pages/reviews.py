@@ -27,7 +27,7 @@ from ..delivery.mail import choose_language
 from ..extensions import csrf, db
 from ..models import Review, ReviewRequest
 from ..reviews import LinkState, ReviewError
-from ..tracking import third_party_redirect
+from ..tracking import count_click, third_party_redirect
 from . import blueprint
 from .views import _find, _not_found, _page
 
@@ -155,7 +155,8 @@ def _render(template: str, review_request: ReviewRequest, status: int = 200, **e
         "t": TEXT[lang],
         "shop_name": shop.name,
         "reference": order.reference or order.external_id,
-        "order_date": _date(order.placed_at or order.created_at, lang, shop.timezone),
+        # Only the date the order was placed; never the day King-Avis first heard of it.
+        "order_date": _date(order.placed_at, lang, shop.timezone),
         "token": review_request.token,
         "postpone_days": shop.postpone_days,
         "review_link_days": shop.review_link_days,
@@ -233,6 +234,9 @@ def review_page(token: str) -> Response:
         return _thanks(review_request, review)
     state = service.link_state(review_request, review=None, check_review=False)
     if state in (LinkState.OPEN, LinkState.POSTPONED):
+        # The text part's link leads here directly: opening the questionnaire is a click.
+        count_click(review_request, request.headers.get("User-Agent"), request.method)
+        db.session.commit()
         return _questionnaire(review_request, state)
     return _refusal(review_request, state)
 
