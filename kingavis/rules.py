@@ -165,11 +165,11 @@ def validate_rule(shop: Shop, data: RuleData, *, active: bool) -> RuleData:
         _add(errors, "trigger_status_ids", gettext("Choisissez au moins un statut déclencheur."))
     elif unknown := [t for t in triggers if t not in known]:
         _add(errors, "trigger_status_ids",
-             gettext("Statut inconnu pour cette boutique : %(ids)s.", ids=", ".join(unknown)))
+             gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
     elif active and (overlap := sorted(set(triggers) & set(shop.cancel_status_ids or ()),
                                        key=_status_sort_key)):
         _add(errors, "trigger_status_ids", gettext(
-            "Un statut ne peut pas être à la fois déclencheur et d'annulation : %(ids)s.",
+            "Un statut ne peut pas être à la fois déclencheur et d'annulation\u00a0: %(ids)s.",
             ids=", ".join(overlap)))
     if not isinstance(data.delay_days, int) or not 0 <= data.delay_days <= MAX_DELAY_DAYS:
         _add(errors, "delay_days",
@@ -182,7 +182,7 @@ def validate_rule(shop: Shop, data: RuleData, *, active: bool) -> RuleData:
         validate_timezone(timezone)
     except ValueError:
         _add(errors, "timezone", gettext(
-            "Fuseau horaire inconnu : indiquez un nom IANA comme Europe/Paris."))
+            "Fuseau horaire inconnu\u00a0: indiquez un nom IANA comme Europe/Paris."))
     if errors:
         raise RuleError(errors)
     return RuleData(name, triggers, data.delay_days, data.send_hour, timezone)
@@ -266,7 +266,7 @@ def delete_rule(shop: Shop, user: User | None, rule: InvitationRule) -> None:
         raise RuleError({"rule": [gettext("Règle introuvable.")]})
     if rule.is_active:
         raise RuleError({"rule": [gettext(
-            "La règle active ne peut pas être supprimée : activez d'abord une autre règle.")]})
+            "La règle active ne peut pas être supprimée\u00a0: activez d'abord une autre règle.")]})
     details = _rule_state(rule)
     rule_id = rule.id
     shop.rules.remove(rule)
@@ -290,7 +290,7 @@ def activate_rule(shop: Shop, user: User | None, rule: InvitationRule) -> bool:
     if overlap:
         db.session.rollback()
         raise RuleError({"rule": [gettext(
-            "Cette règle déclenche sur un statut d'annulation de la boutique (%(ids)s) : "
+            "Cette règle déclenche sur un statut d'annulation de la boutique (%(ids)s)\u00a0: "
             "modifiez la règle ou les statuts d'annulation avant de l'activer.",
             ids=", ".join(overlap))]})
     previous = db.session.execute(
@@ -318,12 +318,12 @@ def validate_settings(shop: Shop, data: SettingsData) -> SettingsData:
     known = _known_statuses(shop)
     if unknown := [c for c in cancels if c not in known]:
         _add(errors, "cancel_status_ids",
-             gettext("Statut inconnu pour cette boutique : %(ids)s.", ids=", ".join(unknown)))
+             gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
     rule = shop.active_rule
     if rule is not None and (overlap := sorted(set(cancels) & set(rule.trigger_status_ids or ()),
                                                key=_status_sort_key)):
         _add(errors, "cancel_status_ids", gettext(
-            "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation : "
+            "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation\u00a0: "
             "%(ids)s.", ids=", ".join(overlap)))
     if not isinstance(data.customer_window_days, int) or not (
         0 <= data.customer_window_days <= MAX_WINDOW_DAYS
@@ -477,7 +477,7 @@ def apply_rule(shop: Shop, user: User | None, rule_id: int, now: datetime | None
     if rule is None or rule.id != rule_id:
         db.session.rollback()
         raise RuleError({"rule": [gettext(
-            "La règle active a changé depuis l'aperçu : vérifiez le nouvel aperçu avant "
+            "La règle active a changé depuis l'aperçu\u00a0: vérifiez le nouvel aperçu avant "
             "d'appliquer.")]})
     plan = _plan(shop, rule, _scheduled_rows(shop, lock=True), now)
     actor = user.email if user is not None else "system"
