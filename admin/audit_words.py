@@ -99,7 +99,7 @@ def _days(value: Any) -> str:
     if value is None:
         return gettext("désactivée")
     if isinstance(value, int):
-        return ngettext("%(num)s jour", "%(num)s jours", value, num=_number(value))
+        return ngettext("%(num)d jour", "%(num)d jours", value)
     return str(value)
 
 
@@ -156,7 +156,7 @@ class Wording:
             "balancing_redirect_seconds": self.seconds,
             "redirect_seconds": self.seconds,
             "balancing_split_percent": lambda v: gettext("%(n)s\u00a0%%", n=_number(v or 0)),
-            "minutes": lambda v: ngettext("%(num)s minute", "%(num)s minutes", v, num=_number(v))
+            "minutes": lambda v: ngettext("%(num)d minute", "%(num)d minutes", v)
             if isinstance(v, int) else _plain(v),
             "name": lambda v: gettext("«\u00a0%(name)s\u00a0»", name=v) if v else gettext("aucun"),
         }
@@ -172,7 +172,7 @@ class Wording:
     def seconds(value: Any) -> str:
         if value is None:
             return gettext("désactivée")
-        return ngettext("%(num)s seconde", "%(num)s secondes", value, num=_number(value)) \
+        return ngettext("%(num)d seconde", "%(num)d secondes", value) \
             if isinstance(value, int) else str(value)
 
     def change(self, key: str, before: Any, after: Any) -> str:

@@ -193,11 +193,11 @@ def test_the_timeline_goes_on_after_the_email(client: Any, shop: Shop) -> None:
     request_id = schedule(shop, "91", reference="SUITE91", email="suite@example.com")
     assert tick().sent == 1
     row = request_row(request_id)
-    now = utcnow()
-    row.opened_at = now - timedelta(minutes=30)
-    row.clicked_at = now - timedelta(minutes=20)
+    row.sent_at = sent_at = utcnow() - timedelta(hours=1)  # the unsubscribe comes last
+    row.opened_at = sent_at + timedelta(seconds=10)
+    row.clicked_at = sent_at + timedelta(seconds=20)
     db.session.add(Review(shop_id=shop.id, order_id=row.order_id, review_request_id=row.id,
-                          rating=4, comment="Très bien", created_at=now - timedelta(minutes=10)))
+                          rating=4, comment="Très bien", created_at=sent_at + timedelta(seconds=30)))
     db.session.commit()
     unsubscribe_address(shop.id, "suite@example.com")
     db.session.commit()
@@ -229,14 +229,14 @@ def test_the_login_prompt_is_in_the_pages_language(app: Flask, shop: Shop) -> No
     assert "Please log in" not in page
 
 
-def test_ages_are_rounded_down() -> None:
-    with force_locale("fr"):
+def test_ages_are_rounded_down(app: Flask) -> None:
+    with app.test_request_context(), force_locale("fr"):
         assert elapsed(timedelta(minutes=1)) == "1 minute"
         assert elapsed(timedelta(minutes=59, seconds=59)) == "59 minutes"
         assert elapsed(timedelta(hours=1, minutes=50)) == "1 heure"
         assert elapsed(timedelta(hours=47)) == "1 jour"
         assert elapsed(timedelta(seconds=20)) == "moins d'une minute"
-    with force_locale("en"):
+    with app.test_request_context(), force_locale("en"):
         assert elapsed(timedelta(minutes=1)) == "1 minute"
         assert elapsed(timedelta(days=3, hours=23)) == "3 days"
 
