@@ -111,18 +111,23 @@ def trigger_coverage(statuses: Iterable[KnownStatus], trigger_ids: Iterable[str]
     """Split ``statuses`` into those that trigger a review request and those that do not.
 
     A request is scheduled only when an order *reaches* one of the trigger statuses: an order
-    that skips them never gets one. Shops move orders straight from "Paiement accepté" or
-    "Expédié" to "Livré", so a rule on "Expédié" alone silently drops every order marked
-    delivered at once. Every status flagged ``shipped`` (the goods have left: shipped,
-    delivered…) that is not a trigger is therefore listed apart, as a suggestion to add.
-    Cancel statuses are never suggested: they cancel requests instead.
+    that skips them never gets one. Shops often mark an order "Livré" straight after "Paiement
+    accepté", so a rule on "Expédié" alone silently drops every order marked delivered at
+    once. The statuses flagged ``shipped`` (the goods have left) that come *after* the
+    earliest trigger status are therefore listed apart, as a suggestion to add: "after" is
+    the shop's status order (PrestaShop numbers its lifecycle: 4 Expédié, 5 Livré), which
+    ``statuses`` is sorted by. Earlier shipped statuses are not suggested (they would invite
+    before the moment the merchant chose), nor are cancel statuses (they cancel instead).
     """
+    ordered = list(statuses)
     chosen, cancels = set(trigger_ids), set(cancel_ids)
+    positions = [i for i, status in enumerate(ordered) if status.status_id in chosen]
+    first = min(positions) if positions else len(ordered)
     triggering, missed, others = [], [], []
-    for status in statuses:
+    for index, status in enumerate(ordered):
         if status.status_id in chosen:
             triggering.append(status)
-        elif status.shipped and status.status_id not in cancels:
+        elif status.shipped and status.status_id not in cancels and index > first:
             missed.append(status)
         else:
             others.append(status)

@@ -142,6 +142,7 @@ def test_navigation_is_grouped_and_marks_the_current_page(app, page) -> None:  #
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(paths["pending"])
     nav = page.get_by_role("navigation", name="Navigation principale")
+    expect(page.locator(".nav-toggle-label")).to_be_hidden()  # no menu button on a wide screen
     for group in ("Suivi", "Avis", "Réglages"):
         expect(nav.get_by_role("group", name=group)).to_be_visible()
     current = nav.locator("[aria-current=page]")

@@ -108,3 +108,29 @@ def test_copy_buttons_copy_the_webhook_url_and_the_secret(app, page) -> None:  #
     expect(page.locator("button[data-copy=webhook-secret]")).to_have_attribute("data-result",
                                                                                "copied")
     assert page.evaluate("navigator.clipboard.readText()") == secret
+
+
+def test_the_rule_form_says_what_will_and_will_not_trigger_as_boxes_are_ticked(
+        app, page) -> None:  # noqa: F811
+    shop, _ = make_shop("Boutique Zoë")
+    user = merchant(shop)
+    key, rule_id = shop.key, shop.active_rule.id
+    browser_login(page, app, user)
+    db.session.rollback()
+
+    page.goto(f"/admin/shops/{key}/settings/rules/{rule_id}")
+    assert plain(page, "#coverage-yes") == "Déclencheront une demande : Livré (5)"
+    expect(page.locator("#coverage-missed")).to_be_hidden()
+
+    # The walk's mistake: "Expédié" instead of "Livré". The form warns before saving.
+    page.get_by_label("Livré (5)").uncheck()
+    page.get_by_label("Expédié (4)").check()
+    assert plain(page, "#coverage-yes") == "Déclencheront une demande : Expédié (4)"
+    expect(page.locator("#coverage-missed")).to_be_visible()
+    assert "Livré (5)" in plain(page, "#coverage-missed")
+    assert "Annulé (6)" in plain(page, "#coverage-no")
+    screenshot(page, "rule-form")
+
+    page.get_by_label("Livré (5)").check()
+    expect(page.locator("#coverage-missed")).to_be_hidden()
+    assert plain(page, "#coverage-yes") == "Déclencheront une demande : Expédié (4), Livré (5)"

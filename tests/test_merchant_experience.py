@@ -64,6 +64,10 @@ def test_the_rule_summary_says_which_statuses_trigger_and_suggests_later_shipped
     assert [s.status_id for s in coverage.missed_shipped] == ["5"]  # refunded is a cancel status
     assert [s.status_id for s in coverage.not_triggering] == ["2", "6", "7"]
     assert trigger_coverage(statuses, ["4", "5"], ["6", "7"]).missed_shipped == []
+    # An earlier shipped status is never suggested: it would invite before the chosen moment.
+    assert trigger_coverage(statuses, ["5"], ["6", "7"]).missed_shipped == []
+    assert [s.status_id for s in trigger_coverage(statuses, ["2"], ["6"]).missed_shipped] == [
+        "4", "5", "7"]
 
 
 def test_the_rule_form_lists_what_will_and_will_not_trigger(client: Any, shop: Shop) -> None:
