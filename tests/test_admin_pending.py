@@ -187,7 +187,7 @@ def test_bulk_selected_asks_with_the_count_then_applies(client, shop) -> None:
     confirm = client.post(url(shop, "pending/actions"),
                           data={"action": "cancel", "scope": "selected", "ids": chosen})
     assert confirm.status_code == 200
-    assert "Annuler 3 demandes\u00a0?" in text(confirm)
+    assert "Annuler 3 demandes ?" in text(confirm)
     assert all(request_row(i).state == "scheduled" for i in ids)  # nothing changed yet
     hidden = re.findall(r'name="ids" value="(\d+)"', confirm.get_data(as_text=True))
     assert sorted(int(i) for i in hidden) == chosen
@@ -203,7 +203,7 @@ def test_bulk_postpone_question_names_the_days(client, shop) -> None:
     a = scheduled(shop, "1")
     confirm = client.post(url(shop, "pending/actions"),
                           data={"action": "postpone", "scope": "selected", "ids": [a], "days": "12"})
-    assert "Reporter 1 demande de 12 jours\u00a0?" in text(confirm)
+    assert "Reporter 1 demande de 12 jours ?" in text(confirm)
     assert 'name="days" value="12"' in confirm.get_data(as_text=True)
 
 
@@ -216,7 +216,7 @@ def test_bulk_on_filter_reruns_the_filter_when_confirmed(client, shop) -> None:
 
     confirm = client.post(url(shop, "pending/actions"),
                           data={"action": "cancel", "scope": "filter", "unpaid": "1"})
-    assert "Annuler 3 demandes\u00a0?" in text(confirm)
+    assert "Annuler 3 demandes ?" in text(confirm)
     form = confirm.get_data(as_text=True)
     assert 'name="unpaid" value="1"' in form and 'name="ids"' not in form
 
@@ -241,7 +241,7 @@ def test_bulk_skips_requests_claimed_by_the_dispatcher_meanwhile(client, shop) -
     b = scheduled(shop, "2")
     confirm = client.post(url(shop, "pending/actions"),
                           data={"action": "postpone", "scope": "selected", "ids": [a, b], "days": "3"})
-    assert "Reporter 2 demandes de 3 jours\u00a0?" in text(confirm)
+    assert "Reporter 2 demandes de 3 jours ?" in text(confirm)
 
     set_due(a, utcnow() - timedelta(minutes=1))
     assert [c[0] for c in claim(utcnow(), 10)] == [a]

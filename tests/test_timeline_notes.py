@@ -85,7 +85,7 @@ def test_a_dispatcher_note_is_french_by_default_and_english_for_an_english_merch
     assert "Mailbox busy" in error
 
     french = entries(client.get(timeline_url(shop, request_id)))
-    assert f"par King-Avis — erreur temporaire, nouvel essai dans 30 s\u00a0: {error}" in french[-1]
+    assert f"par King-Avis — erreur temporaire, nouvel essai dans 30 s : {error}" in french[-1]
     assert "temporary error" not in " ".join(french)
 
     client.post("/admin/language", data={"language": "en", "next": "/admin/"})
@@ -121,7 +121,7 @@ def test_an_smtp_reply_with_markup_and_format_directives_shows_literally(
     error = request_row(request_id).last_error or ""
     assert "<b>busy</b> 100%s {x} %(error)s %d %" in error  # what the server said, as stored
 
-    for language, words in (("fr", "nouvel essai dans 30 s\u00a0: "), ("en", "retry in 30 s: ")):
+    for language, words in (("fr", "nouvel essai dans 30 s : "), ("en", "retry in 30 s: ")):
         client.post("/admin/language", data={"language": language, "next": "/admin/"})
         response = client.get(timeline_url(shop, request_id))
         assert response.status_code == 200
