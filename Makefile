@@ -1,5 +1,5 @@
 # King-Avis developer commands.
-#   make run   create .venv, install requirements, migrate SQLite, serve http://127.0.0.1:5000
+#   make run   create .venv, install requirements, migrate SQLite, serve http://$HOST:$PORT (127.0.0.1:5000)
 #   make test  install dev requirements (+ Chromium), check PostgreSQL/Redis, ruff, whole pytest suite
 #              (after the PrestaShop module's checks: php -l and PHPUnit)
 #   make prestashop-module   build dist/kingavis.zip, the PrestaShop module
@@ -26,7 +26,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 	prestashop-module prestashop-test php
 
 help:
-	@echo "make run    serve King-Avis on http://127.0.0.1:5000 (SQLite, inline sending, mail in $(INSTANCE)/outbox)"
+	@echo "make run    serve King-Avis on http://$${HOST:-127.0.0.1}:$${PORT:-5000} (SQLite, inline sending, mail in $(INSTANCE)/outbox; the address is recorded in .env)"
 	@echo "make test   ruff + the whole test suite on SQLite and PostgreSQL (needs PostgreSQL and Redis)"
 	@echo "make translations   extract the French UI strings, update and compile the English catalog"
 	@echo "make prestashop-module   build dist/kingavis.zip (the PrestaShop module)"

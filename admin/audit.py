@@ -13,6 +13,7 @@ from kingavis.models import AuditLog, Shop, user_shops
 
 from . import blueprint
 from .access import shop_view
+from .audit_words import Lookups, Wording
 from .pending import Display
 
 PER_PAGE = 50
@@ -83,7 +84,8 @@ def audit_log(shop: Shop) -> str:
         error_out=False,
     )
     params = {"action": action} if action else {}
+    words = Wording(Lookups.for_entries(shop, pagination.items))
     return render_template(
         "admin/audit.html", shop=shop, pagination=pagination, actions=actions, action=action,
-        labels=ACTION_LABELS, params=params, show=Display(shop),
+        labels=ACTION_LABELS, params=params, show=Display(shop), words=words,
     )

@@ -110,7 +110,7 @@ def login() -> Any:
     if result.outcome == "locked":
         # Shown the same way whether the account exists or not.
         return _login_page(form, gettext(
-            "Trop d'échecs de connexion : la connexion à ce compte est bloquée pendant "
+            "Trop d'échecs de connexion\u00a0: la connexion à ce compte est bloquée pendant "
             "%(minutes)d minutes. Réessayez plus tard.", minutes=accounts.LOCK_MINUTES))
     if not result.ok or result.user is None:
         return _login_page(form, gettext("Email ou mot de passe incorrect."))

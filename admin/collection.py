@@ -92,14 +92,14 @@ class CollectionForm(FlaskForm):
         lazy_gettext("Relance après (jours)"),
         service.MIN_REMINDER_DAYS, service.MAX_REMINDER_DAYS,
         lazy_gettext("La relance doit partir entre %(min)s et %(max)s jours après le premier "
-                     "e-mail.", min=service.MIN_REMINDER_DAYS, max=service.MAX_REMINDER_DAYS),
+                     "email.", min=service.MIN_REMINDER_DAYS, max=service.MAX_REMINDER_DAYS),
     )
     balancing_platform = SelectField(
         lazy_gettext("Plateforme"),
         choices=[SelectChoice(k, v) for k, v in PLATFORMS],
         validate_choice=False,
     )
-    balancing_url = StringField(lazy_gettext("Adresse de la page d'avis (vide : désactivé)"))
+    balancing_url = StringField(lazy_gettext("Adresse de la page d'avis (vide\u00a0: désactivé)"))
     redirect_enabled = BooleanField(lazy_gettext("Rediriger automatiquement après l'avis"))
     redirect_seconds = WholeNumberField(
         lazy_gettext("Redirection après (secondes)"), 1, MAX_REDIRECT_SECONDS,
@@ -111,7 +111,7 @@ class CollectionForm(FlaskForm):
         lazy_gettext("Part des invitations envoyées vers la plateforme (%)"), 0, 100,
         lazy_gettext("La part doit être un pourcentage entier entre 0 et 100."),
     )
-    callback_url = StringField(lazy_gettext("Adresse de notification (vide : désactivée)"))
+    callback_url = StringField(lazy_gettext("Adresse de notification (vide\u00a0: désactivée)"))
     # Left out of a submitted form (an older page): the period is kept as it is.
     retention_months = WholeNumberField(
         lazy_gettext("Durée de conservation (mois)"),
@@ -248,9 +248,9 @@ def callback_scheme_error(url: str) -> str | None:
 def destination_error(exc: callbacks.DestinationRefused) -> str:
     """Why a callback destination was refused, naming the address (and the name behind it)."""
     if exc.literal:
-        return gettext("L'adresse %(address)s n'est pas publique : les notifications ne partent "
+        return gettext("L'adresse %(address)s n'est pas publique\u00a0: les notifications ne partent "
                        "que vers un serveur joignable sur Internet.", address=exc.address)
-    return gettext("%(host)s correspond à l'adresse %(address)s, qui n'est pas publique : les "
+    return gettext("%(host)s correspond à l'adresse %(address)s, qui n'est pas publique\u00a0: les "
                    "notifications ne partent que vers un serveur joignable sur Internet.",
                    host=exc.host, address=exc.address)
 
@@ -386,15 +386,15 @@ def collection_settings(shop: Shop) -> Response:
         return _render(shop, form, 422)
     except ShopError as exc:  # the form checks the same rules; kept as a safety net
         db.session.rollback()
-        flash(gettext("Réglages refusés : %(detail)s", detail=str(exc)), "error")
+        flash(gettext("Réglages refusés\u00a0: %(detail)s", detail=str(exc)), "error")
         return _render(shop, form, 422)
     flash(gettext("Réglages de collecte enregistrés."), "success")
     if form.callback_unresolved_host and "callback_url" in changed:
-        flash(gettext("Attention : %(host)s ne correspond encore à aucune adresse. Les "
+        flash(gettext("Attention\u00a0: %(host)s ne correspond encore à aucune adresse. Les "
                       "notifications échoueront tant que ce nom ne sera pas déclaré dans le DNS.",
                       host=form.callback_unresolved_host), "error")
     if shop.callback_url and not had_secret:
-        flash(gettext("Une clé de signature a été créée pour les notifications : affichez-la "
+        flash(gettext("Une clé de signature a été créée pour les notifications\u00a0: affichez-la "
                       "ci-dessous et enregistrez-la dans votre boutique."), "success")
     return redirect(url_for("admin.collection_settings", shop_key=shop.key))
 
@@ -408,9 +408,9 @@ def _secret_refused(shop: Shop, message: str) -> Response:
 @shop_view
 def collection_secret_reveal(shop: Shop) -> Response:
     if not SecretForm().validate_on_submit():
-        return _secret_refused(shop, gettext("Formulaire expiré : réessayez."))
+        return _secret_refused(shop, gettext("Formulaire expiré\u00a0: réessayez."))
     if not shop.callback_secret:
-        return _secret_refused(shop, gettext("Aucune clé de signature : indiquez d'abord une adresse "
+        return _secret_refused(shop, gettext("Aucune clé de signature\u00a0: indiquez d'abord une adresse "
                                        "de notification."))
     audit.record(current_user, "callback.secret_reveal", shop=shop, target_type="shop",
                  target_id=shop.id)
@@ -422,12 +422,12 @@ def collection_secret_reveal(shop: Shop) -> Response:
 @shop_view
 def collection_secret_rotate(shop: Shop) -> Response:
     if not SecretForm().validate_on_submit():
-        return _secret_refused(shop, gettext("Formulaire expiré : réessayez."))
+        return _secret_refused(shop, gettext("Formulaire expiré\u00a0: réessayez."))
     if not shop.callback_url:
         return _secret_refused(shop, gettext("Indiquez d'abord une adresse de notification."))
     audit.record(current_user, "callback.secret_rotate", shop=shop, target_type="shop",
                  target_id=shop.id, details={"callback_url": shop.callback_url})
     secret = callbacks.set_callback(shop, shop.callback_url, secret=callbacks.new_callback_secret())
-    flash(gettext("Nouvelle clé de signature créée : l'ancienne ne signe plus rien. Enregistrez "
+    flash(gettext("Nouvelle clé de signature créée\u00a0: l'ancienne ne signe plus rien. Enregistrez "
                   "celle-ci dans votre boutique dès maintenant."), "success")
     return _render(shop, _form(shop), secret=secret)

@@ -31,6 +31,7 @@ EXAMPLE_BODY = {
         "order": {
             "id": "1234",
             "reference": "XKBKNABJK",
+            "placed_at": "__NOW__",
             "customer": {"email": "client@example.com", "first_name": "Zoé", "locale": "fr",
                          "review_consent": True},
         },
@@ -146,6 +147,6 @@ def credentials_rotate(shop: Shop) -> Any:
     if not form.validate_on_submit() or form.confirm.data != "yes":
         return _page(shop, confirm_rotation=True)
     new = creds.rotate(shop, current_user._get_current_object())
-    flash(gettext("Nouveau secret créé. L'ancien reste valable 24 heures : mettez à jour le module "
+    flash(gettext("Nouveau secret créé. L'ancien reste valable 24 heures\u00a0: mettez à jour le module "
                   "de votre boutique d'ici là."), "success")
     return _page(shop, new_secret=new)

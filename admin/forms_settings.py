@@ -43,7 +43,7 @@ class CheckboxesField(SelectMultipleField):
         unknown = [v for v in self.data or () if v not in offered]
         if unknown:
             raise ValidationError(str(lazy_gettext(
-                "Statut inconnu pour cette boutique : %(ids)s.", ids=", ".join(unknown))))
+                "Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown))))
 
 
 def hour_choices() -> list[SelectChoice]:

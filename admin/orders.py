@@ -12,6 +12,7 @@ from kingavis import review_requests as rr
 from kingavis.extensions import db
 from kingavis.models import Order, Shop, utcnow
 from kingavis.notes import describe_note
+from kingavis.rules import status_options
 
 from . import blueprint
 from .access import get_or_404, shop_view
@@ -66,10 +67,17 @@ def orders(shop: Shop) -> str:
 def order_timeline(shop: Shop, order_id: int) -> str:
     order: Order = get_or_404(Order, order_id, shop)
     now = utcnow()
+    rule = shop.active_rule
+    names = dict(status_options(shop))
+    trigger_names = ", ".join(
+        f"{names[i]} ({i})" if i in names else i for i in (rule.trigger_status_ids or ())
+    ) if rule is not None else ""
     return render_template(
         "admin/timeline.html",
         shop=shop,
         order=order,
+        rule=rule,
+        trigger_names=trigger_names,
         request_=order.review_request,
         entries=rr.timeline(order),
         show=Display(shop, now),

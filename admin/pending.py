@@ -63,27 +63,27 @@ REASON_LABELS = {
 REASON_EXPLANATIONS = {
     Reason.ORDER_CANCELLED.value: lazy_gettext(
         "La commande est passée à un statut d'annulation (annulée, remboursée, erreur de "
-        "paiement…) : on ne demande pas d'avis sur une commande annulée. Si elle atteint de "
+        "paiement…)\u00a0: on ne demande pas d'avis sur une commande annulée. Si elle atteint de "
         "nouveau un statut déclencheur, la demande peut être reprogrammée."
     ),
     Reason.ORDER_UNPAID.value: lazy_gettext(
         "Au moment de l'envoi, le dernier statut de la commande indiquait qu'elle n'était pas "
-        "payée : la demande a été annulée au lieu d'être envoyée."
+        "payée\u00a0: la demande a été annulée au lieu d'être envoyée."
     ),
     Reason.NO_CONSENT.value: lazy_gettext(
         "Le client a refusé les demandes d'avis, ou la boutique exige un consentement explicite "
         "que le client n'a pas donné."
     ),
     Reason.UNSUBSCRIBED.value: lazy_gettext(
-        "Le client a utilisé le lien de désinscription : il ne reçoit plus de demandes d'avis "
+        "Le client a utilisé le lien de désinscription\u00a0: il ne reçoit plus de demandes d'avis "
         "de cette boutique."
     ),
     Reason.RECENT_REQUEST.value: lazy_gettext(
         "Ce client a déjà reçu, ou va recevoir, une demande d'avis de cette boutique dans la "
-        "fenêtre par client : on ne le sollicite pas deux fois."
+        "fenêtre par client\u00a0: on ne le sollicite pas deux fois."
     ),
     Reason.MERCHANT_CANCELLED.value: lazy_gettext(
-        "Annulée depuis l'espace marchand ; une demande annulée par le marchand n'est jamais "
+        "Annulée depuis l'espace marchand\u00a0; une demande annulée par le marchand n'est jamais "
         "reprogrammée."
     ),
     Reason.DELIVERY_FAILED.value: lazy_gettext(
@@ -102,6 +102,23 @@ ACTION_LABELS = {
 }
 
 
+def elapsed(delta: timedelta) -> str:
+    """How long ago, rounded *down* to whole minutes, hours or days.
+
+    An age answers "how long has this been waiting?": one minute is "1 minute", 59 minutes
+    "59 minutes", never "1 heure"; 47 hours are "1 jour". Rounding up (Babel's default) would
+    make things look older than they are.
+    """
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 60:
+        return gettext("moins d'une minute")
+    if seconds < 3600:
+        return ngettext("%(num)d minute", "%(num)d minutes", seconds // 60)
+    if seconds < 86400:
+        return ngettext("%(num)d heure", "%(num)d heures", seconds // 3600)
+    return ngettext("%(num)d jour", "%(num)d jours", seconds // 86400)
+
+
 class Display:
     """Formatting for the templates: times in the shop's time zone, French labels."""
 
@@ -113,8 +130,9 @@ class Display:
     def dt(self, value: datetime | None) -> str:
         if value is None:
             return "—"
+        # The reader's locale's short form: 30/11/2026 07:19 in French, 11/30/26, 7:19 AM in English.
         return babel_format_datetime(
-            value, "dd/MM/yyyy HH:mm", tzinfo=self.zone, locale=str(get_locale() or "fr")
+            value, "short", tzinfo=self.zone, locale=str(get_locale() or "fr")
         )
 
     def iso(self, value: datetime | None) -> str:
@@ -123,7 +141,7 @@ class Display:
     def age(self, value: datetime | None) -> str:
         if value is None:
             return "—"
-        return babel_format_timedelta(self.now - value, granularity="hour", threshold=1.5)
+        return elapsed(self.now - value)
 
     def until(self, value: datetime | None) -> str:
         if value is None:
@@ -328,7 +346,7 @@ def pending_action(shop: Shop) -> Response | str:
     days = rr.validate_postpone_days(form.days.data) if action == rr.Action.POSTPONE.value else None
     if scope == "filter":
         if not filters_ok:
-            flash(gettext("Le filtre n'est pas valide : rien n'a été modifié."), "error")
+            flash(gettext("Le filtre n'est pas valide\u00a0: rien n'a été modifié."), "error")
             return redirect(back)
         targets = rr.matching_ids(shop, filters.to_filter())
     else:
@@ -336,7 +354,7 @@ def pending_action(shop: Shop) -> Response | str:
 
     if scope != "one" and form.confirm.data != "yes":
         if not targets:
-            flash(gettext("Aucune demande en attente ne correspond : rien n'a été modifié."),
+            flash(gettext("Aucune demande en attente ne correspond\u00a0: rien n'a été modifié."),
                   "error")
             return redirect(back)
         return render_template(
@@ -350,7 +368,8 @@ def pending_action(shop: Shop) -> Response | str:
             scope=scope,
             days=days,
             ids=targets if scope == "selected" else [],
-            params=filters.params() if scope == "filter" else {},
+            # The filter always goes along: the merchant comes back to the list they were on.
+            params=filters.params(),
             back=back,
         )
 
@@ -359,7 +378,7 @@ def pending_action(shop: Shop) -> Response | str:
         targets = list(form.ids.data or [])
     result = rr.apply(shop, action, targets, days=days, user=current_user._get_current_object())
     if result.changed == 0:
-        flash(gettext("Aucune demande n'était encore en attente : rien n'a été modifié."), "error")
+        flash(gettext("Aucune demande n'était encore en attente\u00a0: rien n'a été modifié."), "error")
     else:
         flash(_done_message(result, days), "success")
         if result.skipped:
@@ -378,12 +397,12 @@ def pending_action(shop: Shop) -> Response | str:
 
 def _question(action: str, count: int, days: int | None) -> str:
     if action == rr.Action.CANCEL.value:
-        return ngettext("Annuler %(num)d demande ?", "Annuler %(num)d demandes ?", count)
+        return ngettext("Annuler %(num)d demande\u00a0?", "Annuler %(num)d demandes\u00a0?", count)
     if action == rr.Action.SEND_NOW.value:
-        return ngettext("Envoyer %(num)d demande maintenant ?",
-                        "Envoyer %(num)d demandes maintenant ?", count)
-    return ngettext("Reporter %(num)d demande de %(days)d jours ?",
-                    "Reporter %(num)d demandes de %(days)d jours ?", count, days=days or 0)
+        return ngettext("Envoyer %(num)d demande maintenant\u00a0?",
+                        "Envoyer %(num)d demandes maintenant\u00a0?", count)
+    return ngettext("Reporter %(num)d demande de %(days)d jours\u00a0?",
+                    "Reporter %(num)d demandes de %(days)d jours\u00a0?", count, days=days or 0)
 
 
 def _done_message(result: rr.ActionResult, days: int | None) -> str:
@@ -411,7 +430,7 @@ def weekly_check(shop: Shop) -> str:
         {
             "key": "unpaid",
             "title": gettext("Commandes non payées avec une demande programmée"),
-            "help": gettext("Le dernier statut reçu indique que la commande n'est pas payée ; "
+            "help": gettext("Le dernier statut reçu indique que la commande n'est pas payée\u00a0; "
                             "la demande sera annulée à l'envoi si rien ne change."),
             "filter": rr.PendingFilter(unpaid=True),
         },

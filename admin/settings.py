@@ -134,20 +134,25 @@ def settings(shop: Shop) -> Any:
     else:
         flash(gettext("Réglages enregistrés."), "success")
         if "paused" in changes:
-            flash(gettext("Envois en pause : les demandes arrivées à échéance attendent, rien "
+            flash(gettext("Envois en pause\u00a0: les demandes arrivées à échéance attendent, rien "
                           "n'est perdu.") if shop.paused else gettext("Envois repris."), "success")
     return redirect(url_for("admin.settings", shop_key=shop.key))
 
 
 def _render_rule(shop: Shop, form: RuleForm, rule: InvitationRule | None,
                  status: int = 200) -> tuple[str, int]:
+    cancel_ids = set(shop.cancel_status_ids or ())
+    statuses = rules.known_statuses(shop)
+    chosen = [str(i) for i in (form.trigger_status_ids.data or ())]
     return render_template(
         "admin/rule_form.html",
         shop=shop,
         form=form,
         rule=rule,
         timezones=timezone_names(),
-        cancel_ids=set(shop.cancel_status_ids or ()),
+        cancel_ids=cancel_ids,
+        coverage=rules.trigger_coverage(statuses, chosen, cancel_ids),
+        shipped_ids=[st.status_id for st in statuses if st.shipped],
     ), status
 
 
@@ -183,7 +188,7 @@ def rule_new(shop: Shop) -> Any:
     if not _validate_rule_form(shop, form, None):
         return _render_rule(shop, form, None, 422)
     rule = rules.create_rule(shop, current_user, _rule_data(form))
-    flash(gettext("Règle « %(name)s » créée. Elle n'est pas active : cliquez sur « Activer » "
+    flash(gettext("Règle « %(name)s » créée. Elle n'est pas active\u00a0: cliquez sur « Activer » "
                   "pour l'utiliser.", name=rule.name), "success")
     return redirect(url_for("admin.settings", shop_key=shop.key))
 
@@ -220,7 +225,7 @@ def rule_activate(shop: Shop, rule_id: int) -> Response:
     if not changed:
         flash(gettext("Cette règle est déjà active."), "success")
         return redirect(url_for("admin.settings", shop_key=shop.key))
-    flash(gettext("Règle « %(name)s » activée : les nouvelles commandes suivent cette règle.",
+    flash(gettext("Règle « %(name)s » activée\u00a0: les nouvelles commandes suivent cette règle.",
                   name=rule.name), "success")
     return redirect(url_for("admin.rule_preview", shop_key=shop.key))
 
@@ -267,7 +272,7 @@ def rule_apply(shop: Shop) -> Response:
     if not form.validate_on_submit():
         abort(400)
     if form.confirm.data != "yes":
-        flash(gettext("Rien n'a été appliqué : confirmez depuis l'aperçu."), "error")
+        flash(gettext("Rien n'a été appliqué\u00a0: confirmez depuis l'aperçu."), "error")
         return redirect(url_for("admin.rule_preview", shop_key=shop.key))
     try:
         rule_id = int(form.rule_id.data or "")
@@ -280,7 +285,7 @@ def rule_apply(shop: Shop) -> Response:
             for message in messages:
                 flash(message, "error")
         return redirect(url_for("admin.rule_preview", shop_key=shop.key))
-    flash(ngettext("Règle appliquée : %(num)d demande programmée a été déplacée.",
-                   "Règle appliquée : %(num)d demandes programmées ont été déplacées.", moved),
+    flash(ngettext("Règle appliquée\u00a0: %(num)d demande programmée a été déplacée.",
+                   "Règle appliquée\u00a0: %(num)d demandes programmées ont été déplacées.", moved),
           "success")
     return redirect(url_for("admin.settings", shop_key=shop.key))

@@ -8,7 +8,7 @@ from flask_babel import format_decimal, gettext
 from kingavis import stats as funnel_stats
 from kingavis.models import Shop
 
-from . import blueprint
+from . import blueprint, formatting
 from .access import shop_view
 
 PLATFORM_LABELS = {"kingavis": "King-Avis", "google": "Google", "trustpilot": "Trustpilot"}
@@ -22,12 +22,11 @@ def platform_label(platform: str | None) -> str:
     return PLATFORM_LABELS.get(platform, platform)
 
 
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{format_decimal(value, format='#,##0.#')} %"
+percent = formatting.percent
 
 
 def rating(value: float | None) -> str:
-    return "–" if value is None else format_decimal(value, format="0.0#")
+    return "–" if value is None else format_decimal(value, format="0.0")
 
 
 @blueprint.route("/shops/<shop_key>/stats")

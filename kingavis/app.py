@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -73,6 +74,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
+    # Flask-Login flashes this when a page needs a login; worded in the page's language.
+    login_manager.login_message = lazy_gettext("Connectez-vous pour accéder à cette page.")
+    login_manager.localize_callback = str
     login_manager.session_protection = "strong"
     babel.init_app(app, locale_selector=select_locale, default_locale="fr", default_timezone="Europe/Paris")
     with app.app_context():
@@ -175,6 +179,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(tracking_bp)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
+
+
+def _favicon() -> Any:
+    """The site icon browsers ask for on every page (back-office and customer pages)."""
+    from flask import current_app, send_from_directory
+
+    response = send_from_directory(os.path.join(current_app.root_path, "static"), "favicon.ico",
+                                   mimetype="image/vnd.microsoft.icon", max_age=86400)
+    return response
 
 
 def register_errorhandlers(app: Flask) -> None:

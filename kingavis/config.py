@@ -103,6 +103,27 @@ def validate_mail_url(url: str) -> str:
     return url
 
 
+ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
+
+
+def load_env_file(path: str | Path | None = None) -> bool:
+    """Read the checkout's ``.env`` (``KEY=value`` lines) into ``os.environ``.
+
+    Flask's own convention (``flask`` commands load ``.env`` from the working directory with
+    python-dotenv); read here by path as well, so gunicorn, the RQ worker and a ``flask`` run
+    from another directory see the same file. A variable already set in the environment wins.
+    ``FLASK_SKIP_DOTENV=1`` turns it off, as it does for Flask. True if a file was read.
+    """
+    if os.environ.get("FLASK_SKIP_DOTENV", "").lower() in TRUTHY:
+        return False
+    from dotenv import load_dotenv
+
+    target = Path(path) if path is not None else ENV_FILE
+    if not target.is_file():
+        return False
+    return load_dotenv(target, override=False, encoding="utf-8")
+
+
 def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read and validate the configuration; raise ConfigError with a precise message."""
     env = os.environ if env is None else env

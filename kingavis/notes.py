@@ -63,32 +63,32 @@ class NoteCode(enum.StrEnum):
 
 MESSAGES: dict[str, Any] = {
     NoteCode.CLAIMED: lazy_gettext("pris en charge pour l'envoi, tentative %(attempt)s"),
-    NoteCode.SHOP_PAUSED: lazy_gettext("boutique en pause : en attente de la reprise"),
+    NoteCode.SHOP_PAUSED: lazy_gettext("boutique en pause\u00a0: en attente de la reprise"),
     NoteCode.CANCELLED_AT_SEND_TIME: lazy_gettext(
-        "au moment de l'envoi, dernier statut de la commande : %(status)s"),
+        "au moment de l'envoi, dernier statut de la commande\u00a0: %(status)s"),
     NoteCode.SUPPRESSED_AT_SEND_TIME: lazy_gettext("constaté au moment de l'envoi"),
     NoteCode.SENT: lazy_gettext("tentative %(attempt)s"),
-    NoteCode.GAVE_UP: lazy_gettext("abandon après %(attempts)s tentatives : %(error)s"),
+    NoteCode.GAVE_UP: lazy_gettext("abandon après %(attempts)s tentatives\u00a0: %(error)s"),
     NoteCode.RETRY: lazy_gettext(
-        "erreur temporaire, nouvel essai dans %(seconds)s s : %(error)s"),
-    NoteCode.REFUSED: lazy_gettext("refusé par le serveur de messagerie : %(error)s"),
+        "erreur temporaire, nouvel essai dans %(seconds)s s\u00a0: %(error)s"),
+    NoteCode.REFUSED: lazy_gettext("refusé par le serveur de messagerie\u00a0: %(error)s"),
     NoteCode.REMINDER_SENT: lazy_gettext("relance envoyée, tentative %(attempt)s"),
-    NoteCode.REMINDER_PAUSED: lazy_gettext("relance : boutique en pause, en attente"),
+    NoteCode.REMINDER_PAUSED: lazy_gettext("relance\u00a0: boutique en pause, en attente"),
     NoteCode.REMINDER_RETRY: lazy_gettext(
-        "relance : erreur temporaire, nouvel essai dans %(seconds)s s : %(error)s"),
+        "relance\u00a0: erreur temporaire, nouvel essai dans %(seconds)s s\u00a0: %(error)s"),
     NoteCode.REMINDER_DROPPED_STATE: lazy_gettext(
-        "relance non envoyée : la demande est à l'état « %(state)s »"),
+        "relance non envoyée\u00a0: la demande est à l'état « %(state)s »"),
     NoteCode.REMINDER_DROPPED_REVIEWED: lazy_gettext(
-        "relance non envoyée : un avis a été laissé"),
-    NoteCode.REMINDER_DROPPED_RULE: lazy_gettext("relance non envoyée : %(reason)s"),
+        "relance non envoyée\u00a0: un avis a été laissé"),
+    NoteCode.REMINDER_DROPPED_RULE: lazy_gettext("relance non envoyée\u00a0: %(reason)s"),
     NoteCode.REMINDER_GAVE_UP: lazy_gettext(
-        "relance non envoyée : abandon après %(attempts)s tentatives : %(error)s"),
+        "relance non envoyée\u00a0: abandon après %(attempts)s tentatives\u00a0: %(error)s"),
     NoteCode.REMINDER_REFUSED: lazy_gettext(
-        "relance non envoyée : refusée par le serveur de messagerie : %(error)s"),
+        "relance non envoyée\u00a0: refusée par le serveur de messagerie\u00a0: %(error)s"),
     NoteCode.POSTPONED_EMAIL_WITHDRAWN: lazy_gettext(
-        "avis laissé : le nouvel envoi prévu est retiré"),
+        "avis laissé\u00a0: le nouvel envoi prévu est retiré"),
     NoteCode.NOT_RECEIVED_YET: lazy_gettext(
-        "commande pas encore reçue : email renvoyé dans %(days)s jours"),
+        "commande pas encore reçue\u00a0: email renvoyé dans %(days)s jours"),
     NoteCode.SEND_NOW_BY_MERCHANT: lazy_gettext("envoi immédiat demandé par le marchand"),
     NoteCode.POSTPONED_BY_MERCHANT: lazy_gettext("reportée de %(days)s jour(s) par le marchand"),
     NoteCode.RULE_APPLIED: lazy_gettext("règle appliquée"),

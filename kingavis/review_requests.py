@@ -25,6 +25,7 @@ from sqlalchemy import Select, exists, func, insert, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from . import audit
+from .events import normalize_email
 from .extensions import db
 from .models import (
     Order,
@@ -32,9 +33,11 @@ from .models import (
     Reason,
     RequestDecision,
     RequestState,
+    Review,
     ReviewRequest,
     Shop,
     ShopStatus,
+    Unsubscription,
     User,
     utcnow,
 )
@@ -512,10 +515,11 @@ def search_orders(shop: Shop, q: str | None) -> Select[Any]:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # "event" | "decision" | "email"
+    kind: str  # "event" | "decision" | "email" | "opened" | "clicked" | "review" | "unsubscribed"
     event: OrderEvent | None = None
     decision: RequestDecision | None = None
     email: dict[str, Any] | None = None
+    review: Any = None  # the Review, for kind "review"
 
 
 def timeline(order: Order) -> list[TimelineEntry]:
@@ -555,7 +559,26 @@ def timeline(order: Order) -> list[TimelineEntry]:
                            "message_id": None},
                 )
             )
-    rank = {"event": 0, "decision": 1, "email": 2}
+        # After the email: the customer's side, as far as King-Avis knows it.
+        if request.opened_at is not None:
+            entries.append(TimelineEntry(at=request.opened_at, kind="opened"))
+        if request.clicked_at is not None:
+            entries.append(TimelineEntry(at=request.clicked_at, kind="clicked"))
+        review = db.session.execute(
+            select(Review).where(Review.review_request_id == request.id)
+        ).scalar_one_or_none()
+        if review is not None:
+            entries.append(TimelineEntry(at=review.created_at, kind="review", review=review))
+    unsubscribed_at = db.session.execute(
+        select(Unsubscription.created_at).where(
+            Unsubscription.shop_id == order.shop_id,
+            Unsubscription.email_normalized == normalize_email(order.customer_email),
+        )
+    ).scalar_one_or_none()
+    if unsubscribed_at is not None:
+        entries.append(TimelineEntry(at=unsubscribed_at, kind="unsubscribed"))
+    rank = {"event": 0, "decision": 1, "email": 2, "opened": 3, "clicked": 4, "review": 5,
+            "unsubscribed": 6}
 
     def key(entry: TimelineEntry) -> tuple[datetime, int, int]:
         row = entry.event or entry.decision

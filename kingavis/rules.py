@@ -80,6 +80,60 @@ def status_options(shop: Shop) -> list[tuple[str, str]]:
     return sorted(((r[0], r[1]) for r in rows), key=lambda r: _status_sort_key(r[0]))
 
 
+@dataclass(frozen=True)
+class KnownStatus:
+    status_id: str
+    name: str
+    shipped: bool | None
+
+
+@dataclass(frozen=True)
+class TriggerCoverage:
+    """Which of a shop's statuses a set of trigger statuses catches, and which it misses."""
+
+    triggering: list[KnownStatus]
+    missed_shipped: list[KnownStatus]  # shipped statuses not chosen: worth adding
+    not_triggering: list[KnownStatus]  # every other status, cancel statuses included
+
+
+def known_statuses(shop: Shop) -> list[KnownStatus]:
+    """The shop's statuses with their ``shipped`` flag (preset or as the shop sent it)."""
+    rows = db.session.execute(
+        select(ShopStatus.status_id, ShopStatus.name, ShopStatus.shipped)
+        .where(ShopStatus.shop_id == shop.id)
+    ).all()
+    return sorted((KnownStatus(r[0], r[1], r[2]) for r in rows),
+                  key=lambda st: _status_sort_key(st.status_id))
+
+
+def trigger_coverage(statuses: Iterable[KnownStatus], trigger_ids: Iterable[str],
+                     cancel_ids: Iterable[str]) -> TriggerCoverage:
+    """Split ``statuses`` into those that trigger a review request and those that do not.
+
+    A request is scheduled only when an order *reaches* one of the trigger statuses: an order
+    that skips them never gets one. Shops often mark an order "Livré" straight after "Paiement
+    accepté", so a rule on "Expédié" alone silently drops every order marked delivered at
+    once. The statuses flagged ``shipped`` (the goods have left) that come *after* the
+    earliest trigger status are therefore listed apart, as a suggestion to add: "after" is
+    the shop's status order (PrestaShop numbers its lifecycle: 4 Expédié, 5 Livré), which
+    ``statuses`` is sorted by. Earlier shipped statuses are not suggested (they would invite
+    before the moment the merchant chose), nor are cancel statuses (they cancel instead).
+    """
+    ordered = list(statuses)
+    chosen, cancels = set(trigger_ids), set(cancel_ids)
+    positions = [i for i, status in enumerate(ordered) if status.status_id in chosen]
+    first = min(positions) if positions else len(ordered)
+    triggering, missed, others = [], [], []
+    for index, status in enumerate(ordered):
+        if status.status_id in chosen:
+            triggering.append(status)
+        elif status.shipped and status.status_id not in cancels and index > first:
+            missed.append(status)
+        else:
+            others.append(status)
+    return TriggerCoverage(triggering, missed, others)
+
+
 def _known_statuses(shop: Shop) -> set[str]:
     return {status_id for status_id, _ in status_options(shop)}
 
@@ -116,11 +170,11 @@ def validate_rule(shop: Shop, data: RuleData, *, active: bool) -> RuleData:
         _add(errors, "trigger_status_ids", gettext("Choisissez au moins un statut déclencheur."))
     elif unknown := [t for t in triggers if t not in known]:
         _add(errors, "trigger_status_ids",
-             gettext("Statut inconnu pour cette boutique : %(ids)s.", ids=", ".join(unknown)))
+             gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
     elif active and (overlap := sorted(set(triggers) & set(shop.cancel_status_ids or ()),
                                        key=_status_sort_key)):
         _add(errors, "trigger_status_ids", gettext(
-            "Un statut ne peut pas être à la fois déclencheur et d'annulation : %(ids)s.",
+            "Un statut ne peut pas être à la fois déclencheur et d'annulation\u00a0: %(ids)s.",
             ids=", ".join(overlap)))
     if not isinstance(data.delay_days, int) or not 0 <= data.delay_days <= MAX_DELAY_DAYS:
         _add(errors, "delay_days",
@@ -133,7 +187,7 @@ def validate_rule(shop: Shop, data: RuleData, *, active: bool) -> RuleData:
         validate_timezone(timezone)
     except ValueError:
         _add(errors, "timezone", gettext(
-            "Fuseau horaire inconnu : indiquez un nom IANA comme Europe/Paris."))
+            "Fuseau horaire inconnu\u00a0: indiquez un nom IANA comme Europe/Paris."))
     if errors:
         raise RuleError(errors)
     return RuleData(name, triggers, data.delay_days, data.send_hour, timezone)
@@ -217,7 +271,7 @@ def delete_rule(shop: Shop, user: User | None, rule: InvitationRule) -> None:
         raise RuleError({"rule": [gettext("Règle introuvable.")]})
     if rule.is_active:
         raise RuleError({"rule": [gettext(
-            "La règle active ne peut pas être supprimée : activez d'abord une autre règle.")]})
+            "La règle active ne peut pas être supprimée\u00a0: activez d'abord une autre règle.")]})
     details = _rule_state(rule)
     rule_id = rule.id
     shop.rules.remove(rule)
@@ -241,7 +295,7 @@ def activate_rule(shop: Shop, user: User | None, rule: InvitationRule) -> bool:
     if overlap:
         db.session.rollback()
         raise RuleError({"rule": [gettext(
-            "Cette règle déclenche sur un statut d'annulation de la boutique (%(ids)s) : "
+            "Cette règle déclenche sur un statut d'annulation de la boutique (%(ids)s)\u00a0: "
             "modifiez la règle ou les statuts d'annulation avant de l'activer.",
             ids=", ".join(overlap))]})
     previous = db.session.execute(
@@ -269,12 +323,12 @@ def validate_settings(shop: Shop, data: SettingsData) -> SettingsData:
     known = _known_statuses(shop)
     if unknown := [c for c in cancels if c not in known]:
         _add(errors, "cancel_status_ids",
-             gettext("Statut inconnu pour cette boutique : %(ids)s.", ids=", ".join(unknown)))
+             gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
     rule = shop.active_rule
     if rule is not None and (overlap := sorted(set(cancels) & set(rule.trigger_status_ids or ()),
                                                key=_status_sort_key)):
         _add(errors, "cancel_status_ids", gettext(
-            "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation : "
+            "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation\u00a0: "
             "%(ids)s.", ids=", ".join(overlap)))
     if not isinstance(data.customer_window_days, int) or not (
         0 <= data.customer_window_days <= MAX_WINDOW_DAYS
@@ -428,7 +482,7 @@ def apply_rule(shop: Shop, user: User | None, rule_id: int, now: datetime | None
     if rule is None or rule.id != rule_id:
         db.session.rollback()
         raise RuleError({"rule": [gettext(
-            "La règle active a changé depuis l'aperçu : vérifiez le nouvel aperçu avant "
+            "La règle active a changé depuis l'aperçu\u00a0: vérifiez le nouvel aperçu avant "
             "d'appliquer.")]})
     plan = _plan(shop, rule, _scheduled_rows(shop, lock=True), now)
     actor = user.email if user is not None else "system"

@@ -118,12 +118,13 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
         cell = cells.get((monday, platform))
         if cell is None:
             cell = cells[(monday, platform)] = FunnelRow(iso_week(monday), monday, platform)
+        steps = funnel_steps(sent_at, opened_at, clicked_at, rating)
         cell.scheduled += 1
-        cell.sent += sent_at is not None
-        cell.opened += opened_at is not None
-        cell.clicked += clicked_at is not None
+        cell.sent += steps["sent"]
+        cell.opened += steps["opened"]
+        cell.clicked += steps["clicked"]
         cell.reminders_sent += reminder_at is not None
-        if rating is not None:
+        if steps["reviewed"]:
             cell.reviewed += 1
             cell.rating_sum += int(rating)
 
@@ -139,6 +140,27 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
     )
     result.platforms = sorted(per_platform.values(), key=lambda c: _platform_order(c.platform))
     return result
+
+
+def funnel_steps(sent_at: datetime | None, opened_at: datetime | None,
+                 clicked_at: datetime | None, rating: int | None) -> dict[str, bool]:
+    """Which steps of the funnel one request reached. Each step is defined once, here.
+
+    - reviewed: the customer left a review;
+    - clicked: a counted click on the email's link, a browser opening the questionnaire (the
+      text part links to it directly), or a review (nobody reviews without following a link);
+    - opened: the tracking image was loaded, or the email was clicked (images are often
+      blocked, but a click proves the email was read);
+    - sent: the email went out, or anything above happened (which needs a sent email).
+
+    So every step counts a subset of the one before it, and no page can show more reviews
+    than clicks or more clicks than emails sent.
+    """
+    reviewed = rating is not None
+    clicked = clicked_at is not None or reviewed
+    opened = opened_at is not None or clicked
+    sent = sent_at is not None or opened
+    return {"sent": sent, "opened": opened, "clicked": clicked, "reviewed": reviewed}
 
 
 def _platform_order(platform: str | None) -> tuple[int, str]:

@@ -93,6 +93,18 @@ def _base() -> str:
     return str(current_app.config.get("KINGAVIS_BASE_URL") or "").rstrip("/")
 
 
+def count_click(review_request: ReviewRequest, user_agent: str | None, method: str,
+                now: datetime | None = None) -> None:
+    """Count the first click of a person (never a link scanner or a HEAD request).
+
+    Used by the email button's redirect and by the questionnaire itself: the text part links
+    straight to the questionnaire, and opening it is the same step of the funnel.
+    """
+    now = now or utcnow()
+    if not is_scanner(user_agent, method, _latest_email(review_request), now):
+        _first(review_request, "clicked_at", now)
+
+
 @blueprint.get("/o/<token>.gif")
 def open_pixel(token: str) -> Response:
     review_request = _find(token)
@@ -121,10 +133,7 @@ def click(token: str) -> Response:
     if target == "unsubscribe":
         db.session.rollback()
         return _redirect(f"{_base()}/u/{review_request.token}")
-    now = utcnow()
-    if not is_scanner(request.headers.get("User-Agent"), request.method,
-                      _latest_email(review_request), now):
-        _first(review_request, "clicked_at", now)
+    count_click(review_request, request.headers.get("User-Agent"), request.method)
     location = third_party_redirect(review_request) or f"{_base()}/r/{review_request.token}"
     db.session.commit()
     return _redirect(location)

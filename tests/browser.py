@@ -83,7 +83,9 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def page(chromium: object, live_server: LiveServer) -> Iterator[object]:
     """A fresh browser context (own cookies) and page; ``page.base_url`` is the live server."""
-    context = chromium.new_context(base_url=live_server.url, locale="fr-FR")  # type: ignore[attr-defined]
+    # 1366 px: the most common laptop width (the README's desktop screenshots).
+    context = chromium.new_context(base_url=live_server.url, locale="fr-FR",  # type: ignore[attr-defined]
+                                   viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

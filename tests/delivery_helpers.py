@@ -25,6 +25,9 @@ def event(order_id: str, status_id: str, changed_at: datetime, **kwargs: Any) ->
     """A status event as the webhook hands it to the service (changed_at a datetime)."""
     body = status_event(order_id, status_id, changed_at, **kwargs)
     body["data"]["changed_at"] = changed_at
+    order = body["data"]["order"]
+    if isinstance(order.get("placed_at"), str):  # the service takes what the schema parsed
+        order["placed_at"] = datetime.fromisoformat(order["placed_at"])
     return body
 
 

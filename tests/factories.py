@@ -49,6 +49,7 @@ def status_event(
     first_name: str | None = "Zoë",
     last_name: str | None = "Łukasiewicz",
     reference: str | None = "XKBKNABJK",
+    placed_at: datetime | str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A webhook body as a shop module sends it (CONTRACT 3)."""
@@ -67,6 +68,8 @@ def status_event(
     order: dict[str, Any] = {"id": order_id, "customer": customer}
     if reference is not None:
         order["reference"] = reference
+    if placed_at is not None:
+        order["placed_at"] = placed_at.isoformat() if isinstance(placed_at, datetime) else placed_at
     status: dict[str, Any] = {"id": status_id, "name": status_name or names.get(status_id, f"Statut {status_id}")}
     if paid is not None:
         status["paid"] = paid

@@ -50,6 +50,8 @@ def flask_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]
         SECRET_KEY="cli-test-secret-key",
         MAIL_URL=f"file://{instance / 'outbox'}",
         PYTHONUNBUFFERED="1",
+        # A developer's .env (written by `make run`) must not leak into the tests' processes.
+        FLASK_SKIP_DOTENV="1",
     )
     env.update(extra)
     return env

@@ -30,6 +30,9 @@ def event(shop: Shop, order_id: str, status_id: str = "5", changed_at: datetime 
     """Apply one status event to ``shop`` (as the webhook would) and return the outcome body."""
     body = status_event(order_id, status_id, changed_at or days_ago(1), **kwargs)
     body["data"]["changed_at"] = datetime.fromisoformat(body["data"]["changed_at"])
+    order = body["data"]["order"]
+    if isinstance(order.get("placed_at"), str):  # the service takes what the schema parsed
+        order["placed_at"] = datetime.fromisoformat(order["placed_at"])
     return apply_status_event(shop, body, new_webhook_id()).body
 
 

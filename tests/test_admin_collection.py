@@ -229,7 +229,7 @@ def test_every_bad_field_gets_its_message_at_once(client, shop) -> None:
     assert field_errors(response, "postpone_days") == [
         "Le report doit être un nombre entier de jours entre 1 et 60."]
     assert field_errors(response, "reminder_days") == [
-        "La relance doit partir entre 1 et 60 jours après le premier e-mail."]
+        "La relance doit partir entre 1 et 60 jours après le premier email."]
     assert field_errors(response, "split_percent") == [
         "Pour envoyer des invitations vers une plateforme tierce, indiquez d'abord l'adresse "
         "de sa page d'avis."]
@@ -389,17 +389,6 @@ def test_the_link_validity_set_on_the_page_decides_when_a_link_expires(client, s
     assert expires_at(row) == row.sent_at + timedelta(days=15)
 
 
-def test_the_reviews_page_share_form_still_works_and_shows_here(client, shop) -> None:
-    response = client.post(f"/admin/shops/{shop.key}/reviews/balancing",
-                           data={"platform": "trustpilot", "url": GOOGLE, "redirect_seconds": "45"})
-    assert response.status_code == 302
-    page = client.get(url(shop)).get_data(as_text=True)
-    assert re.search(r'name="balancing_url"[^>]*value="https://g.page/r/king-avis-demo/review"', page)
-    assert re.search(r'<option selected value="trustpilot">|<option[^>]*value="trustpilot"[^>]*selected',
-                     page)
-    assert re.search(r'name="redirect_seconds"[^>]*value="45"', page)
-
-
 # ------------------------------------------------------------------ in a real browser
 
 
@@ -418,7 +407,7 @@ def test_in_chromium_an_error_is_announced_then_the_settings_are_saved(app, shop
     page.get_by_label("Envoyer une relance").check()
     page.get_by_label("Relance après (jours)").fill("3")
     page.get_by_label("Part des invitations envoyées vers la plateforme (%)").fill("20")
-    page.get_by_label("Adresse de notification (vide : désactivée)").fill("https://shop.example/cb")
+    page.get_by_label("Adresse de notification (vide\u00a0: désactivée)").fill("https://shop.example/cb")
     page.get_by_role("button", name="Enregistrer les réglages de collecte").click()
 
     split = page.locator("input[name=split_percent]")
@@ -427,7 +416,7 @@ def test_in_chromium_an_error_is_announced_then_the_settings_are_saved(app, shop
     assert settings(shop)["reminder_days"] is None
     db.session.rollback()
 
-    page.get_by_label("Adresse de la page d'avis (vide : désactivé)").fill(GOOGLE)
+    page.get_by_label("Adresse de la page d'avis (vide\u00a0: désactivé)").fill(GOOGLE)
     page.get_by_role("button", name="Enregistrer les réglages de collecte").click()
     expect(page.get_by_role("status").first).to_contain_text("Réglages de collecte enregistrés.")
     saved = settings(shop)

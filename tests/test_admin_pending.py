@@ -261,7 +261,7 @@ def test_nothing_selected_or_nothing_matching(client, shop) -> None:
     response = act(client, shop, action="cancel", scope="selected")
     assert "Sélectionnez au moins une demande." in flashes(response)
     response = act(client, shop, action="cancel", scope="filter", q="no-such-order")
-    assert "Aucune demande en attente ne correspond : rien n'a été modifié." in flashes(response)
+    assert "Aucune demande en attente ne correspond\u00a0: rien n'a été modifié." in flashes(response)
     response = act(client, shop, action="cancel", scope="one", ids="not-a-number")
     assert flashes(response)
     assert request_row(a).state == "scheduled"
@@ -272,7 +272,7 @@ def test_another_shops_request_is_never_touched(app, client, shop) -> None:
     other, _ = make_shop("Autre boutique")
     theirs = scheduled(other, "1")
     response = act(client, shop, action="cancel", scope="one", ids=str(theirs))
-    assert "Aucune demande n'était encore en attente : rien n'a été modifié." in flashes(response)
+    assert "Aucune demande n'était encore en attente\u00a0: rien n'a été modifié." in flashes(response)
     response = act(client, shop, action="cancel", scope="selected", ids=str(theirs), confirm="yes")
     assert request_row(theirs).state == "scheduled"
     # Nor can the other shop's pages be reached.
@@ -314,7 +314,7 @@ def test_csrf_token_is_required(database_url: str, tmp_path: Path) -> None:
         confirm = client.post(url(shop, "pending/actions"),
                               data={"action": "cancel", "scope": "selected", "ids": [b],
                                     "csrf_token": token(listing)}).get_data(as_text=True)
-        assert "Annuler 1 demande ?" in html.unescape(confirm)
+        assert "Annuler 1 demande\u00a0?" in html.unescape(confirm)
         done = client.post(url(shop, "pending/actions"),
                            data={"action": "cancel", "scope": "selected", "ids": [b],
                                  "confirm": "yes", "csrf_token": token(confirm)})

@@ -5,10 +5,8 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from conftest import make_app
 from delivery_helpers import request_row, schedule
 from factories import make_shop
 from requests_helpers import login, merchant
@@ -16,7 +14,7 @@ from sqlalchemy import select
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
-from kingavis.models import AuditLog, Review, Shop, utcnow
+from kingavis.models import Review, Shop, utcnow
 from kingavis.reviews import submit_review
 
 
@@ -62,8 +60,8 @@ def test_lists_reviews_newest_first_with_rating_comment_order_and_date(client, s
     page = response.get_data(as_text=True)
     assert "Parfait &lt;b&gt;vraiment&lt;/b&gt;" in page and "<b>vraiment" not in page
     body = text(response)
-    assert "3 avis vérifiés" in body and "note moyenne 3.7 / 5" in body
-    assert "5/5" in body and "2/5" in body and "(sans commentaire)" in body
+    assert "3 avis vérifiés" in body and "note moyenne 3,7 / 5" in body
+    assert "5 / 5" in body and "2 / 5" in body and "(sans commentaire)" in body
     assert "REF-1" in body and "REF-2" in body
     order_id = db.session.execute(select(Review.order_id).where(Review.id == new)).scalar_one()
     assert f'href="/admin/shops/{shop.key}/orders/{order_id}"' in page
@@ -107,50 +105,19 @@ def test_login_required(app, shop) -> None:
     assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
 
 
-def test_balancing_form_saves_and_audits(client, shop) -> None:
-    response = client.post(f"/admin/shops/{shop.key}/reviews/balancing",
-                           data={"platform": "google", "url": "https://g.page/r/zoe",
-                                 "redirect_seconds": "20"})
-    assert response.status_code == 302
-    db.session.rollback()
-    row = db.session.get(Shop, shop.id)
-    assert (row.balancing_platform, row.balancing_url, row.balancing_redirect_seconds) == (
-        "google", "https://g.page/r/zoe", 20)
-    entry = db.session.execute(select(AuditLog).where(AuditLog.action == "balancing.update")).scalar_one()
-    assert entry.details["after"]["url"] == "https://g.page/r/zoe"
+def test_the_reviews_page_shows_review_balancing_and_links_to_its_one_settings_page(
+        client, shop) -> None:
+    """Review Balancing is set on "Collecte d'avis" only; this page says what it does."""
+    from kingavis.reviews import set_balancing
+
     page = client.get(f"/admin/shops/{shop.key}/reviews").get_data(as_text=True)
-    assert 'value="https://g.page/r/zoe"' in page
-
-
-@pytest.mark.parametrize(("form", "message"), [
-    ({"platform": "google", "url": "javascript:alert(1)"}, "L'adresse doit commencer par https:// ou http://."),
-    ({"platform": "google", "url": "", "redirect_seconds": "10"}, "Une redirection automatique demande"),
-    ({"platform": "google", "url": "https://g.page/x", "redirect_seconds": "0"}, "Le nombre doit être"),
-    ({"platform": "myspace", "url": "https://g.page/x"}, "Not a valid choice"),
-])
-def test_balancing_form_refuses_bad_input_and_changes_nothing(client, shop, form, message) -> None:
-    response = client.post(f"/admin/shops/{shop.key}/reviews/balancing", data=form)
-    assert response.status_code == 422
-    assert 'role="alert"' in response.get_data(as_text=True)
-    db.session.rollback()
-    row = db.session.get(Shop, shop.id)
-    assert row.balancing_url is None and row.balancing_redirect_seconds is None
-    assert db.session.execute(select(AuditLog).where(AuditLog.action == "balancing.update")).first() is None
-
-
-def test_balancing_form_needs_a_csrf_token(database_url: str, tmp_path: Path) -> None:
-    app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
-    with app.app_context():
-        shop, _ = make_shop()
-        client = app.test_client()
-        login(client, merchant(shop))
-        response = client.post(f"/admin/shops/{shop.key}/reviews/balancing",
-                               data={"platform": "google", "url": "https://g.page/r/zoe"})
-        assert response.status_code == 400
-        db.session.rollback()
-        assert db.session.get(Shop, shop.id).balancing_url is None  # type: ignore[union-attr]
-        db.session.remove()
-        db.engine.dispose()
+    assert "Désactivé" in page and 'name="url"' not in page
+    assert f'href="/admin/shops/{shop.key}/collection#balancing-title"' in page
+    set_balancing(shop, "google", "https://g.page/r/zoe", None)
+    page = client.get(f"/admin/shops/{shop.key}/reviews").get_data(as_text=True)
+    assert "le publier sur Google" in page
+    assert client.post(f"/admin/shops/{shop.key}/reviews/balancing",
+                       data={"platform": "google", "url": "https://g.page/r/x"}).status_code == 404
 
 
 def test_the_customers_postpone_shows_on_the_order_timeline(client, shop) -> None:

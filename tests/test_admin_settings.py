@@ -163,16 +163,16 @@ def test_create_rule_saves_an_inactive_rule_and_audits_it(client, shop) -> None:
         ("name", "", "Donnez un nom à la règle."),
         ("name", "x" * 121, "Le nom ne doit pas dépasser 120 caractères."),
         ("trigger_status_ids", [], "Choisissez au moins un statut déclencheur."),
-        ("trigger_status_ids", ["999"], "Statut inconnu pour cette boutique : 999."),
+        ("trigger_status_ids", ["999"], "Statut inconnu pour cette boutique\u00a0: 999."),
         ("delay_days", "", "Le délai doit être un nombre de jours entre 0 et 365."),
         ("delay_days", "dix", "Le délai doit être un nombre de jours entre 0 et 365."),
         ("delay_days", "-1", "Le délai doit être un nombre de jours entre 0 et 365."),
         ("delay_days", "366", "Le délai doit être un nombre de jours entre 0 et 365."),
         ("send_hour", "24", "L'heure d'envoi doit être entre 0 et 23, ou aucune."),
         ("send_hour", "midi", "L'heure d'envoi doit être entre 0 et 23, ou aucune."),
-        ("timezone", "Mars/Olympus_Mons", "Fuseau horaire inconnu : indiquez un nom IANA comme "
+        ("timezone", "Mars/Olympus_Mons", "Fuseau horaire inconnu\u00a0: indiquez un nom IANA comme "
                                           "Europe/Paris."),
-        ("timezone", "", "Fuseau horaire inconnu : indiquez un nom IANA comme Europe/Paris."),
+        ("timezone", "", "Fuseau horaire inconnu\u00a0: indiquez un nom IANA comme Europe/Paris."),
     ],
 )
 def test_each_invalid_rule_field_gets_its_message_and_nothing_is_saved(
@@ -274,7 +274,7 @@ def test_the_active_rule_cannot_trigger_on_a_cancel_status(client, shop) -> None
 
     assert response.status_code == 422
     assert field_errors(response, "trigger_status_ids") == [
-        "Un statut ne peut pas être à la fois déclencheur et d'annulation : 6."]
+        "Un statut ne peut pas être à la fois déclencheur et d'annulation\u00a0: 6."]
     assert active_rule(shop).trigger_status_ids == ["5"]
 
 
@@ -324,9 +324,9 @@ def test_settings_update_is_saved_and_audited(client, shop) -> None:
         ({"customer_window_days": "trente"}, "customer_window_days",
          "La fenêtre par client doit être un nombre de jours entre 0 et 365."),
         ({"cancel_status_ids": ["6", "5"]}, "cancel_status_ids",
-         "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation : 5."),
+         "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation\u00a0: 5."),
         ({"cancel_status_ids": ["6", "777"]}, "cancel_status_ids",
-         "Statut inconnu pour cette boutique : 777."),
+         "Statut inconnu pour cette boutique\u00a0: 777."),
     ],
 )
 def test_invalid_settings_get_their_message_and_nothing_is_saved(
@@ -486,14 +486,14 @@ def test_apply_only_on_confirm(client, shop) -> None:
 
     not_confirmed = client.post(url(shop, "/apply"), data={"rule_id": str(rule_id)},
                                 follow_redirects=True)
-    assert "Rien n'a été appliqué : confirmez depuis l'aperçu." in flashes(not_confirmed)
+    assert "Rien n'a été appliqué\u00a0: confirmez depuis l'aperçu." in flashes(not_confirmed)
     assert request_row(a).due_at == before
     assert "rule.apply" not in actions(shop)
 
     confirmed = client.post(url(shop, "/apply"), data={"rule_id": str(rule_id), "confirm": "yes"},
                             follow_redirects=True)
 
-    assert "Règle appliquée : 1 demande programmée a été déplacée." in flashes(confirmed)
+    assert "Règle appliquée\u00a0: 1 demande programmée a été déplacée." in flashes(confirmed)
     row = request_row(a)
     assert row.due_at == row.triggered_at + timedelta(days=20)
     assert row.next_attempt_at == row.due_at

@@ -84,18 +84,21 @@ def test_funnel_numbers_per_week_and_platform(dataset: Shop) -> None:
     assert len(result.weeks) == 12
     this_week, last_week = result.weeks[0], result.weeks[1]
     assert this_week.week == stats.iso_week(utcnow().date())
-    assert _numbers(this_week) == (5, 4, 3, 3, 2, 4.5, 1)
-    assert _numbers(last_week) == (1, 1, 0, 0, 1, 3.0, 0)
+    # A click counts as an open, a review as a click: each step is a subset of the one before.
+    assert _numbers(this_week) == (5, 4, 4, 3, 2, 4.5, 1)
+    assert _numbers(last_week) == (1, 1, 1, 1, 1, 3.0, 0)
     assert all(w.scheduled == 0 for w in result.weeks[2:])
 
     assert [(c.week, c.platform) for c in result.by_week_platform] == [
         (this_week.week, "kingavis"), (this_week.week, "google"), (last_week.week, "kingavis")]
     kingavis, google = result.platforms
     assert (kingavis.platform, google.platform) == ("kingavis", "google")
-    assert _numbers(kingavis) == (5, 4, 3, 2, 3, 4.0, 1)
-    assert _numbers(google) == (1, 1, 0, 1, 0, None, 0)
-    assert _numbers(result.total) == (6, 5, 3, 3, 3, 4.0, 1)
-    assert result.total.rate("opened") == 60.0 and result.total.rate("clicked") == 60.0
+    assert _numbers(kingavis) == (5, 4, 4, 3, 3, 4.0, 1)
+    assert _numbers(google) == (1, 1, 1, 1, 0, None, 0)
+    assert _numbers(result.total) == (6, 5, 5, 4, 3, 4.0, 1)
+    assert result.total.rate("opened") == 100.0 and result.total.rate("clicked") == 80.0
+    for row in [*result.weeks, *result.by_week_platform, *result.platforms, result.total]:
+        assert row.scheduled >= row.sent >= row.opened >= row.clicked >= row.reviewed, row
     assert stats.funnel_totals(dataset).scheduled == 6
 
 
@@ -133,9 +136,11 @@ def test_dashboard_shows_the_funnel_totals(dataset: Shop, client: Any) -> None:
     _login(client, dataset)
     page = client.get(f"/admin/shops/{dataset.key}/").get_data(as_text=True)
     assert 'id="funnel-scheduled">6<' in page and 'id="funnel-sent">5<' in page
-    assert 'id="funnel-opened">3 <span class="muted">(60.0 %)' in page
-    assert 'id="funnel-reviewed">3 <span class="muted">(60.0 %)' in page
-    assert 'id="funnel-rating">4.0 / 5<' in page
+    # French figures, the French way (Flask-Babel): decimal comma, a space before "%".
+    assert 'id="funnel-opened">5 <span class="muted">(100,0\u00a0%)' in page
+    assert 'id="funnel-clicked">4 <span class="muted">(80,0\u00a0%)' in page
+    assert 'id="funnel-reviewed">3 <span class="muted">(60,0\u00a0%)' in page
+    assert 'id="funnel-rating">4,0 / 5<' in page
     assert f'href="/admin/shops/{dataset.key}/stats"' in page
 
 
@@ -150,8 +155,8 @@ def test_csv_export(dataset: Shop, client: Any) -> None:
     this_week = stats.iso_week(utcnow().date())
     body = {(r[0], r[2]): r for r in rows[1:]}
     assert len(rows) == 1 + 12 + 3
-    assert body[(this_week, "all")][3:] == ["5", "4", "3", "3", "2", "4.50", "1"]
-    assert body[(this_week, "google")][3:] == ["1", "1", "0", "1", "0", "", "0"]
+    assert body[(this_week, "all")][3:] == ["5", "4", "4", "3", "2", "4.50", "1"]
+    assert body[(this_week, "google")][3:] == ["1", "1", "1", "1", "0", "", "0"]
 
 
 def test_csv_export_escapes_formulas(dataset: Shop, client: Any) -> None:

@@ -191,7 +191,7 @@ def test_codes_given_as_parameters_are_worded_and_other_values_are_not(app: Flas
         assert render(NoteCode.REFUSED, {"error": "unsubscribed"}) \
             == "refused by the mail server: unsubscribed"
     assert render(NoteCode.REMINDER_DROPPED_RULE, {"reason": "odd_reason"}) \
-        == "relance non envoyée : odd_reason"
+        == "relance non envoyée\u00a0: odd_reason"
 
     class Row:
         note = "texte"

@@ -210,14 +210,14 @@ def pages(shop) -> dict[str, str]:
 
 
 FRENCH = {
-    "dashboard": ["Tableau de bord", "demandes programmées", "Les 12 dernières semaines",
+    "dashboard": ["Tableau de bord", "demandes en attente d'envoi", "Les 12 dernières semaines",
                   "Se déconnecter"],
     "pending": ["Demandes en attente", "2 demandes programmées correspondent.",
                 "Envoyer maintenant"],
     "settings": ["Règles d'invitation", "Fenêtre par client (jours)", "Enregistrer les réglages"],
 }
 ENGLISH = {
-    "dashboard": ["Dashboard", "requests scheduled", "The last 12 weeks", "Log out",
+    "dashboard": ["Dashboard", "requests waiting to be sent", "The last 12 weeks", "Log out",
                   "Pending requests"],
     "pending": ["Pending requests", "2 scheduled requests match.", "Send now", "Current status"],
     "settings": ["Invitation rules", "Per-customer window (days)", "Save the settings",

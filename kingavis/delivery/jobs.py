@@ -526,7 +526,9 @@ def worker_app() -> Flask:
     global _worker_app
     if _worker_app is None:
         from .. import create_app
+        from ..config import load_env_file
 
+        load_env_file()  # the checkout's .env, as for the web and `flask` processes
         _worker_app = create_app()
     return _worker_app
 

@@ -27,7 +27,7 @@ from ..delivery.mail import choose_language
 from ..extensions import csrf, db
 from ..models import Review, ReviewRequest
 from ..reviews import LinkState, ReviewError
-from ..tracking import third_party_redirect
+from ..tracking import count_click, third_party_redirect
 from . import blueprint
 from .views import _find, _not_found, _page
 
@@ -36,8 +36,8 @@ PLATFORM_NAMES = {"google": "Google", "trustpilot": "Trustpilot"}
 TEXT: dict[str, dict[str, str]] = {
     "fr": {
         "title": "Votre avis sur {shop}",
-        "intro": "Merci pour votre commande {reference} du {date}. Qu'en avez-vous pensé ?",
-        "intro_no_date": "Merci pour votre commande {reference}. Qu'en avez-vous pensé ?",
+        "intro": "Merci pour votre commande {reference} du {date}. Qu'en avez-vous pensé\u00a0?",
+        "intro_no_date": "Merci pour votre commande {reference}. Qu'en avez-vous pensé\u00a0?",
         "legend": "Votre note globale",
         "required": "obligatoire",
         "r1": "Très mauvais", "r2": "Mauvais", "r3": "Moyen", "r4": "Bien", "r5": "Excellent",
@@ -50,25 +50,25 @@ TEXT: dict[str, dict[str, str]] = {
         "error_rating_invalid": "La note doit être comprise entre 1 et 5.",
         "error_comment_too_long": "Votre commentaire dépasse {max} caractères ({n} actuellement).",
         "error_comment_invalid": "Ce commentaire n'est pas valide.",
-        "error_summary": "Votre avis n'a pas été envoyé : corrigez le champ signalé.",
-        "not_received_title": "Pas encore reçu votre commande ?",
+        "error_summary": "Votre avis n'a pas été envoyé\u00a0: corrigez le champ signalé.",
+        "not_received_title": "Pas encore reçu votre commande\u00a0?",
         "not_received_text": "Nous vous écrirons de nouveau dans {days} jours.",
         "not_received_button": "Je n'ai pas encore reçu ma commande",
         "postponed_title": "C'est noté",
         "postponed_text": "Nous vous enverrons de nouveau l'invitation à donner votre avis le {date}.",
-        "postponed_early": "Vous avez reçu votre commande entre-temps ? Vous pouvez déjà donner votre avis ci-dessous.",
+        "postponed_early": "Vous avez reçu votre commande entre-temps\u00a0? Vous pouvez déjà donner votre avis ci-dessous.",
         "postponed_once_title": "Déjà reporté",
-        "postponed_once_text": "Vous avez déjà demandé à recevoir l'invitation plus tard ; nous vous écrirons le {date}.",
-        "thanks_title": "Merci pour votre avis !",
+        "postponed_once_text": "Vous avez déjà demandé à recevoir l'invitation plus tard\u00a0; nous vous écrirons le {date}.",
+        "thanks_title": "Merci pour votre avis\u00a0!",
         "thanks_text": "Votre avis sur {shop} a bien été enregistré.",
         "already_title": "Vous avez déjà donné votre avis",
-        "already_text": "Un seul avis est possible par commande ; le vôtre sur {shop} est bien enregistré.",
+        "already_text": "Un seul avis est possible par commande\u00a0; le vôtre sur {shop} est bien enregistré.",
         "your_review": "Votre avis",
         "share_title": "Partagez-le aussi sur {platform}",
-        "share_text": "Le bouton copie votre avis et ouvre la page {platform} de {shop} : il ne reste qu'à le coller.",
+        "share_text": "Le bouton copie votre avis et ouvre la page {platform} de {shop}\u00a0: il ne reste qu'à le coller.",
         "share_button": "Copier mon avis et ouvrir {platform}",
-        "copied": "Avis copié : collez-le sur la page qui vient de s'ouvrir.",
-        "copy_failed": "La copie automatique n'a pas fonctionné : sélectionnez le texte ci-dessus pour le copier.",
+        "copied": "Avis copié\u00a0: collez-le sur la page qui vient de s'ouvrir.",
+        "copy_failed": "La copie automatique n'a pas fonctionné\u00a0: sélectionnez le texte ci-dessus pour le copier.",
         "redirect": "Vous serez redirigé vers {platform} dans {seconds} secondes.",
         "redirect_cancel": "Rester sur cette page",
         "redirect_cancelled": "Redirection annulée.",
@@ -155,7 +155,8 @@ def _render(template: str, review_request: ReviewRequest, status: int = 200, **e
         "t": TEXT[lang],
         "shop_name": shop.name,
         "reference": order.reference or order.external_id,
-        "order_date": _date(order.placed_at or order.created_at, lang, shop.timezone),
+        # Only the date the order was placed; never the day King-Avis first heard of it.
+        "order_date": _date(order.placed_at, lang, shop.timezone),
         "token": review_request.token,
         "postpone_days": shop.postpone_days,
         "review_link_days": shop.review_link_days,
@@ -233,6 +234,9 @@ def review_page(token: str) -> Response:
         return _thanks(review_request, review)
     state = service.link_state(review_request, review=None, check_review=False)
     if state in (LinkState.OPEN, LinkState.POSTPONED):
+        # The text part's link leads here directly: opening the questionnaire is a click.
+        count_click(review_request, request.headers.get("User-Agent"), request.method)
+        db.session.commit()
         return _questionnaire(review_request, state)
     return _refusal(review_request, state)
 

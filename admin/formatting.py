@@ -1,0 +1,42 @@
+"""Numbers, percentages, ratings and dates as the reader's locale writes them (Flask-Babel).
+
+"4,5 / 5" and "40,0 %" in French, "4.5 / 5" and "40.0%" in English: every figure of the
+back-office goes through these, never through ``str()`` or ``%``-formatting.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel import Locale
+from flask_babel import format_date, format_decimal, format_percent, get_locale, gettext
+
+
+def number(value: int | float | None) -> str:
+    """A count ("1 234" in French); "–" when unknown."""
+    return "–" if value is None else format_decimal(value)
+
+
+def percent(value: float | None) -> str:
+    """A percentage given out of 100, one decimal, with the locale's sign and spacing."""
+    if value is None:
+        return "–"
+    locale = get_locale() or Locale("fr")
+    pattern = locale.percent_formats[None].pattern.replace("#,##0", "#,##0.0", 1)
+    return format_percent(value / 100, format=pattern)
+
+
+def rating(value: float | None) -> str:
+    """An average rating out of 5, one decimal ("4,5 / 5")."""
+    if value is None:
+        return "–"
+    return gettext("%(rating)s / 5", rating=format_decimal(value, format="0.0"))
+
+
+def day(value: date | datetime | None) -> str:
+    """A calendar day in the locale's short form (30/11/2026, 11/30/26)."""
+    return "–" if value is None else format_date(value, "short")
+
+
+JINJA_GLOBALS = {"fmt_number": number, "fmt_percent": percent, "fmt_rating": rating,
+                 "fmt_day": day}
