@@ -57,6 +57,7 @@ from . import (  # noqa: E402,F401
     credentials,
     dashboard,
     history,
+    moderation,
     orders,
     pending,
     reviews,

@@ -40,6 +40,12 @@ ACTION_LABELS: dict[str, Any] = {
     "balancing.update": lazy_gettext("Partage vers un site d'avis modifié"),
     "callback.secret_reveal": lazy_gettext("Clé de rappel affichée"),
     "callback.secret_rotate": lazy_gettext("Clé de rappel régénérée"),
+    "review.report": lazy_gettext("Avis signalé à la modération"),
+    "review.reply": lazy_gettext("Réponse à un avis publiée"),
+    "review.reply_update": lazy_gettext("Réponse à un avis modifiée"),
+    "moderation.publish": lazy_gettext("Modération : avis publié"),
+    "moderation.reject": lazy_gettext("Modération : avis refusé"),
+    "moderation.dismiss_report": lazy_gettext("Modération : signalement écarté, avis maintenu"),
 }
 
 

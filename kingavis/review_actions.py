@@ -171,14 +171,17 @@ def operator_publish(review_id: int, operator: User, *, now: datetime | None = N
                                 notify_author=True)
             _resolve_report(review.id, operator, DISMISSED, now)
             action = "moderation.publish"
+            audit.record(operator, "moderation.publish", shop=shop, target_type="review",
+                         target_id=review.id)
         elif review.status == ReviewState.PUBLISHED.value and open_report(review.id) is not None:
             _resolve_report(review.id, operator, DISMISSED, now)
             timeline_note(review, NoteCode.REVIEW_REPORT_DISMISSED, {"rating": review.rating},
                           actor=MODERATION, now=now)
             action = "moderation.dismiss_report"
+            audit.record(operator, "moderation.dismiss_report", shop=shop, target_type="review",
+                         target_id=review.id)
         else:
             raise ActionError("state", f"a {review.status} review has nothing to decide")
-        audit.record(operator, action, shop=shop, target_type="review", target_id=review.id)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -285,8 +288,12 @@ def reply_to_review(shop: Shop, review_id: int, user: User, text: object, *,
         queue_callback(review, CALLBACK_REPLIED, now=now)
         timeline_note(review, NoteCode.REVIEW_REPLY_PUBLISHED if first else NoteCode.REVIEW_REPLY_UPDATED,
                       {"rating": review.rating}, actor=user.email, now=now)
-        audit.record(user, "review.reply" if first else "review.reply_update", shop=shop,
-                     target_type="review", target_id=review.id, details={"chars": len(body)})
+        if first:
+            audit.record(user, "review.reply", shop=shop, target_type="review",
+                         target_id=review.id, details={"chars": len(body)})
+        else:
+            audit.record(user, "review.reply_update", shop=shop, target_type="review",
+                         target_id=review.id, details={"chars": len(body)})
         db.session.commit()
     except BaseException:
         db.session.rollback()
