@@ -32,6 +32,8 @@ def fresh(review_id: int) -> Review:
     db.session.rollback()
     review = db.session.get(Review, review_id, populate_existing=True)
     assert review is not None
+    db.session.expunge(review)  # keep its values, hold no transaction (SQLite: the write lock)
+    db.session.rollback()
     return review
 
 
