@@ -81,9 +81,21 @@ def job_id(message_id: int, attempt: int) -> str:
     return f"review-message-{message_id}-{attempt}"
 
 
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def _load(message_id: int, attempt: int) -> OutgoingMessage | None:
-    """The message if it is still ours (sending, this attempt); else None, nothing held."""
-    message = db.session.get(OutgoingMessage, message_id, populate_existing=True)
+    """The message if it is still ours (sending, this attempt); else None, nothing held.
+
+    On PostgreSQL the row stays locked until the outcome is recorded, so no other dispatcher
+    can claim it meanwhile (a row another transaction holds is skipped: this job is stale);
+    SQLite (a single writer) renews the lease before sending instead of holding its lock."""
+    query = select(OutgoingMessage).where(OutgoingMessage.id == message_id) \
+        .execution_options(populate_existing=True)
+    if _postgres():
+        query = query.with_for_update(skip_locked=True)
+    message = db.session.execute(query).scalar_one_or_none()
     if message is None or message.state != OutgoingState.SENDING.value or message.attempts != attempt:
         db.session.rollback()
         return None
@@ -170,7 +182,8 @@ def _deliver_callback(message: OutgoingMessage, review: Review, request: ReviewR
                       separators=(",", ":"), ensure_ascii=False)
     url, secret, kind = shop.callback_url, shop.callback_secret, message.kind
     fields = {"review_id": review.id, "shop_id": shop.id}
-    db.session.commit()  # no transaction held during the network call
+    if not _postgres():
+        db.session.commit()  # SQLite: no write lock held during the network call
     error, retryable = signed_post(url, secret, event_webhook_id(kind, message_id), body,
                                    what=kind, fields=fields)
     if error is None:
@@ -198,9 +211,10 @@ def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequ
             public_url=public_url(request.shop),
             base_url=config["KINGAVIS_BASE_URL"], mail_from=config["MAIL_FROM"],
         )
-        # Keep the lease for the time of the send, then hold no transaction over the network.
+        # Keep the lease for the time of the send; SQLite: then let go of the write lock.
         message.next_attempt_at = max(message.next_attempt_at or now, now + service.lease())
-        db.session.commit()
+        if not _postgres():
+            db.session.commit()
     except PermanentMailError as exc:
         db.session.rollback()
         return _finish(message_id, attempt, Outcome.FAILED, str(exc), now)
