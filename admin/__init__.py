@@ -96,6 +96,7 @@ from . import (  # noqa: E402,F401
     dashboard,
     email_design,
     history,
+    moderation,
     orders,
     pending,
     reviews,

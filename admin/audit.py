@@ -46,6 +46,13 @@ ACTION_LABELS: dict[str, Any] = {
 
     "customer.erase": lazy_gettext("Données d'un client effacées"),
     "customer.export": lazy_gettext("Données d'un client exportées"),
+
+    "review.report": lazy_gettext("Avis signalé à la modération"),
+    "review.reply": lazy_gettext("Réponse à un avis publiée"),
+    "review.reply_update": lazy_gettext("Réponse à un avis modifiée"),
+    "moderation.publish": lazy_gettext("Modération : avis publié"),
+    "moderation.reject": lazy_gettext("Modération : avis refusé"),
+    "moderation.dismiss_report": lazy_gettext("Modération : signalement écarté, avis maintenu"),
 }
 
 

@@ -141,6 +141,8 @@ def logout() -> Response:
 @blueprint.route("/")
 @login_required
 def index() -> Any:
+    if current_user.is_operator:
+        return redirect(url_for("admin.moderation"))
     shops = list(current_user.shops)
     if len(shops) == 1:
         return redirect(url_for("admin.dashboard", shop_key=shops[0].key))

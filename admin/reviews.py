@@ -1,4 +1,5 @@
-"""Back-office: the shop's verified reviews (filter by rating, paginated).
+"""Back-office: the shop's verified reviews (filter by rating, paginated), the merchant's reply
+and report.
 
 The Review Balancing settings live on one page only, **Collecte d'avis**; this page says
 what they are and links there."""
@@ -7,24 +8,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request
-from flask_babel import lazy_gettext
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext, lazy_gettext
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
 from kingavis.extensions import db
-from kingavis.models import Review, Shop
+from kingavis.models import Review, ReviewState, Shop
+from kingavis.publication import rejection_label
+from kingavis.review_actions import (
+    MAX_REPLY_CHARS,
+    MAX_REPORT_CHARS,
+    ActionError,
+    reply_to_review,
+    report_review,
+    reviews_with_reports,
+)
 
 from . import blueprint
-from .access import shop_view
+from .access import get_or_404, shop_view
 from .pending import Display
 
 PER_PAGE = 25
 
 PLATFORM_LABELS = {"google": "Google", "trustpilot": "Trustpilot", "other": lazy_gettext("Autre site")}
+STATUS_LABELS = {
+    ReviewState.PENDING.value: lazy_gettext("En attente de modération"),
+    ReviewState.PUBLISHED.value: lazy_gettext("Publié"),
+    ReviewState.REJECTED.value: lazy_gettext("Refusé par la modération"),
+    ReviewState.WITHDRAWN.value: lazy_gettext("Retiré par son auteur"),
+}
 CALLBACK_LABELS = {
     "pending": lazy_gettext("notification en attente"),
     "delivered": lazy_gettext("notification reçue"),
@@ -44,6 +62,7 @@ class ReviewFilterForm(FlaskForm):
     )
 
 
+
 def _filtered(shop: Shop, rating: int | None) -> Any:
     query = (
         select(Review)
@@ -54,6 +73,7 @@ def _filtered(shop: Shop, rating: int | None) -> Any:
     if rating is not None:
         query = query.where(Review.rating == rating)
     return query
+
 
 
 def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
@@ -70,9 +90,12 @@ def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
             per_page=PER_PAGE,
             error_out=False,
         )
+    # The header counts what the public sees: published reviews only.
     stats = db.session.execute(
-        select(func.count(Review.id), func.avg(Review.rating)).where(Review.shop_id == shop.id)
+        select(func.count(Review.id), func.avg(Review.rating)).where(
+            Review.shop_id == shop.id, Review.status == ReviewState.PUBLISHED.value)
     ).one()
+    shown = [r.id for r in pagination.items] if pagination is not None else []
     return render_template(
         "admin/reviews.html",
         shop=shop,
@@ -85,6 +108,11 @@ def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
         platform_labels=PLATFORM_LABELS,
         callback_labels=CALLBACK_LABELS,
         has_timeline="admin.order_timeline" in blueprint_endpoints(),
+        status_labels=STATUS_LABELS,
+        reported=reviews_with_reports(shop, shown),
+        rejection_label=lambda code: rejection_label(code, str(get_locale() or "fr")),
+        max_reply=MAX_REPLY_CHARS,
+        max_report=MAX_REPORT_CHARS,
     ), status
 
 
@@ -98,3 +126,58 @@ def blueprint_endpoints() -> set[str]:
 @shop_view
 def reviews(shop: Shop) -> tuple[str, int]:
     return _page(shop)
+
+
+# --- The merchant's reply and report (CONTRACT 7): never a way to delete or hide a review ---
+
+ACTION_ERRORS = {
+    ("reply", "invalid"): lazy_gettext("La réponse doit compter de 1 à %(max)d caractères."),
+    ("reply", "state"): lazy_gettext("Seul un avis publié peut recevoir une réponse."),
+    ("report", "invalid"): lazy_gettext("Le motif du signalement doit compter de 3 à %(max)d caractères."),
+    ("report", "state"): lazy_gettext("Seul un avis publié peut être signalé."),
+    ("report", "reported"): lazy_gettext("Cet avis est déjà signalé : la modération va l'examiner."),
+}
+
+
+def _refused(shop: Shop, what: str, code: str) -> tuple[str, int]:
+    limit = MAX_REPLY_CHARS if what == "reply" else MAX_REPORT_CHARS
+    message = ACTION_ERRORS.get((what, code), ACTION_ERRORS[(what, "state")])
+    flash(str(message) % {"max": limit}, "error")
+    return _page(shop, 422 if code == "invalid" else 409)
+
+
+def _checked_form() -> bool:
+    """The CSRF check of a row form (the text itself is checked by the service)."""
+    return FlaskForm(formdata=request.form).validate()
+
+
+@blueprint.route("/shops/<shop_key>/reviews/<int:review_id>/reply", methods=["POST"])
+@shop_view
+def review_reply(shop: Shop, review_id: int) -> Response | tuple[str, int]:
+    review = get_or_404(Review, review_id, shop)
+    if not _checked_form():
+        flash(gettext("Le formulaire a expiré : recommencez."), "error")
+        return _page(shop, 400)
+    try:
+        changed = reply_to_review(shop, review.id, current_user._get_current_object(),
+                                  request.form.get("text"))
+    except ActionError as exc:
+        return _refused(shop, "reply", exc.code)
+    if changed:
+        flash(gettext("Réponse publiée."), "success")
+    return redirect(url_for("admin.reviews", shop_key=shop.key) + f"#review-{review_id}")
+
+
+@blueprint.route("/shops/<shop_key>/reviews/<int:review_id>/report", methods=["POST"])
+@shop_view
+def review_report(shop: Shop, review_id: int) -> Response | tuple[str, int]:
+    review = get_or_404(Review, review_id, shop)
+    if not _checked_form():
+        flash(gettext("Le formulaire a expiré : recommencez."), "error")
+        return _page(shop, 400)
+    try:
+        report_review(shop, review.id, current_user._get_current_object(), request.form.get("reason"))
+    except ActionError as exc:
+        return _refused(shop, "report", exc.code)
+    flash(gettext("Avis signalé : il reste publié jusqu'à la décision de la modération."), "success")
+    return redirect(url_for("admin.reviews", shop_key=shop.key) + f"#review-{review_id}")

@@ -221,6 +221,37 @@ def payload(review: Review, order: Order) -> dict[str, Any]:
     }
 
 
+def event_webhook_id(kind: str, message_id: int) -> str:
+    """The webhook-id of one review.published / review.withdrawn / review.replied event: the
+    same on every attempt (``review_published_<n>``), distinct for each event."""
+    return f"{kind.replace('.', '_')}_{message_id}"
+
+
+def event_payload(kind: str, review: Review, order: Order, occurred_at: datetime) -> dict[str, Any]:
+    """The body of a review.published / review.withdrawn / review.replied event (README,
+    "Callbacks"). Built when it is sent: a withdrawn review's text is never in it."""
+    from .public import author_display
+
+    data: dict[str, Any] = {"id": str(review.id), "status": review.status, "rating": review.rating}
+    if kind == "review.published":
+        data["comment"] = review.comment
+        data["author"] = author_display(order.customer_first_name, order.customer_last_name)
+        data["published_at"] = _iso(review.published_at) if review.published_at else None
+    elif kind == "review.withdrawn":
+        data["withdrawn_at"] = _iso(review.withdrawn_at) if review.withdrawn_at else None
+    elif kind == "review.replied":
+        data["reply"] = {
+            "text": review.reply_text,
+            "published_at": _iso(review.reply_published_at) if review.reply_published_at else None,
+            "updated_at": _iso(review.reply_updated_at) if review.reply_updated_at else None,
+        }
+    return {
+        "type": kind,
+        "timestamp": _iso(occurred_at),
+        "data": {"review": data, "order": {"id": order.external_id, "reference": order.reference}},
+    }
+
+
 def retry_intervals() -> list[int]:
     intervals = current_app.config.get("CALLBACK_RETRY_INTERVALS") or DEFAULT_RETRY_INTERVALS
     return [int(i) for i in intervals]
@@ -297,33 +328,10 @@ def attempt(review_id: int, *, last: bool) -> str:
         return FAILED
     body = json.dumps(payload(review, order), separators=(",", ":"), ensure_ascii=False)
     msg_id = webhook_id(review)
-    now = datetime.now(UTC)
-    signature = Webhook(shop.callback_secret).sign(msg_id, now, body)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature,
-    }
-    url = shop.callback_url
-    shop_id = shop.id
+    url, secret, shop_id = shop.callback_url, shop.callback_secret, shop.id
     db.session.commit()  # no transaction held during the network call
-    retryable = False
-    try:
-        response = _post(url, body.encode("utf-8"), headers)
-    except DestinationRefused as exc:  # never retried: the next attempt would be refused too
-        error = str(exc)
-        log.warning("review.created callback refused: destination not public", extra={"fields": {
-            "review_id": review_id, "shop_id": shop_id, "host": exc.host, "address": exc.address}})
-    except requests.RequestException as exc:
-        error, retryable = f"{type(exc).__name__}: {exc}"[:500], True
-    else:
-        if 200 <= response.status_code < 300:
-            error = None
-        else:
-            error = f"HTTP {response.status_code}"
-            retryable = response.status_code >= 500 or response.status_code == 429
+    error, retryable = signed_post(url, secret, msg_id, body, what="review.created",
+                                   fields={"review_id": review_id, "shop_id": shop_id})
     review = db.session.get(Review, review_id, populate_existing=True)
     if review is None:
         return "gone"
@@ -344,6 +352,36 @@ def attempt(review_id: int, *, last: bool) -> str:
     if outcome == PENDING:
         raise RetryableCallbackError(error)
     return outcome
+
+
+def signed_post(url: str, secret: str, msg_id: str, body: str, *, what: str,
+                fields: dict[str, Any]) -> tuple[str | None, bool]:
+    """POST ``body`` to ``url``, signed the Standard Webhooks way with ``secret`` and
+    ``msg_id`` (a fresh timestamp and signature each attempt). Returns (error, retryable):
+    (None, False) when the receiver answered 2xx. Network errors, 5xx and 429 are retryable;
+    another status, a redirect or a refused destination is not. Call it holding no transaction.
+    """
+    now = datetime.now(UTC)
+    signature = Webhook(secret).sign(msg_id, now, body)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+    try:
+        response = _post(url, body.encode("utf-8"), headers)
+    except DestinationRefused as exc:  # never retried: the next attempt would be refused too
+        log.warning(f"{what} callback refused: destination not public", extra={"fields": {
+            **fields, "host": exc.host, "address": exc.address}})
+        return str(exc), False
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__}: {exc}"[:500], True
+    if 200 <= response.status_code < 300:
+        return None, False
+    return f"HTTP {response.status_code}", (response.status_code >= 500
+                                            or response.status_code == 429)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> requests.Response:

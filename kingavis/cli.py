@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .extensions import db
 from .public import public_url
 from .shops import UNSET, ShopError, configure_shop, create_shop, describe, get_shop, webhook_url
-from .users import UserError, create_user
+from .users import UserError, create_operator, create_user
 
 
 def _one_line(message: str) -> str:
@@ -139,17 +139,30 @@ def shops_configure(
 
 @users_cli.command("create")
 @click.option("--email", required=True)
-@click.option("--shop", "shop_key", required=True, help="Key of the shop the account manages.")
-def users_create(email: str, shop_key: str) -> None:
-    """Create a back-office account for a shop; the password is read from stdin.
+@click.option("--shop", "shop_key", help="Key of the shop the account manages.")
+@click.option("--operator", is_flag=True, help="A King-Avis operator (moderation), no shop.")
+def users_create(email: str, shop_key: str | None, operator: bool) -> None:
+    """Create a back-office account for a shop (--shop KEY) or a King-Avis operator
+    (--operator); the password is read from stdin.
 
     On a terminal it is prompted for (hidden, asked twice); otherwise the first line of
     standard input is the password (``printf '%s\\n' "$PASSWORD" | flask … users create …``).
     """
+    if operator == bool(shop_key):
+        raise click.ClickException("give exactly one of --shop KEY or --operator")
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    if operator:
+        try:
+            user = create_operator(email, password)
+        except UserError as exc:
+            db.session.rollback()
+            raise click.ClickException(_one_line(str(exc))) from None
+        click.echo(f"created operator account {user.email}")
+        return
+    assert shop_key is not None
     try:
         shop = get_shop(shop_key)
         user, created = create_user(email, password, shop)

@@ -460,6 +460,8 @@ class Review(db.Model):
     reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     reply_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reply_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why an operator rejected it: a code of kingavis.publication.REJECTION_REASONS.
+    rejection_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # The shop's review.created callback: pending / delivered / failed (None: no callback set).
     callback_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -502,6 +504,82 @@ class User(db.Model):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class ReviewReport(db.Model):
+    """A merchant's report of a review (CONTRACT 7). The review stays published until an
+    operator decides: ``resolution`` "upheld" (the review was rejected) or "dismissed".
+    At most one open report (``resolved_at`` NULL) per review, enforced by the database."""
+
+    __tablename__ = "review_reports"
+    __table_args__ = (
+        Index(
+            "uq_review_reports_open_per_review",
+            "review_id",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    reported_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+
+    review: Mapped[Review] = relationship()
+
+
+class OutgoingState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DROPPED = "dropped"  # no longer to be sent (e.g. the review was withdrawn meanwhile)
+
+
+class OutgoingMessage(db.Model):
+    """A message about a review waiting to go out: an email to its author or an event on the
+    shop's signed callback. Written in the same transaction as the change it tells of; the
+    dispatcher tick claims it with a lease (``next_attempt_at``), like a review request, so
+    nothing is lost if a worker dies and nothing is sent twice."""
+
+    __tablename__ = "outgoing_messages"
+    __table_args__ = (
+        Index(
+            "ix_outgoing_messages_due",
+            "next_attempt_at",
+            postgresql_where=text("state IN ('pending', 'sending')"),
+            sqlite_where=text("state IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    # "email" (to the review's author) or "callback" (the shop's callback URL).
+    channel: Mapped[str] = mapped_column(String(16))
+    # email: published / rejected / reply; callback: review.published / review.withdrawn / review.replied.
+    kind: Mapped[str] = mapped_column(String(32))
+    # A rejection reason code, for the email that tells it.
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=OutgoingState.PENDING.value)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    review: Mapped[Review] = relationship()
 
 
 class AuditLog(db.Model):

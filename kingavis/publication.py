@@ -12,9 +12,59 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from flask_babel import force_locale, lazy_gettext
+
 from .extensions import db
-from .models import RequestDecision, Review, ReviewRequest, ReviewState, utcnow
-from .notes import NoteCode
+from .models import (
+    OutgoingMessage,
+    OutgoingState,
+    RequestDecision,
+    Review,
+    ReviewRequest,
+    ReviewState,
+    Shop,
+    utcnow,
+)
+from .notes import VALUE_LABELS, NoteCode
+
+# Why an operator may refuse a review: the fixed, published list (CONTRACT 7), shown on the
+# charter, in the moderation queue and in the email to the author. Codes are stored
+# (Review.rejection_reason, the timeline) and never change; labels are French msgids with an
+# English translation (``rejection_label`` words one in a given language).
+REJECTION_REASONS: dict[str, Any] = {
+    "personal_data": lazy_gettext(
+        "données personnelles (adresse email, numéro de téléphone, adresse postale…)"),
+    "insulting": lazy_gettext("propos injurieux, diffamatoires, discriminatoires ou menaçants"),
+    "off_topic": lazy_gettext("hors sujet : l'avis ne porte pas sur l'expérience de consommation"),
+    "advertising": lazy_gettext("publicité ou lien vers un autre site"),
+    "conflict_of_interest": lazy_gettext(
+        "conflit d'intérêts : l'auteur n'est pas le client ou agit pour un tiers"),
+    "unintelligible": lazy_gettext("texte incompréhensible"),
+}
+# How the author's own withdrawal reads on the timeline ("avis retiré : par son auteur").
+WITHDRAWN_BY_AUTHOR = "author"
+
+# The timeline words these codes in the reader's language (kingavis.notes).
+VALUE_LABELS["reason"].update(REJECTION_REASONS)
+VALUE_LABELS["reason"][WITHDRAWN_BY_AUTHOR] = lazy_gettext("par son auteur")
+
+
+def rejection_label(code: str, lang: str = "fr") -> str:
+    """The label of a rejection reason in ``lang`` ("fr" or "en"); the code itself if unknown."""
+    label = REJECTION_REASONS.get(code)
+    if label is None:
+        return code
+    with force_locale(lang):
+        return str(label)
+
+# Events on the shop's signed callback (README, "Callbacks"), besides review.created.
+CALLBACK_PUBLISHED = "review.published"
+CALLBACK_WITHDRAWN = "review.withdrawn"
+CALLBACK_REPLIED = "review.replied"
+# Emails to a review's author.
+EMAIL_PUBLISHED = "published"
+EMAIL_REJECTED = "rejected"
+EMAIL_REPLY = "reply"
 
 # Which state a review may move to from which: the author may withdraw at any time before
 # withdrawal; an operator publishes or rejects a pending review and may reject a published one
@@ -52,13 +102,20 @@ def change_review_state(
     reason: str | None = None,
     note_args: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    notify_author: bool = False,
 ) -> bool:
     """Move ``review`` to ``target``, set its dates and add the order-timeline row. Not committed.
 
     Returns False (and changes nothing) when the review already is in ``target``, so a repeated
     withdrawal or decision is harmless. Raises ReviewTransitionError for a move ``ALLOWED``
     forbids. ``published_at`` is the first publication's time and is kept if an operator
-    re-publishes; ``withdrawn_at`` is set on withdrawal.
+    re-publishes; ``withdrawn_at`` is set on withdrawal; a rejection keeps its ``reason`` code
+    in ``rejection_reason``.
+
+    In the same transaction it queues what the change must tell (``OutgoingMessage`` rows, sent
+    by the dispatcher): a ``review.published`` or ``review.withdrawn`` event when the shop has a
+    callback URL, and with ``notify_author`` (an operator's decision) the email telling the
+    author the review is published or, with the reason, rejected.
     """
     now = now or utcnow()
     current = ReviewState(review.status)
@@ -71,8 +128,36 @@ def change_review_state(
         review.published_at = now
     if target == ReviewState.WITHDRAWN:
         review.withdrawn_at = now
+    if target == ReviewState.REJECTED:
+        review.rejection_reason = reason
+    elif target == ReviewState.PUBLISHED:
+        review.rejection_reason = None
     args: dict[str, Any] = {"rating": review.rating, "reason": reason or ""}
     args.update(note_args or {})
+    timeline_note(review, _NOTES[target], args, actor=actor, now=now)
+    if target == ReviewState.PUBLISHED:
+        queue_callback(review, CALLBACK_PUBLISHED, now=now)
+    elif target == ReviewState.WITHDRAWN:
+        queue_callback(review, CALLBACK_WITHDRAWN, now=now)
+    if notify_author and target == ReviewState.PUBLISHED:
+        queue_author_email(review, EMAIL_PUBLISHED, now=now)
+    elif notify_author and target == ReviewState.REJECTED:
+        queue_author_email(review, EMAIL_REJECTED, reason=reason, now=now)
+    return True
+
+
+def hold_for_moderation(review: Review, why: str, *, actor: str, now: datetime | None = None) -> None:
+    """A new review stays ``pending`` for an operator (``why``: what the comment holds, see
+    kingavis.moderation); the timeline says so. Not committed."""
+    if review.status != ReviewState.PENDING.value:
+        raise ReviewTransitionError(f"a {review.status} review cannot be held for moderation")
+    timeline_note(review, NoteCode.REVIEW_PENDING, {"rating": review.rating, "why": why},
+                  actor=actor, now=now)
+
+
+def timeline_note(review: Review, code: NoteCode, args: Mapping[str, Any], *, actor: str,
+                  now: datetime | None = None) -> None:
+    """A row on the order timeline about ``review`` that keeps the request's state. Not committed."""
     request = db.session.get(ReviewRequest, review.review_request_id)
     db.session.add(
         RequestDecision(
@@ -81,9 +166,33 @@ def change_review_state(
             reason=request.reason if request is not None else None,
             due_at=request.due_at if request is not None else None,
             actor=actor,
-            note_code=_NOTES[target],
-            note_args=args,
-            created_at=now,
+            note_code=code,
+            note_args=dict(args),
+            created_at=now or utcnow(),
         )
     )
-    return True
+
+
+def queue_callback(review: Review, kind: str, *, now: datetime | None = None) -> OutgoingMessage | None:
+    """Queue event ``kind`` for the shop's callback, if it has one. Not committed."""
+    shop = db.session.get(Shop, review.shop_id)
+    if shop is None or not shop.callback_url:
+        return None
+    return _queue(review, "callback", kind, None, now)
+
+
+def queue_author_email(review: Review, kind: str, *, reason: str | None = None,
+                       now: datetime | None = None) -> OutgoingMessage:
+    """Queue email ``kind`` (published, rejected, reply) to the review's author. Not committed."""
+    return _queue(review, "email", kind, reason, now)
+
+
+def _queue(review: Review, channel: str, kind: str, reason: str | None,
+           now: datetime | None) -> OutgoingMessage:
+    now = now or utcnow()
+    message = OutgoingMessage(
+        shop_id=review.shop_id, review_id=review.id, channel=channel, kind=kind, reason=reason,
+        state=OutgoingState.PENDING.value, next_attempt_at=now, attempts=0, created_at=now,
+    )
+    db.session.add(message)
+    return message

@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from .delivery import service
 from .extensions import db
 from .models import RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
+from .moderation import moderation_reason
 from .notes import NoteCode
-from .publication import change_review_state
+from .publication import change_review_state, hold_for_moderation
 from .shops import ShopError
 
 log = logging.getLogger("kingavis.reviews")
@@ -185,7 +186,13 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
         )
         db.session.add(review)
         db.session.flush()
-        change_review_state(review, ReviewState.PUBLISHED, actor=CUSTOMER, now=now)
+        # Published at once, unless the comment holds an email address, a phone number or a
+        # link: then it waits for an operator (CONTRACT 7). The rating plays no part.
+        why = moderation_reason(clean.comment)
+        if why is None:
+            change_review_state(review, ReviewState.PUBLISHED, actor=CUSTOMER, now=now)
+        else:
+            hold_for_moderation(review, why, actor=CUSTOMER, now=now)
         if locked.state == RequestState.SCHEDULED.value:
             # Postponed, and the order arrived after all: the second email is no longer needed.
             service.record(locked, RequestState.SENT, note_code=NoteCode.POSTPONED_EMAIL_WITHDRAWN,

@@ -67,6 +67,10 @@ class TickResult:
     reminders_claimed: int = 0
     reminders_enqueued: int = 0
     reminder_outcomes: Counter[str] = field(default_factory=Counter)
+    # Messages about reviews: author emails and callback events (kingavis.delivery.outgoing).
+    messages_claimed: int = 0
+    messages_enqueued: int = 0
+    message_outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
     def sent(self) -> int:
@@ -90,6 +94,14 @@ class TickResult:
                 text += f"; reminders: claimed {self.reminders_claimed}, " + ", ".join(
                     f"{k} {v}" for k, v in sorted(self.reminder_outcomes.items())
                 )
+        if self.messages_claimed:
+            if self.mode == "rq":
+                text += f"; review messages: claimed {self.messages_claimed}, " \
+                        f"enqueued {self.messages_enqueued}"
+            else:
+                text += f"; review messages: claimed {self.messages_claimed}, " + ", ".join(
+                    f"{k} {v}" for k, v in sorted(self.message_outcomes.items())
+                )
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,7 +109,10 @@ class TickResult:
                 "batches": self.batches, "held_back": self.held_back,
                 "outcomes": dict(self.outcomes), "reminders_claimed": self.reminders_claimed,
                 "reminders_enqueued": self.reminders_enqueued,
-                "reminder_outcomes": dict(self.reminder_outcomes)}
+                "reminder_outcomes": dict(self.reminder_outcomes),
+                "messages_claimed": self.messages_claimed,
+                "messages_enqueued": self.messages_enqueued,
+                "message_outcomes": dict(self.message_outcomes)}
 
 
 def due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
@@ -261,7 +276,8 @@ def claim_reminders(now: datetime, limit: int) -> list[tuple[int, int]]:
 
 def tick(now: datetime | None = None) -> TickResult:
     """Claim every request due at ``now`` (batch by batch) and send or enqueue it; then the
-    reminders due at ``now``, the same way."""
+    reminders due at ``now``, the same way; then the messages about reviews (emails to their
+    authors, callback events; kingavis.delivery.outgoing)."""
     now = now or utcnow()
     queue = current_app.extensions.get("rq_queue")
     batch_size = int(current_app.config["DISPATCH_BATCH_SIZE"])
@@ -271,7 +287,15 @@ def tick(now: datetime | None = None) -> TickResult:
     # reminders, the same way.
     if _drain(queue, batch_size, max_queued, result, now, reminder=False):
         _drain(queue, batch_size, max_queued, result, now, reminder=True)
-    if result.claimed or result.held_back or result.reminders_claimed:
+    # Emails to review authors and callback events: few, and owed to people who acted.
+    if queue is None or queue.count < max_queued:
+        from . import outgoing
+
+        claimed, enqueued, outcomes = outgoing.drain(queue, batch_size, now)
+        result.messages_claimed += claimed
+        result.messages_enqueued += enqueued
+        result.message_outcomes.update(outcomes)
+    if result.claimed or result.held_back or result.reminders_claimed or result.messages_claimed:
         log.info("dispatcher tick", extra={"fields": result.as_dict()})
     return result
 

@@ -439,3 +439,95 @@ def build_message(
     msg.attach(text_part)
     msg.attach(html_part)
     return msg
+
+
+# --- Emails to a review's author: moderation decision, the merchant's reply -----------------
+
+AUTHOR_TEMPLATE = "email/author_notice.{lang}.{part}"
+MAX_REPLY_CHARS_SHOWN = 2000
+
+
+@functools.cache
+def _author_templates(lang: str) -> tuple[Template, Template, Template]:
+    env = _environment()
+    subject, text, html = (
+        env.get_template(AUTHOR_TEMPLATE.format(lang=lang, part=part))
+        for part in ("subject", "txt", "html")
+    )
+    return subject, text, html
+
+
+def clean_paragraphs(value: str | None, limit: int) -> str:
+    """Someone's text for a message body, line breaks kept: no control or bidi characters,
+    at most two line breaks in a row, at most ``limit`` characters."""
+    if not value:
+        return ""
+    value = value.translate(_BIDI_CONTROLS).replace("\r\n", "\n")
+    value = "".join(
+        ch if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Zl", "Zp") else " "
+        for ch in value
+    )
+    value = re.sub(r"\n{3,}", "\n\n", "\n".join(" ".join(line.split()) for line in value.split("\n")))
+    value = value.strip()
+    if len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    return value
+
+
+def author_message_id(kind: str, outgoing_id: int, token: str, base_url: str) -> str:
+    """Stable across retries of one message (never shows the token)."""
+    digest = hashlib.sha256(f"{outgoing_id}:{token}:{kind}".encode()).hexdigest()[:24]
+    host = (urlsplit(base_url).hostname or "").lower()
+    if not _DOT_ATOM.match(host):
+        host = "kingavis.invalid"
+    return f"<review-{kind}.{outgoing_id}.{digest}@{host}>"
+
+
+def build_author_message(
+    kind: str,
+    outgoing_id: int,
+    request: ReviewRequest,
+    *,
+    reply_text: str | None,
+    reason_label: str | None,
+    public_url: str,
+    base_url: str,
+    mail_from: str,
+) -> EmailMessage:
+    """The email telling a review's author that it is published (``kind`` "published"),
+    refused with ``reason_label`` ("rejected"), or that the shop replied ("reply"). Built from
+    the same pieces as the review request, from the shop's name, to the bare address, in the
+    customer's language; no customer or merchant text in a header."""
+    order = request.order
+    shop = request.shop
+    to = recipient_address(order.customer_email)
+    lang = choose_language(order.customer_locale, shop.language, frozenset({"fr", "en"}))
+    context: dict[str, object] = {
+        "kind": kind,
+        "first_name": clean_text(order.customer_first_name, MAX_NAME_CHARS),
+        "shop_name": clean_text(shop.name, 200),
+        "reason": clean_text(reason_label, 300),
+        "reply": clean_paragraphs(reply_text, MAX_REPLY_CHARS_SHOWN),
+        "public_url": public_url,
+        "charter_url": public_url + "/charte",
+        "review_url": review_url(base_url, request.token),
+    }
+    subject, text, html = (template.render(context) for template in _author_templates(lang))
+    subject = " ".join(subject.split())
+    international = not to.username.isascii()
+    pol = _SMTPUTF8 if international else _SMTP
+    text_part = _text_part(pol, "plain", text, mime_version=False)
+    html_part = _text_part(pol, "html", html, mime_version=True)
+    msg = EmailMessage(policy=pol)
+    msg["From"] = _sender_header(shop.name, mail_from)
+    msg["To"] = to
+    msg["Subject"] = _header("Subject", subject)
+    msg["Date"] = _date_header(format_datetime(datetime.now(UTC)))
+    msg["Message-ID"] = author_message_id(kind, outgoing_id, request.token, base_url)
+    msg["MIME-Version"] = _header("MIME-Version", "1.0")
+    boundary = _boundary(text_part.get_payload(), html_part.get_payload())
+    msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
+    msg["Content-Language"] = _header("Content-Language", lang)
+    msg.attach(text_part)
+    msg.attach(html_part)
+    return msg

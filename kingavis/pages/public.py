@@ -34,7 +34,7 @@ from ..public import (
     shop_by_slug,
 )
 from . import blueprint
-from .public_text import CHARTER_TEXT, PAGE_TEXT, REPORT_REASONS, rejection_reasons
+from .public_text import CHARTER_TEXT, PAGE_TEXT, rejection_reasons
 
 LANGS = ("fr", "en")
 # Seconds a browser or proxy may keep a page: a publication, reply or withdrawal shows within
@@ -218,7 +218,6 @@ def charter(slug: str) -> Response:
                     "en": base + f"/avis/{shop.slug}/charte?lang=en"},
         noindex=False,
         rejection_reasons=rejection_reasons(lang),
-        report_reasons=REPORT_REASONS[lang],
         retention_months=shop.retention_months,
         contact=current_app.config.get("MAIL_FROM") or "no-reply@localhost",
         public_url=public_url(shop),

@@ -5,6 +5,8 @@ French typography: a non-breaking space (U+00A0) stands before « ? ! : ; » and
 
 from __future__ import annotations
 
+from ..publication import REJECTION_REASONS, rejection_label
+
 NB = "\u00a0"
 
 PAGE_TEXT: dict[str, dict[str, str]] = {
@@ -93,35 +95,10 @@ for _words in PAGE_TEXT.values():
     for _key, _value in _words.items():
         _words[_key] = _value.replace("{nb}", NB)
 
-# Why an operator may refuse a review (CONTRACT 7: a fixed, published list). The charter lists
-# them; the moderation decision names one.
-REJECTION_REASONS: dict[str, dict[str, str]] = {
-    "personal_data": {
-        "fr": "Il contient des données personnelles (adresse e-mail, numéro de téléphone, adresse…).",
-        "en": "It contains personal data (email address, phone number, postal address…).",
-    },
-    "abusive": {
-        "fr": "Il contient des propos injurieux, diffamatoires, discriminatoires ou menaçants.",
-        "en": "It contains insulting, defamatory, discriminatory or threatening content.",
-    },
-    "off_topic": {
-        "fr": "Il ne porte pas sur l'expérience de commande (produit, livraison, service).",
-        "en": "It is not about the order experience (product, delivery, service).",
-    },
-    "advertising": {
-        "fr": "Il contient de la publicité ou un lien vers un autre site.",
-        "en": "It contains advertising or a link to another site.",
-    },
-    "not_the_customer": {
-        "fr": "Il n'a manifestement pas été écrit par le client de la commande, ou sous conflit d'intérêts.",
-        "en": "It was plainly not written by the order's customer, or under a conflict of interest.",
-    },
-}
-
-
 def rejection_reasons(lang: str) -> list[tuple[str, str]]:
-    """The published list of refusal reasons, worded for ``lang``, in a stable order."""
-    return [(code, words[lang]) for code, words in REJECTION_REASONS.items()]
+    """The published list of refusal reasons (CONTRACT 7), the one moderation decides with,
+    worded for ``lang``, in a stable order."""
+    return [(code, rejection_label(code, lang)) for code in REJECTION_REASONS]
 
 
 CHARTER_TEXT: dict[str, dict[str, str]] = {
@@ -270,5 +247,3 @@ CHARTER_TEXT: dict[str, dict[str, str]] = {
 for _words in CHARTER_TEXT.values():
     for _key, _value in _words.items():
         _words[_key] = _value.replace("{nb}", NB)
-
-REPORT_REASONS = {lang: rejection_reasons(lang) for lang in ("fr", "en")}

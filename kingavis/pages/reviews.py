@@ -26,6 +26,7 @@ from ..callbacks import notify_review_created
 from ..delivery.mail import choose_language
 from ..extensions import csrf, db
 from ..models import Review, ReviewRequest
+from ..review_actions import ActionError, withdraw_by_author
 from ..reviews import LinkState, ReviewError
 from ..tracking import count_click, third_party_redirect
 from . import blueprint
@@ -77,6 +78,18 @@ TEXT: dict[str, dict[str, str]] = {
         "closed_title": "Ce lien n'est plus valable",
         "closed_text": "L'invitation à donner votre avis sur cette commande de {shop} a été annulée.",
         "platform_other": "la plateforme d'avis",
+        "status_pending": "Votre avis contient des coordonnées ou un lien : il sera publié après vérification par la modération de King-Avis.",
+        "status_published": "Votre avis est publié sur la page d'avis de {shop}.",
+        "see_page": "Voir la page d'avis",
+        "status_rejected": "La modération de King-Avis n'a pas publié votre avis, pour ce motif : {reason}.",
+        "reply_title": "Réponse de {shop}",
+        "withdraw_title": "Retirer mon avis",
+        "withdraw_text": "Vous pouvez retirer votre avis à tout moment : il disparaît de la page d'avis de {shop} et n'est plus compté dans sa note.",
+        "withdraw_button": "Retirer mon avis",
+        "withdrawn_title": "Votre avis est retiré",
+        "withdrawn_text": "Votre avis sur {shop} n'est plus publié ni compté dans sa note.",
+        "no_review_title": "Aucun avis à retirer",
+        "no_review_text": "Vous n'avez pas donné d'avis sur cette commande de {shop}.",
     },
     "en": {
         "title": "Your review of {shop}",
@@ -121,6 +134,18 @@ TEXT: dict[str, dict[str, str]] = {
         "closed_title": "This link is no longer valid",
         "closed_text": "The invitation to review this order from {shop} was cancelled.",
         "platform_other": "the review site",
+        "status_pending": "Your review holds contact details or a link: it will be published once King-Avis moderation has checked it.",
+        "status_published": "Your review is published on the review page of {shop}.",
+        "see_page": "See the review page",
+        "status_rejected": "King-Avis moderation did not publish your review, for this reason: {reason}.",
+        "reply_title": "Reply from {shop}",
+        "withdraw_title": "Withdraw my review",
+        "withdraw_text": "You can withdraw your review at any time: it leaves the review page of {shop} and no longer counts in its rating.",
+        "withdraw_button": "Withdraw my review",
+        "withdrawn_title": "Your review is withdrawn",
+        "withdrawn_text": "Your review of {shop} is no longer published nor counted in its rating.",
+        "no_review_title": "No review to withdraw",
+        "no_review_text": "You have not left a review for this order from {shop}.",
     },
 }
 
@@ -191,7 +216,13 @@ def _message(review_request: ReviewRequest, state: LinkState, status: int, **ext
 
 def _thanks(review_request: ReviewRequest, review: Review, status: int = 200, *,
             again: bool = False) -> Response:
-    return _render("pages/review_thanks.html", review_request, status, review=review, again=again)
+    from ..public import public_url
+    from ..publication import rejection_label
+
+    lang = _lang(review_request)
+    reason = rejection_label(review.rejection_reason, lang) if review.rejection_reason else ""
+    return _render("pages/review_thanks.html", review_request, status, review=review, again=again,
+                   public_url=public_url(review_request.shop), rejection=reason)
 
 
 def _refusal(review_request: ReviewRequest, state: LinkState) -> Response:
@@ -287,6 +318,21 @@ def not_received(token: str) -> Response:
     assert review_request is not None
     return _questionnaire(review_request, LinkState.POSTPONED, just_postponed=True,
                           due=_date(due, lang, review_request.shop.timezone))
+
+
+@blueprint.post("/r/<token>/withdraw")
+@csrf.exempt
+def withdraw(token: str) -> Response:
+    """The author withdraws their review (CONTRACT 7). Idempotent: a second POST shows the
+    same page, 200, and changes nothing. The token is the secret, as for the other forms."""
+    review_request = _find(token)
+    if review_request is None:
+        return _not_found()
+    try:
+        review = withdraw_by_author(review_request)
+    except ActionError:
+        return _render("pages/review_withdrawn.html", review_request, 409, withdrawn=False)
+    return _render("pages/review_withdrawn.html", review_request, withdrawn=True, review=review)
 
 
 @blueprint.route("/r/<token>/share", methods=["POST"])

@@ -1,7 +1,7 @@
 """personal data: keyed address hashes, erased orders, erasure records, kept author names
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30 07:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
