@@ -33,7 +33,7 @@ NAV_GROUPS = [
     (lazy_gettext("Réglages"), [
         ("admin.settings", lazy_gettext("Règles et réglages")),
         ("admin.collection_settings", lazy_gettext("Collecte d'avis")),
-        ("admin.email_design_edit", lazy_gettext("E-mail d'invitation")),
+        ("admin.email_design_edit", lazy_gettext("Email d'invitation")),
         ("admin.credentials", lazy_gettext("Identifiants")),
         ("admin.customers", lazy_gettext("Données personnelles")),
         ("admin.audit_log", lazy_gettext("Journal")),

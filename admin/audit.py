@@ -41,8 +41,8 @@ ACTION_LABELS: dict[str, Any] = {
     "balancing.update": lazy_gettext("Partage vers un site d'avis modifié"),
     "callback.secret_reveal": lazy_gettext("Clé de rappel affichée"),
     "callback.secret_rotate": lazy_gettext("Clé de rappel régénérée"),
-    "email_design.update": lazy_gettext("E-mail d'invitation modifié"),
-    "email_design.test_send": lazy_gettext("Envoi d'un e-mail d'essai"),
+    "email_design.update": lazy_gettext("Email d'invitation modifié"),
+    "email_design.test_send": lazy_gettext("Envoi d'un email d'essai"),
 
     "customer.erase": lazy_gettext("Données d'un client effacées"),
     "customer.export": lazy_gettext("Données d'un client exportées"),
@@ -50,9 +50,9 @@ ACTION_LABELS: dict[str, Any] = {
     "review.report": lazy_gettext("Avis signalé à la modération"),
     "review.reply": lazy_gettext("Réponse à un avis publiée"),
     "review.reply_update": lazy_gettext("Réponse à un avis modifiée"),
-    "moderation.publish": lazy_gettext("Modération : avis publié"),
-    "moderation.reject": lazy_gettext("Modération : avis refusé"),
-    "moderation.dismiss_report": lazy_gettext("Modération : signalement écarté, avis maintenu"),
+    "moderation.publish": lazy_gettext("Modération : avis publié"),
+    "moderation.reject": lazy_gettext("Modération : avis refusé"),
+    "moderation.dismiss_report": lazy_gettext("Modération : signalement écarté, avis maintenu"),
 }
 
 

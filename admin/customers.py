@@ -31,12 +31,12 @@ def _address(form: FlaskForm, field: Any) -> None:
         field.normalized = personal_data.validate_email(field.data or "")
     except personal_data.PersonalDataError:
         raise ValidationError(str(lazy_gettext(
-            "Indiquez une adresse e-mail valable, par exemple client@exemple.fr."))) from None
+            "Indiquez une adresse email valable, par exemple client@exemple.fr."))) from None
 
 
 class CustomerForm(FlaskForm):
-    email = StringField(lazy_gettext("Adresse e-mail du client"),
-                        validators=[DataRequired(lazy_gettext("Indiquez l'adresse e-mail du client.")),
+    email = StringField(lazy_gettext("Adresse email du client"),
+                        validators=[DataRequired(lazy_gettext("Indiquez l'adresse email du client.")),
                                     Length(max=personal_data.MAX_EMAIL), _address])
 
 
@@ -107,7 +107,7 @@ def customer_erase(shop: Shop) -> Response:
                      erase_form=EraseForm(formdata=None, data={"email": email}))
     result = personal_data.erase_customer(shop, email, source="back_office", user=current_user)
     counts = result.summary
-    flash(gettext("Données du client effacées : %(orders)s commande(s), %(cancelled)s demande(s) "
+    flash(gettext("Données du client effacées : %(orders)s commande(s), %(cancelled)s demande(s) "
                   "annulée(s), %(reviews)s avis retiré(s).", orders=counts["orders"],
                   cancelled=counts["review_requests_cancelled"],
                   reviews=counts["reviews_withdrawn"]), "success")

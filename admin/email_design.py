@@ -47,9 +47,9 @@ KINDS = ("invitation", "reminder")
 class DesignForm(FlaskForm):
     lang = HiddenField()
     sender_name = StringField(lazy_gettext("Nom d'expéditeur"))
-    subject = StringField(lazy_gettext("Objet de l'e-mail"))
+    subject = StringField(lazy_gettext("Objet de l'email"))
     intro = TextAreaField(lazy_gettext("Introduction"))
-    logo_url = StringField(lazy_gettext("Adresse du logo (https, vide : pas de logo)"))
+    logo_url = StringField(lazy_gettext("Adresse du logo (https, vide : pas de logo)"))
     brand_colour = StringField(lazy_gettext("Couleur du bouton et des liens"))
 
     def data_input(self) -> email_design.DesignInput:
@@ -138,7 +138,7 @@ def email_design_edit(shop: Shop) -> Response:
         _merge_errors(form, exc.errors)
         return _render(shop, language, form, 422)
     if changed:
-        flash(gettext("E-mail enregistré (%(language)s).", language=LANGUAGE_NAMES[language]),
+        flash(gettext("Email enregistré (%(language)s).", language=LANGUAGE_NAMES[language]),
               "success")
     else:
         flash(gettext("Aucun changement."), "success")
@@ -175,22 +175,22 @@ def email_design_test(shop: Shop) -> Response:
     language = _language(form.lang.data)
     kind = _kind(form.kind.data)
     if not form.validate() or form.lang.data not in LANGUAGES:
-        flash(gettext("Formulaire expiré ou incomplet : réessayez."), "error")
+        flash(gettext("Formulaire expiré ou incomplet : réessayez."), "error")
         return _render(shop, language, _form(shop, language), 400, kind=kind)
     try:
         result = email_design.send_test_email(shop, current_user, language,
                                               reminder=kind == "reminder")
     except email_design.TestEmailRefused as exc:
         minutes = max(1, (exc.retry_after + 59) // 60)
-        flash(gettext("Trop d'e-mails d'essai : réessayez dans %(minutes)s min.", minutes=minutes),
+        flash(gettext("Trop d'emails d'essai : réessayez dans %(minutes)s min.", minutes=minutes),
               "error")
         response = _render(shop, language, _form(shop, language), 429, kind=kind)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if result.sent:
-        flash(gettext("E-mail d'essai envoyé à %(address)s.", address=result.recipient), "success")
+        flash(gettext("Email d'essai envoyé à %(address)s.", address=result.recipient), "success")
     else:
-        flash(gettext("L'e-mail d'essai n'a pas pu être envoyé : %(detail)s", detail=result.error),
+        flash(gettext("L'email d'essai n'a pas pu être envoyé : %(detail)s", detail=result.error),
               "error")
     return redirect(url_for("admin.email_design_edit", shop_key=shop.key, lang=language,
                             kind=kind))

@@ -54,7 +54,7 @@ class DecisionForm(FlaskForm):
 
 
 STATE_ERRORS = {
-    "state": lazy_gettext("Cet avis n'attend plus de décision : une autre décision a déjà été prise."),
+    "state": lazy_gettext("Cet avis n'attend plus de décision : une autre décision a déjà été prise."),
     "invalid": lazy_gettext("Choisissez un motif de refus dans la liste."),
 }
 
@@ -78,13 +78,13 @@ def moderation() -> tuple[str, int]:
 def moderation_publish(review_id: int) -> Response | tuple[str, int]:
     form = FlaskForm()
     if not form.validate():
-        return _queue_page(400, gettext("Le formulaire a expiré : recommencez."))
+        return _queue_page(400, gettext("Le formulaire a expiré : recommencez."))
     try:
         action = operator_publish(review_id, current_user._get_current_object())
     except ActionError as exc:
         return _queue_page(409, str(STATE_ERRORS.get(exc.code, STATE_ERRORS["state"])))
     flash(gettext("Avis publié.") if action == "moderation.publish"
-          else gettext("Signalement écarté : l'avis reste publié."), "success")
+          else gettext("Signalement écarté : l'avis reste publié."), "success")
     return redirect(url_for("admin.moderation"))
 
 
@@ -94,12 +94,12 @@ def moderation_reject(review_id: int) -> Response | tuple[str, int]:
     form = DecisionForm(formdata=request.form)
     if not form.validate():
         if "csrf_token" in form.errors:
-            return _queue_page(400, gettext("Le formulaire a expiré : recommencez."))
+            return _queue_page(400, gettext("Le formulaire a expiré : recommencez."))
         return _queue_page(422, str(STATE_ERRORS["invalid"]))
     try:
         operator_reject(review_id, current_user._get_current_object(), form.reason.data)
     except ActionError as exc:
         return _queue_page(422 if exc.code == "invalid" else 409,
                            str(STATE_ERRORS.get(exc.code, STATE_ERRORS["state"])))
-    flash(gettext("Avis refusé ; son auteur reçoit le motif par email."), "success")
+    flash(gettext("Avis refusé ; son auteur reçoit le motif par email."), "success")
     return redirect(url_for("admin.moderation"))

@@ -91,7 +91,7 @@ REASON_EXPLANATIONS = {
     ),
     Reason.ERASED.value: lazy_gettext(
         "Les données personnelles du client ont été effacées (à sa demande ou à la fin de la "
-        "durée de conservation) : aucune demande d'avis ne lui est envoyée."
+        "durée de conservation) : aucune demande d'avis ne lui est envoyée."
     ),
 }
 

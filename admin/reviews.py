@@ -135,7 +135,7 @@ ACTION_ERRORS = {
     ("reply", "state"): lazy_gettext("Seul un avis publié peut recevoir une réponse."),
     ("report", "invalid"): lazy_gettext("Le motif du signalement doit compter de 3 à %(max)d caractères."),
     ("report", "state"): lazy_gettext("Seul un avis publié peut être signalé."),
-    ("report", "reported"): lazy_gettext("Cet avis est déjà signalé : la modération va l'examiner."),
+    ("report", "reported"): lazy_gettext("Cet avis est déjà signalé : la modération va l'examiner."),
 }
 
 
@@ -156,7 +156,7 @@ def _checked_form() -> bool:
 def review_reply(shop: Shop, review_id: int) -> Response | tuple[str, int]:
     review = get_or_404(Review, review_id, shop)
     if not _checked_form():
-        flash(gettext("Le formulaire a expiré : recommencez."), "error")
+        flash(gettext("Le formulaire a expiré : recommencez."), "error")
         return _page(shop, 400)
     try:
         changed = reply_to_review(shop, review.id, current_user._get_current_object(),
@@ -173,11 +173,11 @@ def review_reply(shop: Shop, review_id: int) -> Response | tuple[str, int]:
 def review_report(shop: Shop, review_id: int) -> Response | tuple[str, int]:
     review = get_or_404(Review, review_id, shop)
     if not _checked_form():
-        flash(gettext("Le formulaire a expiré : recommencez."), "error")
+        flash(gettext("Le formulaire a expiré : recommencez."), "error")
         return _page(shop, 400)
     try:
         report_review(shop, review.id, current_user._get_current_object(), request.form.get("reason"))
     except ActionError as exc:
         return _refused(shop, "report", exc.code)
-    flash(gettext("Avis signalé : il reste publié jusqu'à la décision de la modération."), "success")
+    flash(gettext("Avis signalé : il reste publié jusqu'à la décision de la modération."), "success")
     return redirect(url_for("admin.reviews", shop_key=shop.key) + f"#review-{review_id}")

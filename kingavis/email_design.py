@@ -121,7 +121,7 @@ class TestEmail:
 
 def check_language(language: str) -> str:
     if language not in LANGUAGES:
-        raise DesignError({"language": [gettext("Langue inconnue : choisissez fr ou en.")]})
+        raise DesignError({"language": [gettext("Langue inconnue : choisissez fr ou en.")]})
     return language
 
 
@@ -160,17 +160,17 @@ def _placeholder_messages(exc: PlaceholderError, allowed: tuple[str, ...]) -> li
     messages = []
     if exc.unknown:
         messages.append(ngettext(
-            "Espace réservé inconnu : %(names)s. Possibles ici : %(allowed)s.",
-            "Espaces réservés inconnus : %(names)s. Possibles ici : %(allowed)s.",
+            "Espace réservé inconnu : %(names)s. Possibles ici : %(allowed)s.",
+            "Espaces réservés inconnus : %(names)s. Possibles ici : %(allowed)s.",
             len(exc.unknown), names=_braces(exc.unknown), allowed=_braces(allowed)))
     if exc.not_here:
         messages.append(gettext(
-            "%(names)s ne peut pas figurer ici : les données du client n'entrent jamais dans les "
-            "en-têtes de l'e-mail. Possible ici : %(allowed)s.",
+            "%(names)s ne peut pas figurer ici : les données du client n'entrent jamais dans les "
+            "en-têtes de l'email. Possible ici : %(allowed)s.",
             names=_braces(exc.not_here), allowed=_braces(allowed)))
     if exc.malformed:
         messages.append(gettext(
-            "Accolade sans sa paire ou espace réservé mal écrit : écrivez par exemple "
+            "Accolade sans sa paire ou espace réservé mal écrit : écrivez par exemple "
             "%(example)s, et {{ ou }} pour une accolade seule.", example="{shop_name}"))
     return messages
 

@@ -99,11 +99,11 @@ MESSAGES: dict[str, Any] = {
     NoteCode.RULE_APPLIED: lazy_gettext("règle appliquée"),
     NoteCode.REVIEW_PUBLISHED: lazy_gettext("avis publié (%(rating)s/5)"),
     NoteCode.REVIEW_PENDING: lazy_gettext("avis (%(rating)s/5) en attente de modération"),
-    NoteCode.REVIEW_REJECTED: lazy_gettext("avis refusé : %(reason)s"),
-    NoteCode.REVIEW_WITHDRAWN: lazy_gettext("avis retiré : %(reason)s"),
-    NoteCode.REVIEW_REPORTED: lazy_gettext("avis signalé par le marchand : %(report)s"),
+    NoteCode.REVIEW_REJECTED: lazy_gettext("avis refusé : %(reason)s"),
+    NoteCode.REVIEW_WITHDRAWN: lazy_gettext("avis retiré : %(reason)s"),
+    NoteCode.REVIEW_REPORTED: lazy_gettext("avis signalé par le marchand : %(report)s"),
     NoteCode.REVIEW_REPORT_DISMISSED: lazy_gettext(
-        "signalement examiné par la modération : l'avis reste publié"),
+        "signalement examiné par la modération : l'avis reste publié"),
     NoteCode.REVIEW_REPLY_PUBLISHED: lazy_gettext("réponse du marchand publiée"),
     NoteCode.REVIEW_REPLY_UPDATED: lazy_gettext("réponse du marchand modifiée"),
 }

@@ -35,10 +35,10 @@ REJECTION_REASONS: dict[str, Any] = {
     "personal_data": lazy_gettext(
         "données personnelles (adresse email, numéro de téléphone, adresse postale…)"),
     "insulting": lazy_gettext("propos injurieux, diffamatoires, discriminatoires ou menaçants"),
-    "off_topic": lazy_gettext("hors sujet : l'avis ne porte pas sur l'expérience de consommation"),
+    "off_topic": lazy_gettext("hors sujet : l'avis ne porte pas sur l'expérience de consommation"),
     "advertising": lazy_gettext("publicité ou lien vers un autre site"),
     "conflict_of_interest": lazy_gettext(
-        "conflit d'intérêts : l'auteur n'est pas le client ou agit pour un tiers"),
+        "conflit d'intérêts : l'auteur n'est pas le client ou agit pour un tiers"),
     "unintelligible": lazy_gettext("texte incompréhensible"),
 }
 # How the author's own withdrawal reads on the timeline ("avis retiré : par son auteur").

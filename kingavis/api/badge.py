@@ -72,11 +72,11 @@ def badge_texts(name: str, summary: RatingSummary, lang: str) -> tuple[str, str]
     count = format_decimal(summary.count, locale=lang)
     with force_locale(lang):
         if not summary.count:
-            title = gettext("%(name)s : pas encore d'avis vérifié (King-Avis)", name=name)
+            title = gettext("%(name)s : pas encore d'avis vérifié (King-Avis)", name=name)
             return title, gettext("Pas encore d'avis")
         title = ngettext(
-            "%(name)s : note moyenne %(average)s sur 5, %(count)s avis vérifié (King-Avis)",
-            "%(name)s : note moyenne %(average)s sur 5, %(count)s avis vérifiés (King-Avis)",
+            "%(name)s : note moyenne %(average)s sur 5, %(count)s avis vérifié (King-Avis)",
+            "%(name)s : note moyenne %(average)s sur 5, %(count)s avis vérifiés (King-Avis)",
             summary.count, name=name, average=format_average(summary.average, lang), count=count,
         )
         line = ngettext("%(count)s avis", "%(count)s avis", summary.count, count=count)
