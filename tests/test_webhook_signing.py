@@ -137,6 +137,24 @@ def test_a_non_utf8_body_is_a_signature_failure_not_a_crash() -> None:
         verify([SECRET], headers, body, now=NOW)
 
 
+def test_a_secret_is_decoded_with_or_without_its_whsec_prefix() -> None:
+    key = b"a shop's key of 32 bytes, random"
+    encoded = base64.b64encode(key).decode()
+    assert signing.decode_secret("whsec_" + encoded) == key
+    assert signing.decode_secret(encoded) == key  # as the standardwebhooks package accepts it
+    assert Webhook(encoded).sign("msg_1", datetime.fromtimestamp(NOW, UTC), "{}") == \
+        signing.sign(encoded, "msg_1", NOW, b"{}")
+
+
+@pytest.mark.parametrize(("secret", "message"), [
+    ("whsec_not*base64", "webhook secret is not valid base64"),
+    ("whsec_", "webhook secret is empty"),
+])
+def test_a_broken_secret_says_what_is_wrong(secret: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        signing.decode_secret(secret)
+
+
 def test_a_broken_secret_is_skipped_and_the_others_still_tried() -> None:
     headers = library_headers(SECRET, BODY)
     assert verify(["whsec_", "whsec_%%%", SECRET], headers, BODY, now=NOW) == "msg_1"
