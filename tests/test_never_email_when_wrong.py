@@ -264,7 +264,7 @@ def test_a_job_that_lost_its_claim_sends_nothing_even_after_the_new_claim(
 def test_a_stale_job_run_by_a_real_worker_after_the_new_claim_sends_nothing(
     database_url: str, tmp_path: Path, redis_url: str, smtp: SMTPServer
 ) -> None:
-    lease = 30
+    lease = 300  # also the queued jobs' time to live: long enough for a slow worker start
     app = make_app(database_url, tmp_path, REDIS_URL=redis_url, MAIL_URL=smtp.url,
                    MAIL_FROM="avis@kingavis.test", DISPATCH_LEASE_SECONDS=lease)
     worker = None
@@ -286,9 +286,10 @@ def test_a_stale_job_run_by_a_real_worker_after_the_new_claim_sends_nothing(
             worker = Worker(worker_env(database_url, tmp_path / "worker", redis_url, smtp.url,
                                        KINGAVIS_DISPATCH_LEASE_SECONDS=str(lease)),
                             tmp_path / "worker.log")
-            wait_for(lambda: request_row(request_id).state == "sent", "the new claim is sent")
+            wait_for(lambda: request_row(request_id).state == "sent", "the new claim is sent",
+                     limit=180)
             wait_for(lambda: stale.get_status(refresh=True) in ("finished", "failed"),
-                     "the stale job ran")
+                     "the stale job ran", limit=60)
             assert stale.return_value() == "stale", worker.output()
             assert list(message_ids(smtp).values()) == [1]
             sent = [d for d in decisions(request_id) if d.state == "sent"]
