@@ -6,6 +6,7 @@ No test here sets ``DISPATCH_RETRY_DELAYS``, ``DISPATCH_MAX_ATTEMPTS`` or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,13 +18,23 @@ from factories import make_shop
 from flask import Flask
 from redis import Redis
 from smtp_server import SMTPServer
+from sqlalchemy import select
 
 from kingavis.delivery import service
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
-from kingavis.models import utcnow
+from kingavis.models import RequestDecision, utcnow
 
 MINUTE, HOUR = 60, 3600
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 @pytest.fixture
@@ -55,11 +66,36 @@ def test_retries_after_1_5_15_min_1_3_6_h_then_every_6_h_and_fails_at_the_10th_a
     assert waits == [MINUTE, 5 * MINUTE, 15 * MINUTE, HOUR, 3 * HOUR, 6 * HOUR,
                      6 * HOUR, 6 * HOUR, 6 * HOUR]
 
-    assert tick(at).outcomes["failed"] == 1  # the 10th attempt is the last
+    smtp.data_reply = "451 4.3.0 Try again later, zoe@example.com"
+    log = Collect()
+    logger = logging.getLogger("kingavis.delivery")
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(log)
+    try:
+        assert tick(at).outcomes["failed"] == 1  # the 10th attempt is the last
+    finally:
+        logger.removeHandler(log)
+        logger.disabled = was_disabled
     row = request_row(request_id)
     assert (row.state, row.reason, row.attempts) == ("failed", "delivery_failed", 10)
     assert tick(at + timedelta(days=30)).claimed == 0
     assert smtp.messages == []
+
+    # The timeline says it gave up after 10 attempts, when, and on what error.
+    db.session.rollback()
+    last = db.session.execute(
+        select(RequestDecision).where(RequestDecision.review_request_id == request_id)
+        .order_by(RequestDecision.id.desc()).limit(1)
+    ).scalar_one()
+    assert (last.state, last.reason, last.note_code) == ("failed", "delivery_failed", "gave_up")
+    assert last.created_at == at
+    assert last.note_args["attempts"] == 10
+    assert last.note_args["error"].startswith("451 ")
+    # And the log line, with the address masked.
+    [failed] = [r for r in log.records if r.getMessage() == "review request failed"]
+    assert failed.fields["attempt"] == 10
+    assert "z***@example.com" in failed.fields["error"]
+    assert "zoe@example.com" not in failed.fields["error"]
 
 
 def test_the_service_falls_back_to_the_same_defaults(app: Flask) -> None:

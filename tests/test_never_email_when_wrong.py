@@ -30,7 +30,7 @@ from smtp_server import SMTPServer
 from sqlalchemy import select, text
 
 from kingavis.delivery.dispatcher import claim, job_id, tick
-from kingavis.delivery.jobs import Outcome, deliver, send_review_request
+from kingavis.delivery.jobs import Outcome, deliver, release, send_review_request
 from kingavis.delivery.transports import open_transport
 from kingavis.events import EventResult, apply_status_event
 from kingavis.extensions import db
@@ -259,6 +259,27 @@ def test_a_job_that_lost_its_claim_sends_nothing_even_after_the_new_claim(
     assert len(smtp.messages) == 1
     sent = [d for d in decisions(request_id) if d.state == "sent"]
     assert len(sent) == 1 and sent[0].note_args == {"attempt": 2}
+
+
+def test_a_lost_claims_mail_error_never_reschedules_the_request_claimed_again(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The mail server failed for the old job's batch: giving its claim back must not touch the
+    request now claimed by another dispatcher (it would be claimed, and sent, a third time)."""
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    later = now + timedelta(seconds=61)
+    assert claim(later, 10) == [(request_id, 2)]
+    assert release([(request_id, 1)], "cannot connect", now=later) == 0
+    row = request_row(request_id)
+    assert (row.state, row.attempts, row.last_error) == ("sending", 2, None)
+    assert row.next_attempt_at == later + timedelta(seconds=60)  # the new claim's lease
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver(request_id, 2, transport, now=later) is Outcome.SENT
+    assert len(smtp.messages) == 1
 
 
 def test_a_stale_job_run_by_a_real_worker_after_the_new_claim_sends_nothing(
