@@ -7,6 +7,7 @@ server received. Each one fails if the behaviour it names stops holding.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,17 @@ def decisions(request_id: int) -> list[RequestDecision]:
         select(RequestDecision).where(RequestDecision.review_request_id == request_id)
         .order_by(RequestDecision.id)
     ).scalars())
+
+
+class Collect(logging.Handler):
+    """The log records of one logger, as emitted."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 # --- 1. consent declined on an earlier event, omitted on the delivery event ------------------
@@ -233,6 +245,21 @@ def test_unsubscribing_from_shop_a_never_suppresses_shop_b(
     assert "<form" not in client.get(f"/u/{token_a}").get_data(as_text=True)
 
 
+def test_another_customers_unsubscription_leaves_my_page_and_my_email(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    client = mail_app.test_client()
+    shop, _ = make_shop("Boutique A")
+    mine = schedule(shop, "1", email="zoe@example.com")
+    theirs = schedule(shop, "2", email="yann@example.com")
+    assert client.post(f"/u/{request_row(theirs).token}").status_code == 200
+
+    page = client.get(f"/u/{request_row(mine).token}").get_data(as_text=True)
+    assert '<form method="post">' in page and "Me désabonner" in page
+    assert tick().sent == 1
+    assert [m.rcpt_tos for m in smtp.messages] == [["zoe@example.com"]]
+
+
 # --- 6. a job that lost its claim sends nothing ----------------------------------------------
 
 
@@ -331,11 +358,30 @@ def test_temporary_errors_wait_each_configured_delay_then_the_last_one_again(
     mail_app.config["DISPATCH_RETRY_DELAYS"] = (30, 120, 600)
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
-    smtp.data_reply = "451 4.3.0 Mailbox busy, try again later"
+    smtp.data_reply = "451 4.3.0 Mailbox of zoe@example.com busy, try again later"
     at = utcnow()
     waits = []
-    for _ in range(5):
+    log = Collect()
+    logger = logging.getLogger("kingavis.delivery")
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(log)
+    try:
         assert tick(at).outcomes["retry"] == 1
+    finally:
+        logger.removeHandler(log)
+        logger.disabled = was_disabled
+    # The first retry, on the timeline (when, how long, why) and in the log (address masked).
+    first = [d for d in decisions(request_id) if d.note_code == "retry"]
+    assert [(d.state, d.created_at) for d in first] == [("scheduled", at)]
+    assert first[0].note_args == {"seconds": 30, "error": request_row(request_id).last_error}
+    assert first[0].note_args["error"].startswith("451 ")
+    [line] = [r for r in log.records if r.getMessage() == "temporary delivery error, will retry"]
+    assert (line.fields["attempt"], line.fields["retry_in_s"]) == (1, 30)
+    assert "z***@example.com" in line.fields["error"]
+    assert "zoe@example.com" not in line.fields["error"]
+    for step in range(5):
+        if step:
+            assert tick(at).outcomes["retry"] == 1
         row = request_row(request_id)
         assert row.state == "scheduled"
         waits.append((row.next_attempt_at - at).total_seconds())
