@@ -429,3 +429,25 @@ def test_requests_are_claimed_and_sent_oldest_due_first(mail_app: Flask, smtp: S
     assert [m.rcpt_tos[0] for m in smtp.messages] == [
         f"customer-{n}@example.com" for n in ("a", "b", "c", "d")
     ]
+
+
+def test_an_order_delivered_again_after_a_cancellation_respects_the_window(mail_app: Flask) -> None:
+    """Rescheduling (rule 3) checks the other orders of the address, like a first schedule."""
+    shop, _ = make_shop()
+    assert apply(shop, "B", "5", T0, email="zoe@example.com", now=T0).body["outcome"] == "scheduled"
+    assert apply(shop, "B", "6", T0 + timedelta(days=1), email="zoe@example.com",
+                 now=T0).body["outcome"] == "cancelled"
+    assert apply(shop, "A", "5", T0 + timedelta(days=1), email="zoe@example.com",
+                 now=T0).body["outcome"] == "scheduled"
+    again = apply(shop, "B", "5", T0 + timedelta(days=2), email="zoe@example.com", now=T0)
+    assert again.body["outcome"] == "suppressed"
+    assert again.body["review_request"]["reason"] == "recent_request"
+
+
+def test_a_one_day_window_still_suppresses_a_request_due_the_same_day(mail_app: Flask) -> None:
+    shop, _ = make_shop(customer_window_days=1)
+    apply(shop, "A", "5", T0, email="zoe@example.com", now=T0)
+    second = apply(shop, "B", "5", T0 + timedelta(hours=12), email="zoe@example.com", now=T0)
+    assert second.body["review_request"]["reason"] == "recent_request"
+    third = apply(shop, "C", "5", T0 + timedelta(days=1), email="zoe@example.com", now=T0)
+    assert third.body["outcome"] == "scheduled"  # exactly one day apart: outside
