@@ -89,21 +89,10 @@ def merchant(shop: Shop, email: str = "marchand@example.com") -> User:
     return user
 
 
-def ensure_index(app: Flask) -> None:
-    """What base.html needs from outside these modules, when not (yet) provided elsewhere:
-    the admin.index page it links to, and get_locale() in templates."""
-    from flask_babel import get_locale
-
-    if "admin.index" not in app.view_functions:
-        app.add_url_rule("/admin/", endpoint="admin.index", view_func=lambda: "")
-    app.jinja_env.globals.setdefault("get_locale", get_locale)
-
-
 def login(client: Any, user: User) -> None:
     from flask_login.utils import _create_identifier
 
     app = client.application
-    ensure_index(app)
     with app.test_request_context(environ_base=dict(client.environ_base)):
         identifier = _create_identifier()  # session protection "strong" checks it
     with client.session_transaction() as session:
@@ -124,7 +113,6 @@ def browser_login(page: Any, app: Flask, user: User) -> None:
     """
     from flask_login.utils import _create_identifier
 
-    ensure_index(app)
     user_agent = page.evaluate("navigator.userAgent")
     with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"},
                                   headers={"User-Agent": user_agent}):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -78,31 +78,47 @@ def test_list_shows_each_scheduled_request_with_its_order(client, shop) -> None:
     assert "2 demandes programmées correspondent." in page
 
 
-def test_each_filter_from_the_query_string(client, shop) -> None:
-    now = utcnow()
-    soon = scheduled(shop, "1", reference="ABC-1")
-    later = scheduled(shop, "2", reference="ABC-2", email="Bob@Example.com")
-    unpaid = scheduled(shop, "3", reference="XYZ-3")
-    stuck = scheduled(shop, "4", reference="XYZ-4", delivered_days_ago=9)
+# A Wednesday, 11:00 in Paris: the shop's week ends (Monday 00:00) in 4 days and 13 hours, so
+# a request due just after it is "due within 7 days" but not "due this week".
+WEDNESDAY = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+
+
+def test_each_filter_from_the_query_string(client, shop, monkeypatch) -> None:
+    now = WEDNESDAY
+    monkeypatch.setattr("admin.pending.utcnow", lambda: now)
+
+    def delivered(order_id: str, days: float, ref: str, **kwargs) -> int:
+        kwargs.setdefault("email", f"client{order_id}@example.com")
+        body = event(shop, order_id, "5", now - timedelta(days=days), reference=ref, **kwargs)
+        assert body["outcome"] == "scheduled", body
+        return int(body["review_request"]["id"])
+
+    soon = delivered("1", 1, ref="ABC-1")
+    later = delivered("2", 1, ref="ABC-2", email="Bob@Example.com")
+    unpaid = delivered("3", 1, ref="XYZ-3")
+    stuck = delivered("4", 9, ref="XYZ-4")
+    quiet = delivered("5", 9, ref="QUIET-5")  # stale too, but in a final status (delivered)
     set_due(soon, rr.week_end(shop, now) - timedelta(hours=1))
-    for other in (later, unpaid):
+    for other in (later, unpaid, quiet):
         set_due(other, now + timedelta(days=20))
-    set_due(stuck, now + timedelta(days=20))
-    event(shop, "3", "10", days_ago(0.5), paid=False, reference="XYZ-3", email="client3@example.com")
-    event(shop, "4", "3", days_ago(8), reference="XYZ-4", email="client4@example.com")
+    set_due(stuck, rr.week_end(shop, now) + timedelta(minutes=1))  # next week, within 7 days
+    event(shop, "3", "10", now - timedelta(days=0.5), paid=False, reference="XYZ-3",
+          email="client3@example.com")
+    event(shop, "4", "3", now - timedelta(days=8), reference="XYZ-4", email="client4@example.com")
 
     def listed(query: str) -> list[int]:
         response = client.get(url(shop) + "?" + query)
         assert response.status_code == 200
         return sorted(row_ids(response.get_data(as_text=True)))
 
-    assert listed("") == sorted([soon, later, unpaid, stuck])
+    assert listed("") == sorted([soon, later, unpaid, stuck, quiet])
     assert listed("due=week") == [soon]
-    assert listed("due=7") == [soon]
+    assert listed("due=7") == sorted([soon, stuck])
     assert listed("unpaid=1") == [unpaid]
     assert listed("status=3") == [stuck]
-    assert listed("stale_days=7") == [stuck]
+    assert listed("stale_days=7") == sorted([stuck, quiet])
     assert listed("stale_days=7&open_status=1") == [stuck]
+    assert listed("open_status=1") == sorted([unpaid, stuck])
     assert listed("undelivered=1") == sorted([unpaid, stuck])
     assert listed("q=bob%40EXAMPLE") == [later]
     assert listed("q=xyz") == sorted([unpaid, stuck])

@@ -161,6 +161,7 @@ def test_automatic_redirect_to_the_review_site(page, review_site: ReviewSite) ->
 
 def test_the_automatic_redirect_can_be_cancelled(page, review_site: ReviewSite) -> None:  # noqa: F811
     token, _ = sent_request(2, review_site)
+    page.clock.install()  # the page's timers run when the test says so, not on the wall clock
     page.goto(f"/r/{token}")
     choose(page, 3)
     page.get_by_role("button", name="Envoyer mon avis").click()
@@ -169,7 +170,11 @@ def test_the_automatic_redirect_can_be_cancelled(page, review_site: ReviewSite) 
     page.get_by_role("button", name="Rester sur cette page").click()
 
     expect(page.locator("#redirect-text")).to_have_text("Redirection annulée.")
-    page.wait_for_timeout(3000)  # longer than the redirect delay
+    # Every timer due within 10 s (five times the redirect delay) fires now. A countdown
+    # still running would have rewritten the text ("… dans 1 seconde") and left the page.
+    page.clock.run_for(10_000)
+    expect(page.locator("#redirect-text")).to_have_text("Redirection annulée.")
+    page.wait_for_load_state("networkidle")
     assert page.url.endswith(f"/r/{token}")
     expect(page.get_by_role("heading", name="Merci pour votre avis !")).to_be_visible()
 

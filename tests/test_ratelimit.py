@@ -117,3 +117,33 @@ def test_redis_counts_go_on_after_its_scripts_are_flushed(redis: Redis) -> None:
     redis.script_flush()
     assert limiter.hit("shop", 2, 1, now) is None
     assert limiter.hit("shop", 2, 1, now) == 1  # the third request of the window is refused
+
+
+def test_after_a_redis_failure_the_process_counts_alone_for_30_s_then_uses_redis_again(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented fallback: 30 s by default, then back to the shared counts."""
+    import types
+
+    from kingavis import ratelimit
+
+    clock = [1000.0]
+    monkeypatch.setattr(ratelimit, "time", types.SimpleNamespace(
+        monotonic=lambda: clock[0], time=ratelimit.time.time))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = Redis(host="127.0.0.1", port=port, socket_connect_timeout=2)
+    limiter = RedisLimiter(client)
+    assert limiter.hit("shop", 1, 1, now=T0) is None  # Redis down: let through
+    client.connection_pool = redis.connection_pool  # Redis is back...
+
+    def shared_count() -> int:
+        return sum(int(redis.get(k) or 0) for k in redis.keys("*shop*"))
+
+    clock[0] += 29.9  # ...but for 30 s this process keeps counting alone
+    assert limiter.hit("shop", 5, 1, now=T0) is None
+    assert shared_count() == 0
+    clock[0] += 0.2  # 30.1 s after the failure: the counts are shared again
+    assert limiter.hit("shop", 5, 1, now=T0) is None
+    assert shared_count() == 1

@@ -380,13 +380,32 @@ def test_double_submission_race_stores_one_review(app: Flask, database_url: str,
 
 def test_review_posts_need_no_csrf_token_but_the_back_office_does(database_url: str,
                                                                  tmp_path: Path) -> None:
-    """The URL token is the secret (like /u/<token>): these POSTs are CSRF-exempt."""
+    """The URL token is the secret (like /u/<token>): these POSTs are CSRF-exempt. The same
+    app, CSRF on, refuses a back-office POST without its token and changes nothing."""
+    from requests_helpers import login, merchant
+
     app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
     with app.app_context():
         shop, _ = make_shop()
         request = send(shop, "4004")
+        pending = schedule(shop, "4005")
         response = app.test_client().post(f"/r/{request.token}", data={"rating": "5"})
         assert response.status_code == 200
+        assert [r.rating for r in reviews()] == [5]
+
+        office = app.test_client()
+        login(office, merchant(shop))
+        actions = f"/admin/shops/{shop.key}/pending/actions"
+        refused = office.post(actions, data={"action": "cancel", "scope": "one",
+                                             "ids": str(pending)})
+        assert refused.status_code == 400
+        assert request_row(pending).state == "scheduled"
+        listing = office.get(f"/admin/shops/{shop.key}/pending").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)  # type: ignore[union-attr]
+        accepted = office.post(actions, data={"action": "cancel", "scope": "one",
+                                              "ids": str(pending), "csrf_token": token})
+        assert accepted.status_code == 302
+        assert request_row(pending).state == "cancelled"
         db.session.remove()
         db.engine.dispose()
 

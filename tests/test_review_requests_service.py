@@ -161,37 +161,55 @@ def test_finished_requests_are_not_touched(app) -> None:
 # --------------------------------------------------------------------------- pending filters
 
 
+# A Wednesday, 11:00 in Paris: the end of the shop's week (Monday 00:00) is 4 days and 13 hours
+# away, so "due this week" and "due within 7 days" are told apart by a request due in between.
+WEDNESDAY = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+
+
 def test_pending_filters(app) -> None:
     shop, _ = make_shop()
-    now = utcnow()
-    soon = scheduled(shop, "1", reference="ABC-100", email="Alice@Example.com")
-    later = scheduled(shop, "2", reference="ABC-200", email="bob@example.com")
-    unpaid = scheduled(shop, "3", reference="XYZ_300", email="carol@example.com")
-    stuck = scheduled(shop, "4", delivered_days_ago=9, reference="XYZ%400", email="dan@example.com")
-    done = scheduled(shop, "5", reference="DONE", email="eve@example.com")
+    now = WEDNESDAY
+    assert rr.week_end(shop, now) == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+
+    def delivered(order_id: str, days: float, **kwargs) -> int:
+        kwargs.setdefault("email", f"client{order_id}@example.com")
+        body = event(shop, order_id, "5", now - timedelta(days=days), **kwargs)
+        assert body["outcome"] == "scheduled", body
+        return int(body["review_request"]["id"])
+
+    soon = delivered("1", 1, reference="ABC-100", email="Alice@Example.com")
+    later = delivered("2", 1, reference="ABC-200", email="bob@example.com")
+    unpaid = delivered("3", 1, reference="XYZ_300", email="carol@example.com")
+    stuck = delivered("4", 9, reference="XYZ%400", email="dan@example.com")
+    # Delivered 9 days ago and nothing since: stale, but in a final status (a trigger).
+    quiet = delivered("6", 9, reference="QUIET", email="fay@example.com")
+    done = delivered("5", 1, reference="DONE", email="eve@example.com")
     rr.cancel(shop, [done])
     set_due(soon, rr.week_end(shop, now) - timedelta(hours=1))
     set_due(later, now + timedelta(days=20))
     set_due(unpaid, now + timedelta(days=20))
     set_due(stuck, rr.week_end(shop, now) + timedelta(minutes=1))  # just after this week
+    set_due(quiet, now + timedelta(days=8))  # just over a week away
     # Order 3 moves to "awaiting bank wire" (not paid) after delivery.
-    event(shop, "3", "10", days_ago(0.5), paid=False, reference="XYZ_300", email="carol@example.com")
+    event(shop, "3", "10", now - timedelta(days=0.5), paid=False, reference="XYZ_300",
+          email="carol@example.com")
     # Order 4 went back to "processing" 8 days ago and has not moved since.
-    event(shop, "4", "3", days_ago(8), reference="XYZ%400", email="dan@example.com")
+    event(shop, "4", "3", now - timedelta(days=8), reference="XYZ%400", email="dan@example.com")
 
     def listed(**kwargs) -> list[int]:
         return sorted(ids_of(rr.pending_query(shop, rr.PendingFilter(**kwargs), now)))
 
-    assert listed() == sorted([soon, later, unpaid, stuck])
+    assert listed() == sorted([soon, later, unpaid, stuck, quiet])
     assert listed(due_this_week=True) == [soon]
-    within_week = listed(due_within_days=7)  # 'stuck' too, unless today is Monday
-    assert soon in within_week and later not in within_week and unpaid not in within_week
-    assert listed(due_within_days=30) == sorted([soon, later, unpaid, stuck])
+    assert listed(due_within_days=7) == sorted([soon, stuck])
+    assert listed(due_within_days=8) == sorted([soon, stuck, quiet])
+    assert listed(due_within_days=30) == sorted([soon, later, unpaid, stuck, quiet])
     assert listed(unpaid=True) == [unpaid]
     assert listed(status_id="3") == [stuck]
-    assert listed(status_id="5") == sorted([soon, later])
-    assert listed(stale_days=7) == [stuck]
+    assert listed(status_id="5") == sorted([soon, later, quiet])
+    assert listed(stale_days=7) == sorted([stuck, quiet])
     assert listed(stale_days=7, open_status=True) == [stuck]
+    assert listed(stale_days=9) == []  # "more than N days": 9 days ago is not more than 9
     assert listed(open_status=True) == sorted([unpaid, stuck])  # 5 is a trigger: final
     assert listed(undelivered=True) == sorted([unpaid, stuck])
     assert listed(q="abc") == sorted([soon, later])

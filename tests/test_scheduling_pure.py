@@ -22,6 +22,7 @@ from kingavis.scheduling import (
     prestashop_preset,
     send_time_reason,
     suppression_reason,
+    within_window,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -139,6 +140,35 @@ def test_a_due_time_already_past_is_due_now() -> None:
     # Due exactly now, or later, is kept as is.
     assert due("2026-11-12T09:00:00+00:00", now=now) == now
     assert due("2026-11-12T09:00:01+00:00", now=now) == now + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("hour", [None, 10])
+def test_due_is_in_utc_whatever_the_machines_local_zone(
+    hour: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time.tzset()
+    try:
+        result = compute_due_at(at("2026-06-01T09:00:00+02:00"), rule(3, hour), EARLY)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.utcoffset() == timedelta(0)
+    expected = "2026-06-04T07:00:00+00:00" if hour is None else "2026-06-04T08:00:00+00:00"
+    assert result.isoformat() == expected
+
+
+def test_the_customer_window_is_symmetric_and_strict() -> None:
+    """Rule 7's window: two due times closer than N days, in either order."""
+    t0 = at("2026-06-01T09:00:00+00:00")
+    for days_apart, inside in ((0, True), (29, True), (29.99, True), (30, False), (50, False)):
+        later = t0 + timedelta(days=days_apart)
+        assert within_window(t0, later, 30) is inside, days_apart
+        assert within_window(later, t0, 30) is inside, days_apart
+    assert within_window(t0, t0 + timedelta(days=40), 60) is True
+    assert within_window(t0, t0, 0) is False  # a window of 0 days holds nothing
 
 
 def test_a_naive_changed_at_is_refused() -> None:

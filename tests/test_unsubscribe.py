@@ -184,3 +184,16 @@ def test_the_email_links_reach_these_pages(client, scheduled: ReviewRequest, app
     path = url[1].removeprefix(app.config["KINGAVIS_BASE_URL"])
     assert client.post(path, data=ONE_CLICK).status_code == 200
     assert db.session.execute(select(func.count()).select_from(Unsubscription)).scalar_one() == 1
+
+
+def test_the_pages_are_kept_out_of_indexes_caches_and_frames(client, scheduled: ReviewRequest) -> None:
+    """The URL holds the secret token: no index, no cache, no Referer, no framing, no sniffing."""
+    for response in (client.get(f"/u/{scheduled.token}"), client.post(f"/u/{scheduled.token}")):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"] == (
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+            "frame-ancestors 'none'")

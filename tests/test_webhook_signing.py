@@ -130,11 +130,48 @@ def test_malformed_headers_are_refused_with_a_clear_reason(headers: dict[str, st
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(("headers", "message"), [
+    (_with(webhook_timestamp="yesterday"), "webhook-timestamp must be Unix time in whole seconds"),
+    (_with(webhook_signature="v2,AAAA"), "webhook-signature holds no v1,<base64> entry"),
+    (_with(webhook_id="msg 1"), "webhook-id must be 1 to 255 visible ASCII characters"),
+])
+def test_the_reason_sent_back_is_worded_exactly(headers: dict[str, str], message: str) -> None:
+    """The 401 problem's detail is this text as it is: the shop's developers read it."""
+    with pytest.raises(SignatureError) as caught:
+        verify([SECRET], headers, BODY, now=NOW)
+    assert str(caught.value) == message
+
+
+def test_the_webhook_id_is_read_for_the_log_only_when_well_formed() -> None:
+    assert signing.webhook_id_of({"webhook-id": " msg_1 "}) == "msg_1"
+    assert signing.webhook_id_of({"webhook-id": "msg 1"}) is None
+    assert signing.webhook_id_of({"webhook-id": "m" * 256}) is None
+    assert signing.webhook_id_of({}) is None
+
+
 def test_a_non_utf8_body_is_a_signature_failure_not_a_crash() -> None:
     body = "é".encode("latin-1") + BODY
     headers = library_headers(SECRET, BODY)
     with pytest.raises(SignatureError):
         verify([SECRET], headers, body, now=NOW)
+
+
+def test_a_secret_is_decoded_with_or_without_its_whsec_prefix() -> None:
+    key = b"a shop's key of 32 bytes, random"
+    encoded = base64.b64encode(key).decode()
+    assert signing.decode_secret("whsec_" + encoded) == key
+    assert signing.decode_secret(encoded) == key  # as the standardwebhooks package accepts it
+    assert Webhook(encoded).sign("msg_1", datetime.fromtimestamp(NOW, UTC), "{}") == \
+        signing.sign(encoded, "msg_1", NOW, b"{}")
+
+
+@pytest.mark.parametrize(("secret", "message"), [
+    ("whsec_not*base64", "webhook secret is not valid base64"),
+    ("whsec_", "webhook secret is empty"),
+])
+def test_a_broken_secret_says_what_is_wrong(secret: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        signing.decode_secret(secret)
 
 
 def test_a_broken_secret_is_skipped_and_the_others_still_tried() -> None:
