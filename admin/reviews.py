@@ -22,7 +22,7 @@ from kingavis.reviews import MAX_REDIRECT_SECONDS, set_balancing
 from kingavis.shops import ShopError
 
 from . import blueprint
-from .access import shop_view
+from .access import page_arg, shop_view
 from .pending import Display
 
 PER_PAGE = 25
@@ -90,7 +90,7 @@ def _page(shop: Shop, balancing: BalancingForm, status: int = 200) -> tuple[str,
             params["rating"] = str(rating)
         pagination = db.paginate(
             _filtered(shop, rating),
-            page=max(request.args.get("page", 1, type=int) or 1, 1),
+            page=page_arg(),
             per_page=PER_PAGE,
             error_out=False,
         )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .extensions import babel, csrf, db, login_manager, migrate
@@ -25,9 +27,11 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     os.makedirs(app.instance_path, exist_ok=True)
     configure_logging(app.config["LOG_LEVEL"])
     register_proxy(app)
+    register_input_guards(app)
     register_extensions(app)
     register_queue(app)
     register_blueprints(app)
+    register_security_headers(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -62,6 +66,47 @@ def register_proxy(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
+
+# Ids in URLs are the database's INTEGER (32-bit signed) columns.
+MAX_URL_ID = 2**31 - 1
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` capped at the largest id the database holds: a larger one is not found
+    (404) rather than an integer the database refuses."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_URL_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _holds_nul(pairs: Any) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in pairs)
+
+
+def register_input_guards(app: Flask) -> None:
+    """Refuse (400) a NUL character in the query string or a submitted form, and ids in URLs
+    too large for the database (404).
+
+    No text column can hold a NUL (PostgreSQL refuses it in any string), so no valid request
+    carries one; stopping it at the door keeps every query safe from it. Path segments are
+    checked by their routes, which answer their own 404 page (tokens and shop keys are
+    URL-safe ASCII, see ``pages``, ``tracking`` and ``shops.shop_snapshot``).
+    """
+    app.url_map.converters["int"] = IdConverter
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        from flask import abort, request
+
+        if _holds_nul(request.args.items(multi=True)):
+            abort(400, description="NUL characters are not allowed in a URL")
+        # The webhook reads its raw body itself (the signature covers the bytes): never parsed here.
+        if (request.mimetype in FORM_MIMETYPES and not request.path.startswith("/webhooks/")
+                and _holds_nul(request.form.items(multi=True))):
+            abort(400, description="NUL characters are not allowed in a form")
 
 
 def register_extensions(app: Flask) -> None:
@@ -170,8 +215,52 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracking_bp)
 
 
+def csp_nonce() -> str:
+    """This response's Content-Security-Policy nonce (templates: ``nonce="{{ csp_nonce() }}"``)."""
+    from flask import g
+
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(16)
+    return str(nonce)
+
+
+def default_csp(nonce: str) -> str:
+    """The policy of every HTML page that sets none of its own: this site's scripts and
+    stylesheets, inline <style> and <script> only with the response's nonce, no framing."""
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+        f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def register_security_headers(app: Flask) -> None:
+    """Headers on every response: no MIME sniffing, HSTS when the public URL is https, and on
+    HTML pages a Content-Security-Policy (pages may set a stricter one of their own), a
+    Referrer-Policy and no framing."""
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    https = str(app.config.get("KINGAVIS_BASE_URL") or "").lower().startswith("https://")
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        if https:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if response.mimetype == "text/html":
+            if "Content-Security-Policy" not in headers:
+                headers["Content-Security-Policy"] = default_csp(csp_nonce())
+            headers.setdefault("Referrer-Policy", "same-origin")
+            headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
 def register_errorhandlers(app: Flask) -> None:
+    from . import outages
     from .problems import problem
+
+    outages.register(app)
 
     def handle_http(error: HTTPException) -> Any:
         # Machine-facing paths get RFC 9457 problems; pages keep Flask's HTML.
