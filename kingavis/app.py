@@ -221,12 +221,10 @@ def register_blueprints(app: Flask) -> None:
 
 def csp_nonce() -> str:
     """This response's Content-Security-Policy nonce (templates: ``nonce="{{ csp_nonce() }}"``)."""
-    from flask import g
+    from flask import request
 
-    nonce = g.get("csp_nonce")
-    if nonce is None:
-        nonce = g.csp_nonce = secrets.token_urlsafe(16)
-    return str(nonce)
+    # Kept with the request itself (an app context may outlive one request).
+    return str(request.environ.setdefault("kingavis.csp_nonce", secrets.token_urlsafe(16)))
 
 
 def default_csp(nonce: str) -> str:
