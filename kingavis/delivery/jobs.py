@@ -160,7 +160,7 @@ def _send_and_record(
         # delivered. Sending it again risks a second email, so it counts as sent, with a note.
         log.warning(
             f"connection lost after the {what}'s data; not sent again",
-            extra={"fields": {"review_request": request_id, "error": str(exc)}},
+            extra={"fields": {"review_request": request_id, "error": service.mask_emails(str(exc))}},
         )
         return _after_send(request_id, attempt, sent, sent_detail, now, held)
     except TransientMailError as exc:
