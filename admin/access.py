@@ -6,12 +6,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, g
+from flask import abort, g, request
 from flask_login import current_user, login_required
 
 from kingavis.models import Shop
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Beyond this a page number only asks the database for an offset it cannot hold.
+MAX_PAGE = 100_000
 
 
 def user_shop(shop_key: str) -> Shop:
@@ -47,3 +50,10 @@ def get_or_404(model: Any, object_id: int, shop: Shop) -> Any:
     if row is None or getattr(row, "shop_id", None) != shop.id:
         abort(404)
     return row
+
+
+def page_arg() -> int:
+    """The ``page`` query parameter as a page number: 1 when absent or not a whole number,
+    at most MAX_PAGE (an empty page past the end, never an offset out of range)."""
+    page = request.args.get("page", 1, type=int) or 1
+    return min(max(page, 1), MAX_PAGE)

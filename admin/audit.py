@@ -12,7 +12,7 @@ from kingavis.extensions import db
 from kingavis.models import AuditLog, Shop, user_shops
 
 from . import blueprint
-from .access import shop_view
+from .access import page_arg, shop_view
 from .audit_words import Lookups, Wording
 from .pending import Display
 
@@ -86,7 +86,7 @@ def audit_log(shop: Shop) -> str:
         action = None
     pagination = db.paginate(
         audit_query(shop, action),
-        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        page=page_arg(),
         per_page=PER_PAGE,
         error_out=False,
     )

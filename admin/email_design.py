@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField, TextAreaField
 
 from kingavis import email_design
+from kingavis.csp import csp_nonce
 from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     DEFAULT_COLOUR,
@@ -118,6 +119,15 @@ def _render(shop: Shop, language: str, form: DesignForm, status: int = 200,
                 "logo_url": MAX_LOGO_URL},
         default_colour=DEFAULT_COLOUR,
     ), status)
+    # The preview frame (srcdoc) inherits this page's policy, and an email styles itself with
+    # style attributes: styles may be inline here, while scripts stay nonce-only and the frame
+    # is sandboxed (no script runs in it). The logo of the preview is any https image.
+    nonce = csp_nonce()
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
     return response
 
 

@@ -15,10 +15,21 @@ from kingavis.extensions import db
 from kingavis.models import Reason, Shop
 
 from . import blueprint
-from .access import shop_view
+from .access import page_arg, shop_view
 from .pending import REASON_LABELS, STATE_LABELS, Display
 
 PER_PAGE = 50
+
+
+MIN_YEAR = 1970
+MAX_YEAR = 2999
+
+
+def _plausible_date(field: Any) -> None:
+    # Year 1 or 9999 would overflow once converted to UTC in the shop's time zone.
+    if field.data and not MIN_YEAR <= field.data.year <= MAX_YEAR:
+        raise ValidationError(gettext("Indiquez une date entre %(min)d et %(max)d.",
+                                      min=MIN_YEAR, max=MAX_YEAR))
 
 
 class HistoryFilterForm(FlaskForm):
@@ -41,7 +52,11 @@ class HistoryFilterForm(FlaskForm):
     date_to = DateField(lazy_gettext("Au"), validators=[Optional()])
     q = StringField(lazy_gettext("Référence ou email"), validators=[Optional(), Length(max=320)])
 
+    def validate_date_from(self, field: Any) -> None:
+        _plausible_date(field)
+
     def validate_date_to(self, field: Any) -> None:
+        _plausible_date(field)
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError(gettext("La date de fin doit être après la date de début."))
 
@@ -75,7 +90,7 @@ def history(shop: Shop) -> str:
     if form.validate():
         pagination = db.paginate(
             rr.history_query(shop, form.to_filter()),
-            page=max(request.args.get("page", 1, type=int) or 1, 1),
+            page=page_arg(),
             per_page=PER_PAGE,
             error_out=False,
         )

@@ -15,7 +15,7 @@ from kingavis.notes import describe_note
 from kingavis.rules import status_options
 
 from . import blueprint
-from .access import get_or_404, shop_view
+from .access import get_or_404, page_arg, shop_view
 from .pending import Display
 
 PER_PAGE = 50
@@ -47,7 +47,7 @@ def orders(shop: Shop) -> str:
         q = (form.q.data or "").strip()
         pagination = db.paginate(
             rr.search_orders(shop, q),
-            page=max(request.args.get("page", 1, type=int) or 1, 1),
+            page=page_arg(),
             per_page=PER_PAGE,
             error_out=False,
         )

@@ -36,7 +36,7 @@ from kingavis.extensions import db
 from kingavis.models import Reason, RequestState, Shop, ShopStatus, utcnow
 
 from . import blueprint
-from .access import shop_view
+from .access import page_arg, shop_view
 
 PER_PAGE = 50
 
@@ -308,7 +308,7 @@ def pending(shop: Shop) -> str:
     now = utcnow()
     filters = PendingFilterForm(shop, formdata=request.args)
     filters.validate()
-    page_number = request.args.get("page", 1, type=int) or 1
+    page_number = page_arg()
     pagination = None
     if not filters.errors:
         pagination = db.paginate(

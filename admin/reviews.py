@@ -31,7 +31,7 @@ from kingavis.review_actions import (
 )
 
 from . import blueprint
-from .access import get_or_404, shop_view
+from .access import get_or_404, page_arg, shop_view
 from .pending import Display
 
 PER_PAGE = 25
@@ -86,7 +86,7 @@ def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
             params["rating"] = str(rating)
         pagination = db.paginate(
             _filtered(shop, rating),
-            page=max(request.args.get("page", 1, type=int) or 1, 1),
+            page=page_arg(),
             per_page=PER_PAGE,
             error_out=False,
         )

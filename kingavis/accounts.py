@@ -7,7 +7,8 @@
 - Each client address may fail ``LOGIN_IP_MAX_FAILURES`` times per ``LOGIN_IP_WINDOW_SECONDS``
   (app config, defaults 20 per 15 minutes); beyond that its attempts are refused unchecked.
 
-Counters live in Redis when the app has one (shared by every process), else in this process.
+Counters live in Redis when the app has one (shared by every process), else in this process;
+when Redis fails, in this process for a while (``FallbackCounters``).
 A password is checked against a dummy hash when the account does not exist, so the answer
 takes as long either way.
 """
@@ -113,11 +114,54 @@ class RedisCounters:
         self._redis.delete(self._prefix + key)
 
 
+class FallbackCounters:
+    """Redis counters that fall back to this process's own when Redis fails.
+
+    As for the webhook's rate limit (``kingavis.ratelimit``): a failure is logged and, for
+    ``pause_seconds``, the process counts on its own instead of waiting on Redis for every
+    login. Logging in must not depend on a cache: the lock-out of an account is in the
+    database, and the per-address limit still holds, per process, meanwhile.
+    """
+
+    def __init__(self, redis: Any, pause_seconds: float = 30.0) -> None:
+        self._redis = RedisCounters(redis)
+        self._memory = MemoryCounters()
+        self._pause_seconds = pause_seconds
+        self._paused_until = 0.0
+
+    def _call(self, name: str, *args: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        if time.monotonic() >= self._paused_until:
+            try:
+                return getattr(self._redis, name)(*args)
+            except RedisError as exc:
+                self._paused_until = time.monotonic() + self._pause_seconds
+                log.warning(
+                    "Redis failed: login limits counted in this process for a while",
+                    extra={"fields": {"error": type(exc).__name__,
+                                      "pause_seconds": self._pause_seconds}},
+                )
+        return getattr(self._memory, name)(*args)
+
+    def get(self, key: str) -> int:
+        return int(self._call("get", key))
+
+    def incr(self, key: str, ttl: int) -> int:
+        return int(self._call("incr", key, ttl))
+
+    def set(self, key: str, value: int, ttl: int) -> None:
+        self._call("set", key, value, ttl)
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key)
+
+
 def counters_for(app: Flask) -> Counters:
     counters = app.extensions.get(EXTENSION_KEY)
     if counters is None:
         redis = app.extensions.get("redis")
-        made: Counters = RedisCounters(redis) if redis is not None else MemoryCounters()
+        made: Counters = FallbackCounters(redis) if redis is not None else MemoryCounters()
         counters = app.extensions.setdefault(EXTENSION_KEY, made)
     return counters
 

@@ -6,13 +6,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
+from .csp import csp_nonce, default_csp
 from .extensions import babel, csrf, db, login_manager, migrate
 from .logging import configure_logging
 
@@ -26,9 +28,11 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     os.makedirs(app.instance_path, exist_ok=True)
     configure_logging(app.config["LOG_LEVEL"])
     register_proxy(app)
+    register_input_guards(app)
     register_extensions(app)
     register_queue(app)
     register_blueprints(app)
+    register_security_headers(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -65,10 +69,55 @@ def register_proxy(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
+# Ids in URLs are the database's INTEGER (32-bit signed) columns.
+MAX_URL_ID = 2**31 - 1
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` capped at the largest id the database holds: a larger one is not found
+    (404) rather than an integer the database refuses."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_URL_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _holds_nul(pairs: Any) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in pairs)
+
+
+def register_input_guards(app: Flask) -> None:
+    """Refuse (400) a NUL character in the query string or a submitted form, and ids in URLs
+    too large for the database (404).
+
+    No text column can hold a NUL (PostgreSQL refuses it in any string), so no valid request
+    carries one; stopping it at the door keeps every query safe from it. Path segments are
+    checked by their routes, which answer their own 404 page (tokens and shop keys are
+    URL-safe ASCII, see ``pages``, ``tracking`` and ``shops.shop_snapshot``).
+    """
+    app.url_map.converters["int"] = IdConverter
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        from flask import abort, request
+
+        if _holds_nul(request.args.items(multi=True)):
+            abort(400, description="NUL characters are not allowed in a URL")
+        # The webhook reads its raw body itself (the signature covers the bytes): never parsed here.
+        if (request.mimetype in FORM_MIMETYPES and not request.path.startswith("/webhooks/")
+                and _holds_nul(request.form.items(multi=True))):
+            abort(400, description="NUL characters are not allowed in a form")
+
+
 def register_extensions(app: Flask) -> None:
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     )
+    # Whatever the options given: a statement's parameters never go into an exception's text.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True
+    }
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
@@ -191,8 +240,34 @@ def _favicon() -> Any:
     return response
 
 
+
+
+def register_security_headers(app: Flask) -> None:
+    """Headers on every response: no MIME sniffing, HSTS when the public URL is https, and on
+    HTML pages a Content-Security-Policy (pages may set a stricter one of their own), a
+    Referrer-Policy and no framing."""
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    https = str(app.config.get("KINGAVIS_BASE_URL") or "").lower().startswith("https://")
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        if https:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if response.mimetype == "text/html":
+            if "Content-Security-Policy" not in headers:
+                headers["Content-Security-Policy"] = default_csp(csp_nonce())
+            headers.setdefault("Referrer-Policy", "same-origin")
+            headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
 def register_errorhandlers(app: Flask) -> None:
+    from . import outages
     from .problems import problem
+
+    outages.register(app)
 
     def handle_http(error: HTTPException) -> Any:
         # Machine-facing paths get RFC 9457 problems; pages keep Flask's HTML.

@@ -27,12 +27,9 @@ from functools import lru_cache
 
 from flask import current_app
 
+from .emails import normalize_email
+
 _LABEL = b"kingavis customer email hash v1"
-
-
-def normalize_email(email: str) -> str:
-    """The address as it is compared: surrounding spaces removed, lower case."""
-    return email.strip().lower()
 
 
 @lru_cache(maxsize=8)

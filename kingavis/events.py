@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .customer_keys import customer_key
 from .delivery.service import choose_platform
+from .emails import normalize_email
 from .extensions import db
 from .models import (
     Order,
@@ -68,10 +69,6 @@ class EventResult:
     status_code: int  # 202 applied, 200 replayed
     body: dict[str, Any]
     replayed: bool
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def shop_rule(shop: AnyShop) -> Rule | None:

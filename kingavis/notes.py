@@ -45,6 +45,7 @@ class NoteCode(enum.StrEnum):
     REMINDER_DROPPED_STATE = "reminder_dropped_state"
     REMINDER_DROPPED_REVIEWED = "reminder_dropped_reviewed"
     REMINDER_DROPPED_RULE = "reminder_dropped_rule"
+    REMINDER_DROPPED_ADDRESS = "reminder_dropped_address"
     REMINDER_GAVE_UP = "reminder_gave_up"
     REMINDER_REFUSED = "reminder_refused"
     # The customer, from the review page.
@@ -86,6 +87,8 @@ MESSAGES: dict[str, Any] = {
     NoteCode.REMINDER_DROPPED_REVIEWED: lazy_gettext(
         "relance non envoyée\u00a0: un avis a été laissé"),
     NoteCode.REMINDER_DROPPED_RULE: lazy_gettext("relance non envoyée\u00a0: %(reason)s"),
+    NoteCode.REMINDER_DROPPED_ADDRESS: lazy_gettext(
+        "relance non envoyée\u00a0: l'adresse email de la commande a changé depuis l'invitation"),
     NoteCode.REMINDER_GAVE_UP: lazy_gettext(
         "relance non envoyée\u00a0: abandon après %(attempts)s tentatives\u00a0: %(error)s"),
     NoteCode.REMINDER_REFUSED: lazy_gettext(

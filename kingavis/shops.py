@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,9 @@ from .scheduling import (
 
 LANGUAGES = ("fr", "en")
 UNSET: Any = object()
+
+# What new_shop_key() makes: "shp_" and URL-safe base64.
+_SHOP_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ShopError(ValueError):
@@ -116,7 +120,13 @@ _SNAPSHOT = (
 
 
 def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
-    """The shop with this key for the webhook (secrets valid at ``now``), or None."""
+    """The shop with this key for the webhook (secrets valid at ``now``), or None.
+
+    A key that no shop could have (keys are URL-safe ASCII, at most 64 characters) is not
+    looked up: a NUL byte or a stray Unicode character would make the database refuse the query.
+    """
+    if not isinstance(key, str) or not _SHOP_KEY.fullmatch(key):
+        return None
     rows = db.session.execute(_SNAPSHOT, {"b_key": key}).all()
     if not rows:
         return None

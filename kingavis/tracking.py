@@ -15,6 +15,7 @@ redirected all the same but not counted.
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -65,8 +66,12 @@ def is_scanner(user_agent: str | None, method: str, sent_at: datetime | None,
     return recent and not browser
 
 
+# Tokens are URL-safe base64 (models.new_token); anything else is not looked up.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
 def _find(token: str) -> ReviewRequest | None:
-    if not token or len(token) > 64:
+    if not _TOKEN.fullmatch(token or ""):
         return None
     return db.session.execute(
         select(ReviewRequest).where(ReviewRequest.token == token)

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 # Fixture modules registered once for the whole run. The browser fixtures must not be imported
 # into test modules: each import would make its own "session" Chromium, and Playwright's sync
 # API allows one running instance at a time.
-pytest_plugins = ["browser"]
+pytest_plugins = ["browser", "log_privacy", "pytester"]
 
 POSTGRES_URL = os.environ.get(
     "KINGAVIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -42,7 +42,8 @@ def response_examples() -> list[tuple[str, str, dict[str, Any], Any]]:
 
 def test_the_document_is_openapi_3_1_with_every_contract_response() -> None:
     assert DOC["openapi"].startswith("3.1.")
-    assert set(OPERATION["responses"]) == {"200", "202", "400", "401", "404", "413", "415", "422", "429"}
+    assert set(OPERATION["responses"]) == {"200", "202", "400", "401", "404", "413", "415", "422", "429",
+                                          "503"}
     headers = {p["name"] for p in OPERATION["parameters"] if p["in"] == "header"}
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert "Retry-After" in OPERATION["responses"]["429"]["headers"]

@@ -10,20 +10,24 @@ Both endpoints share the same pipeline (``_serve`` and ``_verified_body``). Chec
    shop's active secrets, or its timestamp is outside the tolerance;
 4. 429 the shop sent too many requests (``Retry-After``);
 5. 415 the content type is not ``application/json`` (charset, if given, UTF-8);
-6. 400 the body is not UTF-8 JSON or not a JSON object;
+6. 400 the body is not UTF-8 JSON or not a JSON object, or holds a number out of a double's
+   range (``1e400``) or a lone surrogate escape (``\\ud800``), which nothing could store;
 7. 422 the body does not match the schema (``errors`` by field path).
 
 The signature comes before anything parses the body, so a caller without the secret learns
 nothing beyond 413, 404 and 401. Then the event is applied: 202 with the outcome object, or
 200 with ``Idempotent-Replayed: true`` and the first outcome object for a webhook id already
 seen. The erasure endpoint answers the same way with its summary
-(``kingavis.personal_data.erase_customer``); its log line never holds the address.
+(``kingavis.personal_data.erase_customer``); its log line never holds the address. While the
+database cannot be reached either answers 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ from marshmallow import ValidationError
 from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import Shop
+from kingavis.outages import is_database_outage, unavailable_problem
 from kingavis.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
@@ -107,19 +112,56 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # 1e400 reads as infinity, which JSON (and PostgreSQL's json type) cannot hold.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:32]} is out of range (at most about 1.8e308)")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate_at(payload: Any) -> str | None:
+    """The path of the first string (or key) holding a lone UTF-16 surrogate, e.g. from the
+    escape ``\\ud800``: not a Unicode character, so it cannot be stored or shown. None if none."""
+    stack: list[tuple[str, Any]] = [("$", payload)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    return path
+                stack.append((key if path == "$" else f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
+
+
 def _parse_json(raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(400, "invalid-json", "the body is not valid UTF-8") from None
     try:
-        payload = json.loads(text, parse_constant=_reject_constant)
+        payload = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise Rejected(400, "invalid-json", "the body nests too deeply") from None
     except ValueError as exc:
         raise Rejected(400, "invalid-json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise Rejected(400, "invalid-json", "the body must be a JSON object")
+    where = _lone_surrogate_at(payload)
+    if where is not None:
+        raise Rejected(
+            400, "invalid-json",
+            f"the body is not valid JSON text: a lone surrogate escape (\\ud800 to \\udfff) "
+            f"is not a Unicode character (at {where[:200]})",
+        )
     return payload
 
 
@@ -240,6 +282,13 @@ def _serve(shop_key: str, handler: Any, **fields: Any) -> Response:
         if rejected.status == 429:
             response.headers["Retry-After"] = str(rejected.extra["retry_after"])
     except Exception as exc:
+        db.session.rollback()
+        if is_database_outage(exc):
+            # Nothing was stored: the module sends the same request again later.
+            context.update(outcome="unavailable", status=503, duration_ms=_elapsed(started),
+                           error=type(exc).__name__)
+            log.warning("webhook: database unavailable", extra={"fields": context})
+            return unavailable_problem()
         # No traceback here: database errors carry the statement's parameters (emails).
         context.update(outcome="error", status=500, duration_ms=_elapsed(started),
                        error=type(exc).__name__)

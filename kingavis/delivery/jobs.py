@@ -18,6 +18,8 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
+from ..customer_keys import customer_key
+from ..emails import normalize_email
 from ..extensions import db
 from ..logging import mask_email
 from ..models import Reason, RequestState, Review, ReviewRequest, Shop, Unsubscription, utcnow
@@ -87,6 +89,13 @@ def deliver(
             db.session.rollback()
             return Outcome.STALE
         request, unsubscribed = loaded
+        # From here on the request belongs to the address it is mailed to (rule 5): the
+        # unsubscribe link of the email unsubscribes it, the window of later orders sees it.
+        unsubscribed = _recipient_unsubscribed(request, unsubscribed)
+        address = mailed_address(request)
+        if address and request.customer_email_normalized != address:
+            request.customer_email_normalized = address
+            request.customer_email_hash = customer_key(request.shop_id, address)
 
         before = _check_before_send(request, unsubscribed, now)
         if before is not None:
@@ -155,7 +164,7 @@ def _send_and_record(
         # delivered. Sending it again risks a second email, so it counts as sent, with a note.
         log.warning(
             f"connection lost after the {what}'s data; not sent again",
-            extra={"fields": {"review_request": request_id, "error": str(exc)}},
+            extra={"fields": {"review_request": request_id, "error": service.mask_emails(str(exc))}},
         )
         return _after_send(request_id, attempt, sent, sent_detail, now, held)
     except TransientMailError as exc:
@@ -169,37 +178,51 @@ def _send_and_record(
     return _after_send(request_id, attempt, sent, sent_detail, now, held)
 
 
-def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime) -> Outcome | None:
-    """Rules 8, 5 and 7 at send time; returns the outcome when the request must not go now."""
+def mailed_address(request: ReviewRequest) -> str:
+    """The address an email of ``request`` goes to now, as addresses are compared: the order's
+    latest (a later event may have changed it since the request was scheduled); "" once the
+    customer's data is erased."""
+    return normalize_email(request.order.customer_email or "")
+
+
+def _recipient_unsubscribed(request: ReviewRequest, scheduled_unsubscribed: bool) -> bool:
+    """Whether the address the email would go to is on the shop's unsubscribe list.
+
+    ``scheduled_unsubscribed`` is the answer for the request's recorded address (read with the
+    request); the list is asked again only when the order's address has changed since.
+    """
+    address = mailed_address(request)
+    if not address or address == request.customer_email_normalized:
+        return scheduled_unsubscribed
+    return bool(
+        db.session.execute(
+            select(
+                exists().where(
+                    Unsubscription.shop_id == request.shop_id,
+                    Unsubscription.email_hash == customer_key(request.shop_id, address),
+                )
+            )
+        ).scalar()
+    )
+
+
+def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outcome, str] | None:
+    """Rules 5 and 7 at send time, for the first email and the reminder alike.
+
+    The order's latest status first (a cancel status, or unpaid: ``cancelled``), then consent
+    and the unsubscribe list for the address the email would go to (``suppressed``). The
+    per-customer window is not asked again: it was decided when the request was scheduled.
+    Returns None when the email may go.
+    """
     shop = request.shop
     order = request.order
-    if order.erased_at is not None or not order.customer_email:
-        # The customer's data was erased after the claim: nothing goes to that address.
-        service.record(request, RequestState.CANCELLED, reason=Reason.ERASED.value, now=now)
-        request.next_attempt_at = None
-        _log(request, "cancelled at send time", reason=Reason.ERASED.value)
-        return Outcome.CANCELLED
-    if shop.paused:
-        service.record(request, RequestState.SCHEDULED, note_code=NoteCode.SHOP_PAUSED, now=now)
-        request.next_attempt_at = now
-        return Outcome.PAUSED
     reason = send_time_reason(
         latest_status_id=order.latest_status_id,
         latest_status_paid=order.latest_status_paid,
         cancel_status_ids=frozenset(shop.cancel_status_ids or ()),
     )
     if reason is not None:
-        service.record(
-            request,
-            RequestState.CANCELLED,
-            reason=reason,
-            note_code=NoteCode.CANCELLED_AT_SEND_TIME,
-            note_args={"status": order.latest_status_id},
-            now=now,
-        )
-        request.next_attempt_at = None
-        _log(request, "cancelled at send time", reason=reason)
-        return Outcome.CANCELLED
+        return Outcome.CANCELLED, reason
     reason = suppression_reason(
         review_consent=order.review_consent,
         require_consent=shop.require_consent,
@@ -207,14 +230,46 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
         recent_request=False,  # decided when the request was scheduled
     )
     if reason is not None:
+        return Outcome.SUPPRESSED, reason
+    return None
+
+
+def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime) -> Outcome | None:
+    """Erasure, rule 8, then rules 5 and 7 at send time; the outcome when the request must not
+    go now."""
+    order = request.order
+    if order.erased_at is not None or not order.customer_email:
+        # The customer's data was erased after the claim: nothing goes to that address.
+        service.record(request, RequestState.CANCELLED, reason=Reason.ERASED.value, now=now)
+        request.next_attempt_at = None
+        _log(request, "cancelled at send time", reason=Reason.ERASED.value)
+        return Outcome.CANCELLED
+    if request.shop.paused:
+        service.record(request, RequestState.SCHEDULED, note_code=NoteCode.SHOP_PAUSED, now=now)
+        request.next_attempt_at = now
+        return Outcome.PAUSED
+    verdict = send_time_verdict(request, unsubscribed)
+    if verdict is None:
+        return None
+    outcome, reason = verdict
+    if outcome is Outcome.CANCELLED:
+        service.record(
+            request,
+            RequestState.CANCELLED,
+            reason=reason,
+            note_code=NoteCode.CANCELLED_AT_SEND_TIME,
+            note_args={"status": request.order.latest_status_id},
+            now=now,
+        )
+        _log(request, "cancelled at send time", reason=reason)
+    else:
         service.record(
             request, RequestState.SUPPRESSED, reason=reason,
             note_code=NoteCode.SUPPRESSED_AT_SEND_TIME, now=now
         )
-        request.next_attempt_at = None
         _log(request, "suppressed at send time", reason=reason)
-        return Outcome.SUPPRESSED
-    return None
+    request.next_attempt_at = None
+    return outcome
 
 
 def _after_send(
@@ -423,41 +478,34 @@ def _drop_reminder(request: ReviewRequest, why: NoteCode, now: datetime, reason:
 def _check_before_reminder(
     request: ReviewRequest, unsubscribed: bool, now: datetime
 ) -> Outcome | None:
-    """The first email's checks again, plus "no review yet"; the outcome when it must not go."""
-    shop = request.shop
-    order = request.order
+    """The first email's checks again, plus "no review yet" and "same address"; the outcome
+    when it must not go.
+
+    A reminder goes only to the address the invitation went to: both emails carry the same
+    unsubscribe link, which must unsubscribe the address that received it.
+    """
     if request.state != RequestState.SENT.value:
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_STATE, now, request.reason,
                        {"state": request.state})
         return Outcome.CANCELLED
-    if order.erased_at is not None or not order.customer_email:
+    if request.order.erased_at is not None or not request.order.customer_email:
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_RULE, now, Reason.ERASED.value,
                        {"reason": Reason.ERASED.value})
         return Outcome.CANCELLED
     if _reviewed(request.id):
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_REVIEWED, now)
         return Outcome.SUPPRESSED
-    if shop.paused:
+    if request.shop.paused:
         # Waits: the dispatcher does not claim reminders of a paused shop; due at once on resume.
         request.reminder_due_at = now
         service.note(request, NoteCode.REMINDER_PAUSED, now=now)
         return Outcome.PAUSED
-    reason = send_time_reason(
-        latest_status_id=order.latest_status_id,
-        latest_status_paid=order.latest_status_paid,
-        cancel_status_ids=frozenset(shop.cancel_status_ids or ()),
-    )
-    if reason is None:
-        reason = suppression_reason(
-            review_consent=order.review_consent,
-            require_consent=shop.require_consent,
-            unsubscribed=unsubscribed,
-            recent_request=False,
-        )
-        outcome = Outcome.SUPPRESSED
-    else:
-        outcome = Outcome.CANCELLED
-    if reason is not None:
+    if mailed_address(request) != request.customer_email_normalized:
+        _drop_reminder(request, NoteCode.REMINDER_DROPPED_ADDRESS, now)
+        return Outcome.CANCELLED
+    verdict = send_time_verdict(request, unsubscribed)
+    if verdict is not None:
+        outcome, reason = verdict
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_RULE, now, reason, {"reason": reason})
         return outcome
     return None

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
+from ..emails import InvalidAddress, parse_address
 from ..models import ReviewRequest
 from .design import (
     BODY_PLACEHOLDERS,
@@ -278,18 +279,17 @@ def platform_name(request: ReviewRequest) -> str | None:
 
 
 def recipient_address(email: str) -> Address:
-    """The customer's bare address; InvalidMessageError (never echoing it) when it is not one."""
-    email = (email or "").strip()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or not domain or any(ch in email for ch in "\r\n\0 <>,;\"()"):
-        raise InvalidMessageError("the customer's email address is not a valid address")
+    """The customer's bare address; InvalidMessageError (never echoing it) when it is not one.
+
+    The rules are those of ``kingavis.emails.parse_address``, which the webhook applies too.
+    """
     try:
-        domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
-        if local.isascii():
-            address = Address(addr_spec=f"{local}@{domain}")
+        mailbox = parse_address(email)
+        if mailbox.local_part.isascii():
+            address = Address(addr_spec=mailbox.address)
         else:  # an internationalised mailbox: sent with SMTPUTF8
-            address = Address(username=local, domain=domain)
-    except (ValueError, UnicodeError, HeaderParseError, MessageDefect, IndexError):
+            address = Address(username=mailbox.local_part, domain=mailbox.domain)
+    except (InvalidAddress, ValueError, UnicodeError, HeaderParseError, MessageDefect, IndexError):
         raise InvalidMessageError("the customer's email address is not a valid address") from None
     if not address.username or not _DOT_ATOM.match(address.domain):
         raise InvalidMessageError("the customer's email address is not a valid address")
