@@ -44,15 +44,15 @@ def test_edit_preview_save_and_receive_the_test_email(app, live_server, page, sm
     sign_in(page, "zoe.marchande@example.com")
 
     page.goto(f"/admin/shops/{key}/email")
-    expect(page.get_by_role("heading", name="E-mail d'invitation")).to_be_visible()
-    expect(page.get_by_role("link", name="E-mail d'invitation")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("heading", name="Email d'invitation")).to_be_visible()
+    expect(page.get_by_role("link", name="Email d'invitation")).to_have_attribute("aria-current", "page")
     preview = page.frame_locator("#preview-html")
     # The editor starts from the default texts, and the preview shows them for a sample order.
-    expect(page.get_by_label("Objet de l'e-mail")).to_have_value("Votre avis sur votre commande chez {shop_name}")
+    expect(page.get_by_label("Objet de l'email")).to_have_value("Votre avis sur votre commande chez {shop_name}")
     expect(preview.get_by_text("Merci pour votre commande XKBKNABJK chez Boutique Zoë.")).to_be_visible()
 
     page.get_by_label("Nom d'expéditeur").fill("L'atelier de {shop_name}")
-    page.get_by_label("Objet de l'e-mail").fill("{shop_name} : votre colis vous plaît ?")
+    page.get_by_label("Objet de l'email").fill("{shop_name} : votre colis vous plaît ?")
     expect(page.locator("#preview-subject")).to_have_text("Boutique Zoë : votre colis vous plaît ?")
     expect(page.locator("#preview-from")).to_contain_text("L'atelier de Boutique Zoë")
 
@@ -72,9 +72,9 @@ def test_edit_preview_save_and_receive_the_test_email(app, live_server, page, sm
     page.get_by_label("Couleur du bouton et des liens").fill("#c2185b")
     expect(preview.get_by_role("link", name="Donner mon avis")).to_have_css(
         "background-color", "rgb(194, 24, 91)")
-    page.get_by_label("E-mail", exact=True).select_option("reminder")
+    page.get_by_label("Email", exact=True).select_option("reminder")
     expect(page.locator("#preview-subject")).to_have_text("Rappel : Boutique Zoë : votre colis vous plaît ?")
-    page.get_by_label("E-mail", exact=True).select_option("invitation")
+    page.get_by_label("Email", exact=True).select_option("invitation")
     expect(page.locator("#preview-subject")).to_have_text("Boutique Zoë : votre colis vous plaît ?")
     assert "pwned" not in page.title()
     intro.fill("Merci {first_name} pour votre commande {order_reference} !\n\n"
@@ -87,17 +87,17 @@ def test_edit_preview_save_and_receive_the_test_email(app, live_server, page, sm
     expect(preview.get_by_text("Merci Zoë pour votre commande XKBKNABJK !")).to_be_visible()
     screenshot(page, "email-editor")
 
-    page.get_by_role("button", name="Enregistrer l'e-mail").click()
-    expect(page.locator(".flash-success")).to_have_text("E-mail enregistré (Français).")
+    page.get_by_role("button", name="Enregistrer l'email").click()
+    expect(page.locator(".flash-success")).to_have_text("Email enregistré (Français).")
     db.session.rollback()
     row = db.session.scalars(select(EmailDesign).where(EmailDesign.shop_id == shop_id)).one()
     assert (row.language, row.subject, row.brand_colour) == (
         "fr", "{shop_name} : votre colis vous plaît ?", "#c2185b")
     db.session.rollback()
 
-    page.get_by_role("button", name="M'envoyer un e-mail d'essai").click()
+    page.get_by_role("button", name="M'envoyer un email d'essai").click()
     expect(page.locator(".flash-success")).to_have_text(
-        "E-mail d'essai envoyé à zoe.marchande@example.com.")
+        "Email d'essai envoyé à zoe.marchande@example.com.")
     [sent] = smtp.messages
     assert sent.rcpt_tos == ["zoe.marchande@example.com"]
     assert sent.message["Subject"] == "Boutique Zoë : votre colis vous plaît ?"

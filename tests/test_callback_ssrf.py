@@ -39,7 +39,7 @@ from kingavis.extensions import db
 from kingavis.models import Review, Shop
 
 PUBLIC = "93.184.215.14"  # saved only, never connected to
-NOT_PUBLIC = "n'est pas publique : les notifications ne partent que vers un serveur joignable sur Internet."
+NOT_PUBLIC = "n'est pas publique : les notifications ne partent que vers un serveur joignable sur Internet."
 
 
 class FakeDNS:
@@ -315,7 +315,7 @@ def collection(shop: Shop) -> str:
     ("https://169.254.169.254/latest/meta-data/", f"L'adresse 169.254.169.254 {NOT_PUBLIC}"),
     ("https://[::ffff:127.0.0.1]/cb", f"L'adresse ::ffff:127.0.0.1 {NOT_PUBLIC}"),
     ("https://internal.test/cb", "internal.test correspond à l'adresse 10.0.0.5, qui n'est pas "
-     "publique : les notifications ne partent que vers un serveur joignable sur Internet."),
+     "publique : les notifications ne partent que vers un serveur joignable sur Internet."),
     # http:// is only for localhost, which is refused here: the message says https only.
     (f"http://{PUBLIC}/cb", "L'adresse de notification doit commencer par https://."),
 ])
@@ -342,7 +342,7 @@ def test_a_name_that_changes_between_the_form_check_and_saving_saves_nothing(
 
     assert response.status_code == 422
     assert field_errors(response) == [
-        "flip.test correspond à l'adresse 10.0.0.5, qui n'est pas publique : les notifications "
+        "flip.test correspond à l'adresse 10.0.0.5, qui n'est pas publique : les notifications "
         "ne partent que vers un serveur joignable sur Internet."]
     db.session.expire_all()
     stored = db.session.get(Shop, shop.id)
@@ -384,7 +384,7 @@ def test_the_form_saves_a_name_without_address_yet_with_a_warning(
     assert response.status_code == 200
     page = html.unescape(response.get_data(as_text=True))
     assert "Réglages de collecte enregistrés." in page
-    assert ("Attention : new-shop.test ne correspond encore à aucune adresse. Les notifications "
+    assert ("Attention : new-shop.test ne correspond encore à aucune adresse. Les notifications "
             "échoueront tant que ce nom ne sera pas déclaré dans le DNS.") in page
     db.session.expire_all()
     assert db.session.get(Shop, shop.id).callback_url == "https://new-shop.test/kingavis"  # type: ignore[union-attr]

@@ -151,10 +151,10 @@ BAD_INPUTS = [
     ("subject", DesignInput(subject=LONG), "150 caractères"),
     ("subject", DesignInput(subject="{first_name}, votre avis sur {order_reference}"),
      "{first_name}, {order_reference} ne peut pas figurer ici"),
-    ("subject", DesignInput(subject="Avis sur {boutique}"), "Espace réservé inconnu : {boutique}. Possibles ici : {shop_name}."),
+    ("subject", DesignInput(subject="Avis sur {boutique}"), "Espace réservé inconnu : {boutique}. Possibles ici : {shop_name}."),
     ("intro", DesignInput(intro="Bonjour {prenom}, merci pour {total} !"),
-     "Espaces réservés inconnus : {prenom}, {total}. Possibles ici : {first_name}, {order_reference}, {shop_name}."),
-    ("intro", DesignInput(intro="Merci {first_name.__class__}"), "Espace réservé inconnu : {first_name.__class__}"),
+     "Espaces réservés inconnus : {prenom}, {total}. Possibles ici : {first_name}, {order_reference}, {shop_name}."),
+    ("intro", DesignInput(intro="Merci {first_name.__class__}"), "Espace réservé inconnu : {first_name.__class__}"),
     ("intro", DesignInput(intro="Merci {first_name!r}"), "Accolade sans sa paire"),
     ("intro", DesignInput(intro="Merci {first_name:>30}"), "Accolade sans sa paire"),
     ("intro", DesignInput(intro="Merci { pour"), "Accolade sans sa paire"),
@@ -420,7 +420,7 @@ def test_preview_endpoint_names_the_unknown_placeholders(app: Flask) -> None:
                            data=_form(DesignInput(intro="Merci {prenom} !", brand_colour="rouge")))
     assert response.status_code == 422
     errors = response.get_json()["errors"]
-    assert errors["intro"] == ["Espace réservé inconnu : {prenom}. Possibles ici : {first_name}, "
+    assert errors["intro"] == ["Espace réservé inconnu : {prenom}. Possibles ici : {first_name}, "
                                "{order_reference}, {shop_name}."]
     assert "brand_colour" in errors
     english = client.post(f"/admin/shops/{shop.key}/email/preview",
@@ -442,7 +442,7 @@ def test_save_through_the_page_and_refusal_keeps_everything(app: Flask) -> None:
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert re.search("Rien n(&#39;|')a été enregistré", page)
-    assert "Espace réservé inconnu : {client}." in page
+    assert "Espace réservé inconnu : {client}." in page
     [row] = designs(shop.id)
     assert row.subject == GOOD.subject  # the valid field of the refused form is not saved either
 
@@ -465,7 +465,7 @@ def test_test_email_goes_to_the_merchant_through_smtp_and_is_audited(
     assert entry.action == "email_design.test_send"
     assert entry.details == {"language": "fr", "reminder": False, "outcome": "sent"}
     follow = client.get(response.location).get_data(as_text=True)
-    assert re.search("E-mail d(&#39;|')essai envoyé à zoe.marchande@example.com.", follow)
+    assert re.search("Email d(&#39;|')essai envoyé à zoe.marchande@example.com.", follow)
 
     client.post(f"/admin/shops/{shop.key}/email/test", data={"lang": "fr", "kind": "reminder"})
     assert smtp.messages[-1].message["Subject"].startswith("Rappel : ")
@@ -481,7 +481,7 @@ def test_test_emails_are_rate_limited(mail_app: Flask, smtp: SMTPServer) -> None
     refused = client.post(url, data={"lang": "fr"})
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
-    assert re.search("Trop d(&#39;|')e-mails d(&#39;|')essai", refused.get_data(as_text=True))
+    assert re.search("Trop d(&#39;|')emails d(&#39;|')essai", refused.get_data(as_text=True))
     assert len(smtp.messages) == 2
     assert [e.action for e in audit_entries(shop)].count("email_design.test_send") == 2
 
@@ -509,5 +509,5 @@ def test_audit_page_names_the_new_actions(app: Flask) -> None:
     shop = _design_shop()
     client = _client(app, shop, "autre@example.com")
     page = client.get(f"/admin/shops/{shop.key}/audit").get_data(as_text=True)
-    assert re.search("E-mail d(&#39;|')invitation modifié", page)
+    assert re.search("Email d(&#39;|')invitation modifié", page)
     json.dumps(audit_entries(shop)[0].details)  # stored as JSON

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from admin.pending import elapsed
 from kingavis import review_requests as rr
 from kingavis import rules
+from kingavis.customer_keys import customer_key
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, Review, Shop, User, utcnow
@@ -203,7 +204,7 @@ def test_the_timeline_goes_on_after_the_email(client: Any, shop: Shop) -> None:
     db.session.add(Review(shop_id=shop.id, order_id=row.order_id, review_request_id=row.id,
                           rating=4, comment="Très bien", created_at=sent_at + timedelta(seconds=30)))
     db.session.commit()
-    unsubscribe_address(shop.id, "suite@example.com")
+    unsubscribe_address(shop.id, "suite@example.com", customer_key(shop.id, "suite@example.com"))
     db.session.commit()
 
     page = text(client.get(f"/admin/shops/{shop.key}/orders/{row.order_id}"))
