@@ -30,6 +30,7 @@ from factories import make_shop, status_event
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -141,10 +142,18 @@ def test_every_public_operation_survives_schema_fuzzing(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations
     for operation in operations:
-        fixed = {"shop_key": shop.key} if "{shop_key}" in operation.path else None
+        fixed = {name: value for name, value in (("shop_key", shop.key), ("slug", shop.slug))
+                 if "{" + name + "}" in operation.path} or None
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             statuses: list[int] = []
-            _schema_run(operation, mode, fixed, statuses)()
+            try:
+                _schema_run(operation, mode, fixed, statuses)()
+            except Unsatisfiable:
+                # An operation with nothing a client can get wrong (no parameter, no body:
+                # GET /widget.js) has no negative case; its positive cases ran.
+                if mode is GenerationMode.NEGATIVE and not statuses:
+                    continue
+                raise
             assert statuses, operation.path
             if mode is GenerationMode.POSITIVE and operation.path.startswith(SIGNED_PATHS):
                 # The signature holds: cases get past it and are applied.
