@@ -59,7 +59,7 @@ def test_edit_preview_save_and_receive_the_test_email(app, live_server, page, sm
     # An unknown placeholder: named next to the field, nothing else changes.
     intro = page.get_by_label("Introduction", exact=True)
     intro.fill("Merci {prenom} !")
-    expect(page.locator(".live-error")).to_have_text(re.compile(r"Espace réservé inconnu : \{prenom\}"))
+    expect(page.locator(".live-error")).to_have_text(re.compile(r"Espace réservé inconnu\u00a0: \{prenom\}"))
     expect(intro).to_have_attribute("aria-invalid", "true")
 
     intro.fill("<script>parent.document.title='pwned'</script>Merci {first_name} pour "
