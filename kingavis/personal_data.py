@@ -54,10 +54,12 @@ from .models import (
     Erasure,
     Order,
     OrderEvent,
+    OutgoingMessage,
     Reason,
     RequestDecision,
     RequestState,
     Review,
+    ReviewReport,
     ReviewRequest,
     ReviewState,
     Shop,
@@ -145,7 +147,24 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "withdrawn_at": "exported", "reply_text": "erased", "reply_published_at": "exported",
         "reply_updated_at": "exported", "callback_state": "exported",
         "callback_attempts": "none", "callback_last_error": "erased",
-        "author_display": "erased",
+        "author_display": "erased", "rejection_reason": "exported",
+    },
+    # The shop's own email texts: merchant content, never a customer's.
+    "email_designs": {c: "none" for c in (
+        "id", "shop_id", "language", "sender_name", "subject", "intro", "logo_url",
+        "brand_colour", "updated_at")},
+    # Emails to a review's author and callback events: the address is read from the order when
+    # sending, never stored here; a mail server's reply may quote it.
+    "outgoing_messages": {
+        **{c: "none" for c in ("id", "shop_id", "review_id", "channel", "kind", "reason", "state",
+                               "next_attempt_at", "attempts", "created_at", "sent_at")},
+        "last_error": "erased",
+    },
+    # A merchant's report of a review: its reason is the merchant's words about the review.
+    "review_reports": {
+        **{c: "none" for c in ("id", "review_id", "shop_id", "reported_by_id", "created_at",
+                               "resolved_at", "resolution", "resolved_by_id")},
+        "reason": "erased",
     },
     "user_shops": {"user_id": "none", "shop_id": "none"},
     # Merchants' and operators' accounts: not customers.
@@ -410,6 +429,19 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
             review.reply_text = None
             review.author_display = None
         review.callback_last_error = None
+    review_ids = [review.id for review in reviews]
+    for chunk in _chunks(review_ids):
+        # A mail server's refusal may quote the author's address; a merchant's report may
+        # name the customer.
+        db.session.execute(
+            update(OutgoingMessage).where(OutgoingMessage.review_id.in_(chunk))
+            .values(last_error=None).execution_options(synchronize_session=False)
+        )
+        if not retention:
+            db.session.execute(
+                update(ReviewReport).where(ReviewReport.review_id.in_(chunk))
+                .values(reason="").execution_options(synchronize_session=False)
+            )
 
     for chunk in _chunks(list(by_order)):
         db.session.execute(

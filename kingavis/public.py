@@ -187,8 +187,13 @@ class ReviewPage:
         return max(1, -(-self.total // self.listing.per_page))
 
 
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
 def shop_by_slug(slug: str) -> Shop | None:
-    if not slug or len(slug) > MAX_SLUG_CHARS:
+    """The shop whose public slug this is; None for anything a slug cannot be (never queried:
+    a NUL or a lone surrogate would not even reach the database)."""
+    if not slug or len(slug) > MAX_SLUG_CHARS or not _SLUG.fullmatch(slug):
         return None
     return db.session.execute(select(Shop).where(Shop.slug == slug)).scalar_one_or_none()
 

@@ -178,7 +178,7 @@ def test_the_widget_on_a_shop_page_of_another_origin_under_a_strict_csp(
     public_url = f"{live_server.url}/avis/{reviews['slug']}"
 
     # The badge: average, count, a link to the public page with a full accessible name.
-    badges = page.get_by_role("link", name="Boutique Zoë : note moyenne 3,3 sur 5, 3 avis vérifiés")
+    badges = page.get_by_role("link", name="Boutique Zoë\u00a0: note moyenne 3,3 sur 5, 3 avis vérifiés")
     expect(badges).to_have_count(2)
     expect(badges.first).to_have_attribute("href", public_url)
     expect(badges.first).to_contain_text("3,3")

@@ -129,10 +129,16 @@ def test_existing_shops_and_reviews_get_their_public_fields(empty_database: str,
                          " '2026-11-01 00:00:00')"),
                     {"key": f"shp_{name}", "name": name},
                 )
+            conn.execute(text(
+                "INSERT INTO orders (shop_id, external_id, customer_email, created_at, updated_at)"
+                " SELECT id, '1', 'zoe@example.com', created_at, created_at FROM shops"))
         upgrade()
         with db.engine.connect() as conn:
             slugs = conn.execute(text("SELECT slug FROM shops ORDER BY id")).scalars().all()
             months = conn.execute(text("SELECT DISTINCT retention_months FROM shops")).scalars().all()
+            orders = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
         db.engine.dispose()
+    # Altering the shops table (SQLite copies it) keeps every row that refers to it.
+    assert orders == 3
     assert slugs == ["boutique-zoe", "boutique-zoe-2", "boutique"]
     assert months == [24]

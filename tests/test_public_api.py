@@ -262,7 +262,7 @@ def test_the_badge_shows_stars_the_average_and_the_count_in_french(client, shop)
     assert root.tag == f"{SVG_NS}svg"
     assert root.get("role") == "img" and root.get("lang") == "fr"
     title = root.find(f"{SVG_NS}title")
-    assert title.text == "Boutique Zoë : note moyenne 4,6 sur 5, 5 avis vérifiés (King-Avis)"
+    assert title.text == "Boutique Zoë\u00a0: note moyenne 4,6 sur 5, 5 avis vérifiés (King-Avis)"
     assert root.get("aria-labelledby") == title.get("id")
     texts = ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
     assert texts == ["4,6", "5 avis · King-Avis"]
@@ -306,7 +306,7 @@ def test_one_review_is_singular_and_big_counts_are_grouped(app) -> None:
     with app.test_request_context():
         one = RatingSummary(average=5.0, count=1, distribution={})
         assert badge_texts("B", one, "fr") == (
-            "B : note moyenne 5,0 sur 5, 1 avis vérifié (King-Avis)", "1 avis")
+            "B\u00a0: note moyenne 5,0 sur 5, 1 avis vérifié (King-Avis)", "1 avis")
         assert badge_texts("B", one, "en")[1] == "1 review"
         many = RatingSummary(average=4.2, count=12345, distribution={})
         assert badge_texts("B", many, "en")[1] == "12,345 reviews"

@@ -31,7 +31,7 @@ foreach ($world['orders'] as $id => $order) {
 if (!Configuration::get('PS_LANG_DEFAULT')) {
     Configuration::updateValue('PS_LANG_DEFAULT', 1);
     Configuration::updateValue('PS_TIMEZONE', 'Europe/Paris');
-    Configuration::updateValue('PS_SHOP_EMAIL', 'contact@boutique.test');
+    Configuration::updateValue('PS_SHOP_EMAIL', 'contact@boutique-zoe.fr');
 }
 // As config/config.inc.php: PHP's dates are the shop's local time.
 date_default_timezone_set(Configuration::get('PS_TIMEZONE'));
