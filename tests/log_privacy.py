@@ -24,7 +24,7 @@ from kingavis.logging import JsonFormatter
 
 # Addresses that are not customers': mail senders and back-office accounts of the tests.
 NOT_CUSTOMERS = re.compile(
-    r"^(?:[^@]+@kingavis\.(?:test|example)|no-reply@localhost|[^@]*merchant[^@]*@.*)$",
+    r"^(?:[^@]+@kingavis\.(?:test|example)|no-reply@localhost|[^@]*(?:merchant|marchand)[^@]*@.*)$",
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(r"[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
