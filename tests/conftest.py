@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,6 +52,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if down:
         lines = [f"{name} is not reachable at {url}; start it with:\n    {HOW_TO_START[name]}" for name, url in down]
         pytest.exit("\n".join(lines), returncode=3)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Fail, naming them, on threads a test left running, rather than hang at exit.
+
+    Python waits for every non-daemon thread before it exits: one stuck thread (a barrier
+    whose partner died) would keep the finished run open until CI's deadline.
+    """
+    import sys
+    import threading
+    import traceback
+
+    deadline = time.monotonic() + 30
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t for t in threading.enumerate()
+             if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        frames = sys._current_frames()
+        for thread in stuck:
+            sys.stderr.write(f"\nthread {thread.name!r} is still running after the tests:\n")
+            sys.stderr.write("".join(traceback.format_stack(frames.get(thread.ident))))
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def _worker() -> str:

@@ -54,7 +54,7 @@ def run_together(app: Flask, jobs: list[Callable[[], EventResult]]) -> list[Even
         except BaseException as exc:  # reported below, with the others
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(jobs))]
     for t in threads:
         t.start()
     for t in threads:
@@ -236,10 +236,10 @@ def test_a_cancel_racing_the_dispatcher_never_overwrites_a_sent_request(
     dispatcher_engine = create_engine(database_url)
     pid: list[int] = []
     try:
-        event_thread.append(threading.Thread(target=cancel))
+        event_thread.append(threading.Thread(target=cancel, daemon=True))
         event_thread[0].start()
         assert read_done.wait(timeout=60), "the event never read the request"
-        sender = threading.Thread(target=send)
+        sender = threading.Thread(target=send, daemon=True)
         sender.start()
         # Let the event go on once the send has either finished or is waiting for a lock.
         with dispatcher_engine.connect() as watch:
@@ -321,7 +321,7 @@ def post_together(app: Flask, shop_key: str, secret: str,
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(deliveries))]
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(deliveries))]
     for t in threads:
         t.start()
     for t in threads:

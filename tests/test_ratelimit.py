@@ -68,7 +68,7 @@ def test_concurrent_requests_never_pass_the_limit(kind: str, redis: Redis, redis
         with lock:
             allowed.extend(results)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

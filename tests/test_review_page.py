@@ -358,22 +358,32 @@ def test_double_submission_race_stores_one_review(app: Flask, database_url: str,
 
     token = sent.token
     db.session.remove()
+    # Both apps are built here, before any thread starts: building routes compiles Python code,
+    # which CPython 3.11 does not do safely from two threads at once.
+    others = [make_app(database_url, tmp_path) for _ in range(2)]
     barrier = threading.Barrier(2)
     codes: list[int] = []
+    errors: list[BaseException] = []
 
-    def post() -> None:
-        other = make_app(database_url, tmp_path)
-        with other.test_client() as c:
-            barrier.wait()
-            codes.append(c.post(f"/r/{token}", data={"rating": "5"}).status_code)
-        with other.app_context():
-            db.engine.dispose()
+    def post(other: Flask) -> None:
+        try:
+            with other.test_client() as c:
+                barrier.wait(timeout=60)
+                codes.append(c.post(f"/r/{token}", data={"rating": "5"}).status_code)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            barrier.abort()
+        finally:
+            with other.app_context():
+                db.engine.dispose()
 
-    threads = [threading.Thread(target=post) for _ in range(2)]
+    threads = [threading.Thread(target=post, args=(o,), daemon=True) for o in others]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(120)
+    assert not any(t.is_alive() for t in threads), "a submission never finished"
+    assert not errors, errors
     assert sorted(codes) == [200, 409]
     assert db.session.execute(select(func.count(Review.id))).scalar_one() == 1
 

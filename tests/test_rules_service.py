@@ -160,7 +160,7 @@ def test_apply_waits_for_a_claim_in_progress_and_leaves_the_claimed_request(
             # A dispatcher claim in progress: the row is locked and about to be 'sending'.
             claim.execute(text("UPDATE review_requests SET state = 'sending' WHERE id = :id"),
                           {"id": claimed})
-            worker = threading.Thread(target=apply)
+            worker = threading.Thread(target=apply, daemon=True)
             worker.start()
             with dispatcher.connect() as watch:
                 for _ in range(3000):
