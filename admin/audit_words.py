@@ -134,6 +134,15 @@ class Wording:
 
     # ---- values -----------------------------------------------------------------------
 
+    @staticmethod
+    def actor(entry: AuditLog) -> str:
+        """Who: the account's email, or the command line, or King-Avis itself (a job)."""
+        if entry.user_id is None and entry.actor_email == "cli":
+            return gettext("Ligne de commande")
+        if entry.user_id is None and entry.actor_email == "system":
+            return gettext("King-Avis (automatique)")
+        return entry.actor_email
+
     def statuses(self, ids: Any) -> str:
         if not ids:
             return gettext("aucun")

@@ -30,12 +30,12 @@ from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     DEFAULT_COLOUR,
     HEADER_PLACEHOLDERS,
-    LANGUAGES,
     MAX_INTRO,
     MAX_LOGO_URL,
     MAX_SENDER_NAME,
     MAX_SUBJECT,
 )
+from kingavis.i18n import LANGUAGES
 from kingavis.models import Shop
 
 from . import blueprint

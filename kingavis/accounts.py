@@ -29,6 +29,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
 from .extensions import db
+from .i18n import LANGUAGES
 from .models import User, utcnow
 
 log = logging.getLogger("kingavis.accounts")
@@ -281,8 +282,6 @@ def record_logout(user: User) -> None:
 
 def set_language(user: User, language: str) -> None:
     """Store the user's back-office language (fr or en). Commits."""
-    from .app import LANGUAGES
-
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     user.language = language

@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from .config import load_config
 from .csp import csp_nonce, default_csp
 from .extensions import babel, csrf, db, login_manager, migrate
+from .i18n import LANGUAGES
 from .logging import configure_logging
 
 
@@ -135,8 +136,6 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             _sqlite_single_writer(db.engine)
 
-
-LANGUAGES = ("fr", "en")
 
 
 def select_locale() -> str:

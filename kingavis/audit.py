@@ -1,4 +1,9 @@
-"""The audit log of merchant actions: who, what, when."""
+"""The audit log of merchant actions: who, what, when.
+
+Who is a back-office account, or the name of a caller without one: ``CLI`` (``flask …`` on
+the command line) or ``SYSTEM`` (a job). Every service that changes a setting takes that actor,
+so the back-office and the command line leave the same entry for the same change.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,21 @@ from typing import Any
 from .extensions import db
 from .models import AuditLog, Shop, User
 
+CLI = "cli"
+SYSTEM = "system"
+
+Actor = User | str | None
+
+
+def actor_name(actor: Actor) -> str:
+    """How an actor is written in logs and the audit log: an account's email, or its name."""
+    if isinstance(actor, User):
+        return actor.email
+    return actor or SYSTEM
+
 
 def record(
-    user: User | None,
+    user: Actor,
     action: str,
     *,
     shop: Shop | None = None,
@@ -20,8 +37,8 @@ def record(
     """Add an audit entry to the session; the caller's commit stores it with the change."""
     entry = AuditLog(
         shop_id=shop.id if shop is not None else None,
-        user_id=user.id if user is not None else None,
-        actor_email=user.email if user is not None else "system",
+        user_id=user.id if isinstance(user, User) else None,
+        actor_email=actor_name(user),
         action=action,
         target_type=target_type,
         target_id=None if target_id is None else str(target_id),

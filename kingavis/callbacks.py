@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from flask import Flask, Response, current_app, has_app_context
+from flask import Flask, Response, current_app
 from requests.adapters import HTTPAdapter
 from standardwebhooks import Webhook
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -55,6 +55,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family, create_connection
 
+from .delivery import JOB_REVIEW_CREATED
 from .extensions import db
 from .models import Order, Review, Shop
 from .reviews import validate_http_url
@@ -276,7 +277,7 @@ def notify_review_created(review: Review) -> str | None:
         review_id = review.id
         try:
             queue.enqueue(
-                deliver_review_created,
+                JOB_REVIEW_CREATED,
                 review_id,
                 job_id=f"kingavis-callback-review-{review_id}",
                 retry=Retry(max=len(intervals), interval=intervals),
@@ -462,21 +463,9 @@ class PublicOnlyAdapter(HTTPAdapter):
             "http": PublicHTTPConnectionPool, "https": PublicHTTPSConnectionPool}
 
 
-def _last_attempt() -> bool:
+def last_attempt() -> bool:
+    """Whether the running RQ job has no retry left (or runs outside RQ)."""
     from rq import get_current_job
 
     job = get_current_job()
     return job is None or not job.retries_left
-
-
-def deliver_review_created(review_id: int) -> str:
-    """RQ job: POST the review.created callback of ``review_id`` (RQ retries on a raise)."""
-    if has_app_context():
-        return attempt(int(review_id), last=_last_attempt())
-    from .delivery.jobs import worker_app
-
-    with worker_app().app_context():
-        try:
-            return attempt(int(review_id), last=_last_attempt())
-        finally:
-            db.session.remove()

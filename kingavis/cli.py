@@ -7,57 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
+from flask_babel import force_locale
 
+from . import audit, rules
+from .cli_support import OneLineGroup, one_line
 from .extensions import db
 from .public import public_url
-from .shops import UNSET, ShopError, configure_shop, create_shop, describe, get_shop, webhook_url
+from .shops import ShopError, create_shop, describe, get_shop, webhook_url
 from .users import UserError, create_operator, create_user
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
-
-
-class OneLineCommand(click.Command):
-    """A command whose every error is one ``Error: …`` line on stderr and a non-zero exit.
-
-    Click prints usage errors (bad option value, missing option) as several lines of usage and
-    hints; the contract asks for one clear line. Database failures are turned into one line too,
-    after rolling back, so nothing is half-written.
-    """
-
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise click.ClickException(_one_line(exc.format_message())) from None
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SQLAlchemyError as exc:
-            db.session.rollback()
-            lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-            detail = lines[0] if lines else type(exc).__name__
-            raise click.ClickException(_one_line(f"database error: {detail}")) from None
-
-
-class OneLineGroup(AppGroup):
-    command_class = OneLineCommand
-
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            raise click.ClickException(_one_line(exc.format_message())) from None
-
 
 shops_cli = OneLineGroup("shops", help="Create and configure shops.")
 users_cli = OneLineGroup("users", help="Back-office accounts.")
@@ -89,7 +49,7 @@ def shops_create(name: str, timezone: str, language: str, as_json: bool) -> None
         created = create_shop(name, timezone=timezone, language=language)
     except ShopError as exc:
         db.session.rollback()
-        raise click.ClickException(_one_line(str(exc))) from None
+        raise click.ClickException(one_line(str(exc))) from None
     out = {
         "key": created.shop.key,
         "webhook_url": webhook_url(created.shop),
@@ -101,6 +61,26 @@ def shops_create(name: str, timezone: str, language: str, as_json: bool) -> None
     else:
         for k, v in out.items():
             click.echo(f"{k}: {v}")
+
+
+# Which option each field of a RuleError comes from, to name it in the one-line error.
+CONFIGURE_OPTIONS = {
+    "trigger_status_ids": "--trigger-status",
+    "cancel_status_ids": "--cancel-status",
+    "delay_days": "--delay-days",
+    "send_hour": "--send-hour",
+    "timezone": "--timezone",
+}
+
+
+def rule_error_line(exc: rules.RuleError) -> str:
+    """A RuleError on one line, each message after the option it is about."""
+    parts = []
+    for name, messages in exc.errors.items():
+        option = CONFIGURE_OPTIONS.get(name)
+        text = " ".join(str(m) for m in messages)
+        parts.append(f"{option}: {text}" if option else text)
+    return one_line(" ".join(parts))
 
 
 @shops_cli.command("configure")
@@ -118,22 +98,30 @@ def shops_configure(
     triggers: tuple[str, ...],
     cancels: tuple[str, ...],
 ) -> None:
-    """Change the active rule and cancel statuses of a shop."""
+    """Change the active rule and cancel statuses of a shop.
+
+    The back-office's service, checks and audit entries (actor: the command line), its messages
+    in English.
+    """
     try:
-        hour = UNSET if send_hour is None else _hour(send_hour)
+        hour = rules.KEEP if send_hour is None else _hour(send_hour)
         shop = get_shop(key)
-        configure_shop(
-            shop,
-            delay_days=delay_days,
-            send_hour=hour,
-            timezone=timezone,
-            trigger_status_ids=list(triggers) if triggers else None,
-            cancel_status_ids=list(cancels) if cancels else None,
-        )
-    except (ShopError, click.BadParameter) as exc:
+        with force_locale("en"):
+            try:
+                rules.configure(
+                    shop, audit.CLI,
+                    delay_days=delay_days,
+                    send_hour=hour,
+                    timezone=timezone,
+                    trigger_status_ids=list(triggers) if triggers else None,
+                    cancel_status_ids=list(cancels) if cancels else None,
+                )
+            except rules.RuleError as exc:
+                raise click.ClickException(rule_error_line(exc)) from None
+    except (ShopError, click.BadParameter, click.ClickException) as exc:
         db.session.rollback()
-        message = exc.format_message() if isinstance(exc, click.BadParameter) else str(exc)
-        raise click.ClickException(_one_line(message)) from None
+        message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        raise click.ClickException(one_line(message)) from None
     click.echo(json.dumps(describe(shop)))
 
 
@@ -159,7 +147,7 @@ def users_create(email: str, shop_key: str | None, operator: bool) -> None:
             user = create_operator(email, password)
         except UserError as exc:
             db.session.rollback()
-            raise click.ClickException(_one_line(str(exc))) from None
+            raise click.ClickException(one_line(str(exc))) from None
         click.echo(f"created operator account {user.email}")
         return
     assert shop_key is not None
@@ -168,7 +156,7 @@ def users_create(email: str, shop_key: str | None, operator: bool) -> None:
         user, created = create_user(email, password, shop)
     except (ShopError, UserError) as exc:
         db.session.rollback()
-        raise click.ClickException(_one_line(str(exc))) from None
+        raise click.ClickException(one_line(str(exc))) from None
     if created:
         click.echo(f"created account {user.email} for shop {shop.key}")
     else:
@@ -187,7 +175,7 @@ def customers_erase(shop_key: str, email: str) -> None:
         result = erase_customer(shop, email, source="cli")
     except (ShopError, PersonalDataError) as exc:
         db.session.rollback()
-        raise click.ClickException(_one_line(str(exc))) from None
+        raise click.ClickException(one_line(str(exc))) from None
     click.echo(json.dumps({"shop": shop.key, **result.body}))
 
 
@@ -204,13 +192,15 @@ def customers_export(shop_key: str, email: str) -> None:
         record_export(shop, email, user=None, source="cli")
     except (ShopError, PersonalDataError) as exc:
         db.session.rollback()
-        raise click.ClickException(_one_line(str(exc))) from None
+        raise click.ClickException(one_line(str(exc))) from None
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 def register(app: Flask) -> None:
-    from .delivery.cli import dispatch_command
+    from .delivery.cli import dispatch_command, shops_pause, shops_resume
 
+    for command in (shops_pause, shops_resume):
+        shops_cli.add_command(command)
     app.cli.add_command(shops_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(customers_cli)

@@ -1,7 +1,7 @@
 """The merchant's own review-request email: checking and saving it, previewing it, and sending
 the merchant a test email.
 
-Per shop and per language (``design.LANGUAGES``): a sender name, a subject, an introduction
+Per shop and per language (``kingavis.i18n.LANGUAGES``): a sender name, a subject, an introduction
 paragraph, a logo URL (https) and a brand colour (``#rrggbb``). Each starts from the default
 (``editor_values``); a value left empty, or equal to the default, is stored as "the default"
 (NULL), so the shop keeps following King-Avis's wording where it did not change it.
@@ -36,7 +36,6 @@ from .delivery.design import (
     DEFAULT_SUBJECTS,
     FIELDS,
     HEADER_PLACEHOLDERS,
-    LANGUAGES,
     MAX_INTRO,
     MAX_INTRO_LINES,
     MAX_LOGO_URL,
@@ -48,6 +47,7 @@ from .delivery.design import (
 )
 from .delivery.errors import MailError
 from .extensions import db
+from .i18n import LANGUAGES
 from .models import EmailDesign, Order, ReviewRequest, Shop, User, new_token
 from .ratelimit import Limiter, MemoryLimiter, RedisLimiter
 

@@ -1,6 +1,10 @@
 """Invitation rules and shop settings: rule CRUD and activation, settings, and applying the
 active rule to the requests already scheduled (preview first, then apply on confirmation).
 
+The one service for these settings: the back-office forms, the command line (``shops
+configure``, ``shops pause``/``resume``, actor ``audit.CLI``) and any job call these functions,
+so every caller gets the same validation, the same messages and the same audit entries.
+
 Every function validates everything before changing anything, records an audit entry, and
 commits once. Invalid input raises ``RuleError`` whose ``errors`` maps a field name to a list
 of messages (French msgids, translated when shown), so a form can show them next to the field.
@@ -8,6 +12,7 @@ of messages (French msgids, translated when shown), so a form can show them next
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +22,7 @@ from flask_babel import gettext
 from sqlalchemy import select, update
 
 from . import audit
+from .audit import Actor
 from .extensions import db
 from .models import (
     InvitationRule,
@@ -26,11 +32,15 @@ from .models import (
     ReviewRequest,
     Shop,
     ShopStatus,
-    User,
     utcnow,
 )
 from .notes import NoteCode
 from .scheduling import MAX_DELAY_DAYS, Rule, compute_due_at, validate_timezone
+
+log = logging.getLogger("kingavis.settings")
+
+# configure(): "leave this as it is", where None means something (no send hour).
+KEEP: Any = object()
 
 MAX_WINDOW_DAYS = 365
 PREVIEW_LIMIT = 50
@@ -154,8 +164,13 @@ def _add(errors: dict[str, list[str]], name: str, message: str) -> None:
     errors.setdefault(name, []).append(message)
 
 
-def validate_rule(shop: Shop, data: RuleData, *, active: bool) -> RuleData:
-    """The cleaned rule, or RuleError with a French message per invalid field."""
+def validate_rule(shop: Shop, data: RuleData, *, active: bool,
+                  cancels: Iterable[str] | None = None) -> RuleData:
+    """The cleaned rule, or RuleError with a French message per invalid field.
+
+    An active rule may not trigger on a cancel status (``cancels``: the shop's, unless the same
+    change replaces them): the order would be cancelled and scheduled by one event.
+    """
     errors: dict[str, list[str]] = {}
     name = (data.name or "").strip()
     if not name:
@@ -171,8 +186,9 @@ def validate_rule(shop: Shop, data: RuleData, *, active: bool) -> RuleData:
     elif unknown := [t for t in triggers if t not in known]:
         _add(errors, "trigger_status_ids",
              gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
-    elif active and (overlap := sorted(set(triggers) & set(shop.cancel_status_ids or ()),
-                                       key=_status_sort_key)):
+    elif active and (overlap := sorted(
+            set(triggers) & set(shop.cancel_status_ids or () if cancels is None else cancels),
+            key=_status_sort_key)):
         _add(errors, "trigger_status_ids", gettext(
             "Un statut ne peut pas être à la fois déclencheur et d'annulation\u00a0: %(ids)s.",
             ids=", ".join(overlap)))
@@ -223,7 +239,7 @@ def get_rule(shop: Shop, rule_id: int) -> InvitationRule | None:
     ).scalar_one_or_none()
 
 
-def create_rule(shop: Shop, user: User | None, data: RuleData) -> InvitationRule:
+def create_rule(shop: Shop, user: Actor, data: RuleData) -> InvitationRule:
     """A new, inactive rule. Commits."""
     clean = validate_rule(shop, data, active=False)
     rule = InvitationRule(
@@ -244,7 +260,7 @@ def create_rule(shop: Shop, user: User | None, data: RuleData) -> InvitationRule
     return rule
 
 
-def update_rule(shop: Shop, user: User | None, rule: InvitationRule, data: RuleData) -> bool:
+def update_rule(shop: Shop, user: Actor, rule: InvitationRule, data: RuleData) -> bool:
     """Change a rule. Returns True when the active rule's scheduling changed. Commits."""
     if rule.shop_id != shop.id:
         raise RuleError({"rule": [gettext("Règle introuvable.")]})
@@ -265,7 +281,7 @@ def update_rule(shop: Shop, user: User | None, rule: InvitationRule, data: RuleD
     return rule.is_active and any(k in changes for k in SCHEDULING_FIELDS)
 
 
-def delete_rule(shop: Shop, user: User | None, rule: InvitationRule) -> None:
+def delete_rule(shop: Shop, user: Actor, rule: InvitationRule) -> None:
     """Delete an inactive rule. Commits."""
     if rule.shop_id != shop.id:
         raise RuleError({"rule": [gettext("Règle introuvable.")]})
@@ -281,7 +297,7 @@ def delete_rule(shop: Shop, user: User | None, rule: InvitationRule) -> None:
     db.session.commit()
 
 
-def activate_rule(shop: Shop, user: User | None, rule: InvitationRule) -> bool:
+def activate_rule(shop: Shop, user: Actor, rule: InvitationRule) -> bool:
     """Make ``rule`` the shop's only active rule, in one transaction. False if it already was."""
     if rule.shop_id != shop.id:
         raise RuleError({"rule": [gettext("Règle introuvable.")]})
@@ -317,7 +333,13 @@ def activate_rule(shop: Shop, user: User | None, rule: InvitationRule) -> bool:
 # --------------------------------------------------------------------------- settings
 
 
-def validate_settings(shop: Shop, data: SettingsData) -> SettingsData:
+def validate_settings(shop: Shop, data: SettingsData,
+                      triggers: Iterable[str] | None = None) -> SettingsData:
+    """The cleaned settings, or RuleError with a French message per invalid field.
+
+    A cancel status may not be a trigger of the active rule (``triggers``: its own, unless the
+    same change replaces them; ``()`` when the caller checks that overlap itself).
+    """
     errors: dict[str, list[str]] = {}
     cancels = _clean_ids(data.cancel_status_ids)
     known = _known_statuses(shop)
@@ -325,8 +347,9 @@ def validate_settings(shop: Shop, data: SettingsData) -> SettingsData:
         _add(errors, "cancel_status_ids",
              gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
     rule = shop.active_rule
-    if rule is not None and (overlap := sorted(set(cancels) & set(rule.trigger_status_ids or ()),
-                                               key=_status_sort_key)):
+    if triggers is None:
+        triggers = () if rule is None else (rule.trigger_status_ids or ())
+    if overlap := sorted(set(cancels) & set(triggers), key=_status_sort_key):
         _add(errors, "cancel_status_ids", gettext(
             "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation\u00a0: "
             "%(ids)s.", ids=", ".join(overlap)))
@@ -342,7 +365,7 @@ def validate_settings(shop: Shop, data: SettingsData) -> SettingsData:
                         bool(data.paused))
 
 
-def update_settings(shop: Shop, user: User | None, data: SettingsData) -> dict[str, list[Any]]:
+def update_settings(shop: Shop, user: Actor, data: SettingsData) -> dict[str, list[Any]]:
     """Cancel statuses, consent, per-customer window, pause. Returns the changes. Commits."""
     clean = validate_settings(shop, data)
     before = {
@@ -363,14 +386,101 @@ def update_settings(shop: Shop, user: User | None, data: SettingsData) -> dict[s
     shop.cancel_status_ids = clean.cancel_status_ids
     shop.require_consent = clean.require_consent
     shop.customer_window_days = clean.customer_window_days
-    shop.paused = clean.paused
     settings_changes = {k: v for k, v in changes.items() if k != "paused"}
     if settings_changes:
         audit.record(user, "settings.update", shop=shop, target_type="shop", target_id=shop.id,
                      details={"changes": settings_changes})
-    if "paused" in changes:
-        audit.record(user, "shop.pause" if clean.paused else "shop.resume", shop=shop,
-                     target_type="shop", target_id=shop.id)
+    _pause(shop, user, clean.paused)
+    db.session.commit()
+    return changes
+
+
+def _pause(shop: Shop, actor: Actor, paused: bool) -> bool:
+    """Set the pause, with its audit entry and log line when it changes. No commit."""
+    if bool(shop.paused) == paused:
+        return False
+    shop.paused = paused
+    audit.record(actor, "shop.pause" if paused else "shop.resume", shop=shop,
+                 target_type="shop", target_id=shop.id)
+    log.info("shop paused" if paused else "shop resumed",
+             extra={"fields": {"shop": shop.key, "actor": audit.actor_name(actor)}})
+    return True
+
+
+def set_paused(shop: Shop, actor: Actor, paused: bool) -> bool:
+    """Pause or resume a shop's automation (rule 8). True when it changed. Commits.
+
+    While paused, due requests stay scheduled and the dispatcher does not claim them; a job
+    that meets a paused shop puts its request back. On resume they are due at once.
+    """
+    if not isinstance(paused, bool):
+        raise RuleError({"paused": [gettext("La pause vaut oui ou non.")]})
+    changed = _pause(shop, actor, paused)
+    db.session.commit()
+    return changed
+
+
+def configure(
+    shop: Shop,
+    actor: Actor,
+    *,
+    delay_days: int | None = None,
+    send_hour: int | None | Any = KEEP,
+    timezone: str | None = None,
+    trigger_status_ids: Iterable[str] | None = None,
+    cancel_status_ids: Iterable[str] | None = None,
+) -> dict[str, list[Any]]:
+    """Change the active rule and the cancel statuses in one go (``shops configure``).
+
+    What is not given stays. The same checks and messages as the back-office's rule form
+    (``validate_rule``) and settings form (``validate_settings``), checked together: a status
+    moved from the cancel statuses to the triggers in the same call is no conflict. All or
+    nothing; the same audit entries (``rule.update``, ``settings.update``). ``send_hour=None``
+    clears the hour (``KEEP``, the default, keeps it). Returns the changes.
+    """
+    rule = shop.active_rule
+    if rule is None:
+        raise RuleError({"rule": [gettext("La boutique n'a pas de règle active.")]})
+    wanted = RuleData(
+        name=rule.name,
+        trigger_status_ids=list(rule.trigger_status_ids or () if trigger_status_ids is None
+                                else trigger_status_ids),
+        delay_days=rule.delay_days if delay_days is None else delay_days,
+        send_hour=rule.send_hour if send_hour is KEEP else send_hour,
+        timezone=rule.timezone if timezone is None else timezone,
+    )
+    cancels = list(shop.cancel_status_ids or () if cancel_status_ids is None else cancel_status_ids)
+    errors: dict[str, list[str]] = {}
+    clean_rule = clean_settings = None
+    try:
+        clean_rule = validate_rule(shop, wanted, active=True, cancels=_clean_ids(cancels))
+    except RuleError as exc:
+        errors.update(exc.errors)
+    try:
+        clean_settings = validate_settings(shop, SettingsData(
+            cancels, bool(shop.require_consent), shop.customer_window_days, bool(shop.paused)),
+            triggers=())
+    except RuleError as exc:
+        errors.update(exc.errors)
+    if errors or clean_rule is None or clean_settings is None:
+        raise RuleError(errors)
+    _lock_shop(shop)
+    before = _rule_state(rule)
+    rule.trigger_status_ids = clean_rule.trigger_status_ids
+    rule.delay_days = clean_rule.delay_days
+    rule.send_hour = clean_rule.send_hour
+    rule.timezone = clean_rule.timezone
+    changes = _changes(before, _rule_state(rule))
+    if changes:
+        audit.record(actor, "rule.update", shop=shop, target_type="rule", target_id=rule.id,
+                     details={"changes": dict(changes), "active": True})
+    old_cancels = _clean_ids(shop.cancel_status_ids or ())
+    if clean_settings.cancel_status_ids != old_cancels:
+        shop.cancel_status_ids = clean_settings.cancel_status_ids
+        cancel_change = {"cancel_status_ids": [old_cancels, clean_settings.cancel_status_ids]}
+        audit.record(actor, "settings.update", shop=shop, target_type="shop", target_id=shop.id,
+                     details={"changes": cancel_change})
+        changes.update(cancel_change)
     db.session.commit()
     return changes
 
@@ -467,7 +577,7 @@ def preview_apply(shop: Shop, now: datetime | None = None) -> Preview:
     return _plan(shop, rule, _scheduled_rows(shop), now or utcnow())
 
 
-def apply_rule(shop: Shop, user: User | None, rule_id: int, now: datetime | None = None) -> int:
+def apply_rule(shop: Shop, user: Actor, rule_id: int, now: datetime | None = None) -> int:
     """Move the scheduled requests to the due time of the active rule. Returns how many moved.
 
     ``rule_id`` is the rule the merchant previewed: if another rule became active since, nothing
@@ -522,12 +632,15 @@ __all__ = [
     "RuleData",
     "RuleError",
     "SettingsData",
+    "KEEP",
     "activate_rule",
+    "configure",
     "apply_rule",
     "create_rule",
     "delete_rule",
     "get_rule",
     "preview_apply",
+    "set_paused",
     "status_options",
     "update_rule",
     "update_settings",

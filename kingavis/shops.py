@@ -13,19 +13,16 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, select
 
 from .extensions import db
+from .i18n import LANGUAGES
 from .models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
 from .public import unique_slug
 from .scheduling import (
     DEFAULT_CUSTOMER_WINDOW_DAYS,
     DEFAULT_DELAY_DAYS,
     DEFAULT_TIMEZONE,
-    MAX_DELAY_DAYS,
     prestashop_preset,
     validate_timezone,
 )
-
-LANGUAGES = ("fr", "en")
-UNSET: Any = object()
 
 # What new_shop_key() makes: "shp_" and URL-safe base64.
 _SHOP_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -160,17 +157,6 @@ def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
     )
 
 
-def validate_status_ids(ids: list[str], what: str) -> list[str]:
-    cleaned: list[str] = []
-    for raw in ids:
-        value = str(raw).strip()
-        if not value or len(value) > 64:
-            raise ShopError(f"{what} status id must be 1 to 64 characters, got {raw!r}")
-        if value not in cleaned:
-            cleaned.append(value)
-    return cleaned
-
-
 @dataclass
 class CreatedShop:
     shop: Shop
@@ -228,57 +214,6 @@ def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr
         )
     db.session.commit()
     return CreatedShop(shop=shop, secret=secret)
-
-
-def configure_shop(
-    shop: Shop,
-    *,
-    delay_days: int | None = None,
-    send_hour: int | None | Any = UNSET,
-    timezone: str | None = None,
-    trigger_status_ids: list[str] | None = None,
-    cancel_status_ids: list[str] | None = None,
-) -> Shop:
-    """Change the active rule and the cancel statuses. Validates everything first. Commits."""
-    rule = shop.active_rule
-    if rule is None:
-        raise ShopError(f"shop {shop.key} has no active rule")
-    if delay_days is not None and not 0 <= delay_days <= MAX_DELAY_DAYS:
-        raise ShopError(f"delay must be between 0 and {MAX_DELAY_DAYS} days, got {delay_days}")
-    if send_hour is not UNSET and send_hour is not None and not 0 <= send_hour <= 23:
-        raise ShopError(f"send hour must be between 0 and 23 (or none), got {send_hour}")
-    if timezone is not None:
-        try:
-            validate_timezone(timezone)
-        except ValueError as exc:
-            raise ShopError(str(exc)) from None
-    triggers = (
-        validate_status_ids(trigger_status_ids, "trigger")
-        if trigger_status_ids is not None
-        else list(rule.trigger_status_ids)
-    )
-    cancels = (
-        validate_status_ids(cancel_status_ids, "cancel")
-        if cancel_status_ids is not None
-        else list(shop.cancel_status_ids)
-    )
-    if not triggers:
-        raise ShopError("at least one trigger status is needed")
-    overlap = sorted(set(triggers) & set(cancels))
-    if overlap:
-        raise ShopError(f"status {', '.join(overlap)} cannot be both a trigger and a cancel status")
-
-    if delay_days is not None:
-        rule.delay_days = delay_days
-    if send_hour is not UNSET:
-        rule.send_hour = send_hour
-    if timezone is not None:
-        rule.timezone = timezone
-        shop.timezone = timezone  # the shop's default for new rules and its pages
-    rule.trigger_status_ids = triggers
-    shop.cancel_status_ids = cancels
-    db.session.commit()
-    return shop
 
 
 def describe(shop: Shop) -> dict[str, Any]:

@@ -72,14 +72,16 @@ def message_ids(server: Any) -> Counter[str]:
         return Counter(str(m.message["Message-ID"]) for m in server.messages)
 
 
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
-    """Poll until ``condition()`` holds; fail with ``what`` after ``limit`` seconds."""
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 60.0,
+             context: Callable[[], str] | None = None) -> None:
+    """Poll until ``condition()`` holds; fail with ``what`` (and ``context()``, e.g. a worker's
+    output) after ``limit`` seconds."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError(f"gave up waiting: {what}")
+    raise AssertionError(f"gave up waiting: {what}" + (f"\n{context()}" if context else ""))
 
 
 def count_states(database_url: str, ids: Iterable[int]) -> Counter[str]:

@@ -10,8 +10,9 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from kingavis import rules
 from kingavis.models import Shop
-from kingavis.shops import configure_shop, create_shop
+from kingavis.shops import create_shop
 
 _ids = itertools.count(1)
 
@@ -19,7 +20,11 @@ PAST = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
 
 def make_shop(name: str = "Boutique Zoë", **config: Any) -> tuple[Shop, str]:
-    """A shop with the PrestaShop preset; ``config`` goes to configure_shop. Returns (shop, secret)."""
+    """A shop with the PrestaShop preset; ``config`` goes to rules.configure. Returns (shop, secret).
+
+    A status id outside the preset is registered first, as the shop's first event with it
+    would (``Statut <id>``): the rules only accept statuses the shop is known to have.
+    """
     created = create_shop(name, timezone=config.pop("timezone", "Europe/Paris"),
                           language=config.pop("language", "fr"))
     shop = created.shop
@@ -27,12 +32,27 @@ def make_shop(name: str = "Boutique Zoë", **config: Any) -> tuple[Shop, str]:
         if attr in config:
             setattr(shop, attr, config.pop(attr))
     if config:
-        configure_shop(shop, **config)
+        configure(shop, **config)
     else:
         from kingavis.extensions import db
 
         db.session.commit()
     return shop, created.secret
+
+
+def configure(shop: Shop, **config: Any) -> None:
+    """rules.configure after registering unknown status ids (see make_shop)."""
+    from kingavis.extensions import db
+    from kingavis.models import ShopStatus
+
+    known = {status_id for status_id, _ in rules.status_options(shop)}
+    for status_id in [*config.get("trigger_status_ids", ()), *config.get("cancel_status_ids", ())]:
+        if status_id not in known:
+            db.session.add(ShopStatus(shop_id=shop.id, status_id=status_id,
+                                      name=f"Statut {status_id}"))
+            known.add(status_id)
+    db.session.flush()
+    rules.configure(shop, None, **config)
 
 
 def status_event(

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from browser import screenshot
-from factories import days_ago, make_shop, post_event, status_event
+from factories import configure, days_ago, make_shop, post_event, status_event
 from playwright.sync_api import expect
 from requests_helpers import PASSWORD, event, merchant, request_row, scheduled
 from sqlalchemy import select
@@ -17,7 +17,6 @@ from sqlalchemy import select
 from kingavis import rules
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop
-from kingavis.shops import configure_shop
 
 pytestmark = pytest.mark.browser
 
@@ -100,7 +99,7 @@ def test_change_delay_and_trigger_then_a_webhook_follows(app, live_server, page)
 
 def test_apply_a_new_rule_to_pending_requests_after_the_preview(app, live_server, page) -> None:  # noqa: F811
     shop, _ = make_shop("Boutique Zoë")
-    configure_shop(shop, trigger_status_ids=["5", "42"])
+    configure(shop, trigger_status_ids=["5", "42"])
     user = merchant(shop)
     ids: dict[str, int] = {}
     for order_id, ref, first, last, email, days in CUSTOMERS:

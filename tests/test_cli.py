@@ -219,21 +219,28 @@ def test_shops_configure_delay_zero_is_allowed(app: Flask) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (("--timezone", "Europe/Pariss"), ("unknown time zone", "Europe/Pariss")),
+        (("--timezone", "Europe/Pariss"), ("--timezone: Unknown time zone", "IANA")),
         (("--send-hour", "24"), ("--send-hour", "'24'")),
         (("--send-hour", "abc"), ("--send-hour", "'abc'")),
         (("--send-hour", "-1"), ("--send-hour",)),
         (("--delay-days", "-1"), ("--delay-days", "-1")),
         (("--delay-days", "ten"), ("--delay-days", "ten")),
-        (("--trigger-status", "5", "--cancel-status", "5"), ("both a trigger and a cancel", "5")),
-        (("--trigger-status", "6"), ("both a trigger and a cancel", "6")),
-        (("--trigger-status", ""), ("trigger status id",)),
+        (("--trigger-status", "5", "--cancel-status", "5"),
+         ("--trigger-status: A status cannot be both a trigger and a cancel status: 5.",)),
+        (("--trigger-status", "6"), ("both a trigger and a cancel status: 6.",)),
+        (("--trigger-status", ""), ("--trigger-status: Choose at least one trigger status.",)),
+        # The back-office's check: only statuses the shop has (preset or sent by the shop).
+        (("--trigger-status", "42"), ("--trigger-status: Unknown status for this shop: 42.",)),
+        (("--cancel-status", "5", "--cancel-status", "99"),
+         ("--cancel-status: Unknown status for this shop: 99.",)),
         # A valid option next to a bad one changes nothing either.
         (("--delay-days", "2", "--send-hour", "25"), ("--send-hour",)),
-        (("--delay-days", "2", "--timezone", "Nowhere"), ("unknown time zone",)),
+        (("--delay-days", "2", "--timezone", "Nowhere"), ("Unknown time zone",)),
+        (("--delay-days", "2", "--trigger-status", "42"), ("Unknown status for this shop: 42.",)),
     ],
     ids=["timezone", "hour-24", "hour-abc", "hour-negative", "delay-negative", "delay-text",
-         "overlap", "overlap-existing-cancel", "empty-trigger", "partial-hour", "partial-timezone"],
+         "overlap", "overlap-existing-cancel", "empty-trigger", "unknown-trigger", "unknown-cancel",
+         "partial-hour", "partial-timezone", "partial-unknown"],
 )
 def test_shops_configure_refuses_bad_input_and_changes_nothing(
     app: Flask, args: tuple[str, ...], fragments: tuple[str, ...]
@@ -245,6 +252,42 @@ def test_shops_configure_refuses_bad_input_and_changes_nothing(
 
     assert_one_line_error(result, *fragments)
     assert snapshot() == before
+
+
+def test_shops_configure_moves_a_status_from_cancel_to_trigger_in_one_call(app: Flask) -> None:
+    """Checked together: 6 leaves the cancel statuses as it becomes a trigger."""
+    key = create(app)["key"]
+
+    result = invoke(app, "shops", "configure", key, "--trigger-status", "5",
+                    "--trigger-status", "6", "--cancel-status", "7", "--cancel-status", "8")
+
+    assert result.exit_code == 0, result.stderr
+    state = shop_state(key)
+    assert state["rule"]["trigger_status_ids"] == ["5", "6"]
+    assert state["cancel_status_ids"] == ["7", "8"]
+
+
+def test_shops_configure_is_the_back_office_service_with_its_audit_entries(app: Flask) -> None:
+    """The same audit entries as the back-office's rule and settings forms, by the command line;
+    the audit page says so in the merchant's words. A no-op leaves no entry."""
+    from kingavis.models import AuditLog, Shop
+
+    key = create(app)["key"]
+    assert invoke(app, "shops", "configure", key, "--delay-days", "3",
+                  "--cancel-status", "6", "--cancel-status", "7").exit_code == 0
+    assert invoke(app, "shops", "configure", key, "--delay-days", "3").exit_code == 0
+
+    shop = db.session.execute(select(Shop).where(Shop.key == key)).scalar_one()
+    entries = db.session.execute(select(AuditLog).where(AuditLog.shop_id == shop.id)
+                                 .order_by(AuditLog.id)).scalars().all()
+    assert [(e.action, e.actor_email, e.user_id) for e in entries] == [
+        ("rule.update", "cli", None), ("settings.update", "cli", None)]
+    assert entries[0].details["changes"] == {"delay_days": [10, 3]}
+    assert entries[1].details["changes"] == {"cancel_status_ids": [["6", "7", "8"], ["6", "7"]]}
+
+    from admin.audit_words import Wording
+
+    assert Wording.actor(entries[0]) == "Ligne de commande"
 
 
 def test_shops_configure_unknown_shop(app: Flask) -> None:

@@ -33,11 +33,11 @@ from sqlalchemy import text
 from kingavis.delivery import dispatcher
 from kingavis.delivery.dispatcher import claim, tick
 from kingavis.delivery.jobs import Outcome, deliver
-from kingavis.delivery.service import set_paused
 from kingavis.delivery.transports import open_transport
 from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import Shop, Unsubscription, utcnow
+from kingavis.rules import set_paused
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def test_paused_shop_waits_then_sends_on_resume(mail_app: Flask, smtp: SMTPServe
     other_shop, _ = make_shop("Autre boutique")
     request_id = schedule(shop, "1")
     other = schedule(other_shop, "1")
-    set_paused(shop, True)
+    set_paused(shop, None, True)
 
     result = tick()
     assert result.claimed == 1  # only the other shop's
@@ -174,7 +174,7 @@ def test_paused_shop_waits_then_sends_on_resume(mail_app: Flask, smtp: SMTPServe
     assert request_row(other).state == "sent"
     assert tick(utcnow() + timedelta(days=30)).claimed == 0  # however long it waits
 
-    set_paused(shop, False)
+    set_paused(shop, None, False)
     assert tick().sent == 1
     row = request_row(request_id)
     assert row.state == "sent" and row.attempts == 1
@@ -185,14 +185,14 @@ def test_shop_paused_while_a_job_waits_puts_the_request_back(mail_app: Flask, sm
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
     [(claimed_id, attempt)] = claim(utcnow(), 10)
-    set_paused(shop, True)
+    set_paused(shop, None, True)
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
         assert deliver(claimed_id, attempt, transport) is Outcome.PAUSED
     row = request_row(request_id)
     assert row.state == "scheduled" and row.next_attempt_at is not None
     assert row.next_attempt_at <= utcnow()
     assert smtp.messages == []
-    set_paused(shop, False)
+    set_paused(shop, None, False)
     assert tick().sent == 1
     assert len(smtp.messages) == 1
 

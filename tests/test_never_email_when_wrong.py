@@ -25,18 +25,18 @@ from delivery_helpers import (
     wait_for,
     worker_env,
 )
-from factories import days_ago, make_shop, new_webhook_id
+from factories import configure, days_ago, make_shop, new_webhook_id
 from flask import Flask
 from smtp_server import SMTPServer
 from sqlalchemy import select, text
 
 from kingavis.delivery.dispatcher import claim, job_id, tick
-from kingavis.delivery.jobs import Outcome, deliver, release, send_review_request
+from kingavis.delivery.jobs import Outcome, deliver, release
 from kingavis.delivery.transports import open_transport
 from kingavis.events import EventResult, apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, utcnow
-from kingavis.shops import configure_shop
+from kingavis.worker import send_review_request
 
 
 @pytest.fixture
@@ -148,9 +148,9 @@ T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 def _two_orders(app: Flask, first_delay: int, second_delay: int) -> tuple[EventResult, EventResult]:
     """Two orders of one address delivered at T0, the rule's delay changed in between."""
     shop, _ = make_shop()
-    configure_shop(shop, delay_days=first_delay)
+    configure(shop, delay_days=first_delay)
     first = apply(shop, "A", "5", T0, email="zoe@example.com", now=T0)
-    configure_shop(shop, delay_days=second_delay)
+    configure(shop, delay_days=second_delay)
     second = apply(shop, "B", "5", T0, email="Zoe@Example.com", now=T0)
     assert first.body["outcome"] == "scheduled"
     assert first.body["review_request"]["due_at"] == (T0 + timedelta(days=first_delay)) \
@@ -335,7 +335,7 @@ def test_a_stale_job_run_by_a_real_worker_after_the_new_claim_sends_nothing(
                                        KINGAVIS_DISPATCH_LEASE_SECONDS=str(lease)),
                             tmp_path / "worker.log")
             wait_for(lambda: request_row(request_id).state == "sent", "the new claim is sent",
-                     limit=180)
+                     limit=180, context=worker.output)
             wait_for(lambda: stale.get_status(refresh=True) in ("finished", "failed"),
                      "the stale job ran", limit=60)
             assert stale.return_value() == "stale", worker.output()

@@ -11,12 +11,12 @@ from delivery_helpers import request_row, schedule, timeline
 from factories import days_ago, make_shop, post_event, status_event
 from flask import Flask
 from smtp_server import SMTPServer
+from sqlalchemy import select
 
 from kingavis.delivery.dispatcher import tick
-from kingavis.delivery.service import set_paused
 from kingavis.extensions import db
-from kingavis.models import Shop, utcnow
-from kingavis.shops import ShopError
+from kingavis.models import AuditLog, Shop, utcnow
+from kingavis.rules import RuleError, set_paused
 
 
 @pytest.fixture
@@ -56,6 +56,10 @@ def test_pause_and_resume_commands(mail_app: Flask, smtp: SMTPServer) -> None:
     assert "claimed 1, sent 1" in result.output
     assert request_row(request_id).state == "sent"
     assert len(smtp.messages) == 1
+    # The back-office's audit entries, by the command line.
+    entries = db.session.execute(select(AuditLog.action, AuditLog.actor_email, AuditLog.user_id)
+                                 .where(AuditLog.shop_id == shop.id).order_by(AuditLog.id)).all()
+    assert [tuple(e) for e in entries] == [("shop.pause", "cli", None), ("shop.resume", "cli", None)]
 
 
 def test_pause_unknown_shop_is_one_clear_error(mail_app: Flask) -> None:
@@ -70,22 +74,26 @@ def test_pause_unknown_shop_is_one_clear_error(mail_app: Flask) -> None:
 def test_pausing_twice_and_resuming_twice_is_harmless(mail_app: Flask, smtp: SMTPServer) -> None:
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
-    set_paused(shop, True)
-    set_paused(shop, True)
+    set_paused(shop, None, True)
+    set_paused(shop, None, True)
     assert tick().claimed == 0
-    set_paused(shop, False)
-    set_paused(shop, False)
+    set_paused(shop, None, False)
+    set_paused(shop, None, False)
     assert tick().sent == 1
     assert request_row(request_id).attempts == 1
-    with pytest.raises(ShopError):
-        set_paused(shop, "yes")  # type: ignore[arg-type]
+    with pytest.raises(RuleError, match="paused"):
+        set_paused(shop, None, "yes")  # type: ignore[arg-type]
+    # Only the two real changes are in the audit log, by the one service's entries.
+    actions = db.session.execute(select(AuditLog.action).where(AuditLog.shop_id == shop.id)
+                                 .order_by(AuditLog.id)).scalars().all()
+    assert actions == ["shop.pause", "shop.resume"]
 
 
 def test_webhooks_still_schedule_while_paused_and_everything_goes_out_on_resume(
     mail_app: Flask, client, smtp: SMTPServer
 ) -> None:
     shop, secret = make_shop()
-    set_paused(shop, True)
+    set_paused(shop, None, True)
     ids = []
     for n in range(5):
         response = post_event(client, shop, secret,
@@ -99,7 +107,7 @@ def test_webhooks_still_schedule_while_paused_and_everything_goes_out_on_resume(
     assert smtp.messages == []
     assert {request_row(i).state for i in ids} == {"scheduled"}
 
-    set_paused(shop, False)
+    set_paused(shop, None, False)
     result = tick()
     assert (result.claimed, result.sent) == (5, 5)
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [f"c{n}@example.com" for n in range(5)]

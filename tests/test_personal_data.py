@@ -356,10 +356,10 @@ def test_retention_follows_the_shop_setting_and_recent_activity(app: Flask) -> N
 
 def test_the_daily_job_is_in_rq_cron_and_in_the_dispatcher_loop() -> None:
     from kingavis.delivery import cli, cron_config
-    from kingavis.delivery.jobs import retention_run
+    from kingavis.worker import retention_run
 
     assert cron_config.RETENTION_CRON == "15 3 * * *"
-    assert retention_run.__module__ == "kingavis.delivery.jobs"
+    assert retention_run.__module__ == "kingavis.worker"
     assert cli.retention_due(None, 0.0)
     assert not cli.retention_due(1000.0, 1000.0 + 23 * 3600)
     assert cli.retention_due(1000.0, 1000.0 + 24 * 3600)

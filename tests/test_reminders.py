@@ -31,11 +31,12 @@ from sqlalchemy import create_engine, func, select
 
 from kingavis.delivery.dispatcher import reminder_job_id, tick
 from kingavis.delivery.jobs import Outcome, deliver_reminder
-from kingavis.delivery.service import set_paused, set_reminder
+from kingavis.delivery.service import set_reminder
 from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, Unsubscription, utcnow
 from kingavis.notes import describe_note
+from kingavis.rules import set_paused
 from kingavis.shops import ShopError
 
 DAYS = 3
@@ -229,14 +230,14 @@ def test_no_reminder_once_the_order_is_cancelled(mail_app: Flask, smtp: SMTPServ
 def test_paused_shop_reminder_waits_then_goes_on_resume(mail_app: Flask, smtp: SMTPServer) -> None:
     shop = _shop()
     request_id, now = _first_email(shop)
-    set_paused(shop, True)
+    set_paused(shop, None, True)
     due = now + timedelta(days=DAYS, seconds=1)
     assert tick(due).reminders_claimed == 0
     assert tick(due + timedelta(days=20)).reminders_claimed == 0
     assert request_row(request_id).reminder_due_at is not None
     assert len(_messages(smtp)) == 1
 
-    set_paused(db.session.get(Shop, shop.id), False)
+    set_paused(db.session.get(Shop, shop.id), None, False)
     assert tick(due + timedelta(days=20)).reminder_outcomes["sent"] == 1
     assert sorted(message_ids(smtp).values()) == [1, 1]
 
@@ -249,11 +250,11 @@ def test_a_claimed_reminder_meeting_a_pause_is_put_back(mail_app: Flask, smtp: S
     request_id, now = _first_email(shop)
     due = now + timedelta(days=DAYS, seconds=1)
     assert claim_reminders(due, 10) == [(request_id, 1)]
-    set_paused(db.session.get(Shop, shop.id), True)
+    set_paused(db.session.get(Shop, shop.id), None, True)
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
         assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.PAUSED
     assert request_row(request_id).reminder_due_at == due
-    set_paused(db.session.get(Shop, shop.id), False)
+    set_paused(db.session.get(Shop, shop.id), None, False)
     assert tick(due).reminder_outcomes["sent"] == 1
     assert len(_messages(smtp)) == 2
 
@@ -336,7 +337,7 @@ def test_reminders_through_rq_workers_exactly_once(
             assert tick(later).reminders_claimed == 0  # leased: claimed once
             # A duplicate of one job (a second dispatcher racing) changes nothing.
             queue = app.extensions["rq_queue"]
-            from kingavis.delivery.jobs import send_reminder
+            from kingavis.worker import send_reminder
 
             dup = queue.enqueue(send_reminder, ids[0], 1,
                                 job_id=reminder_job_id(ids[0], 1) + "-dup")

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from factories import make_shop
+from factories import configure, make_shop
 from requests_helpers import audit_entries, decisions, merchant, request_row, scheduled
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +15,7 @@ from kingavis import rules
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, utcnow
 from kingavis.notes import NoteCode, describe_note
-from kingavis.shops import configure_shop, get_shop
+from kingavis.shops import get_shop
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_settings_without_change_record_nothing(shop) -> None:
 
 
 def test_cli_configure_and_back_office_edit_the_same_active_rule(shop) -> None:
-    configure_shop(shop, delay_days=4, trigger_status_ids=["4", "5"])
+    configure(shop, delay_days=4, trigger_status_ids=["4", "5"])
     rule = db.session.get(InvitationRule, shop.active_rule.id)
     assert rules.update_rule(shop, None, rule, data(name=rule.name, trigger_status_ids=["4", "5"],
                                                     delay_days=4)) is False  # nothing changed

@@ -17,7 +17,7 @@ from types import FrameType
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..cli import OneLineCommand
+from ..cli_support import OneLineCommand
 from ..extensions import db
 
 log = logging.getLogger("kingavis.delivery")
@@ -117,27 +117,17 @@ def shops_resume(key: str) -> None:
 
 
 def _set_paused(key: str, paused: bool) -> None:
+    """The back-office's pause service (same audit entry, actor: the command line)."""
+    from .. import audit, rules
     from ..shops import ShopError, describe, get_shop
-    from .service import set_paused, waiting_count
+    from .service import waiting_count
 
     try:
         shop = get_shop(key)
-        set_paused(shop, paused, actor="cli")
+        rules.set_paused(shop, audit.CLI, paused)
     except ShopError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     out = describe(shop)
     out["due_now"] = waiting_count(shop)
     click.echo(json.dumps(out))
-
-
-def _attach_to_shops_group() -> None:
-    # Imported here (registration time): kingavis.cli imports this module from its register().
-    from ..cli import shops_cli
-
-    for command in (shops_pause, shops_resume):
-        if command.name not in shops_cli.commands:
-            shops_cli.add_command(command)
-
-
-_attach_to_shops_group()

@@ -15,7 +15,7 @@ import os
 from rq import cron
 
 from kingavis.delivery import QUEUE_NAME
-from kingavis.delivery.jobs import dispatch_tick, retention_run
+from kingavis.worker import dispatch_tick, retention_run
 
 QUEUE = QUEUE_NAME
 

@@ -25,7 +25,6 @@ from string import Formatter
 
 from markupsafe import Markup, escape
 
-LANGUAGES = ("fr", "en")
 SHOP_NAME = "shop_name"
 FIRST_NAME = "first_name"
 ORDER_REFERENCE = "order_reference"

@@ -34,7 +34,7 @@ from sqlalchemy import Select, exists, insert, select, text, update
 from ..extensions import db
 from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
 from ..notes import NoteCode
-from . import service
+from . import JOB_SEND_REMINDER, JOB_SEND_REVIEW_REQUEST, service
 from .errors import TransientMailError
 from .jobs import (
     Outcome,
@@ -42,8 +42,6 @@ from .jobs import (
     deliver_reminder,
     release,
     release_reminders,
-    send_reminder,
-    send_review_request,
 )
 
 log = logging.getLogger("kingavis.delivery")
@@ -338,7 +336,7 @@ def _enqueue(queue: Any, claims: list[tuple[int, int]], *, reminder: bool = Fals
     lease_seconds = int(current_app.config["DISPATCH_LEASE_SECONDS"])
     jobs = [
         Queue.prepare_data(
-            send_reminder if reminder else send_review_request,
+            JOB_SEND_REMINDER if reminder else JOB_SEND_REVIEW_REQUEST,
             args=(request_id, attempt),
             job_id=(reminder_job_id if reminder else job_id)(request_id, attempt),
             timeout=max(60, lease_seconds // 2),

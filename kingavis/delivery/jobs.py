@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from flask import Flask, current_app, has_app_context
+from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
@@ -564,75 +564,20 @@ def release_reminders(claims: list[tuple[int, int]], error: str, *, now: datetim
     return released
 
 
-# --- RQ entry points -----------------------------------------------------------------------
-
-_worker_app: Flask | None = None
+# --- What the worker's jobs run (kingavis.worker gives them an app) ----------------------------
 
 
-def worker_app() -> Flask:
-    """The app of this worker process, created once (``create_app()`` from the environment)."""
-    global _worker_app
-    if _worker_app is None:
-        from .. import create_app
-        from ..config import load_env_file
-
-        load_env_file()  # the checkout's .env, as for the web and `flask` processes
-        _worker_app = create_app()
-    return _worker_app
-
-
-def _run(fn: Any, *args: Any) -> Any:
-    if has_app_context():
-        return fn(*args)
-    with worker_app().app_context():
-        try:
-            return fn(*args)
-        finally:
-            db.session.remove()
-
-
-def _send(request_id: int, attempt: int) -> str:
+def send_claimed(request_id: int, attempt: int) -> str:
+    """Send review request ``request_id`` if it is still claimed as ``attempt`` (in an app)."""
     from .transports import get_shared_transport
 
     transport = get_shared_transport(current_app.config["MAIL_URL"])
     return deliver(request_id, attempt, transport).value
 
 
-def _send_reminder(request_id: int, attempt: int) -> str:
+def send_claimed_reminder(request_id: int, attempt: int) -> str:
+    """Send the reminder of ``request_id`` if it is still claimed as ``attempt`` (in an app)."""
     from .transports import get_shared_transport
 
     transport = get_shared_transport(current_app.config["MAIL_URL"])
     return deliver_reminder(request_id, attempt, transport).value
-
-
-def send_reminder(request_id: int, attempt: int) -> str:
-    """RQ job: send the reminder of ``request_id`` if it is still claimed as ``attempt``."""
-    return str(_run(_send_reminder, int(request_id), int(attempt)))
-
-
-def send_review_request(request_id: int, attempt: int) -> str:
-    """RQ job: send review request ``request_id`` if it is still claimed as ``attempt``."""
-    return str(_run(_send, int(request_id), int(attempt)))
-
-
-def _tick() -> str:
-    from .dispatcher import tick
-
-    return tick().summary()
-
-
-def dispatch_tick() -> str:
-    """RQ job (from ``rq cron``): one dispatcher tick."""
-    return str(_run(_tick))
-
-
-def _retention() -> str:
-    from ..personal_data import run_retention
-
-    done = run_retention()
-    return f"retention: {sum(done.values())} order(s) anonymised in {len(done)} shop(s)"
-
-
-def retention_run() -> str:
-    """RQ job (from ``rq cron``, daily): personal data retention in every shop (CONTRACT 9)."""
-    return str(_run(_retention))

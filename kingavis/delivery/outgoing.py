@@ -28,7 +28,7 @@ from sqlalchemy import Select, select, text, update
 
 from ..extensions import db
 from ..models import OutgoingMessage, OutgoingState, Review, ReviewRequest, ReviewState, utcnow
-from . import service
+from . import JOB_SEND_MESSAGE, service
 from .errors import PermanentMailError, TransientMailError, UncertainDeliveryError
 from .jobs import Outcome
 
@@ -303,7 +303,7 @@ def _enqueue(queue: Any, claims: list[tuple[int, int, str]]) -> int:
     lease_seconds = int(current_app.config["DISPATCH_LEASE_SECONDS"])
     jobs = [
         Queue.prepare_data(
-            send_message,
+            JOB_SEND_MESSAGE,
             args=(message_id, attempt),
             job_id=job_id(message_id, attempt),
             timeout=max(60, lease_seconds // 2),
@@ -320,15 +320,9 @@ def _enqueue(queue: Any, claims: list[tuple[int, int, str]]) -> int:
     return len(jobs)
 
 
-def _send_one(message_id: int, attempt: int) -> str:
+def send_claimed(message_id: int, attempt: int) -> str:
+    """Send message ``message_id`` if it is still claimed as ``attempt`` (in an app)."""
     try:
         return deliver(message_id, attempt).value
     except TransientMailError as exc:
         return release(message_id, attempt, str(exc), utcnow()).value
-
-
-def send_message(message_id: int, attempt: int) -> str:
-    """RQ job: send message ``message_id`` if it is still claimed as ``attempt``."""
-    from .jobs import _run
-
-    return str(_run(_send_one, int(message_id), int(attempt)))

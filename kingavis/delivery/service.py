@@ -126,25 +126,6 @@ def _args(args: Mapping[str, Any] | None) -> dict[str, Any] | None:
             for k, v in args.items()}
 
 
-def set_paused(shop: Shop, paused: bool, *, actor: str = "system") -> Shop:
-    """Pause or resume a shop's automation (rule 8). Commits.
-
-    While paused, due requests stay scheduled and the dispatcher does not claim them; a job
-    that meets a paused shop puts its request back. On resume they are due at once.
-    """
-    if not isinstance(paused, bool):
-        raise ShopError("paused must be true or false")
-    changed = shop.paused != paused
-    shop.paused = paused
-    db.session.commit()
-    if changed:
-        log.info(
-            "shop paused" if paused else "shop resumed",
-            extra={"fields": {"shop": shop.key, "actor": actor}},
-        )
-    return shop
-
-
 def waiting_count(shop: Shop, now: datetime | None = None) -> int:
     """How many of the shop's requests are due now (those a pause holds back)."""
     now = now or utcnow()
