@@ -36,6 +36,7 @@ from .customer_keys import customer_key
 from .delivery.service import choose_platform
 from .emails import normalize_email
 from .extensions import db
+from .lifecycle import SYSTEM, decision_row
 from .models import (
     Order,
     OrderEvent,
@@ -351,18 +352,9 @@ def _apply(
     )
     if decision is not None:
         request_id, state, reason, due_at = decision
-        conn.execute(
-            _INSERT_DECISION,
-            {
-                "review_request_id": request_id,
-                "order_event_id": inserted.inserted_primary_key[0],
-                "state": state,
-                "reason": reason,
-                "due_at": due_at,
-                "actor": "system",
-                "created_at": now,
-            },
-        )
+        conn.execute(_INSERT_DECISION, decision_row(
+            request_id, state, reason=reason, due_at=due_at, actor=SYSTEM,
+            order_event_id=inserted.inserted_primary_key[0], now=now))
     db.session.commit()
     if seen_status is not None:
         # Only once committed: a rolled-back transaction must not count as recorded.

@@ -5,7 +5,7 @@ call; ``run_retention`` (the daily job) anonymises inactive orders through the s
 ``_erase_orders``. What they do, in one transaction per call:
 
 - the customer's requests still ``scheduled`` or ``sending`` are cancelled (reason ``erased``,
-  through ``delivery.service.record``, which writes the timeline row); a reminder not yet sent
+  through ``lifecycle.transition``, which writes the timeline row); a reminder not yet sent
   is dropped. Rows are locked first (PostgreSQL: orders, then requests, the order the webhook
   and the dispatcher use), so a delivery in progress either finishes before (the request is
   then ``sent``) or finds the request cancelled. A job that built its message before the
@@ -45,9 +45,8 @@ from marshmallow.validate import Email
 from sqlalchemy import Text, cast, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
+from . import audit, lifecycle
 from .customer_keys import customer_key, normalize_email
-from .delivery import service
 from .extensions import db
 from .models import (
     AuditLog,
@@ -393,8 +392,8 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
 
     for request in requests:
         if request.state in (RequestState.SCHEDULED.value, RequestState.SENDING.value):
-            service.record(request, RequestState.CANCELLED, reason=Reason.ERASED.value,
-                           now=now, actor=actor)
+            lifecycle.transition(request, RequestState.CANCELLED, reason=Reason.ERASED.value,
+                                 now=now, actor=actor)
             request.next_attempt_at = None
             counts.review_requests_cancelled += 1
         if request.reminder_sent_at is None:

@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import force_locale, lazy_gettext
 
 from .extensions import db
+from .lifecycle import decision_row
 from .models import (
     OutgoingMessage,
     OutgoingState,
@@ -159,18 +160,12 @@ def timeline_note(review: Review, code: NoteCode, args: Mapping[str, Any], *, ac
                   now: datetime | None = None) -> None:
     """A row on the order timeline about ``review`` that keeps the request's state. Not committed."""
     request = db.session.get(ReviewRequest, review.review_request_id)
-    db.session.add(
-        RequestDecision(
-            review_request_id=review.review_request_id,
-            state=request.state if request is not None else "sent",
-            reason=request.reason if request is not None else None,
-            due_at=request.due_at if request is not None else None,
-            actor=actor,
-            note_code=code,
-            note_args=dict(args),
-            created_at=now or utcnow(),
-        )
-    )
+    db.session.add(RequestDecision(**decision_row(
+        review.review_request_id,
+        request.state if request is not None else "sent",
+        reason=request.reason if request is not None else None,
+        due_at=request.due_at if request is not None else None,
+        actor=actor, note_code=code, note_args=args, now=now)))
 
 
 def queue_callback(review: Review, kind: str, *, now: datetime | None = None) -> OutgoingMessage | None:

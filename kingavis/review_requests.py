@@ -27,6 +27,7 @@ from sqlalchemy.orm import contains_eager
 from . import audit
 from .events import normalize_email
 from .extensions import db
+from .lifecycle import decision_row
 from .models import (
     Order,
     OrderEvent,
@@ -315,17 +316,9 @@ def apply(
         changed = _update(action, rows, days, now)
         default_code, default_args = _default_note(action, days)
         decisions = [
-            {
-                "review_request_id": request_id,
-                "state": state,
-                "reason": reason,
-                "due_at": due_at,
-                "actor": actor,
-                "note": note or None,
-                "note_code": None if note else default_code,
-                "note_args": None if note else default_args,
-                "created_at": now,
-            }
+            decision_row(request_id, state, reason=reason, due_at=due_at, actor=actor,
+                         note=note or None, note_code=None if note else default_code,
+                         note_args=None if note else default_args, now=now)
             for request_id, state, reason, due_at in changed
         ]
         if decisions:

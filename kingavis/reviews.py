@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from .delivery import service
+from . import lifecycle
 from .extensions import db
 from .models import RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
 from .moderation import moderation_reason
@@ -195,8 +195,8 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
             hold_for_moderation(review, why, actor=CUSTOMER, now=now)
         if locked.state == RequestState.SCHEDULED.value:
             # Postponed, and the order arrived after all: the second email is no longer needed.
-            service.record(locked, RequestState.SENT, note_code=NoteCode.POSTPONED_EMAIL_WITHDRAWN,
-                           now=now, actor=CUSTOMER)
+            lifecycle.transition(locked, RequestState.SENT, note_code=NoteCode.POSTPONED_EMAIL_WITHDRAWN,
+                                 now=now, actor=CUSTOMER)
             locked.next_attempt_at = None
         db.session.flush()
         fields = {"review_id": review.id, "shop_id": review.shop_id,
@@ -234,7 +234,7 @@ def postpone_not_received(request: ReviewRequest, *, now: datetime | None = None
         locked.due_at = due
         locked.next_attempt_at = due
         locked.postponed_at = now
-        service.record(
+        lifecycle.transition(
             locked,
             RequestState.SCHEDULED,
             note_code=NoteCode.NOT_RECEIVED_YET,

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from . import audit
 from .audit import Actor
 from .extensions import db
+from .lifecycle import decision_row
 from .models import (
     InvitationRule,
     Order,
@@ -610,15 +611,9 @@ def apply_rule(shop: Shop, user: Actor, rule_id: int, now: datetime | None = Non
         if not result.rowcount:  # type: ignore[attr-defined]
             continue
         moved += 1
-        db.session.add(RequestDecision(
-            review_request_id=move.request_id,
-            state=RequestState.SCHEDULED.value,
-            reason=None,
-            due_at=move.new_due,
-            actor=actor,
-            note_code=NoteCode.RULE_APPLIED,
-            created_at=now,
-        ))
+        db.session.add(RequestDecision(**decision_row(
+            move.request_id, RequestState.SCHEDULED.value, due_at=move.new_due, actor=actor,
+            note_code=NoteCode.RULE_APPLIED, now=now)))
     audit.record(user, "rule.apply", shop=shop, target_type="rule", target_id=rule.id,
                  details={"moved": moved, "unchanged": plan.unchanged, "kept": len(plan.kept)})
     db.session.commit()

@@ -1,7 +1,36 @@
-"""The scheduling rules of CONTRACT.md section 4, as plain functions with no database.
+"""The rule book: when a review request is asked for, and when it must not be — plain
+functions with no database, named by what they decide.
 
-The service layer (``kingavis.events``) loads the state, calls these, and stores the result;
-property-based tests drive these functions directly as well as through the database.
+Each shop has one active rule (trigger status ids, a delay in days, an optional send hour, a
+time zone), a set of cancel status ids and a few guards (explicit consent required or not, the
+per-customer window in days). The rules, numbered as the timeline, the README and the tests
+refer to them:
+
+1. A review request is created only when an order reaches a trigger status; never for any
+   other status (``decide``).
+2. It is due ``changed_at`` + the delay; with a send hour H, on the local date of that instant
+   at H:00 in the rule's time zone. A due time already past is due at once (``compute_due_at``).
+3. One request per order, ever: reaching a trigger status again leaves it as it is. A request
+   cancelled because of an order status may be scheduled again when the order reaches a
+   trigger status later; one cancelled by the merchant, or already sent, never is (``decide``).
+4. An event whose status is a cancel status cancels the order's scheduled request at once,
+   reason ``order_cancelled`` (``decide``).
+5. At send time the order is checked again: a cancel status, or a latest status not paid,
+   cancels the request instead (``order_cancelled``, ``order_unpaid``); the address the email
+   would go to is checked against the unsubscribe list then too (``send_time_decision``).
+6. Events apply in ``changed_at`` order per order: an older event than the latest applied is
+   stored but changes nothing, ``ignored_stale`` (``decide``).
+7. No consent (``review_consent: false``, or none while the shop requires it) suppresses the
+   request (``no_consent``); so does an address that used the unsubscribe link
+   (``unsubscribed``) and a request sent or scheduled for the same address in the same shop
+   within the per-customer window, either side (``recent_request``). Where several apply, the
+   first of that order is given (``suppression_reason``, ``within_window``).
+8. While a shop is paused, due requests wait; nothing is lost (the dispatcher and the send
+   job, kingavis.delivery).
+
+The services (``kingavis.events`` for the webhook, ``kingavis.delivery.jobs`` at send time)
+load the state, ask these functions, and store the answer; property-based tests drive them
+directly as well as through the database.
 """
 
 from __future__ import annotations
@@ -121,6 +150,34 @@ def send_time_reason(
     return None
 
 
+def send_time_decision(
+    *,
+    latest_status_id: str | None,
+    latest_status_paid: bool | None,
+    cancel_status_ids: frozenset[str],
+    review_consent: bool | None,
+    require_consent: bool,
+    unsubscribed: bool,
+) -> tuple[RequestState, str] | None:
+    """Rules 5 and 7 at send time, for an invitation and a reminder alike: the new state and
+    its reason when the email must not go, else None.
+
+    The order's latest status first (a cancel status, or not paid: ``cancelled``), then consent
+    and the unsubscribe list for the address the email would go to (``suppressed``). The
+    per-customer window is not asked again: it was decided when the request was scheduled.
+    """
+    reason = send_time_reason(latest_status_id=latest_status_id,
+                              latest_status_paid=latest_status_paid,
+                              cancel_status_ids=cancel_status_ids)
+    if reason is not None:
+        return RequestState.CANCELLED, reason
+    reason = suppression_reason(review_consent=review_consent, require_consent=require_consent,
+                                unsubscribed=unsubscribed, recent_request=False)
+    if reason is not None:
+        return RequestState.SUPPRESSED, reason
+    return None
+
+
 class Action(enum.StrEnum):
     IGNORE_STALE = "ignore_stale"  # rule 6
     CANCEL = "cancel"  # rule 4
@@ -155,4 +212,5 @@ def decide(
 
 
 def within_window(a: datetime, b: datetime, days: int) -> bool:
+    """Rule 7's window: two due times closer than ``days`` days, whichever comes first."""
     return abs(a - b) < timedelta(days=days)

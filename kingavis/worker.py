@@ -49,14 +49,9 @@ def in_app(fn: Callable[..., T], *args: Any) -> T:
             db.session.remove()
 
 
-def send_review_request(request_id: int, attempt: int) -> str:
-    """Send review request ``request_id`` if it is still claimed as ``attempt``."""
-    return str(in_app(jobs.send_claimed, int(request_id), int(attempt)))
-
-
-def send_reminder(request_id: int, attempt: int) -> str:
-    """Send the reminder of ``request_id`` if it is still claimed as ``attempt``."""
-    return str(in_app(jobs.send_claimed_reminder, int(request_id), int(attempt)))
+def send_batch(kind: str, claims: list[list[int]]) -> str:
+    """Send a claimed batch of invitations or reminders over one mail connection."""
+    return str(in_app(jobs.send_claimed_batch, str(kind), [(int(i), int(a)) for i, a in claims]))
 
 
 def send_message(message_id: int, attempt: int) -> str:

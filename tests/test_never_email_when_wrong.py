@@ -17,6 +17,7 @@ import pytest
 from conftest import make_app
 from delivery_helpers import (
     Worker,
+    count_states,
     event,
     message_ids,
     request_row,
@@ -30,13 +31,13 @@ from flask import Flask
 from smtp_server import SMTPServer
 from sqlalchemy import select, text
 
-from kingavis.delivery.dispatcher import claim, job_id, tick
-from kingavis.delivery.jobs import Outcome, deliver, release
+from kingavis.delivery.dispatcher import batch_job_id, claim, tick
+from kingavis.delivery.jobs import INVITATION, Outcome, deliver, release
 from kingavis.delivery.transports import open_transport
 from kingavis.events import EventResult, apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, utcnow
-from kingavis.worker import send_review_request
+from kingavis.worker import send_batch
 
 
 @pytest.fixture
@@ -326,19 +327,22 @@ def test_a_stale_job_run_by_a_real_worker_after_the_new_claim_sends_nothing(
             assert (result.claimed, result.enqueued) == (1, 1)  # attempt 2 is queued
             queue = app.extensions["rq_queue"]
             # The lost job turns up after the new claim, first in line.
-            stale = queue.enqueue(send_review_request, request_id, 1,
-                                  job_id=job_id(request_id, 1), at_front=True)
-            assert queue.job_ids == [job_id(request_id, 1), job_id(request_id, 2)]
+            stale_id = batch_job_id(INVITATION, [(request_id, 1)])
+            stale = queue.enqueue(send_batch, "invitation", [[request_id, 1]], job_id=stale_id,
+                                  at_front=True)
+            assert queue.job_ids == [stale_id, batch_job_id(INVITATION, [(request_id, 2)])]
             db.session.remove()
 
             worker = Worker(worker_env(database_url, tmp_path / "worker", redis_url, smtp.url,
                                        KINGAVIS_DISPATCH_LEASE_SECONDS=str(lease)),
                             tmp_path / "worker.log")
-            wait_for(lambda: request_row(request_id).state == "sent", "the new claim is sent",
-                     limit=180, context=worker.output)
+            # Polled on a connection of its own: the test's session would hold SQLite's write
+            # lock (every transaction is BEGIN IMMEDIATE) between polls and starve the worker.
+            wait_for(lambda: count_states(database_url, [request_id]) == {"sent": 1},
+                     "the new claim is sent", limit=180, context=worker.output)
             wait_for(lambda: stale.get_status(refresh=True) in ("finished", "failed"),
                      "the stale job ran", limit=60)
-            assert stale.return_value() == "stale", worker.output()
+            assert stale.return_value() == "stale 1", worker.output()
             assert list(message_ids(smtp).values()) == [1]
             sent = [d for d in decisions(request_id) if d.state == "sent"]
             assert len(sent) == 1 and sent[0].note_args == {"attempt": 2}

@@ -29,7 +29,7 @@ from flask_babel import force_locale
 from smtp_server import SMTPServer
 from sqlalchemy import create_engine, func, select
 
-from kingavis.delivery.dispatcher import reminder_job_id, tick
+from kingavis.delivery.dispatcher import batch_job_id, tick
 from kingavis.delivery.jobs import Outcome, deliver_reminder
 from kingavis.delivery.service import set_reminder
 from kingavis.events import apply_status_event
@@ -337,15 +337,16 @@ def test_reminders_through_rq_workers_exactly_once(
             assert tick(later).reminders_claimed == 0  # leased: claimed once
             # A duplicate of one job (a second dispatcher racing) changes nothing.
             queue = app.extensions["rq_queue"]
-            from kingavis.worker import send_reminder
+            from kingavis.delivery.jobs import REMINDER
+            from kingavis.worker import send_batch
 
-            dup = queue.enqueue(send_reminder, ids[0], 1,
-                                job_id=reminder_job_id(ids[0], 1) + "-dup")
+            dup = queue.enqueue(send_batch, "reminder", [[ids[0], 1]],
+                                job_id=batch_job_id(REMINDER, [(ids[0], 1)]) + "-dup")
             db.session.remove()
             wait_for(lambda: _reminders_sent(database_url, ids), "reminders sent")
             wait_for(lambda: dup.get_status(refresh=True) in ("finished", "failed"),
                      "the duplicate job ran")
-            assert dup.return_value() == "stale", worker.output()
+            assert dup.return_value() == "stale 1", worker.output()
             received = message_ids(smtp)
             assert len(received) == 16 and set(received.values()) == {1}, worker.output()
             assert tick(later + timedelta(days=10)).reminders_claimed == 0

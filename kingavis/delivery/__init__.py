@@ -5,7 +5,6 @@ QUEUE_NAME = "kingavis"
 
 # The worker's jobs, enqueued by name: the delivery code never imports the app factory that
 # kingavis.worker needs (tests/test_architecture.py checks each name is a job there).
-JOB_SEND_REVIEW_REQUEST = "kingavis.worker.send_review_request"
-JOB_SEND_REMINDER = "kingavis.worker.send_reminder"
+JOB_SEND_BATCH = "kingavis.worker.send_batch"
 JOB_SEND_MESSAGE = "kingavis.worker.send_message"
 JOB_REVIEW_CREATED = "kingavis.worker.deliver_review_created"

@@ -1,7 +1,7 @@
 """RQ's cron scheduler runs the dispatcher tick: ``rq cron --url $REDIS_URL kingavis.delivery.cron_config``.
 
 The tick is enqueued every minute on the ``kingavis`` queue and run by an ``rq worker`` like
-any job; it claims what is due and enqueues one job per request. A tick that waited in the
+any job; it claims what is due and enqueues one job per batch. A tick that waited in the
 queue longer than a minute is dropped (``ttl``): the next one does the same work.
 
 Once a day (03:15 UTC) the personal data retention job anonymises the orders inactive for

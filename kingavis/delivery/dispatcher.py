@@ -3,17 +3,18 @@
 A tick claims review requests that are ``scheduled`` and due, or ``sending`` with an expired
 lease (``next_attempt_at`` holds the lease's end while sending), of shops that are not paused,
 oldest first, one batch at a time. Claiming moves them to ``sending`` with a lease and counts
-the attempt, and is committed before anything else happens. Then the batch is sent inline over
-one mail connection (no ``REDIS_URL``) or enqueued as one RQ job per request, with a job id
-made of the request id and the attempt.
+the attempt, and is committed before anything else happens. Then the batch goes to one send
+function, ``jobs.send_batch`` (one mail connection, each outcome committed as the server
+answers): called inline (no ``REDIS_URL``), or as one RQ job per batch whose id is made of the
+claims it carries (``batch_job_id``).
 
-Nothing is lost: a job that vanishes (Redis flushed, a worker killed) leaves its request in
-``sending``; when the lease ends, a later tick claims it again with the next attempt number,
-and the old job, should it ever run, finds the attempt changed and does nothing.
+Nothing is lost: a job that vanishes (Redis flushed, a worker killed) leaves its requests in
+``sending``; when the lease ends, a later tick claims them again with the next attempt number,
+and the old job, should it ever run, finds the attempts changed and sends nothing.
 
 Reminders (a shop's optional one, ``reminder_days`` after the first email) go the same way
-after the first emails: claimed when ``reminder_due_at`` is reached (the lease pushes it
-forward, ``reminder_attempts`` counts), sent inline or as RQ jobs ``review-reminder-<id>-<n>``.
+after the first emails, the same functions with ``jobs.REMINDER``: claimed when
+``reminder_due_at`` is reached (the lease pushes it forward, ``reminder_attempts`` counts).
 
 PostgreSQL claims with ``SELECT … FOR UPDATE SKIP LOCKED`` so several dispatchers can run at
 once; SQLite runs every transaction as ``BEGIN IMMEDIATE`` (single writer), which makes the
@@ -22,27 +23,23 @@ same select-then-update safe.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, exists, insert, select, text, update
+from sqlalchemy import Select, exists, select, text, update
 
+from .. import lifecycle
 from ..extensions import db
-from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
+from ..models import RequestState, ReviewRequest, Shop, utcnow
 from ..notes import NoteCode
-from . import JOB_SEND_REMINDER, JOB_SEND_REVIEW_REQUEST, service
-from .errors import TransientMailError
-from .jobs import (
-    Outcome,
-    deliver,
-    deliver_reminder,
-    release,
-    release_reminders,
-)
+from . import JOB_SEND_BATCH, service
+from .jobs import INVITATION, REMINDER, Kind, Outcome, send_batch
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -159,65 +156,74 @@ def explain_claim(now: datetime, limit: int, *, analyze: bool = False) -> str:
     return "\n".join(str(r[0] if postgres else r[-1]) for r in rows)
 
 
-def claim(now: datetime, limit: int) -> list[tuple[int, int]]:
-    """Claim up to ``limit`` due requests; returns (id, attempt) pairs, oldest first. Commits."""
+def claim(now: datetime, limit: int, *, kind: Kind = INVITATION) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due emails of ``kind``; returns (id, attempt) pairs, oldest first.
+    Commits."""
+    query, mark = _CLAIMS[kind.name]
     postgres = db.session.get_bind().dialect.name == "postgresql"
     try:
-        due = list(db.session.execute(due_query(now, limit, lock=postgres)).scalars())
+        due = list(db.session.execute(query(now, limit, lock=postgres)).scalars())
         if not due:
             db.session.commit()
             return []
-        lease_end = now + service.lease()
-        rows = db.session.execute(
-            update(ReviewRequest)
-            # Repeats the due condition: a row another claim took meanwhile is left alone.
-            .where(
-                ReviewRequest.id.in_(due),
-                ReviewRequest.state.in_(ACTIVE_STATES),
-                ReviewRequest.next_attempt_at <= now,
-            )
-            .values(
-                state=RequestState.SENDING.value,
-                reason=None,
-                next_attempt_at=lease_end,
-                attempts=ReviewRequest.attempts + 1,
-                updated_at=now,
-            )
-            .returning(ReviewRequest.id, ReviewRequest.attempts, ReviewRequest.due_at)
-            .execution_options(synchronize_session=False)
-        ).all()
-        # The timeline: one decision per claim (one batched INSERT), as a note code.
-        if rows:
-            db.session.execute(
-                insert(RequestDecision.__table__),
-                [
-                    {
-                        "review_request_id": request_id,
-                        "state": RequestState.SENDING.value,
-                        "reason": None,
-                        "due_at": due_at,
-                        "actor": service.ACTOR,
-                        "note_code": NoteCode.CLAIMED.value,
-                        "note_args": {"attempt": attempts},
-                        "created_at": now,
-                    }
-                    for request_id, attempts, due_at in rows
-                ],
-            )
+        rows = mark(due, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     order = {request_id: i for i, request_id in enumerate(due)}
-    return sorted(((r[0], r[1]) for r in rows), key=lambda r: order[r[0]])
+    return sorted(rows, key=lambda r: order[r[0]])
 
 
-def job_id(request_id: int, attempt: int) -> str:
-    return f"review-request-{request_id}-{attempt}"
+def _mark_invitations(due: list[int], now: datetime) -> list[tuple[int, int]]:
+    """Invitations: ``sending`` with a lease, the attempt counted, a timeline row each."""
+    rows = lifecycle.transition_where(
+        due, RequestState.SENDING,
+        only_from=(RequestState.SCHEDULED, RequestState.SENDING),
+        # Repeats the due condition: a row another claim took meanwhile is left alone.
+        where=[ReviewRequest.next_attempt_at <= now],
+        values={"next_attempt_at": now + service.lease(),
+                "attempts": ReviewRequest.attempts + 1},
+        note_code=NoteCode.CLAIMED,
+        note_args=lambda row: {"attempt": row[2]},
+        actor=lifecycle.DISPATCHER,
+        now=now,
+        returning=[ReviewRequest.attempts],
+    )
+    return [(r[0], r[2]) for r in rows]
 
 
-def reminder_job_id(request_id: int, attempt: int) -> str:
-    return f"review-reminder-{request_id}-{attempt}"
+def _mark_reminders(due: list[int], now: datetime) -> list[tuple[int, int]]:
+    """Reminders: the lease pushes ``reminder_due_at`` forward, the attempt is counted; the
+    request keeps its state (``sent``)."""
+    rows = db.session.execute(
+        update(ReviewRequest)
+        .where(
+            ReviewRequest.id.in_(due),
+            ReviewRequest.reminder_sent_at.is_(None),
+            ReviewRequest.reminder_due_at <= now,
+        )
+        .values(
+            reminder_due_at=now + service.lease(),
+            reminder_attempts=ReviewRequest.reminder_attempts + 1,
+            updated_at=now,
+        )
+        .returning(ReviewRequest.id, ReviewRequest.reminder_attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def claim_reminders(now: datetime, limit: int) -> list[tuple[int, int]]:
+    """``claim`` for reminders."""
+    return claim(now, limit, kind=REMINDER)
+
+
+def batch_job_id(kind: Kind, claims: list[tuple[int, int]]) -> str:
+    """The RQ job id of a batch: the same claims always give the same id (a re-claim counts
+    new attempts, so it gets a new one)."""
+    digest = hashlib.sha256(",".join(f"{i}:{a}" for i, a in claims).encode()).hexdigest()
+    return f"review-{kind.name}-batch-{claims[0][0]}-{digest[:16]}"
 
 
 def reminder_due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
@@ -240,36 +246,11 @@ def reminder_due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
     return query
 
 
-def claim_reminders(now: datetime, limit: int) -> list[tuple[int, int]]:
-    """Claim up to ``limit`` due reminders: the lease pushes reminder_due_at forward and the
-    attempt is counted. Returns (id, attempt) pairs, oldest first. Commits."""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    try:
-        due = list(db.session.execute(reminder_due_query(now, limit, lock=postgres)).scalars())
-        if not due:
-            db.session.commit()
-            return []
-        rows = db.session.execute(
-            update(ReviewRequest)
-            .where(
-                ReviewRequest.id.in_(due),
-                ReviewRequest.reminder_sent_at.is_(None),
-                ReviewRequest.reminder_due_at <= now,
-            )
-            .values(
-                reminder_due_at=now + service.lease(),
-                reminder_attempts=ReviewRequest.reminder_attempts + 1,
-                updated_at=now,
-            )
-            .returning(ReviewRequest.id, ReviewRequest.reminder_attempts)
-            .execution_options(synchronize_session=False)
-        ).all()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    order = {request_id: i for i, request_id in enumerate(due)}
-    return sorted(((r[0], r[1]) for r in rows), key=lambda r: order[r[0]])
+_CLAIMS: dict[str, tuple[Callable[..., Select[Any]],
+                         Callable[[list[int], datetime], list[tuple[int, int]]]]] = {
+    INVITATION.name: (due_query, _mark_invitations),
+    REMINDER.name: (reminder_due_query, _mark_reminders),
+}
 
 
 def tick(now: datetime | None = None) -> TickResult:
@@ -283,8 +264,8 @@ def tick(now: datetime | None = None) -> TickResult:
     max_queued = int(current_app.config.get("DISPATCH_MAX_QUEUED") or DEFAULT_MAX_QUEUED)
     # The first emails, then (unless the workers are behind or the mail server is down) the
     # reminders, the same way.
-    if _drain(queue, batch_size, max_queued, result, now, reminder=False):
-        _drain(queue, batch_size, max_queued, result, now, reminder=True)
+    if _drain(queue, batch_size, max_queued, result, now, kind=INVITATION):
+        _drain(queue, batch_size, max_queued, result, now, kind=REMINDER)
     # Emails to review authors and callback events: few, and owed to people who acted.
     if queue is None or queue.count < max_queued:
         from . import outgoing
@@ -299,17 +280,17 @@ def tick(now: datetime | None = None) -> TickResult:
 
 
 def _drain(queue: Any, batch_size: int, max_queued: int, result: TickResult, now: datetime,
-           *, reminder: bool) -> bool:
+           *, kind: Kind) -> bool:
     """Claim batch after batch and enqueue or send it. False when the tick must stop here:
     the workers are behind (back-pressure) or the mail server cannot be reached."""
-    claim_batch = claim_reminders if reminder else claim
+    reminder = kind.reminder
     while True:
         if queue is not None and queue.count >= max_queued:
             # Back-pressure: the workers are behind. What is due stays scheduled (not leased)
             # and is claimed by a later tick, so no lease runs out while jobs wait in Redis.
             result.held_back = True
             return False
-        claims = claim_batch(now, batch_size)
+        claims = claim(now, batch_size, kind=kind)
         if not claims:
             return True
         result.batches += 1
@@ -318,64 +299,33 @@ def _drain(queue: Any, batch_size: int, max_queued: int, result: TickResult, now
         else:
             result.claimed += len(claims)
         if queue is not None:
-            enqueued = _enqueue(queue, claims, reminder=reminder)
+            enqueued = _enqueue(queue, claims, kind)
             if reminder:
                 result.reminders_enqueued += enqueued
             else:
                 result.enqueued += enqueued
-        elif not _send_inline(claims, result, now, reminder=reminder):
-            return False  # the mail server cannot be reached: the rest waits for the next tick
+        else:
+            outcomes, reachable = send_batch(kind, claims, now=now)
+            (result.reminder_outcomes if reminder else result.outcomes).update(outcomes)
+            if not reachable:
+                return False  # the mail server cannot be reached: the rest waits for the next tick
         if len(claims) < batch_size:
             return True
 
 
-def _enqueue(queue: Any, claims: list[tuple[int, int]], *, reminder: bool = False) -> int:
-    """One RQ job per request, all in one round trip, after the claim was committed."""
-    from rq import Queue
-
+def _enqueue(queue: Any, claims: list[tuple[int, int]], kind: Kind) -> int:
+    """One RQ job for the batch, after the claim was committed. Returns the claims enqueued."""
     lease_seconds = int(current_app.config["DISPATCH_LEASE_SECONDS"])
-    jobs = [
-        Queue.prepare_data(
-            JOB_SEND_REMINDER if reminder else JOB_SEND_REVIEW_REQUEST,
-            args=(request_id, attempt),
-            job_id=(reminder_job_id if reminder else job_id)(request_id, attempt),
-            timeout=max(60, lease_seconds // 2),
-            # Once the lease is over the request is claimed again: an older job is worthless.
-            ttl=lease_seconds,
-            result_ttl=0,  # the database keeps the outcome
-            failure_ttl=7 * 24 * 3600,
-            description=f"send {'reminder' if reminder else 'review request'} {request_id}"
-                        f" (attempt {attempt})",
-        )
-        for request_id, attempt in claims
-    ]
-    with queue.connection.pipeline() as pipeline:
-        queue.enqueue_many(jobs, pipeline=pipeline)
-        pipeline.execute()
-    return len(jobs)
-
-
-def _send_inline(claims: list[tuple[int, int]], result: TickResult, now: datetime,
-                 *, reminder: bool = False) -> bool:
-    """Send a claimed batch over one mail connection. False when the server is unreachable."""
-    from .transports import open_transport
-
-    send = deliver_reminder if reminder else deliver
-    outcomes = result.reminder_outcomes if reminder else result.outcomes
-    done: set[int] = set()
-    try:
-        with open_transport(current_app.config["MAIL_URL"]) as transport:
-            for request_id, attempt in claims:
-                outcome = send(request_id, attempt, transport, now=now)
-                done.add(request_id)
-                outcomes[outcome.value] += 1
-    except TransientMailError as exc:
-        rest = [c for c in claims if c[0] not in done]
-        released = (release_reminders if reminder else release)(rest, str(exc), now=now)
-        outcomes[Outcome.RETRY.value] += released
-        log.warning(
-            "mail server unreachable; batch scheduled again",
-            extra={"fields": {"released": released, "error": service.mask_emails(str(exc))}},
-        )
-        return False
-    return True
+    queue.enqueue(
+        JOB_SEND_BATCH,
+        kind.name,
+        [list(c) for c in claims],
+        job_id=batch_job_id(kind, claims),
+        job_timeout=max(60, lease_seconds // 2),
+        # Once the lease is over the requests are claimed again: an older job is worthless.
+        ttl=lease_seconds,
+        result_ttl=0,  # the database keeps the outcomes
+        failure_ttl=7 * 24 * 3600,
+        description=f"send {len(claims)} {kind.name}(s), first {claims[0][0]}",
+    )
+    return len(claims)

@@ -1,8 +1,15 @@
-"""Sending one review request: the RQ job and the same service used inline by the dispatcher.
+"""Sending claimed emails: a review request's invitation (its first email) or its reminder.
 
-A job carries ids only (request id and the attempt number the dispatcher claimed). It reloads
-the request and does nothing unless the request is still ``sending`` with that attempt, so a
-stale or duplicated job never sends twice. On PostgreSQL the request row stays locked from the
+One path for both, parametrised by a ``Kind`` (which columns hold the claim, which checks run
+before sending, what each outcome writes): ``send_batch`` sends a claimed batch over one mail
+connection, ``deliver`` sends one message, ``release`` gives claims back. The dispatcher calls
+``send_batch`` inline (embedded mode), the RQ worker as one job per batch (kingavis.worker).
+
+A batch carries ids only (request id and the attempt number the dispatcher claimed). Each
+message reloads its request and does nothing unless it is still claimed with that attempt, so
+a stale or duplicated job never sends twice; each outcome is committed as soon as the mail
+server answered, so a killed worker loses at most the message it was sending (its lease ends,
+a later tick claims it again). On PostgreSQL the request row stays locked from the
 check to the recorded outcome, so no other dispatcher can claim it meanwhile; SQLite (a single
 writer) renews the lease before sending instead of holding its write lock over the network.
 """
@@ -11,6 +18,9 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -18,13 +28,14 @@ from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
+from .. import lifecycle
 from ..customer_keys import customer_key
 from ..emails import normalize_email
 from ..extensions import db
 from ..logging import mask_email
 from ..models import Reason, RequestState, Review, ReviewRequest, Shop, Unsubscription, utcnow
 from ..notes import NoteCode
-from ..scheduling import send_time_reason, suppression_reason
+from ..scheduling import send_time_decision
 from . import service
 from .errors import PermanentMailError, TransientMailError, UncertainDeliveryError
 
@@ -73,31 +84,47 @@ def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, bool] | None:
     return None if row is None else (row[0], bool(row[1]))
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What differs between a request's invitation and its reminder.
+
+    ``claimed``: is the request still claimed as this attempt (else the job is stale);
+    ``unsubscribed``: whether the address the email goes to is on the unsubscribe list (the
+    invitation follows the order's latest address; the reminder goes only where the invitation
+    went); ``check``: the send-time checks, the outcome when it must not go; ``hold_lease``:
+    SQLite keeps the lease for the time of the send; ``sent``/``failed``/``retry``: what each
+    outcome of the send writes.
+    """
+
+    name: str
+    reminder: bool
+    claimed: Callable[[ReviewRequest, int], bool]
+    unsubscribed: Callable[[ReviewRequest, bool], bool]
+    check: Callable[[ReviewRequest, bool, datetime], Outcome | None]
+    hold_lease: Callable[[ReviewRequest, datetime], None]
+    sent: Callable[[ReviewRequest, int, str | None, datetime], Outcome]
+    failed: Callable[[ReviewRequest, int, str | None, datetime], Outcome]
+    retry: Callable[[ReviewRequest, int, str | None, datetime], Outcome]
+
+
 def deliver(
-    request_id: int, attempt: int, transport: Transport, *, now: datetime | None = None
+    request_id: int, attempt: int, transport: Transport, *, now: datetime | None = None,
+    kind: Kind | None = None,
 ) -> Outcome:
-    """Send one claimed review request and record the outcome in its own commit."""
+    """Send one claimed email (the invitation unless ``kind`` says otherwise) and record the
+    outcome in its own commit."""
+    kind = kind or INVITATION
     now = now or utcnow()
     postgres = db.session.get_bind().dialect.name == "postgresql"
     try:
         loaded = _load(request_id, lock=postgres)
-        if (
-            loaded is None
-            or loaded[0].state != RequestState.SENDING.value
-            or loaded[0].attempts != attempt
-        ):
+        if loaded is None or not kind.claimed(loaded[0], attempt):
             db.session.rollback()
             return Outcome.STALE
         request, unsubscribed = loaded
-        # From here on the request belongs to the address it is mailed to (rule 5): the
-        # unsubscribe link of the email unsubscribes it, the window of later orders sees it.
-        unsubscribed = _recipient_unsubscribed(request, unsubscribed)
-        address = mailed_address(request)
-        if address and request.customer_email_normalized != address:
-            request.customer_email_normalized = address
-            request.customer_email_hash = customer_key(request.shop_id, address)
+        unsubscribed = kind.unsubscribed(request, unsubscribed)
 
-        before = _check_before_send(request, unsubscribed, now)
+        before = kind.check(request, unsubscribed, now)
         if before is not None:
             db.session.commit()
             return before
@@ -109,24 +136,23 @@ def deliver(
                 request,
                 base_url=current_app.config["KINGAVIS_BASE_URL"],
                 mail_from=current_app.config["MAIL_FROM"],
+                reminder=kind.reminder,
             )
         except PermanentMailError as exc:  # e.g. an address that is not an address
-            outcome = _failed(request, attempt, str(exc), now)
+            outcome = kind.failed(request, attempt, str(exc), now)
             db.session.commit()
             return outcome
         except Exception as exc:  # a message we cannot build: retried, then failed
             log.exception(
-                "could not build the message", extra={"fields": {"review_request": request_id}}
+                f"could not build the {kind.name}", extra={"fields": {"review_request": request_id}}
             )
-            outcome = _retry(request, attempt, f"{type(exc).__name__}: {exc}", now)
+            outcome = kind.retry(request, attempt, f"{type(exc).__name__}: {exc}", now)
             db.session.commit()
             return outcome
         message_id = str(message["Message-ID"] or "") or None
         if not postgres:
             # Keep the lease for the time of the send, then let go of SQLite's write lock.
-            lease_end = now + service.lease()
-            if request.next_attempt_at is None or request.next_attempt_at < lease_end:
-                request.next_attempt_at = lease_end
+            kind.hold_lease(request, now + service.lease())
             db.session.commit()
     except Exception:
         db.session.rollback()
@@ -134,10 +160,43 @@ def deliver(
 
     # PostgreSQL: the row is still locked by this transaction, the loaded object is current.
     held = request if postgres else None
-    return _send_and_record(
-        transport, message, request_id, attempt, now, held,
-        sent=_sent, failed=_failed, retry=_retry, sent_detail=message_id, what="message",
-    )
+    return _send_and_record(transport, message, request_id, attempt, now, held, kind, message_id)
+
+
+def deliver_reminder(
+    request_id: int, attempt: int, transport: Transport, *, now: datetime | None = None
+) -> Outcome:
+    """``deliver`` for the reminder."""
+    return deliver(request_id, attempt, transport, now=now, kind=REMINDER)
+
+
+def send_batch(kind: Kind, claims: Iterable[tuple[int, int]], *,
+               now: datetime | None = None) -> tuple[Counter[str], bool]:
+    """Send a claimed batch over one mail connection, each outcome committed as the server
+    answers. Returns the outcomes counted, and False when the mail server could not be
+    reached: the rest of the batch is then given back (``retry``, with the retry delay)."""
+    from .transports import open_transport
+
+    claims = [(int(request_id), int(attempt)) for request_id, attempt in claims]
+    outcomes: Counter[str] = Counter()
+    done: set[int] = set()
+    try:
+        with open_transport(current_app.config["MAIL_URL"]) as transport:
+            for request_id, attempt in claims:
+                outcome = deliver(request_id, attempt, transport, now=now, kind=kind)
+                done.add(request_id)
+                outcomes[outcome.value] += 1
+    except TransientMailError as exc:
+        rest = [c for c in claims if c[0] not in done]
+        released = release(rest, str(exc), now=now, kind=kind)
+        outcomes[Outcome.RETRY.value] += released
+        log.warning(
+            "mail server unreachable; batch scheduled again",
+            extra={"fields": {"kind": kind.name, "released": released,
+                              "error": service.mask_emails(str(exc))}},
+        )
+        return outcomes, False
+    return outcomes, True
 
 
 def _send_and_record(
@@ -147,35 +206,32 @@ def _send_and_record(
     attempt: int,
     now: datetime,
     held: ReviewRequest | None,
-    *,
-    sent: Any,
-    failed: Any,
-    retry: Any,
-    sent_detail: str | None,
-    what: str,
+    kind: Kind,
+    message_id: str | None,
 ) -> Outcome:
-    """Send one message and record what happened, in its own commit (invitation or reminder)."""
+    """Send one message and record what happened, in its own commit."""
     try:
         transport.send(message)
     except PermanentMailError as exc:
-        return _after_send(request_id, attempt, failed, str(exc), now, held)
+        return _after_send(request_id, attempt, kind.failed, str(exc), now, held)
     except UncertainDeliveryError as exc:
         # The server had the whole message when the connection broke: it may well have been
         # delivered. Sending it again risks a second email, so it counts as sent, with a note.
         log.warning(
-            f"connection lost after the {what}'s data; not sent again",
+            f"connection lost after the {kind.name}'s data; not sent again",
             extra={"fields": {"review_request": request_id, "error": service.mask_emails(str(exc))}},
         )
-        return _after_send(request_id, attempt, sent, sent_detail, now, held)
+        return _after_send(request_id, attempt, kind.sent, message_id, now, held)
     except TransientMailError as exc:
-        return _after_send(request_id, attempt, retry, str(exc), now, held)
+        return _after_send(request_id, attempt, kind.retry, str(exc), now, held)
     except Exception as exc:  # an unexpected error is retried a bounded number of times
         log.exception(
-            f"unexpected error while sending the {what}",
+            f"unexpected error while sending the {kind.name}",
             extra={"fields": {"review_request": request_id}},
         )
-        return _after_send(request_id, attempt, retry, f"{type(exc).__name__}: {exc}", now, held)
-    return _after_send(request_id, attempt, sent, sent_detail, now, held)
+        return _after_send(request_id, attempt, kind.retry, f"{type(exc).__name__}: {exc}", now,
+                           held)
+    return _after_send(request_id, attempt, kind.sent, message_id, now, held)
 
 
 def mailed_address(request: ReviewRequest) -> str:
@@ -206,32 +262,44 @@ def _recipient_unsubscribed(request: ReviewRequest, scheduled_unsubscribed: bool
     )
 
 
-def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outcome, str] | None:
-    """Rules 5 and 7 at send time, for the first email and the reminder alike.
+def _invitation_claimed(request: ReviewRequest, attempt: int) -> bool:
+    return request.state == RequestState.SENDING.value and request.attempts == attempt
 
-    The order's latest status first (a cancel status, or unpaid: ``cancelled``), then consent
-    and the unsubscribe list for the address the email would go to (``suppressed``). The
-    per-customer window is not asked again: it was decided when the request was scheduled.
-    Returns None when the email may go.
-    """
+
+def _invitation_recipient(request: ReviewRequest, scheduled_unsubscribed: bool) -> bool:
+    """From here on the request belongs to the address it is mailed to (rule 5): the email's
+    unsubscribe link unsubscribes it, the window of later orders sees it. Returns whether that
+    address is unsubscribed."""
+    unsubscribed = _recipient_unsubscribed(request, scheduled_unsubscribed)
+    address = mailed_address(request)
+    if address and request.customer_email_normalized != address:
+        request.customer_email_normalized = address
+        request.customer_email_hash = customer_key(request.shop_id, address)
+    return unsubscribed
+
+
+def _hold_invitation_lease(request: ReviewRequest, lease_end: datetime) -> None:
+    if request.next_attempt_at is None or request.next_attempt_at < lease_end:
+        request.next_attempt_at = lease_end
+
+
+def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outcome, str] | None:
+    """The rule book's send-time decision (``scheduling.send_time_decision``, rules 5 and 7)
+    for this request's order and shop: the outcome and reason when the email must not go."""
     shop = request.shop
     order = request.order
-    reason = send_time_reason(
+    decision = send_time_decision(
         latest_status_id=order.latest_status_id,
         latest_status_paid=order.latest_status_paid,
         cancel_status_ids=frozenset(shop.cancel_status_ids or ()),
-    )
-    if reason is not None:
-        return Outcome.CANCELLED, reason
-    reason = suppression_reason(
         review_consent=order.review_consent,
         require_consent=shop.require_consent,
         unsubscribed=unsubscribed,
-        recent_request=False,  # decided when the request was scheduled
     )
-    if reason is not None:
-        return Outcome.SUPPRESSED, reason
-    return None
+    if decision is None:
+        return None
+    state, reason = decision
+    return (Outcome.CANCELLED if state is RequestState.CANCELLED else Outcome.SUPPRESSED), reason
 
 
 def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime) -> Outcome | None:
@@ -240,12 +308,12 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
     order = request.order
     if order.erased_at is not None or not order.customer_email:
         # The customer's data was erased after the claim: nothing goes to that address.
-        service.record(request, RequestState.CANCELLED, reason=Reason.ERASED.value, now=now)
+        lifecycle.transition(request, RequestState.CANCELLED, reason=Reason.ERASED.value, now=now)
         request.next_attempt_at = None
         _log(request, "cancelled at send time", reason=Reason.ERASED.value)
         return Outcome.CANCELLED
     if request.shop.paused:
-        service.record(request, RequestState.SCHEDULED, note_code=NoteCode.SHOP_PAUSED, now=now)
+        lifecycle.transition(request, RequestState.SCHEDULED, note_code=NoteCode.SHOP_PAUSED, now=now)
         request.next_attempt_at = now
         return Outcome.PAUSED
     verdict = send_time_verdict(request, unsubscribed)
@@ -253,7 +321,7 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
         return None
     outcome, reason = verdict
     if outcome is Outcome.CANCELLED:
-        service.record(
+        lifecycle.transition(
             request,
             RequestState.CANCELLED,
             reason=reason,
@@ -263,7 +331,7 @@ def _check_before_send(request: ReviewRequest, unsubscribed: bool, now: datetime
         )
         _log(request, "cancelled at send time", reason=reason)
     else:
-        service.record(
+        lifecycle.transition(
             request, RequestState.SUPPRESSED, reason=reason,
             note_code=NoteCode.SUPPRESSED_AT_SEND_TIME, now=now
         )
@@ -304,7 +372,7 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
         )
     if request.state == RequestState.SENT.value:
         return Outcome.STALE
-    service.record(request, RequestState.SENT, note_code=NoteCode.SENT,
+    lifecycle.transition(request, RequestState.SENT, note_code=NoteCode.SENT,
                    note_args={"attempt": attempt}, now=now)
     request.sent_at = now
     request.message_id = message_id
@@ -323,7 +391,7 @@ def _retry(request: ReviewRequest, attempt: int, error: str | None, now: datetim
         return Outcome.STALE
     request.last_error = error
     if attempt >= service.max_attempts():
-        service.record(
+        lifecycle.transition(
             request,
             RequestState.FAILED,
             reason=Reason.DELIVERY_FAILED.value,
@@ -336,7 +404,7 @@ def _retry(request: ReviewRequest, attempt: int, error: str | None, now: datetim
         return Outcome.FAILED
     wait: timedelta = service.retry_delay(attempt)
     request.next_attempt_at = now + wait
-    service.record(
+    lifecycle.transition(
         request,
         RequestState.SCHEDULED,
         note_code=NoteCode.RETRY,
@@ -352,7 +420,7 @@ def _failed(request: ReviewRequest, attempt: int, error: str | None, now: dateti
     if request.attempts != attempt or request.state != RequestState.SENDING.value:
         return Outcome.STALE
     request.last_error = error
-    service.record(
+    lifecycle.transition(
         request,
         RequestState.FAILED,
         reason=Reason.DELIVERY_FAILED.value,
@@ -374,14 +442,16 @@ def _log(request: ReviewRequest, message: str, **fields: Any) -> None:
     )
 
 
-def release(claims: list[tuple[int, int]], error: str, *, now: datetime | None = None) -> int:
-    """Give claimed requests back (scheduled, with the retry delay) after a delivery error that
+def release(claims: list[tuple[int, int]], error: str, *, now: datetime | None = None,
+            kind: Kind | None = None) -> int:
+    """Give claims back (scheduled again, with the retry delay) after a delivery error that
     concerned the whole batch, e.g. the mail server cannot be reached. Returns how many."""
+    kind = kind or INVITATION
     now = now or utcnow()
     released = 0
     for request_id, attempt in claims:
         request = db.session.get(ReviewRequest, request_id, populate_existing=True)
-        if request is not None and _retry(request, attempt, error, now) is not Outcome.STALE:
+        if request is not None and kind.retry(request, attempt, error, now) is not Outcome.STALE:
             released += 1
         db.session.commit()
     return released
@@ -404,71 +474,10 @@ def _reviewed(request_id: int) -> bool:
     )
 
 
-def deliver_reminder(
-    request_id: int, attempt: int, transport: Transport, *, now: datetime | None = None
-) -> Outcome:
-    """Send the claimed reminder of one request and record the outcome in its own commit."""
-    now = now or utcnow()
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    try:
-        loaded = _load(request_id, lock=postgres)
-        if (
-            loaded is None
-            or loaded[0].reminder_sent_at is not None
-            or loaded[0].reminder_due_at is None
-            or loaded[0].reminder_attempts != attempt
-        ):
-            db.session.rollback()
-            return Outcome.STALE
-        request, unsubscribed = loaded
-
-        before = _check_before_reminder(request, unsubscribed, now)
-        if before is not None:
-            db.session.commit()
-            return before
-
-        from .mail import build_message
-
-        try:
-            message = build_message(
-                request,
-                base_url=current_app.config["KINGAVIS_BASE_URL"],
-                mail_from=current_app.config["MAIL_FROM"],
-                reminder=True,
-            )
-        except PermanentMailError as exc:
-            outcome = _reminder_failed(request, attempt, str(exc), now)
-            db.session.commit()
-            return outcome
-        except Exception as exc:
-            log.exception(
-                "could not build the reminder", extra={"fields": {"review_request": request_id}}
-            )
-            outcome = _reminder_retry(request, attempt, f"{type(exc).__name__}: {exc}", now)
-            db.session.commit()
-            return outcome
-        if not postgres:
-            # Keep the lease for the time of the send, then let go of SQLite's write lock.
-            lease_end = now + service.lease()
-            if request.reminder_due_at < lease_end:
-                request.reminder_due_at = lease_end
-            db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-
-    held = request if postgres else None
-    return _send_and_record(
-        transport, message, request_id, attempt, now, held,
-        sent=_reminder_sent, failed=_reminder_failed, retry=_reminder_retry, sent_detail=None,
-        what="reminder",
-    )
-
-
 def _drop_reminder(request: ReviewRequest, why: NoteCode, now: datetime, reason: str | None = None,
                    args: dict[str, Any] | None = None) -> None:
     request.reminder_due_at = None
-    service.note(request, why, args, reason=reason, now=now)
+    lifecycle.note(request, why, args, reason=reason, now=now)
     logged = dict(args or {})
     if "error" in logged:
         logged["error"] = service.mask_emails(logged["error"])
@@ -498,7 +507,7 @@ def _check_before_reminder(
     if request.shop.paused:
         # Waits: the dispatcher does not claim reminders of a paused shop; due at once on resume.
         request.reminder_due_at = now
-        service.note(request, NoteCode.REMINDER_PAUSED, now=now)
+        lifecycle.note(request, NoteCode.REMINDER_PAUSED, now=now)
         return Outcome.PAUSED
     if mailed_address(request) != request.customer_email_normalized:
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_ADDRESS, now)
@@ -521,7 +530,7 @@ def _reminder_sent(request: ReviewRequest, attempt: int, _detail: str | None, no
                               "attempts": request.reminder_attempts}},
         )
     request.reminder_sent_at = now
-    service.note(request, NoteCode.REMINDER_SENT, {"attempt": attempt}, now=now)
+    lifecycle.note(request, NoteCode.REMINDER_SENT, {"attempt": attempt}, now=now)
     _log(request, "reminder sent", attempt=attempt)
     return Outcome.SENT
 
@@ -536,7 +545,7 @@ def _reminder_retry(request: ReviewRequest, attempt: int, error: str | None, now
         return Outcome.FAILED
     wait: timedelta = service.retry_delay(attempt)
     request.reminder_due_at = now + wait
-    service.note(request, NoteCode.REMINDER_RETRY,
+    lifecycle.note(request, NoteCode.REMINDER_RETRY,
                  {"seconds": int(wait.total_seconds()), "error": error}, now=now)
     _log(request, "temporary delivery error on a reminder, will retry", attempt=attempt,
          retry_in_s=int(wait.total_seconds()), error=service.mask_emails(error))
@@ -552,32 +561,37 @@ def _reminder_failed(request: ReviewRequest, attempt: int, error: str | None, no
     return Outcome.FAILED
 
 
-def release_reminders(claims: list[tuple[int, int]], error: str, *, now: datetime | None = None) -> int:
-    """Give claimed reminders back after an error that concerned the whole batch."""
-    now = now or utcnow()
-    released = 0
-    for request_id, attempt in claims:
-        request = db.session.get(ReviewRequest, request_id, populate_existing=True)
-        if request is not None and _reminder_retry(request, attempt, error, now) is not Outcome.STALE:
-            released += 1
-        db.session.commit()
-    return released
+def _reminder_claimed(request: ReviewRequest, attempt: int) -> bool:
+    return (request.reminder_sent_at is None and request.reminder_due_at is not None
+            and request.reminder_attempts == attempt)
 
 
-# --- What the worker's jobs run (kingavis.worker gives them an app) ----------------------------
+def _reminder_recipient(request: ReviewRequest, unsubscribed: bool) -> bool:
+    """The reminder goes only to the invitation's address (checked by _check_before_reminder)."""
+    return unsubscribed
 
 
-def send_claimed(request_id: int, attempt: int) -> str:
-    """Send review request ``request_id`` if it is still claimed as ``attempt`` (in an app)."""
-    from .transports import get_shared_transport
-
-    transport = get_shared_transport(current_app.config["MAIL_URL"])
-    return deliver(request_id, attempt, transport).value
+def _hold_reminder_lease(request: ReviewRequest, lease_end: datetime) -> None:
+    if request.reminder_due_at is None or request.reminder_due_at < lease_end:
+        request.reminder_due_at = lease_end
 
 
-def send_claimed_reminder(request_id: int, attempt: int) -> str:
-    """Send the reminder of ``request_id`` if it is still claimed as ``attempt`` (in an app)."""
-    from .transports import get_shared_transport
+INVITATION = Kind(
+    name="invitation", reminder=False, claimed=_invitation_claimed,
+    unsubscribed=_invitation_recipient, check=_check_before_send,
+    hold_lease=_hold_invitation_lease, sent=_sent, failed=_failed, retry=_retry,
+)
+REMINDER = Kind(
+    name="reminder", reminder=True, claimed=_reminder_claimed,
+    unsubscribed=_reminder_recipient, check=_check_before_reminder,
+    hold_lease=_hold_reminder_lease, sent=_reminder_sent, failed=_reminder_failed,
+    retry=_reminder_retry,
+)
+KINDS = {kind.name: kind for kind in (INVITATION, REMINDER)}
 
-    transport = get_shared_transport(current_app.config["MAIL_URL"])
-    return deliver_reminder(request_id, attempt, transport).value
+
+def send_claimed_batch(kind_name: str, claims: Iterable[tuple[int, int]]) -> str:
+    """What the worker's batch job runs (in an app): ``send_batch``, summed up in one line."""
+    outcomes, reachable = send_batch(KINDS[kind_name], claims)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "nothing to do"
+    return summary if reachable else f"{summary} (mail server unreachable)"

@@ -9,16 +9,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import RequestDecision, RequestState, ReviewRequest, Shop, utcnow
-from ..notes import NoteCode
+from ..models import RequestState, ReviewRequest, Shop, utcnow
 from ..shops import ShopError, ShopSnapshot
 
 log = logging.getLogger("kingavis.delivery")
@@ -27,7 +25,6 @@ log = logging.getLogger("kingavis.delivery")
 DEFAULT_RETRY_DELAYS: tuple[int, ...] = (60, 5 * 60, 15 * 60, 60 * 60, 3 * 60 * 60, 6 * 60 * 60)
 # After this many attempts a request that still meets temporary errors is given up (failed).
 DEFAULT_MAX_ATTEMPTS = 10
-ACTOR = "dispatcher"
 
 _EMAIL = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 
@@ -59,71 +56,6 @@ def mask_emails(text: str | None) -> str | None:
     from ..logging import mask_email
 
     return _EMAIL.sub(lambda m: mask_email(m.group(0)) or "***", text)
-
-
-def record(
-    request: ReviewRequest,
-    state: RequestState,
-    *,
-    reason: str | None = None,
-    note: str | None = None,
-    note_code: NoteCode | None = None,
-    note_args: Mapping[str, Any] | None = None,
-    now: datetime | None = None,
-    actor: str = ACTOR,
-) -> None:
-    """Set the request's state and reason and add the decision row (not committed).
-
-    King-Avis explains itself with ``note_code`` and ``note_args`` (worded in the reader's
-    language on display, see kingavis.notes); ``note`` is for a person's own words.
-    """
-    request.state = state.value
-    request.reason = reason
-    db.session.add(
-        RequestDecision(
-            review_request_id=request.id,
-            state=state.value,
-            reason=reason,
-            due_at=request.due_at,
-            actor=actor,
-            note=note,
-            note_code=note_code,
-            note_args=_args(note_args),
-            created_at=now or utcnow(),
-        )
-    )
-
-
-def note(
-    request: ReviewRequest,
-    note_code: NoteCode,
-    note_args: Mapping[str, Any] | None = None,
-    *,
-    reason: str | None = None,
-    now: datetime | None = None,
-    actor: str = ACTOR,
-) -> None:
-    """A timeline entry that keeps the request's state (e.g. about its reminder). Not committed."""
-    db.session.add(
-        RequestDecision(
-            review_request_id=request.id,
-            state=request.state,
-            reason=reason,
-            due_at=request.due_at,
-            actor=actor,
-            note_code=note_code,
-            note_args=_args(note_args),
-            created_at=now or utcnow(),
-        )
-    )
-
-
-def _args(args: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """JSON-ready parameters: numbers and text kept, anything else (an exception) as text."""
-    if not args:
-        return None
-    return {str(k): v if v is None or isinstance(v, (str, int, float)) else str(v)
-            for k, v in args.items()}
 
 
 def waiting_count(shop: Shop, now: datetime | None = None) -> int:
