@@ -82,12 +82,12 @@ def _nav_context() -> dict[str, object]:
                     return str(link["label"])
         return ""
 
-    from .formatting import JINJA_GLOBALS
+    from admin.formatting import JINJA_GLOBALS
 
     return {"admin_nav": admin_nav, "admin_nav_current": admin_nav_current, **JINJA_GLOBALS}
 
 
-from . import (  # noqa: E402,F401
+from admin import (  # noqa: E402,F401
     audit,
     auth,
     collection,

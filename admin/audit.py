@@ -8,13 +8,12 @@ from flask import render_template, request
 from flask_babel import lazy_gettext
 from sqlalchemy import Select, and_, or_, select
 
+from admin import blueprint
+from admin.access import page_arg, shop_view
+from admin.audit_words import Lookups, Wording
+from admin.pending import Display
 from kingavis.extensions import db
 from kingavis.models import AuditLog, Shop, user_shops
-
-from . import blueprint
-from .access import page_arg, shop_view
-from .audit_words import Lookups, Wording
-from .pending import Display
 
 PER_PAGE = 50
 

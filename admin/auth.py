@@ -13,9 +13,8 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length
 
-from kingavis import accounts
-
-from . import blueprint
+from admin import blueprint
+from kingavis.accounts import service as accounts
 
 
 def safe_next(target: str | None) -> str | None:

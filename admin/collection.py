@@ -32,15 +32,16 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from kingavis import audit, callbacks, personal_data, reviews
-from kingavis.delivery import service
+from admin import blueprint
+from admin.access import shop_view
+from kingavis.accounts import audit
+from kingavis.delivery import callbacks, service
 from kingavis.extensions import db
 from kingavis.models import Shop
-from kingavis.reviews import MAX_REDIRECT_SECONDS
-from kingavis.shops import ShopError
-
-from . import blueprint
-from .access import shop_view
+from kingavis.privacy import personal_data
+from kingavis.reviews import questionnaire as reviews
+from kingavis.reviews.questionnaire import MAX_REDIRECT_SECONDS
+from kingavis.shops.service import ShopError
 
 DEFAULT_REDIRECT_SECONDS = 30
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -335,7 +336,7 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
     The callback goes first: its destination check depends on DNS, which may have changed
     since the form's check, and when it refuses, nothing has been committed yet.
     """
-    actor = current_user.email
+    actor = audit.log_name(current_user)  # logged: never an address
     if "callback_url" in changed:
         callbacks.set_callback(shop, wanted["callback_url"])
     if changed & {"review_link_days", "postpone_days"}:

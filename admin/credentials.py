@@ -12,13 +12,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from kingavis import credentials as creds
+from admin import blueprint
+from admin.access import shop_view
+from admin.pending import Display
 from kingavis.models import Shop, ShopSecret
-from kingavis.shops import webhook_url
-
-from . import blueprint
-from .access import shop_view
-from .pending import Display
+from kingavis.shops import credentials as creds
+from kingavis.shops.service import webhook_url
 
 # Shown in the examples until the secret is revealed; in the reader's language, since it is
 # the one word of the examples the merchant has to replace.

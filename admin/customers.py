@@ -3,7 +3,7 @@
 The address travels in POST bodies only (never in a URL, so never in an access log). The
 download is a JSON attachment, never cached, and audited; the erasure asks for confirmation
 first and is audited too. Audit entries hold the address's keyed hash, never the address.
-The work is done by ``kingavis.personal_data``; this module validates, calls it and renders.
+The work is done by ``kingavis.privacy.personal_data``; this module validates, calls it and renders.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from kingavis import personal_data
+from admin import blueprint
+from admin.access import shop_view
 from kingavis.models import Shop
-
-from . import blueprint
-from .access import shop_view
+from kingavis.privacy import personal_data
 
 
 def _address(form: FlaskForm, field: Any) -> None:

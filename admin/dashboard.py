@@ -12,11 +12,10 @@ from flask import render_template
 from flask_babel import get_locale
 from sqlalchemy import case, func, select
 
+from admin import blueprint
+from admin.access import shop_view
 from kingavis.extensions import db
 from kingavis.models import RequestState, Review, ReviewRequest, Shop, utcnow
-
-from . import blueprint
-from .access import shop_view
 
 WEEKS = 12
 
@@ -129,7 +128,7 @@ def chart(weeks: list[Week], width: int = 720, height: int = 220) -> dict[str, A
 @blueprint.route("/shops/<shop_key>/")
 @shop_view
 def dashboard(shop: Shop) -> str:
-    from kingavis.stats import funnel_totals
+    from kingavis.review_requests.stats import funnel_totals
 
     figures = dashboard_figures(shop)
     return render_template("admin/dashboard.html", shop=shop, figures=figures,

@@ -1,5 +1,5 @@
 """Forms of the rules and settings pages. Messages are French msgids; the service
-(``kingavis.rules``) does the checks that need the shop (known statuses, trigger vs cancel)."""
+(``kingavis.shops.rules``) does the checks that need the shop (known statuses, trigger vs cancel)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from kingavis.rules import MAX_WINDOW_DAYS
-from kingavis.scheduling import MAX_DELAY_DAYS
+from kingavis.orders.scheduling import MAX_DELAY_DAYS
+from kingavis.shops.rules import MAX_WINDOW_DAYS
 
 
 class DaysField(StringField):

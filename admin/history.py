@@ -10,13 +10,12 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from kingavis import review_requests as rr
+from admin import blueprint
+from admin.access import page_arg, shop_view
+from admin.pending import REASON_LABELS, STATE_LABELS, Display
 from kingavis.extensions import db
 from kingavis.models import Reason, Shop
-
-from . import blueprint
-from .access import page_arg, shop_view
-from .pending import REASON_LABELS, STATE_LABELS, Display
+from kingavis.review_requests import actions as rr
 
 PER_PAGE = 50
 

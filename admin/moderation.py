@@ -20,11 +20,15 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField
 
-from kingavis.publication import REJECTION_REASONS
-from kingavis.review_actions import ActionError, moderation_queue, operator_publish, operator_reject
-
-from . import blueprint
-from .pending import Display
+from admin import blueprint
+from admin.pending import Display
+from kingavis.reviews.actions import (
+    ActionError,
+    moderation_queue,
+    operator_publish,
+    operator_reject,
+)
+from kingavis.reviews.publication import REJECTION_REASONS
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Operators read dates on King-Avis's own clock: the service is French.

@@ -8,15 +8,14 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from kingavis import review_requests as rr
+from admin import blueprint
+from admin.access import get_or_404, page_arg, shop_view
+from admin.pending import Display
 from kingavis.extensions import db
 from kingavis.models import Order, Shop, utcnow
-from kingavis.notes import describe_note
-from kingavis.rules import status_options
-
-from . import blueprint
-from .access import get_or_404, page_arg, shop_view
-from .pending import Display
+from kingavis.review_requests import actions as rr
+from kingavis.review_requests.notes import describe_note
+from kingavis.shops.rules import status_options
 
 PER_PAGE = 50
 

@@ -1,7 +1,7 @@
 """Back-office: pending review requests (filters, actions on one / selected / all matching) and
 this week's check.
 
-The work is done by ``kingavis.review_requests``; these views parse and validate input, ask for
+The work is done by ``kingavis.review_requests.actions``; these views parse and validate input, ask for
 confirmation (bulk actions) and report what changed.
 """
 
@@ -31,12 +31,11 @@ from wtforms import (
 from wtforms.fields import IntegerField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from kingavis import review_requests as rr
+from admin import blueprint
+from admin.access import page_arg, shop_view
 from kingavis.extensions import db
 from kingavis.models import Reason, RequestState, Shop, ShopStatus, utcnow
-
-from . import blueprint
-from .access import page_arg, shop_view
+from kingavis.review_requests import actions as rr
 
 PER_PAGE = 50
 

@@ -18,10 +18,12 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
+from admin import blueprint
+from admin.access import get_or_404, page_arg, shop_view
+from admin.pending import Display
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop
-from kingavis.publication import rejection_label
-from kingavis.review_actions import (
+from kingavis.reviews.actions import (
     MAX_REPLY_CHARS,
     MAX_REPORT_CHARS,
     ActionError,
@@ -29,10 +31,7 @@ from kingavis.review_actions import (
     report_review,
     reviews_with_reports,
 )
-
-from . import blueprint
-from .access import get_or_404, page_arg, shop_view
-from .pending import Display
+from kingavis.reviews.publication import rejection_label
 
 PER_PAGE = 25
 

@@ -2,7 +2,7 @@
 statuses, consent, per-customer window, pause), and applying the active rule to the requests
 already scheduled after a preview.
 
-The work is done by ``kingavis.rules``; these views parse forms, show errors next to their
+The work is done by ``kingavis.shops.rules``; these views parse forms, show errors next to their
 fields and ask before moving anything.
 """
 
@@ -19,12 +19,11 @@ from flask_babel import get_locale, gettext, ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from kingavis import rules
+from admin import blueprint
+from admin.access import shop_view
+from admin.forms_settings import ActionForm, ApplyForm, RuleForm, SettingsForm
 from kingavis.models import InvitationRule, Shop
-
-from . import blueprint
-from .access import shop_view
-from .forms_settings import ActionForm, ApplyForm, RuleForm, SettingsForm
+from kingavis.shops import rules
 
 
 @lru_cache(maxsize=1)

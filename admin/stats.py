@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Response, render_template
 from flask_babel import format_decimal, gettext
 
-from kingavis import stats as funnel_stats
+from admin import blueprint, formatting
+from admin.access import shop_view
 from kingavis.models import Shop
-
-from . import blueprint, formatting
-from .access import shop_view
+from kingavis.review_requests import stats as funnel_stats
 
 PLATFORM_LABELS = {"kingavis": "King-Avis", "google": "Google", "trustpilot": "Trustpilot"}
 

@@ -1,5 +1,5 @@
 """King-Avis: review requests sent at the right moment, and never when it would be wrong."""
 
-from .app import create_app
+from kingavis.app import create_app
 
 __all__ = ["create_app"]

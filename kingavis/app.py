@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from .config import load_config
-from .csp import csp_nonce, default_csp
-from .extensions import babel, csrf, db, login_manager, migrate
-from .i18n import LANGUAGES
-from .logging import configure_logging
+from kingavis.config import load_config
+from kingavis.csp import csp_nonce, default_csp
+from kingavis.extensions import babel, csrf, db, login_manager, migrate
+from kingavis.i18n import LANGUAGES
+from kingavis.logging import configure_logging
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Flask:
@@ -157,7 +157,7 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> Any:
-    from .models import User
+    from kingavis.models import User
 
     try:
         return db.session.get(User, int(user_id))
@@ -196,7 +196,7 @@ def register_queue(app: Flask) -> None:
         from redis import Redis
         from rq import Queue
 
-        from .delivery import QUEUE_NAME
+        from kingavis.delivery import QUEUE_NAME
 
         # Bounded waits: a dead or unreachable Redis makes a request fail, never hang.
         # (An RQ worker raises socket_timeout above its own blocking-pop timeout itself.)
@@ -211,14 +211,13 @@ def register_queue(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from admin import blueprint as admin_bp
+    from kingavis import api
+    from kingavis.api import cache as api_cache
+    from kingavis.api import session as api_session
+    from kingavis.health import blueprint as health_bp
+    from kingavis.pages import blueprint as pages_bp
+    from kingavis.review_requests.tracking import blueprint as tracking_bp
     from webhooks import blueprint as webhooks_bp
-
-    from . import api
-    from .api import cache as api_cache
-    from .api import session as api_session
-    from .health import blueprint as health_bp
-    from .pages import blueprint as pages_bp
-    from .tracking import blueprint as tracking_bp
 
     app.register_blueprint(health_bp)
     # CONTRACT 8: the public API, badge and widget.js; no cookies there, a per-process cache.
@@ -266,8 +265,8 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from . import outages
-    from .problems import problem
+    from kingavis import outages
+    from kingavis.problems import problem
 
     outages.register(app)
 
@@ -283,6 +282,6 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import register
+    from kingavis.cli import register
 
     register(app)

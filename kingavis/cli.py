@@ -12,12 +12,13 @@ import click
 from flask import Flask
 from flask_babel import force_locale
 
-from . import audit, rules
-from .cli_support import OneLineGroup, one_line
-from .extensions import db
-from .public import public_url
-from .shops import ShopError, create_shop, describe, get_shop, webhook_url
-from .users import UserError, create_operator, create_user
+from kingavis.accounts import audit
+from kingavis.accounts.users import UserError, create_operator, create_user
+from kingavis.cli_support import OneLineGroup, one_line
+from kingavis.extensions import db
+from kingavis.reviews.public import public_url
+from kingavis.shops import rules
+from kingavis.shops.service import ShopError, create_shop, describe, get_shop, webhook_url
 
 shops_cli = OneLineGroup("shops", help="Create and configure shops.")
 users_cli = OneLineGroup("users", help="Back-office accounts.")
@@ -168,7 +169,7 @@ def users_create(email: str, shop_key: str | None, operator: bool) -> None:
 @click.option("--email", required=True, help="The customer's email address (any case).")
 def customers_erase(shop_key: str, email: str) -> None:
     """Erase the customer's personal data in that shop and print the JSON summary."""
-    from .personal_data import PersonalDataError, erase_customer
+    from kingavis.privacy.personal_data import PersonalDataError, erase_customer
 
     try:
         shop = get_shop(shop_key)
@@ -184,7 +185,7 @@ def customers_erase(shop_key: str, email: str) -> None:
 @click.option("--email", required=True, help="The customer's email address (any case).")
 def customers_export(shop_key: str, email: str) -> None:
     """Print, as one JSON document, every piece of personal data held about the customer."""
-    from .personal_data import PersonalDataError, export_customer, record_export
+    from kingavis.privacy.personal_data import PersonalDataError, export_customer, record_export
 
     try:
         shop = get_shop(shop_key)
@@ -197,7 +198,7 @@ def customers_export(shop_key: str, email: str) -> None:
 
 
 def register(app: Flask) -> None:
-    from .delivery.cli import dispatch_command, shops_pause, shops_resume
+    from kingavis.delivery.cli import dispatch_command, shops_pause, shops_resume
 
     for command in (shops_pause, shops_resume):
         shops_cli.add_command(command)

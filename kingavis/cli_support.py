@@ -11,7 +11,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db
+from kingavis.extensions import db
 
 
 def one_line(message: str) -> str:

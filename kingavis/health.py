@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
-from .extensions import db
+from kingavis.extensions import db
 
 blueprint = Blueprint("health", __name__)
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from kingavis.extensions import db
 
 
 def utcnow() -> datetime:
@@ -86,11 +86,11 @@ RESCHEDULABLE_REASONS = frozenset({Reason.ORDER_CANCELLED.value, Reason.ORDER_UN
 
 
 def _hash_default(shop_column: str, email_column: str) -> Any:
-    """Column default: the keyed hash of the row's address (kingavis.customer_keys), so every
+    """Column default: the keyed hash of the row's address (kingavis.privacy.customer_keys), so every
     insert that gives the address also stores the key lookups use."""
 
     def default(context: Any) -> str | None:
-        from .customer_keys import customer_key
+        from kingavis.privacy.customer_keys import customer_key
 
         params = context.get_current_parameters()
         email = params.get(email_column)
@@ -151,7 +151,7 @@ class Shop(db.Model):
     rules: Mapped[list[InvitationRule]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="InvitationRule.id"
     )
-    # The merchant's own review-request email, per language (kingavis.email_design). The
+    # The merchant's own review-request email, per language (kingavis.shops.email_design). The
     # sending path loads them with the request in one query (delivery.jobs._load).
     email_designs: Mapped[list[EmailDesign]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="EmailDesign.language"
@@ -269,7 +269,7 @@ class Order(db.Model):
     latest_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    # When the customer's personal data was removed from this order (kingavis.personal_data).
+    # When the customer's personal data was removed from this order (kingavis.privacy.personal_data).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     shop: Mapped[Shop] = relationship()
@@ -354,7 +354,7 @@ class ReviewRequest(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     # The address (null once erased) and its keyed hash, which every per-customer check uses
-    # (kingavis.customer_keys) and which stays after an erasure.
+    # (kingavis.privacy.customer_keys) and which stays after an erasure.
     customer_email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
     customer_email_hash: Mapped[str] = mapped_column(
         String(64), default=_hash_default("shop_id", "customer_email_normalized")
@@ -406,8 +406,8 @@ class RequestDecision(db.Model):
     actor: Mapped[str] = mapped_column(String(120), default="system")
     # A merchant's own words, or a note written before note_code existed: shown as stored.
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # A note written by King-Avis: a kingavis.notes.NoteCode and its parameters, worded in the
-    # reader's language when shown (kingavis.notes.describe_note).
+    # A note written by King-Avis: a kingavis.review_requests.notes.NoteCode and its parameters, worded in the
+    # reader's language when shown (kingavis.review_requests.notes.describe_note).
     note_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note_args: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -460,7 +460,7 @@ class Review(db.Model):
     reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     reply_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reply_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Why an operator rejected it: a code of kingavis.publication.REJECTION_REASONS.
+    # Why an operator rejected it: a code of kingavis.reviews.publication.REJECTION_REASONS.
     rejection_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # The shop's review.created callback: pending / delivered / failed (None: no callback set).
     callback_state: Mapped[str | None] = mapped_column(String(16), nullable=True)

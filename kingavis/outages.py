@@ -13,7 +13,7 @@ import logging
 from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
 
-from .problems import problem
+from kingavis.problems import problem
 
 log = logging.getLogger("kingavis.outages")
 
@@ -79,7 +79,7 @@ def unavailable_page() -> Response:
 
 
 def _rollback() -> None:
-    from .extensions import db
+    from kingavis.extensions import db
 
     try:
         db.session.rollback()

@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 
 from flask import Flask, has_app_context
 
-from . import create_app
-from .callbacks import attempt as attempt_callback
-from .callbacks import last_attempt
-from .config import load_env_file
-from .delivery import jobs, outgoing
-from .delivery.dispatcher import tick
-from .extensions import db
-from .personal_data import run_retention
+from kingavis import create_app
+from kingavis.config import load_env_file
+from kingavis.delivery import jobs, outgoing
+from kingavis.delivery.callbacks import attempt as attempt_callback
+from kingavis.delivery.callbacks import last_attempt
+from kingavis.delivery.dispatcher import tick
+from kingavis.extensions import db
+from kingavis.privacy.personal_data import run_retention
 
 T = TypeVar("T")
 

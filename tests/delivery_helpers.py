@@ -16,9 +16,9 @@ from factories import days_ago, new_webhook_id, status_event
 from processes import BIN, ROOT, flask_env
 from sqlalchemy import create_engine, select, text
 
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, ReviewRequest, Shop
+from kingavis.orders.events import apply_status_event
 
 
 def event(order_id: str, status_id: str, changed_at: datetime, **kwargs: Any) -> dict[str, Any]:

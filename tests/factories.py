@@ -10,9 +10,9 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from kingavis import rules
 from kingavis.models import Shop
-from kingavis.shops import create_shop
+from kingavis.shops import rules
+from kingavis.shops.service import create_shop
 
 _ids = itertools.count(1)
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from delivery_helpers import request_row, schedule
 
+from kingavis.accounts.users import create_operator
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import OutgoingMessage, Review, Shop, User, utcnow
-from kingavis.reviews import submit_review
-from kingavis.users import create_operator
+from kingavis.reviews.questionnaire import submit_review
 
 PASSWORD = "correct horse battery"
 

@@ -12,8 +12,7 @@ from typing import Any
 from factories import days_ago, new_webhook_id, status_event
 from sqlalchemy import inspect, text
 
-from kingavis import audit
-from kingavis.events import apply_status_event
+from kingavis.accounts import audit
 from kingavis.extensions import db
 from kingavis.models import (
     RequestDecision,
@@ -23,6 +22,7 @@ from kingavis.models import (
     Unsubscription,
     utcnow,
 )
+from kingavis.orders.events import apply_status_event
 from kingavis.pages.views import unsubscribe_address
 
 EMAIL = "zoeline.quark@example.com"

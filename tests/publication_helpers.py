@@ -11,7 +11,7 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewRequest, Shop, utcnow
-from kingavis.reviews import submit_review
+from kingavis.reviews.questionnaire import submit_review
 
 
 def reviewed(shop: Shop, order_id: str, rating: int, comment: str | None = "Très bien.", *,

@@ -10,7 +10,7 @@ from factories import days_ago, new_webhook_id, status_event
 from flask import Flask
 from sqlalchemy import select
 
-from kingavis.events import apply_status_event
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import (
     AuditLog,
@@ -20,7 +20,7 @@ from kingavis.models import (
     Shop,
     User,
 )
-from kingavis.users import create_user
+from kingavis.orders.events import apply_status_event
 
 PASSWORD = "correct horse battery"
 

@@ -10,10 +10,10 @@ from conftest import make_app
 from factories import make_shop
 from sqlalchemy import select
 
-from kingavis import accounts
+from kingavis.accounts import service as accounts
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import AuditLog, User, utcnow
-from kingavis.users import create_user
 
 PASSWORD = "correct horse battery"
 INVALID = "Email ou mot de passe incorrect"

@@ -22,7 +22,7 @@ from standardwebhooks import Webhook
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Shop, utcnow
-from kingavis.reviews import expires_at
+from kingavis.reviews.questionnaire import expires_at
 
 SETTINGS = ("review_link_days", "postpone_days", "reminder_days", "balancing_platform",
             "balancing_url", "balancing_redirect_seconds", "balancing_split_percent",
@@ -312,7 +312,7 @@ def test_no_secret_to_show_or_regenerate_without_a_callback(client, shop) -> Non
 def test_another_merchants_shop_is_not_found(app, client, shop) -> None:
     other, _ = make_shop("Autre boutique")
     merchant(other, "autre@example.com")
-    from kingavis.callbacks import set_callback
+    from kingavis.delivery.callbacks import set_callback
 
     set_callback(other, "https://other.example/cb")
     before = settings(other)
@@ -340,7 +340,7 @@ def test_posts_without_a_csrf_token_are_refused(database_url, tmp_path) -> None:
     app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
     with app.app_context():
         shop, _ = make_shop()
-        from kingavis.callbacks import set_callback
+        from kingavis.delivery.callbacks import set_callback
 
         set_callback(shop, "https://shop.example/cb")
         client = app.test_client()

@@ -15,9 +15,9 @@ import pytest
 from factories import make_shop, post_event, status_event
 from sqlalchemy import select
 
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import AuditLog, ReviewRequest, ShopSecret, utcnow
-from kingavis.users import create_user
 
 PASSWORD = "correct horse battery"
 

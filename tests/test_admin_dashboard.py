@@ -9,9 +9,9 @@ import pytest
 from factories import make_shop
 
 from admin.dashboard import dashboard_figures, nice_ceiling, week_starts
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import Order, Review, ReviewRequest, utcnow
-from kingavis.users import create_user
 
 PASSWORD = "correct horse battery"
 _n = iter(range(1, 10_000))
@@ -118,7 +118,7 @@ def audit_rows(html: str) -> list[str]:
 
 
 def test_audit_log_shows_who_did_what_and_filters_by_action(client, merchant):
-    from kingavis import audit
+    from kingavis.accounts import audit
 
     shop = merchant
     client.post(f"/admin/shops/{shop.key}/credentials/reveal")
@@ -140,7 +140,7 @@ def test_audit_log_shows_who_did_what_and_filters_by_action(client, merchant):
 
 
 def test_audit_log_is_paginated(client, merchant):
-    from kingavis import audit
+    from kingavis.accounts import audit
     from kingavis.models import User
 
     shop = merchant

@@ -10,10 +10,10 @@ import pytest
 from factories import days_ago, make_shop
 from requests_helpers import event, login, merchant, row_ids, scheduled, set_due
 
-from kingavis import review_requests as rr
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
+from kingavis.review_requests import actions as rr
 
 
 def text(response) -> str:

@@ -20,10 +20,10 @@ from conftest import make_app
 from factories import make_shop, post_event, status_event
 from sqlalchemy import select
 
-from kingavis import audit
+from kingavis.accounts import audit
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Order, Review, ReviewRequest, User
-from kingavis.users import create_user
 
 PASSWORD = "correct horse battery"
 

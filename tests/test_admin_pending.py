@@ -22,10 +22,10 @@ from requests_helpers import (
     set_due,
 )
 
-from kingavis import review_requests as rr
 from kingavis.delivery.dispatcher import claim
 from kingavis.extensions import db
 from kingavis.models import utcnow
+from kingavis.review_requests import actions as rr
 
 
 def text(response) -> str:

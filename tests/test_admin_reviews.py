@@ -15,7 +15,7 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review, Shop, utcnow
-from kingavis.reviews import submit_review
+from kingavis.reviews.questionnaire import submit_review
 
 
 def text(response) -> str:
@@ -108,7 +108,7 @@ def test_login_required(app, shop) -> None:
 def test_the_reviews_page_shows_review_balancing_and_links_to_its_one_settings_page(
         client, shop) -> None:
     """Review Balancing is set on "Collecte d'avis" only; this page says what it does."""
-    from kingavis.reviews import set_balancing
+    from kingavis.reviews.questionnaire import set_balancing
 
     page = client.get(f"/admin/shops/{shop.key}/reviews").get_data(as_text=True)
     assert "Désactivé" in page and 'name="url"' not in page
@@ -121,7 +121,7 @@ def test_the_reviews_page_shows_review_balancing_and_links_to_its_one_settings_p
 
 
 def test_the_customers_postpone_shows_on_the_order_timeline(client, shop) -> None:
-    from kingavis.reviews import postpone_not_received
+    from kingavis.reviews.questionnaire import postpone_not_received
 
     request_id = schedule(shop, "77", reference="REF-77")
     assert tick().sent == 1

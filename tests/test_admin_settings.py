@@ -23,8 +23,8 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import claim
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, utcnow
-from kingavis.notes import describe_note
-from kingavis.scheduling import Rule, compute_due_at
+from kingavis.orders.scheduling import Rule, compute_due_at
+from kingavis.review_requests.notes import describe_note
 
 PARIS = "Europe/Paris"
 
@@ -367,9 +367,9 @@ def test_a_webhook_after_changing_delay_and_trigger_follows_the_new_rule(
     assert response.status_code == 302
     changed_at = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)  # a Friday, 16:30 in Paris
     # The webhooks arrive a minute later: the clock is pinned, so the due time is exact.
-    import kingavis.events
+    import kingavis.orders.events
 
-    monkeypatch.setattr(kingavis.events, "utcnow", lambda: changed_at + timedelta(minutes=1))
+    monkeypatch.setattr(kingavis.orders.events, "utcnow", lambda: changed_at + timedelta(minutes=1))
     webhooks = app.test_client()
 
     delivered = post_event(webhooks, shop, shop_and_secret[1],

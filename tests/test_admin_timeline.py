@@ -10,9 +10,9 @@ import pytest
 from factories import days_ago, make_shop
 from requests_helpers import event, login, merchant, request_row, scheduled, set_due
 
-from kingavis import review_requests as rr
 from kingavis.delivery.dispatcher import tick
 from kingavis.models import Order, utcnow
+from kingavis.review_requests import actions as rr
 
 
 def text(response) -> str:

@@ -14,10 +14,10 @@ from flask import Flask
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.delivery.service import choose_platform, set_split, split_bucket
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import Shop, utcnow
-from kingavis.shops import ShopError
+from kingavis.orders.events import apply_status_event
+from kingavis.shops.service import ShopError
 
 GOOGLE = "https://g.page/r/boutique-zoe/review"
 
@@ -119,7 +119,7 @@ def test_a_retried_send_keeps_the_platform(app: Flask) -> None:
 
 
 def test_third_party_invitation_link_redirects_to_the_platform(app: Flask, client: Any) -> None:
-    from kingavis.tracking import third_party_redirect
+    from kingavis.review_requests.tracking import third_party_redirect
 
     shop = _balanced_shop(100)
     request_id = schedule(shop, "1")

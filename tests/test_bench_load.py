@@ -9,7 +9,7 @@ from pathlib import Path
 from standardwebhooks import Webhook
 
 from bench.lib.load import CANCEL, TRIGGER, ShopCredentials, make_plan, write_requests
-from kingavis.shops import new_webhook_secret
+from kingavis.shops.service import new_webhook_secret
 
 SHOPS = [ShopCredentials(key=f"shop{n}", secret=new_webhook_secret()) for n in range(5)]
 

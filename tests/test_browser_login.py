@@ -12,9 +12,9 @@ from factories import make_shop
 from playwright.sync_api import expect
 
 from admin.dashboard import week_starts
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import Order, Review, ReviewRequest, utcnow
-from kingavis.users import create_user
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from moderation_helpers import PASSWORD, fresh, operator, reviewed
 from playwright.sync_api import expect
 from requests_helpers import browser_login
 
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
-from kingavis.users import create_user
 
 pytestmark = pytest.mark.browser
 

@@ -14,12 +14,12 @@ from factories import days_ago, make_shop
 from playwright.sync_api import expect
 from requests_helpers import browser_login, event, merchant, scheduled
 
-from kingavis import review_requests as rr
-from kingavis import rules
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, ReviewRequest
-from kingavis.reviews import set_balancing
+from kingavis.review_requests import actions as rr
+from kingavis.reviews.questionnaire import set_balancing
+from kingavis.shops import rules
 
 pytestmark = pytest.mark.browser
 

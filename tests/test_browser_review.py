@@ -19,7 +19,7 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewRequest
-from kingavis.reviews import set_balancing
+from kingavis.reviews.questionnaire import set_balancing
 
 pytestmark = pytest.mark.browser
 

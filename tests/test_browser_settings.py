@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 from requests_helpers import PASSWORD, event, merchant, request_row, scheduled
 from sqlalchemy import select
 
-from kingavis import rules
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop
+from kingavis.shops import rules
 
 pytestmark = pytest.mark.browser
 

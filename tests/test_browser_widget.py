@@ -24,7 +24,7 @@ from publication_helpers import minutes_ago, reviewed
 
 from kingavis.extensions import db
 from kingavis.models import ReviewState, utcnow
-from kingavis.publication import change_review_state
+from kingavis.reviews.publication import change_review_state
 
 pytestmark = pytest.mark.browser
 

@@ -14,11 +14,11 @@ from factories import make_shop
 from playwright.sync_api import expect
 from requests_helpers import browser_login, merchant, scheduled
 
-from kingavis import review_requests as rr
-from kingavis import rules
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review
+from kingavis.review_requests import actions as rr
+from kingavis.shops import rules
 
 pytestmark = pytest.mark.browser
 

@@ -33,8 +33,8 @@ from requests_helpers import login, merchant
 from smtp_server import make_certificates
 from test_callbacks import Receiver, run_worker, sent_token, sent_token_rq, the_review
 
-from kingavis import callbacks
-from kingavis.callbacks import DestinationRefused, RetryableCallbackError, set_callback
+from kingavis.delivery import callbacks
+from kingavis.delivery.callbacks import DestinationRefused, RetryableCallbackError, set_callback
 from kingavis.extensions import db
 from kingavis.models import Review, Shop
 

@@ -26,11 +26,11 @@ from processes import BIN, ROOT
 from sqlalchemy import select
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from kingavis.callbacks import set_callback
+from kingavis.delivery.callbacks import set_callback
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review, Shop
-from kingavis.shops import ShopError
+from kingavis.shops.service import ShopError
 
 
 class Receiver:

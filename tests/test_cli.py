@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash
 
 from kingavis.extensions import db
 from kingavis.models import Shop, ShopStatus, User
-from kingavis.shops import describe
+from kingavis.shops.service import describe
 
 TABLES = ("shops", "shop_secrets", "invitation_rules", "shop_statuses", "users", "user_shops")
 PASSWORD = "correct horse battery"

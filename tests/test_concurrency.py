@@ -20,10 +20,10 @@ from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy import event as sqlalchemy_event
 
-from kingavis.events import EventResult, apply_status_event
 from kingavis.extensions import db
 from kingavis.models import Order, OrderEvent, RequestDecision, ReviewRequest, ShopStatus
-from kingavis.shops import get_shop
+from kingavis.orders.events import EventResult, apply_status_event
+from kingavis.shops.service import get_shop
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

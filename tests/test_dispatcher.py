@@ -34,10 +34,10 @@ from kingavis.delivery import dispatcher
 from kingavis.delivery.dispatcher import claim, tick
 from kingavis.delivery.jobs import Outcome, deliver
 from kingavis.delivery.transports import open_transport
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import Shop, Unsubscription, utcnow
-from kingavis.rules import set_paused
+from kingavis.orders.events import apply_status_event
+from kingavis.shops.rules import set_paused
 
 
 @pytest.fixture

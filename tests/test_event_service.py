@@ -8,9 +8,9 @@ from delivery_helpers import event
 from factories import make_shop, new_webhook_id
 from sqlalchemy import select
 
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import OrderEvent
+from kingavis.orders.events import apply_status_event
 
 CHANGED = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 

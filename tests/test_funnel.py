@@ -13,10 +13,10 @@ from delivery_helpers import request_row, schedule
 from factories import make_shop
 from flask import Flask, g
 
-from kingavis import stats
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import Review, Shop, utcnow
-from kingavis.users import create_user
+from kingavis.review_requests import stats
 
 
 def _login(client: Any, shop: Shop, email: str = "marchand@example.com") -> None:

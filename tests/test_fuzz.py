@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from kingavis.users import create_user
+from kingavis.accounts.users import create_user
 from webhooks.signing import sign as sign_entry
 
 # Public OpenAPI documents fuzzed by schema; later public APIs add theirs here.

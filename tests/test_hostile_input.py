@@ -14,12 +14,12 @@ from factories import make_shop, post_event, status_event
 from flask import Flask
 from sqlalchemy import func, select
 
+from kingavis.accounts.users import create_user
 from kingavis.delivery.errors import InvalidMessageError
 from kingavis.delivery.mail import recipient_address
 from kingavis.emails import InvalidAddress, parse_address
 from kingavis.extensions import db
 from kingavis.models import Order, OrderEvent, ReviewRequest
-from kingavis.users import create_user
 
 PASSWORD = "correct horse battery"
 

@@ -18,14 +18,14 @@ from requests_helpers import event, login, merchant, scheduled
 from sqlalchemy import select
 
 from admin.pending import elapsed
-from kingavis import review_requests as rr
-from kingavis import rules
-from kingavis.customer_keys import customer_key
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, Review, Shop, User, utcnow
 from kingavis.pages.views import unsubscribe_address
-from kingavis.rules import KnownStatus, trigger_coverage
+from kingavis.privacy.customer_keys import customer_key
+from kingavis.review_requests import actions as rr
+from kingavis.shops import rules
+from kingavis.shops.rules import KnownStatus, trigger_coverage
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"

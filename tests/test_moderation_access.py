@@ -16,9 +16,9 @@ from flask import Flask
 from moderation_helpers import PASSWORD, fresh, operator, reviewed
 from sqlalchemy import select
 
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewReport
-from kingavis.users import create_user
 
 
 @pytest.fixture

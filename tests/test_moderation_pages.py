@@ -16,9 +16,9 @@ from sqlalchemy import select
 from test_cli import assert_one_line_error, invoke
 from werkzeug.security import check_password_hash
 
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, User
-from kingavis.users import create_user
 
 
 def text(response) -> str:

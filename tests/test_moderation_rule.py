@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kingavis.moderation import moderation_reason
+from kingavis.reviews.moderation import moderation_reason
 
 HELD = [
     ("Écrivez-moi : jean.dupont@gmail.com", "email"),

@@ -15,12 +15,12 @@ from moderation_helpers import PASSWORD, fresh, operator, outgoing, reviewed
 from smtp_server import SMTPServer
 from sqlalchemy import select
 
+from kingavis.accounts.users import create_user
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import AuditLog, RequestDecision, ReviewReport, ReviewRequest, ReviewState
-from kingavis.notes import describe_note
-from kingavis.publication import REJECTION_REASONS, rejection_label
-from kingavis.review_actions import (
+from kingavis.review_requests.notes import describe_note
+from kingavis.reviews.actions import (
     ActionError,
     moderation_queue,
     open_report,
@@ -30,7 +30,7 @@ from kingavis.review_actions import (
     report_review,
     withdraw_by_author,
 )
-from kingavis.users import create_user
+from kingavis.reviews.publication import REJECTION_REASONS, rejection_label
 
 
 @pytest.fixture

@@ -34,9 +34,9 @@ from sqlalchemy import select, text
 from kingavis.delivery.dispatcher import batch_job_id, claim, tick
 from kingavis.delivery.jobs import INVITATION, Outcome, deliver, release
 from kingavis.delivery.transports import open_transport
-from kingavis.events import EventResult, apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, utcnow
+from kingavis.orders.events import EventResult, apply_status_event
 from kingavis.worker import send_batch
 
 

@@ -17,8 +17,8 @@ from conftest import make_app
 from factories import make_shop, sign, status_event
 from flask import Flask
 
+from kingavis.accounts.users import create_user
 from kingavis.extensions import db
-from kingavis.users import create_user
 
 PASSWORD = "correct horse battery"
 MERCHANT = "marie.merchant@kingavis.example"

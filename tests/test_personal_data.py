@@ -27,7 +27,6 @@ from personal_data_helpers import (
 from requests_helpers import login, merchant
 from sqlalchemy import select
 
-from kingavis.customer_keys import customer_key
 from kingavis.delivery.dispatcher import claim
 from kingavis.delivery.jobs import Outcome, deliver
 from kingavis.extensions import db
@@ -42,7 +41,8 @@ from kingavis.models import (
     Shop,
     utcnow,
 )
-from kingavis.personal_data import (
+from kingavis.privacy.customer_keys import customer_key
+from kingavis.privacy.personal_data import (
     PERSONAL_COLUMNS,
     PersonalDataError,
     apply_retention,
@@ -258,7 +258,7 @@ def test_export_holds_every_piece_of_personal_data(app: Flask) -> None:
 
 def test_every_column_is_classified() -> None:
     """A new column must say whether it holds customer data and how erasure and export treat
-    it (kingavis.personal_data.PERSONAL_COLUMNS); this fails until it does."""
+    it (kingavis.privacy.personal_data.PERSONAL_COLUMNS); this fails until it does."""
     kinds = {"none", "exported", "erased", "hash", "scrubbed"}
     missing = []
     for table in db.metadata.sorted_tables:
@@ -270,7 +270,7 @@ def test_every_column_is_classified() -> None:
                 assert classified[column.name] in kinds
         stale = set(classified) - {c.name for c in table.columns}
         assert not stale, f"{table.name}: classified columns that no longer exist: {stale}"
-    assert not missing, f"classify in kingavis.personal_data.PERSONAL_COLUMNS: {missing}"
+    assert not missing, f"classify in kingavis.privacy.personal_data.PERSONAL_COLUMNS: {missing}"
     assert set(PERSONAL_COLUMNS) == {t.name for t in db.metadata.sorted_tables}
 
 
@@ -317,7 +317,7 @@ def test_retention_anonymises_inactive_orders_with_a_moved_clock(app: Flask, dat
     # The charter: a published review keeps its display name and text.
     assert (review.status, review.comment) == ("published", f"Parfait, signé {FIRST} {LAST}")
     assert review.author_display == "Zoeline Q."
-    from kingavis.public import review_author
+    from kingavis.reviews.public import review_author
 
     assert review_author(review, db.session.get(Order, review.order_id)) == "Zoeline Q."
     orders = db.session.execute(select(Order).where(Order.shop_id == shop_id)).scalars().all()
@@ -332,8 +332,8 @@ def test_retention_anonymises_inactive_orders_with_a_moved_clock(app: Flask, dat
 
 
 def test_retention_follows_the_shop_setting_and_recent_activity(app: Flask) -> None:
-    from kingavis.personal_data import set_retention
-    from kingavis.shops import ShopError
+    from kingavis.privacy.personal_data import set_retention
+    from kingavis.shops.service import ShopError
 
     shop, _ = make_shop()
     other, _ = make_shop("Autre boutique")

@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from publication_helpers import minutes_ago, reviewed
 
+from kingavis.accounts.users import create_user
 from kingavis.api.badge import _STARS, filled_width
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop, utcnow
-from kingavis.publication import change_review_state
-from kingavis.users import create_user
+from kingavis.reviews.publication import change_review_state
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -301,7 +301,7 @@ def test_the_badge_of_a_shop_without_reviews(client, shop) -> None:
 
 def test_one_review_is_singular_and_big_counts_are_grouped(app) -> None:
     from kingavis.api.badge import badge_texts
-    from kingavis.public import RatingSummary
+    from kingavis.reviews.public import RatingSummary
 
     with app.test_request_context():
         one = RatingSummary(average=5.0, count=1, distribution={})
@@ -413,7 +413,7 @@ def test_a_review_deleted_from_the_database_is_gone_after_a_cache_refresh(client
 @pytest.mark.parametrize("count, lang", [(0, "en"), (1, "fr"), (12345, "en"), (1234567, "fr")])
 def test_the_badge_is_wide_enough_for_its_count_line(app, count, lang) -> None:
     from kingavis.api.badge import CHAR_WIDTH, STARS_X, badge_svg
-    from kingavis.public import RatingSummary
+    from kingavis.reviews.public import RatingSummary
 
     with app.test_request_context():
         root = ET.fromstring(badge_svg("B", RatingSummary(4.0 if count else None, count, {}), lang))  # noqa: S314

@@ -16,7 +16,7 @@ from kingavis.api.cache import PublicCache, cache_of, staleness_bound
 from kingavis.api.views import if_none_match
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop, utcnow
-from kingavis.publication import change_review_state
+from kingavis.reviews.publication import change_review_state
 
 ENDPOINTS = ["summary", "reviews", "reviews?rating=5&per_page=5", "badge.svg", "badge.svg?lang=en"]
 

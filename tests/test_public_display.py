@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kingavis.public import author_display, experience_date, slugify
+from kingavis.reviews.public import author_display, experience_date, slugify
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from publication_helpers import minutes_ago, reviewed
 
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop, utcnow
-from kingavis.publication import REJECTION_REASONS, change_review_state
+from kingavis.reviews.publication import REJECTION_REASONS, change_review_state
 
 
 @pytest.fixture

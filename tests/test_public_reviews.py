@@ -9,8 +9,14 @@ from publication_helpers import minutes_ago, reviewed
 
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop
-from kingavis.public import Listing, ListingError, list_published, parse_listing, rating_summary
-from kingavis.publication import change_review_state
+from kingavis.reviews.public import (
+    Listing,
+    ListingError,
+    list_published,
+    parse_listing,
+    rating_summary,
+)
+from kingavis.reviews.publication import change_review_state
 
 
 @pytest.fixture

@@ -12,9 +12,13 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, ReviewState
-from kingavis.notes import describe_note
-from kingavis.publication import ReviewTransitionError, change_review_state, transition_allowed
-from kingavis.reviews import submit_review
+from kingavis.review_requests.notes import describe_note
+from kingavis.reviews.publication import (
+    ReviewTransitionError,
+    change_review_state,
+    transition_allowed,
+)
+from kingavis.reviews.questionnaire import submit_review
 
 
 def timeline(request_id: int) -> list[str]:

@@ -32,12 +32,12 @@ from sqlalchemy import create_engine, func, select
 from kingavis.delivery.dispatcher import batch_job_id, tick
 from kingavis.delivery.jobs import Outcome, deliver_reminder
 from kingavis.delivery.service import set_reminder
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, Unsubscription, utcnow
-from kingavis.notes import describe_note
-from kingavis.rules import set_paused
-from kingavis.shops import ShopError
+from kingavis.orders.events import apply_status_event
+from kingavis.review_requests.notes import describe_note
+from kingavis.shops.rules import set_paused
+from kingavis.shops.service import ShopError
 
 DAYS = 3
 

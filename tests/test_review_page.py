@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, utcnow
-from kingavis.notes import describe_note
-from kingavis.reviews import BALANCING_PLATFORMS, MAX_COMMENT_CHARS, set_balancing
-from kingavis.shops import ShopError
+from kingavis.review_requests.notes import describe_note
+from kingavis.reviews.questionnaire import BALANCING_PLATFORMS, MAX_COMMENT_CHARS, set_balancing
+from kingavis.shops.service import ShopError
 
 
 def send(shop: Shop, order_id: str = "1001", **kwargs: object) -> ReviewRequest:

@@ -16,11 +16,11 @@ from requests_helpers import (
     set_due,
 )
 
-from kingavis import review_requests as rr
 from kingavis.delivery.dispatcher import claim, tick
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
-from kingavis.notes import describe_note
+from kingavis.review_requests import actions as rr
+from kingavis.review_requests.notes import describe_note
 
 
 def ids_of(query) -> list[int]:

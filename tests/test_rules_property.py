@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RESCHEDULABLE_REASONS, Order, OrderEvent, ReviewRequest
-from kingavis.scheduling import Action, Guards, Rule, decide
+from kingavis.orders.events import apply_status_event
+from kingavis.orders.scheduling import Action, Guards, Rule, decide
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 BASE = NOW - timedelta(days=5)
@@ -167,7 +167,7 @@ def test_random_event_sequences_through_decide(
         if action is Action.CANCEL:
             assert m.state == "scheduled" and status_id in CANCELS
 
-        # Apply the action the way kingavis.events does.
+        # Apply the action the way kingavis.orders.events does.
         if not stale:
             m.latest, m.latest_status = changed_at, status_id
             m.triggered = m.triggered or status_id in TRIGGERS

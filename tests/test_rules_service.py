@@ -1,4 +1,4 @@
-"""kingavis.rules without the web layer: rules, activation, settings, preview and apply (both DBs)."""
+"""kingavis.shops.rules without the web layer: rules, activation, settings, preview and apply (both DBs)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from requests_helpers import audit_entries, decisions, merchant, request_row, sc
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError
 
-from kingavis import rules
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, utcnow
-from kingavis.notes import NoteCode, describe_note
-from kingavis.shops import get_shop
+from kingavis.review_requests.notes import NoteCode, describe_note
+from kingavis.shops import rules
+from kingavis.shops.service import get_shop
 
 
 @pytest.fixture

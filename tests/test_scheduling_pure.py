@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kingavis.scheduling import (
+from kingavis.orders.scheduling import (
     Action,
     Guards,
     Rule,

@@ -2,7 +2,7 @@
 
 Events are built as a shop module sends them (tests/factories.status_event) and loaded the
 way the endpoint loads them (data.changed_at an aware datetime), then applied with
-kingavis.events.apply_status_event. Every test runs on SQLite and on PostgreSQL.
+kingavis.orders.events.apply_status_event. Every test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import pytest
 from factories import make_shop, new_webhook_id, status_event
 from sqlalchemy import func, select
 
-from kingavis.events import EventResult, apply_status_event
 from kingavis.extensions import db
 from kingavis.models import (
     Order,
@@ -26,6 +25,7 @@ from kingavis.models import (
     ShopStatus,
     Unsubscription,
 )
+from kingavis.orders.events import EventResult, apply_status_event
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

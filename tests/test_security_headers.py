@@ -14,10 +14,10 @@ from conftest import make_app
 from delivery_helpers import schedule
 from flask import Flask
 
+from kingavis.accounts.users import create_user
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
-from kingavis.users import create_user
 
 PASSWORD = "correct horse battery"
 MERCHANT = "marie.merchant@kingavis.example"

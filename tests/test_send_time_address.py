@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.delivery.service import set_reminder
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, Unsubscription, utcnow
-from kingavis.notes import describe_note
+from kingavis.orders.events import apply_status_event
+from kingavis.review_requests.notes import describe_note
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from requests_helpers import decisions, login, merchant, request_row, scheduled
 from smtp_server import SMTPServer
 from sqlalchemy import text
 
-from kingavis import review_requests as rr
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, utcnow
-from kingavis.notes import MESSAGES, NoteCode, describe_note, render
+from kingavis.review_requests import actions as rr
+from kingavis.review_requests.notes import MESSAGES, NoteCode, describe_note, render
 
 # A reply no server should send, but one could: HTML, %-directives, braces.
 NASTY_REPLY = "451 4.3.0 <b>busy</b> 100%s {x} %(error)s %d %"

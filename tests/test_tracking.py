@@ -17,7 +17,7 @@ from flask import Flask
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import utcnow
-from kingavis.tracking import is_scanner
+from kingavis.review_requests.tracking import is_scanner
 
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/124.0 Safari/537.36")

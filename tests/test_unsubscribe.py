@@ -13,9 +13,9 @@ from factories import days_ago, make_shop, new_webhook_id, status_event
 from flask import Flask
 from sqlalchemy import func, select
 
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, Shop, Unsubscription
+from kingavis.orders.events import apply_status_event
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 

@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 
 from kingavis.extensions import db
 from kingavis.models import OrderEvent, ShopSecret
-from kingavis.shops import new_webhook_secret
+from kingavis.shops.service import new_webhook_secret
 from webhooks import signing
 from webhooks.signing import SignatureError, verify
 

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
-from . import views  # noqa: E402,F401
+from webhooks import views  # noqa: E402,F401

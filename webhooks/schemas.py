@@ -224,7 +224,7 @@ class EventDataSchema(_Base):
 
 class OrderStatusEventSchema(_Base):
     """``POST /webhooks/v1/<shop key>/order-status`` body. ``load`` returns the data for
-    :func:`kingavis.events.apply_status_event` or raises :class:`ValidationError`."""
+    :func:`kingavis.orders.events.apply_status_event` or raises :class:`ValidationError`."""
 
     type = fields.String(
         required=True,

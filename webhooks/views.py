@@ -18,7 +18,7 @@ The signature comes before anything parses the body, so a caller without the sec
 nothing beyond 413, 404 and 401. Then the event is applied: 202 with the outcome object, or
 200 with ``Idempotent-Replayed: true`` and the first outcome object for a webhook id already
 seen. The erasure endpoint answers the same way with its summary
-(``kingavis.personal_data.erase_customer``); its log line never holds the address. While the
+(``kingavis.privacy.personal_data.erase_customer``); its log line never holds the address. While the
 database cannot be reached either answers 503 with ``Retry-After``.
 """
 
@@ -35,18 +35,17 @@ from typing import Any
 from flask import Response, current_app, request
 from marshmallow import ValidationError
 
-from kingavis.events import apply_status_event
 from kingavis.extensions import db
 from kingavis.models import Shop
+from kingavis.orders.events import apply_status_event
 from kingavis.outages import is_database_outage, unavailable_problem
-from kingavis.personal_data import PersonalDataError, erase_customer
+from kingavis.privacy.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
-from kingavis.shops import ShopSnapshot, shop_snapshot
-
-from . import blueprint
-from .schemas import flatten_errors, load_erasure, load_event
-from .signing import SignatureError, verify, webhook_id_of
+from kingavis.shops.service import ShopSnapshot, shop_snapshot
+from webhooks import blueprint
+from webhooks.schemas import flatten_errors, load_erasure, load_event
+from webhooks.signing import SignatureError, verify, webhook_id_of
 
 log = logging.getLogger("kingavis.webhooks")
 

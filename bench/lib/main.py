@@ -135,7 +135,7 @@ def create_shops(env: dict[str, str], count: int) -> list[ShopCredentials]:
     try:
         from kingavis import create_app
         from kingavis.extensions import db
-        from kingavis.shops import create_shop
+        from kingavis.shops.service import create_shop
 
         app = create_app()
         with app.app_context():

@@ -158,7 +158,7 @@ WATCH = [
     ("schema load (marshmallow)", "webhooks/schemas.py", "load_event"),
     ("find the shop (one query, plain values)", "webhooks/views.py", "_find_shop"),
     ("rate limit check", "kingavis/ratelimit.py", "check_webhook_rate"),
-    ("apply_status_event (all SQL + commit)", "kingavis/events.py", "apply_status_event"),
+    ("apply_status_event (all SQL + commit)", "kingavis/orders/events.py", "apply_status_event"),
     ("  commit", "sqlalchemy/orm/session.py", "commit"),
     ("  psycopg execute (all statements)", "psycopg/cursor.py", "execute"),
     ("  SQL compilation", "sqlalchemy/sql/compiler.py", "__init__"),

@@ -107,7 +107,7 @@ def create_reviewed_shops(env: dict[str, str], count: int, per_shop: int, seed: 
         from kingavis import create_app
         from kingavis.extensions import db
         from kingavis.models import Order, Review, ReviewRequest
-        from kingavis.shops import create_shop
+        from kingavis.shops.service import create_shop
 
         app = create_app()
         now = datetime.now(UTC)

@@ -21,7 +21,7 @@ from babel.numbers import format_decimal
 from flask_babel import force_locale, gettext, ngettext
 from markupsafe import escape
 
-from ..public import RatingSummary
+from kingavis.reviews.public import RatingSummary
 
 LANGUAGES = ("fr", "en")
 MIN_WIDTH, HEIGHT = 160, 48

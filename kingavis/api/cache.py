@@ -38,7 +38,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from ..models import Review, Shop
+from kingavis.models import Review, Shop
 
 EXTENSION = "kingavis_public_cache"
 CACHE_SECONDS = 25.0

@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
-from .views import is_public_path
+from kingavis.api.views import is_public_path
 
 
 class PublicSession(SecureCookieSession):

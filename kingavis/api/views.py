@@ -23,10 +23,13 @@ from flask import Response, current_app, request
 from sqlalchemy import select
 from werkzeug.http import parse_etags
 
-from ..extensions import db
-from ..models import Shop
-from ..problems import problem
-from ..public import (
+from kingavis.api import blueprint
+from kingavis.api.badge import LANGUAGES, badge_svg
+from kingavis.api.cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache
+from kingavis.extensions import db
+from kingavis.models import Shop
+from kingavis.problems import problem
+from kingavis.reviews.public import (
     ListingError,
     PublicReview,
     RatingSummary,
@@ -36,9 +39,6 @@ from ..public import (
     public_url,
     rating_summary,
 )
-from . import blueprint
-from .badge import LANGUAGES, badge_svg
-from .cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache
 
 HERE = Path(__file__).resolve().parent
 WIDGET_JS = (HERE / "widget.js").read_bytes()

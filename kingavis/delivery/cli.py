@@ -17,8 +17,8 @@ from types import FrameType
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..cli_support import OneLineCommand
-from ..extensions import db
+from kingavis.cli_support import OneLineCommand
+from kingavis.extensions import db
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -27,7 +27,7 @@ RETENTION_EVERY_SECONDS = 24 * 3600
 
 
 def _tick_once() -> str:
-    from .dispatcher import tick
+    from kingavis.delivery.dispatcher import tick
 
     return tick().summary()
 
@@ -38,7 +38,7 @@ def retention_due(last_run: float | None, now: float) -> bool:
 
 
 def _retention_once() -> None:
-    from ..personal_data import run_retention
+    from kingavis.privacy.personal_data import run_retention
 
     done = run_retention()
     if any(done.values()):
@@ -118,9 +118,10 @@ def shops_resume(key: str) -> None:
 
 def _set_paused(key: str, paused: bool) -> None:
     """The back-office's pause service (same audit entry, actor: the command line)."""
-    from .. import audit, rules
-    from ..shops import ShopError, describe, get_shop
-    from .service import waiting_count
+    from kingavis.accounts import audit
+    from kingavis.delivery.service import waiting_count
+    from kingavis.shops import rules
+    from kingavis.shops.service import ShopError, describe, get_shop
 
     try:
         shop = get_shop(key)

@@ -34,12 +34,12 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, exists, select, text, update
 
-from .. import lifecycle
-from ..extensions import db
-from ..models import RequestState, ReviewRequest, Shop, utcnow
-from ..notes import NoteCode
-from . import JOB_SEND_BATCH, service
-from .jobs import INVITATION, REMINDER, Kind, Outcome, send_batch
+from kingavis.delivery import JOB_SEND_BATCH, service
+from kingavis.delivery.jobs import INVITATION, REMINDER, Kind, Outcome, send_batch
+from kingavis.extensions import db
+from kingavis.models import RequestState, ReviewRequest, Shop, utcnow
+from kingavis.review_requests import lifecycle
+from kingavis.review_requests.notes import NoteCode
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -110,27 +110,27 @@ class TickResult:
                 "message_outcomes": dict(self.message_outcomes)}
 
 
-def due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
-    """The claim query: due requests of shops not paused, oldest first.
-
-    Its WHERE clause repeats the predicate of the partial index ``ix_review_requests_due``
-    (``state IN ('scheduled', 'sending')``) so the planner can walk that index in order.
-    """
+def _due(index_predicate: str, due_column: Any, now: datetime, limit: int,
+         lock: bool) -> Select[Any]:
+    """Due rows of shops not paused, oldest first. ``index_predicate`` repeats, written out
+    (not bound), the predicate of the partial index the planner should walk, so that even a
+    generic plan can prove it; ``due_column`` orders the index."""
     paused = exists().where(Shop.id == ReviewRequest.shop_id, Shop.paused.is_(True))
     query = (
         select(ReviewRequest.id)
-        .where(
-            # Written out, not bound, so even a generic plan can prove the index's predicate.
-            text("review_requests.state IN ('scheduled', 'sending')"),
-            ReviewRequest.next_attempt_at <= now,
-            ~paused,
-        )
-        .order_by(ReviewRequest.next_attempt_at)
+        .where(text(index_predicate), due_column <= now, ~paused)
+        .order_by(due_column)
         .limit(limit)
     )
     if lock:
         query = query.with_for_update(skip_locked=True, of=ReviewRequest)
     return query
+
+
+def due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
+    """The invitations' claim query; walks ``ix_review_requests_due``."""
+    return _due("review_requests.state IN ('scheduled', 'sending')",
+                ReviewRequest.next_attempt_at, now, limit, lock)
 
 
 def explain_claim(now: datetime, limit: int, *, analyze: bool = False) -> str:
@@ -227,23 +227,10 @@ def batch_job_id(kind: Kind, claims: list[tuple[int, int]]) -> str:
 
 
 def reminder_due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
-    """Due reminders of shops not paused, oldest first; walks ``ix_review_requests_reminder_due``
-    (its predicate is repeated here, written out, for the planner)."""
-    paused = exists().where(Shop.id == ReviewRequest.shop_id, Shop.paused.is_(True))
-    query = (
-        select(ReviewRequest.id)
-        .where(
-            text("review_requests.reminder_sent_at IS NULL"
-                 " AND review_requests.reminder_due_at IS NOT NULL"),
-            ReviewRequest.reminder_due_at <= now,
-            ~paused,
-        )
-        .order_by(ReviewRequest.reminder_due_at)
-        .limit(limit)
-    )
-    if lock:
-        query = query.with_for_update(skip_locked=True, of=ReviewRequest)
-    return query
+    """The reminders' claim query; walks ``ix_review_requests_reminder_due``."""
+    return _due("review_requests.reminder_sent_at IS NULL"
+                " AND review_requests.reminder_due_at IS NOT NULL",
+                ReviewRequest.reminder_due_at, now, limit, lock)
 
 
 _CLAIMS: dict[str, tuple[Callable[..., Select[Any]],
@@ -268,7 +255,7 @@ def tick(now: datetime | None = None) -> TickResult:
         _drain(queue, batch_size, max_queued, result, now, kind=REMINDER)
     # Emails to review authors and callback events: few, and owed to people who acted.
     if queue is None or queue.count < max_queued:
-        from . import outgoing
+        from kingavis.delivery import outgoing
 
         claimed, enqueued, outcomes = outgoing.drain(queue, batch_size, now)
         result.messages_claimed += claimed

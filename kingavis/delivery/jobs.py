@@ -28,16 +28,24 @@ from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from .. import lifecycle
-from ..customer_keys import customer_key
-from ..emails import normalize_email
-from ..extensions import db
-from ..logging import mask_email
-from ..models import Reason, RequestState, Review, ReviewRequest, Shop, Unsubscription, utcnow
-from ..notes import NoteCode
-from ..scheduling import send_time_decision
-from . import service
-from .errors import PermanentMailError, TransientMailError, UncertainDeliveryError
+from kingavis.delivery import service
+from kingavis.delivery.errors import PermanentMailError, TransientMailError, UncertainDeliveryError
+from kingavis.emails import normalize_email
+from kingavis.extensions import db
+from kingavis.logging import mask_email
+from kingavis.models import (
+    Reason,
+    RequestState,
+    Review,
+    ReviewRequest,
+    Shop,
+    Unsubscription,
+    utcnow,
+)
+from kingavis.orders.scheduling import send_time_decision
+from kingavis.privacy.customer_keys import customer_key
+from kingavis.review_requests import lifecycle
+from kingavis.review_requests.notes import NoteCode
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -129,7 +137,7 @@ def deliver(
             db.session.commit()
             return before
 
-        from .mail import build_message
+        from kingavis.delivery.mail import build_message
 
         try:
             message = build_message(
@@ -175,7 +183,7 @@ def send_batch(kind: Kind, claims: Iterable[tuple[int, int]], *,
     """Send a claimed batch over one mail connection, each outcome committed as the server
     answers. Returns the outcomes counted, and False when the mail server could not be
     reached: the rest of the batch is then given back (``retry``, with the retry delay)."""
-    from .transports import open_transport
+    from kingavis.delivery.transports import open_transport
 
     claims = [(int(request_id), int(attempt)) for request_id, attempt in claims]
     outcomes: Counter[str] = Counter()

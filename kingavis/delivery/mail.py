@@ -6,7 +6,7 @@ is the bare address (no display name). Customer text (first name, order referenc
 the body only, cleaned of control characters and escaped in the HTML part.
 
 A shop may have its own sender name, subject, introduction, logo and colour per language
-(``design.py``, saved by ``kingavis.email_design``): they replace the defaults and nothing
+(``design.py``, saved by ``kingavis.shops.email_design``): they replace the defaults and nothing
 else. The From address, the links and the List-Unsubscribe headers are the same for every shop.
 
 Building a message sits on the dispatcher's hot path, and the stdlib's generic route cost more
@@ -37,9 +37,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
-from ..emails import InvalidAddress, parse_address
-from ..models import ReviewRequest
-from .design import (
+from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     DEFAULT_COLOUR,
     HEADER_PLACEHOLDERS,
@@ -53,7 +51,9 @@ from .design import (
     one_line,
     parse,
 )
-from .errors import InvalidMessageError
+from kingavis.delivery.errors import InvalidMessageError
+from kingavis.emails import InvalidAddress, parse_address
+from kingavis.models import ReviewRequest
 
 DEFAULT_LANGUAGE = "fr"
 TEMPLATE = "email/review_request.{lang}.{part}"

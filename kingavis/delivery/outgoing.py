@@ -1,7 +1,7 @@
 """Messages about a review: emails to its author and events on the shop's callback.
 
 They are written as ``OutgoingMessage`` rows in the transaction of the change they tell of
-(kingavis.publication) and sent by the dispatcher tick the way review requests are: a claim
+(kingavis.reviews.publication) and sent by the dispatcher tick the way review requests are: a claim
 moves due rows (``pending``, or ``sending`` whose lease ran out) to ``sending`` with a lease in
 ``next_attempt_at`` and counts the attempt, and is committed before anything is sent; the
 batch is then sent inline (no ``REDIS_URL``) or enqueued as one RQ job per message, with a job
@@ -26,11 +26,18 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, select, text, update
 
-from ..extensions import db
-from ..models import OutgoingMessage, OutgoingState, Review, ReviewRequest, ReviewState, utcnow
-from . import JOB_SEND_MESSAGE, service
-from .errors import PermanentMailError, TransientMailError, UncertainDeliveryError
-from .jobs import Outcome
+from kingavis.delivery import JOB_SEND_MESSAGE, service
+from kingavis.delivery.errors import PermanentMailError, TransientMailError, UncertainDeliveryError
+from kingavis.delivery.jobs import Outcome
+from kingavis.extensions import db
+from kingavis.models import (
+    OutgoingMessage,
+    OutgoingState,
+    Review,
+    ReviewRequest,
+    ReviewState,
+    utcnow,
+)
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -142,7 +149,7 @@ def _email_retry(attempt: int) -> timedelta | None:
 
 
 def _callback_retry(attempt: int) -> timedelta | None:
-    from ..callbacks import retry_intervals
+    from kingavis.delivery.callbacks import retry_intervals
 
     intervals = retry_intervals()
     return timedelta(seconds=intervals[attempt - 1]) if attempt <= len(intervals) else None
@@ -171,7 +178,7 @@ def deliver(message_id: int, attempt: int, transport: Any | None = None, *,
 
 def _deliver_callback(message: OutgoingMessage, review: Review, request: ReviewRequest,
                       attempt: int, now: datetime) -> Outcome:
-    from ..callbacks import event_payload, event_webhook_id, signed_post
+    from kingavis.delivery.callbacks import event_payload, event_webhook_id, signed_post
 
     shop = request.shop
     message_id = message.id
@@ -195,9 +202,9 @@ def _deliver_callback(message: OutgoingMessage, review: Review, request: ReviewR
 
 def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequest,
                    attempt: int, transport: Any | None, now: datetime) -> Outcome:
-    from ..public import public_url
-    from ..publication import rejection_label
-    from .mail import build_author_message, choose_language
+    from kingavis.delivery.mail import build_author_message, choose_language
+    from kingavis.reviews.public import public_url
+    from kingavis.reviews.publication import rejection_label
 
     message_id = message.id
     config = current_app.config
@@ -225,7 +232,7 @@ def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequ
         return _finish(message_id, attempt, Outcome.RETRY if _email_retry(attempt) else Outcome.FAILED,
                        error, now, retry_in=_email_retry(attempt))
     if transport is None:
-        from .transports import get_shared_transport
+        from kingavis.delivery.transports import get_shared_transport
 
         transport = get_shared_transport(config["MAIL_URL"])
     try:
@@ -271,7 +278,7 @@ def drain(queue: Any, batch_size: int, now: datetime) -> tuple[int, int, Counter
 
 
 def _send_inline(claims: list[tuple[int, int, str]], outcomes: Counter[str], now: datetime) -> bool:
-    from .transports import open_transport
+    from kingavis.delivery.transports import open_transport
 
     for message_id, attempt, channel in claims:
         if channel == CALLBACK:

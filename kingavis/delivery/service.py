@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import RequestState, ReviewRequest, Shop, utcnow
-from ..shops import ShopError, ShopSnapshot
+from kingavis.extensions import db
+from kingavis.models import RequestState, ReviewRequest, Shop, utcnow
+from kingavis.shops.service import ShopError, ShopSnapshot
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -53,7 +53,7 @@ def mask_emails(text: str | None) -> str | None:
     """A server's reply with any address in it shortened (z***@example.com), for logs."""
     if text is None:
         return None
-    from ..logging import mask_email
+    from kingavis.logging import mask_email
 
     return _EMAIL.sub(lambda m: mask_email(m.group(0)) or "***", text)
 

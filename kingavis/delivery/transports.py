@@ -40,7 +40,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import (
+from kingavis.delivery.errors import (
     MailError,
     PermanentMailError,
     TransientMailError,
@@ -219,7 +219,7 @@ def _reply_text(message: bytes | str) -> str:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
     text = " ".join(text.split())
     # The server's text often repeats the recipient's address: never pass a full address on.
-    from ..logging import mask_email
+    from kingavis.logging import mask_email
 
     return _EMAIL_LIKE.sub(lambda m: mask_email(m.group(0)) or "***", text)
 

@@ -21,9 +21,11 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from flask import Response, current_app, make_response, request
 
-from ..extensions import db
-from ..models import Shop
-from ..public import (
+from kingavis.extensions import db
+from kingavis.models import Shop
+from kingavis.pages import blueprint
+from kingavis.pages.public_text import CHARTER_TEXT, PAGE_TEXT, rejection_reasons
+from kingavis.reviews.public import (
     SORTS,
     Listing,
     ListingError,
@@ -33,8 +35,6 @@ from ..public import (
     rating_summary,
     shop_by_slug,
 )
-from . import blueprint
-from .public_text import CHARTER_TEXT, PAGE_TEXT, rejection_reasons
 
 LANGS = ("fr", "en")
 # Seconds a browser or proxy may keep a page: a publication, reply or withdrawal shows within

@@ -5,7 +5,7 @@ French typography: a non-breaking space (U+00A0) stands before « ? ! : ; » and
 
 from __future__ import annotations
 
-from ..publication import REJECTION_REASONS, rejection_label
+from kingavis.reviews.publication import REJECTION_REASONS, rejection_label
 
 NB = "\u00a0"
 

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..delivery.mail import available_languages, choose_language
-from ..extensions import csrf, db
-from ..logging import mask_email
-from ..models import ReviewRequest, Unsubscription, utcnow
-from . import blueprint
+from kingavis.delivery.mail import available_languages, choose_language
+from kingavis.extensions import csrf, db
+from kingavis.logging import mask_email
+from kingavis.models import ReviewRequest, Unsubscription, utcnow
+from kingavis.pages import blueprint
 
 log = logging.getLogger("kingavis.pages")
 
@@ -120,7 +120,7 @@ def unsubscribe(token: str) -> Response:
 def unsubscribe_address(shop_id: int, email_normalized: str | None, email_hash: str) -> None:
     """Record that this address wants no more review requests from this shop. Idempotent.
 
-    Keyed by the address's hash (kingavis.customer_keys), which stays when the address is
+    Keyed by the address's hash (kingavis.privacy.customer_keys), which stays when the address is
     erased; an erased request's link still unsubscribes its (hashed) address."""
     insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (

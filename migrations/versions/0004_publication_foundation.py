@@ -20,7 +20,7 @@ depends_on = None
 
 
 def _slugify(name):
-    # The same rule as kingavis.public.slugify, frozen here as it was when this ran.
+    # The same rule as kingavis.reviews.public.slugify, frozen here as it was when this ran.
     ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:70].strip("-")
     return slug or "boutique"

@@ -21,13 +21,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import lifecycle
-from .extensions import db
-from .models import RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
-from .moderation import moderation_reason
-from .notes import NoteCode
-from .publication import change_review_state, hold_for_moderation
-from .shops import ShopError
+from kingavis.extensions import db
+from kingavis.models import RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
+from kingavis.review_requests import lifecycle
+from kingavis.review_requests.notes import NoteCode
+from kingavis.reviews.moderation import moderation_reason
+from kingavis.reviews.publication import change_review_state, hold_for_moderation
+from kingavis.shops.service import ShopError
 
 log = logging.getLogger("kingavis.reviews")
 

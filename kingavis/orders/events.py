@@ -32,12 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from .customer_keys import customer_key
-from .delivery.service import choose_platform
-from .emails import normalize_email
-from .extensions import db
-from .lifecycle import SYSTEM, decision_row
-from .models import (
+from kingavis.delivery.service import choose_platform
+from kingavis.emails import normalize_email
+from kingavis.extensions import db
+from kingavis.models import (
     Order,
     OrderEvent,
     Reason,
@@ -51,10 +49,19 @@ from .models import (
     request_outcome,
     utcnow,
 )
-from .scheduling import Action, Guards, Rule, compute_due_at, decide, suppression_reason
-from .shops import ShopSnapshot
+from kingavis.orders.scheduling import (
+    Action,
+    Guards,
+    Rule,
+    compute_due_at,
+    decide,
+    suppression_reason,
+)
+from kingavis.privacy.customer_keys import customer_key
+from kingavis.review_requests.lifecycle import SYSTEM, decision_row
+from kingavis.shops.service import ShopSnapshot
 
-log = logging.getLogger("kingavis.events")
+log = logging.getLogger("kingavis.orders.events")
 
 # The webhook passes a ShopSnapshot (plain values, one query); other callers may pass a Shop.
 AnyShop = Shop | ShopSnapshot

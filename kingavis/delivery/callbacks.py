@@ -55,13 +55,13 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family, create_connection
 
-from .delivery import JOB_REVIEW_CREATED
-from .extensions import db
-from .models import Order, Review, Shop
-from .reviews import validate_http_url
-from .shops import ShopError
+from kingavis.delivery import JOB_REVIEW_CREATED
+from kingavis.extensions import db
+from kingavis.models import Order, Review, Shop
+from kingavis.reviews.questionnaire import validate_http_url
+from kingavis.shops.service import ShopError
 
-log = logging.getLogger("kingavis.callbacks")
+log = logging.getLogger("kingavis.delivery.callbacks")
 
 TIMEOUT_SECONDS = 10
 # Seconds before each retry: 1 min, 5 min, 30 min, 2 h, 6 h (then failed).
@@ -231,7 +231,7 @@ def event_webhook_id(kind: str, message_id: int) -> str:
 def event_payload(kind: str, review: Review, order: Order, occurred_at: datetime) -> dict[str, Any]:
     """The body of a review.published / review.withdrawn / review.replied event (README,
     "Callbacks"). Built when it is sent: a withdrawn review's text is never in it."""
-    from .public import author_display
+    from kingavis.reviews.public import author_display
 
     data: dict[str, Any] = {"id": str(review.id), "status": review.status, "rating": review.rating}
     if kind == "review.published":

@@ -14,9 +14,8 @@ from typing import Any
 
 from flask_babel import force_locale, lazy_gettext
 
-from .extensions import db
-from .lifecycle import decision_row
-from .models import (
+from kingavis.extensions import db
+from kingavis.models import (
     OutgoingMessage,
     OutgoingState,
     RequestDecision,
@@ -26,7 +25,8 @@ from .models import (
     Shop,
     utcnow,
 )
-from .notes import VALUE_LABELS, NoteCode
+from kingavis.review_requests.lifecycle import decision_row
+from kingavis.review_requests.notes import VALUE_LABELS, NoteCode
 
 # Why an operator may refuse a review: the fixed, published list (CONTRACT 7), shown on the
 # charter, in the moderation queue and in the email to the author. Codes are stored
@@ -45,7 +45,7 @@ REJECTION_REASONS: dict[str, Any] = {
 # How the author's own withdrawal reads on the timeline ("avis retiré : par son auteur").
 WITHDRAWN_BY_AUTHOR = "author"
 
-# The timeline words these codes in the reader's language (kingavis.notes).
+# The timeline words these codes in the reader's language (kingavis.review_requests.notes).
 VALUE_LABELS["reason"].update(REJECTION_REASONS)
 VALUE_LABELS["reason"][WITHDRAWN_BY_AUTHOR] = lazy_gettext("par son auteur")
 
@@ -149,7 +149,7 @@ def change_review_state(
 
 def hold_for_moderation(review: Review, why: str, *, actor: str, now: datetime | None = None) -> None:
     """A new review stays ``pending`` for an operator (``why``: what the comment holds, see
-    kingavis.moderation); the timeline says so. Not committed."""
+    kingavis.reviews.moderation); the timeline says so. Not committed."""
     if review.status != ReviewState.PENDING.value:
         raise ReviewTransitionError(f"a {review.status} review cannot be held for moderation")
     timeline_note(review, NoteCode.REVIEW_PENDING, {"rating": review.rating, "why": why},

@@ -12,17 +12,17 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, bindparam, select
 
-from .extensions import db
-from .i18n import LANGUAGES
-from .models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
-from .public import unique_slug
-from .scheduling import (
+from kingavis.extensions import db
+from kingavis.i18n import LANGUAGES
+from kingavis.models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
+from kingavis.orders.scheduling import (
     DEFAULT_CUSTOMER_WINDOW_DAYS,
     DEFAULT_DELAY_DAYS,
     DEFAULT_TIMEZONE,
     prestashop_preset,
     validate_timezone,
 )
+from kingavis.reviews.public import unique_slug
 
 # What new_shop_key() makes: "shp_" and URL-safe base64.
 _SHOP_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -70,7 +70,7 @@ class ShopSnapshot:
 
     The webhook endpoint runs for every status change of every order: loading ``Shop``, its
     secrets and its rules as ORM objects cost more CPU than the rest of the request's reads.
-    ``kingavis.events.apply_status_event`` takes either this or a ``Shop``.
+    ``kingavis.orders.events.apply_status_event`` takes either this or a ``Shop``.
     """
 
     id: int

@@ -21,11 +21,10 @@ from typing import Any
 from flask_babel import gettext
 from sqlalchemy import select, update
 
-from . import audit
-from .audit import Actor
-from .extensions import db
-from .lifecycle import decision_row
-from .models import (
+from kingavis.accounts import audit
+from kingavis.accounts.audit import Actor
+from kingavis.extensions import db
+from kingavis.models import (
     InvitationRule,
     Order,
     RequestDecision,
@@ -35,8 +34,9 @@ from .models import (
     ShopStatus,
     utcnow,
 )
-from .notes import NoteCode
-from .scheduling import MAX_DELAY_DAYS, Rule, compute_due_at, validate_timezone
+from kingavis.orders.scheduling import MAX_DELAY_DAYS, Rule, compute_due_at, validate_timezone
+from kingavis.review_requests.lifecycle import decision_row
+from kingavis.review_requests.notes import NoteCode
 
 log = logging.getLogger("kingavis.settings")
 
@@ -404,7 +404,7 @@ def _pause(shop: Shop, actor: Actor, paused: bool) -> bool:
     audit.record(actor, "shop.pause" if paused else "shop.resume", shop=shop,
                  target_type="shop", target_id=shop.id)
     log.info("shop paused" if paused else "shop resumed",
-             extra={"fields": {"shop": shop.key, "actor": audit.actor_name(actor)}})
+             extra={"fields": {"shop": shop.key, "actor": audit.log_name(actor)}})
     return True
 
 

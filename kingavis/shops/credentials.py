@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from . import audit
-from .extensions import db
-from .models import Shop, ShopSecret, User, utcnow
-from .shops import new_webhook_secret, secret_is_valid
+from kingavis.accounts import audit
+from kingavis.extensions import db
+from kingavis.models import Shop, ShopSecret, User, utcnow
+from kingavis.shops.service import new_webhook_secret, secret_is_valid
 
 ROTATION_OVERLAP = timedelta(hours=24)
 

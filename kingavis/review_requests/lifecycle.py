@@ -28,9 +28,9 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
-from .extensions import db
-from .models import RequestDecision, RequestState, ReviewRequest, utcnow
-from .notes import NoteCode
+from kingavis.extensions import db
+from kingavis.models import RequestDecision, RequestState, ReviewRequest, utcnow
+from kingavis.review_requests.notes import NoteCode
 
 SYSTEM = "system"
 DISPATCHER = "dispatcher"
@@ -61,7 +61,7 @@ def decision_row(
     """The timeline row of one decision about request ``request_id``.
 
     King-Avis explains itself with ``note_code`` and ``note_args`` (worded in the reader's
-    language when shown, kingavis.notes); ``note`` is a person's own words, shown as written.
+    language when shown, kingavis.review_requests.notes); ``note`` is a person's own words, shown as written.
     """
     return {
         "review_request_id": request_id,

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from flask import current_app
 
-from .emails import normalize_email
+from kingavis.emails import normalize_email
 
 _LABEL = b"kingavis customer email hash v1"
 

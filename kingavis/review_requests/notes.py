@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from flask_babel import lazy_gettext
 
-log = logging.getLogger("kingavis.notes")
+log = logging.getLogger("kingavis.review_requests.notes")
 
 
 class NoteCode(enum.StrEnum):
@@ -55,7 +55,7 @@ class NoteCode(enum.StrEnum):
     SEND_NOW_BY_MERCHANT = "send_now_by_merchant"
     POSTPONED_BY_MERCHANT = "postponed_by_merchant"
     RULE_APPLIED = "rule_applied"
-    # The review left through the request's link (kingavis.publication.change_review_state).
+    # The review left through the request's link (kingavis.reviews.publication.change_review_state).
     REVIEW_PUBLISHED = "review_published"
     REVIEW_PENDING = "review_pending"
     REVIEW_REJECTED = "review_rejected"

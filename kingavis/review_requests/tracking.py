@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, redirect, request
 from sqlalchemy import select, update
 
-from .extensions import db
-from .models import ReviewRequest, utcnow
+from kingavis.extensions import db
+from kingavis.models import ReviewRequest, utcnow
 
 blueprint = Blueprint("tracking", __name__)
 

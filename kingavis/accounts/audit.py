@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .extensions import db
-from .models import AuditLog, Shop, User
+from kingavis.extensions import db
+from kingavis.models import AuditLog, Shop, User
 
 CLI = "cli"
 SYSTEM = "system"
@@ -22,6 +22,13 @@ def actor_name(actor: Actor) -> str:
     """How an actor is written in logs and the audit log: an account's email, or its name."""
     if isinstance(actor, User):
         return actor.email
+    return actor or SYSTEM
+
+
+def log_name(actor: Actor) -> str:
+    """How an actor is written in a log line: never an address (``user:<id>`` for an account)."""
+    if isinstance(actor, User):
+        return f"user:{actor.id}"
     return actor or SYSTEM
 
 

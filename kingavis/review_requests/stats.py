@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from .extensions import db
-from .models import Review, ReviewRequest, Shop, utcnow
+from kingavis.extensions import db
+from kingavis.models import Review, ReviewRequest, Shop, utcnow
 
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 104

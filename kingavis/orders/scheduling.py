@@ -28,7 +28,7 @@ refer to them:
 8. While a shop is paused, due requests wait; nothing is lost (the dispatcher and the send
    job, kingavis.delivery).
 
-The services (``kingavis.events`` for the webhook, ``kingavis.delivery.jobs`` at send time)
+The services (``kingavis.orders.events`` for the webhook, ``kingavis.delivery.jobs`` at send time)
 load the state, ask these functions, and store the answer; property-based tests drive them
 directly as well as through the database.
 """
@@ -44,7 +44,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from .models import RESCHEDULABLE_REASONS, Reason, RequestState
+from kingavis.models import RESCHEDULABLE_REASONS, Reason, RequestState
 
 DEFAULT_DELAY_DAYS = 10
 DEFAULT_TIMEZONE = "Europe/Paris"

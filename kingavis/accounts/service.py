@@ -27,10 +27,10 @@ from flask import Flask, current_app
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit
-from .extensions import db
-from .i18n import LANGUAGES
-from .models import User, utcnow
+from kingavis.accounts import audit
+from kingavis.extensions import db
+from kingavis.i18n import LANGUAGES
+from kingavis.models import User, utcnow
 
 log = logging.getLogger("kingavis.accounts")
 

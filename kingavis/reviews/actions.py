@@ -1,7 +1,7 @@
 """What people do to a published review (CONTRACT 7): an operator's moderation decision, a
 merchant's report and reply, the author's withdrawal.
 
-Every state change goes through ``kingavis.publication.change_review_state`` (which writes the
+Every state change goes through ``kingavis.reviews.publication.change_review_state`` (which writes the
 timeline and queues the callback event and the author's email); what is not a state change
 (a report, a dismissed report, a reply) writes its own timeline row here. Each function checks
 who may do what, commits its change with its audit entry, or raises ``ActionError`` and
@@ -18,11 +18,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
-from .extensions import db
-from .models import Review, ReviewReport, ReviewRequest, ReviewState, Shop, User, utcnow
-from .notes import NoteCode
-from .publication import (
+from kingavis.accounts import audit
+from kingavis.extensions import db
+from kingavis.models import Review, ReviewReport, ReviewRequest, ReviewState, Shop, User, utcnow
+from kingavis.review_requests.notes import NoteCode
+from kingavis.reviews.publication import (
     CALLBACK_REPLIED,
     EMAIL_REPLY,
     REJECTION_REASONS,
@@ -34,7 +34,7 @@ from .publication import (
     timeline_note,
 )
 
-log = logging.getLogger("kingavis.review_actions")
+log = logging.getLogger("kingavis.reviews.actions")
 
 MAX_REPLY_CHARS = 2000
 MIN_REPORT_CHARS = 3

@@ -7,8 +7,8 @@ import re
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from .extensions import db
-from .models import Shop, User
+from kingavis.extensions import db
+from kingavis.models import Shop, User
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10

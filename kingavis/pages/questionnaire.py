@@ -21,16 +21,16 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from flask import Response, redirect, request
 
-from .. import reviews as service
-from ..callbacks import notify_review_created
-from ..delivery.mail import choose_language
-from ..extensions import csrf, db
-from ..models import Review, ReviewRequest
-from ..review_actions import ActionError, withdraw_by_author
-from ..reviews import LinkState, ReviewError
-from ..tracking import count_click, third_party_redirect
-from . import blueprint
-from .views import _find, _not_found, _page
+from kingavis.delivery.callbacks import notify_review_created
+from kingavis.delivery.mail import choose_language
+from kingavis.extensions import csrf, db
+from kingavis.models import Review, ReviewRequest
+from kingavis.pages import blueprint
+from kingavis.pages.views import _find, _not_found, _page
+from kingavis.review_requests.tracking import count_click, third_party_redirect
+from kingavis.reviews import questionnaire as service
+from kingavis.reviews.actions import ActionError, withdraw_by_author
+from kingavis.reviews.questionnaire import LinkState, ReviewError
 
 PLATFORM_NAMES = {"google": "Google", "trustpilot": "Trustpilot"}
 
@@ -216,8 +216,8 @@ def _message(review_request: ReviewRequest, state: LinkState, status: int, **ext
 
 def _thanks(review_request: ReviewRequest, review: Review, status: int = 200, *,
             again: bool = False) -> Response:
-    from ..public import public_url
-    from ..publication import rejection_label
+    from kingavis.reviews.public import public_url
+    from kingavis.reviews.publication import rejection_label
 
     lang = _lang(review_request)
     reason = rejection_label(review.rejection_reason, lang) if review.rejection_reason else ""

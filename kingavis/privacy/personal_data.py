@@ -45,10 +45,9 @@ from marshmallow.validate import Email
 from sqlalchemy import Text, cast, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, lifecycle
-from .customer_keys import customer_key, normalize_email
-from .extensions import db
-from .models import (
+from kingavis.accounts import audit
+from kingavis.extensions import db
+from kingavis.models import (
     AuditLog,
     Erasure,
     Order,
@@ -66,11 +65,13 @@ from .models import (
     User,
     utcnow,
 )
-from .public import review_author
-from .publication import change_review_state
-from .shops import ShopError
+from kingavis.privacy.customer_keys import customer_key, normalize_email
+from kingavis.review_requests import lifecycle
+from kingavis.reviews.public import review_author
+from kingavis.reviews.publication import change_review_state
+from kingavis.shops.service import ShopError
 
-log = logging.getLogger("kingavis.personal_data")
+log = logging.getLogger("kingavis.privacy.personal_data")
 
 MIN_RETENTION_MONTHS = 6
 MAX_RETENTION_MONTHS = 120
@@ -556,7 +557,7 @@ def _export_order(order: Order) -> dict[str, Any]:
 
 
 def _export_request(request: ReviewRequest) -> dict[str, Any]:
-    from .notes import describe_note
+    from kingavis.review_requests.notes import describe_note
 
     decisions = db.session.execute(
         select(RequestDecision).where(RequestDecision.review_request_id == request.id)

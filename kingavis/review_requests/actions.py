@@ -24,11 +24,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, insert, or_, select, update
 from sqlalchemy.orm import contains_eager
 
-from . import audit
-from .events import normalize_email
-from .extensions import db
-from .lifecycle import decision_row
-from .models import (
+from kingavis.accounts import audit
+from kingavis.extensions import db
+from kingavis.models import (
     Order,
     OrderEvent,
     Reason,
@@ -42,7 +40,9 @@ from .models import (
     User,
     utcnow,
 )
-from .notes import NoteCode
+from kingavis.orders.events import normalize_email
+from kingavis.review_requests.lifecycle import decision_row
+from kingavis.review_requests.notes import NoteCode
 
 MIN_POSTPONE_DAYS = 1
 MAX_POSTPONE_DAYS = 365

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from .extensions import db
-from .models import Order, Review, ReviewRequest, ReviewState, Shop
+from kingavis.extensions import db
+from kingavis.models import Order, Review, ReviewRequest, ReviewState, Shop
 
 MAX_SLUG_CHARS = 80
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -71,7 +71,7 @@ def author_display(first_name: str | None, last_name: str | None) -> str:
 
 def review_author(review: Review, order: Order) -> str:
     """The public name of a review's author: the one kept on the review when retention removed
-    the order's names (kingavis.personal_data), else made from the order's names."""
+    the order's names (kingavis.privacy.personal_data), else made from the order's names."""
     return kept_or_made_author(review.author_display, order.customer_first_name,
                                order.customer_last_name)
 

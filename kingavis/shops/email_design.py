@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 from flask_babel import gettext, ngettext
 
-from . import audit
-from .delivery.design import (
+from kingavis.accounts import audit
+from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     COLOUR,
     DEFAULT_COLOUR,
@@ -45,13 +45,13 @@ from .delivery.design import (
     PlaceholderError,
     parse,
 )
-from .delivery.errors import MailError
-from .extensions import db
-from .i18n import LANGUAGES
-from .models import EmailDesign, Order, ReviewRequest, Shop, User, new_token
-from .ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from kingavis.delivery.errors import MailError
+from kingavis.extensions import db
+from kingavis.i18n import LANGUAGES
+from kingavis.models import EmailDesign, Order, ReviewRequest, Shop, User, new_token
+from kingavis.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 
-log = logging.getLogger("kingavis.email_design")
+log = logging.getLogger("kingavis.shops.email_design")
 
 SAMPLE_FIRST_NAME = "Zoë"
 SAMPLE_REFERENCE = "XKBKNABJK"
@@ -334,7 +334,7 @@ def sample_request(shop: Shop, language: str, *, email: str = SAMPLE_EMAIL,
 
 def _build(shop: Shop, language: str, design: Design | None, *, reminder: bool, email: str,
            token: str) -> EmailMessage:
-    from .delivery.mail import build_message
+    from kingavis.delivery.mail import build_message
 
     kwargs: dict[str, Any] = {} if design is None else {"design": design}
     request = sample_request(shop, language, email=email, token=token)
@@ -401,8 +401,8 @@ def send_test_email(shop: Shop, user: User, language: str, *, reminder: bool = F
     Raises DesignError for an unknown language and TestEmailRefused past the rate limit
     (nothing sent, nothing recorded). A mail server's refusal is returned, and audited.
     """
-    from .delivery.service import mask_emails
-    from .delivery.transports import open_transport
+    from kingavis.delivery.service import mask_emails
+    from kingavis.delivery.transports import open_transport
 
     check_language(language)
     _check_rate(shop, user)

@@ -1,0 +1,3 @@
+"""Orders and their status events: the rule book (``scheduling``: pure functions deciding when a
+review request is asked for and when it must not be) and the service that applies a shop's
+order-status event (``events``, behind the webhook)."""
