@@ -139,6 +139,9 @@ def _finite_float(text: str) -> float:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A lone surrogate can only come from a JSON escape (UTF-8 cannot encode one): without a
+# backslash-u escape of D800 to DFFF in the text, the parsed body holds none.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _lone_surrogate_at(payload: Any) -> str | None:
@@ -173,7 +176,7 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
         raise Rejected(400, "invalid-json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise Rejected(400, "invalid-json", "the body must be a JSON object")
-    where = _lone_surrogate_at(payload)
+    where = _lone_surrogate_at(payload) if _SURROGATE_ESCAPE.search(text) else None
     if where is not None:
         raise Rejected(
             400, "invalid-json",
