@@ -147,3 +147,96 @@ def test_after_a_redis_failure_the_process_counts_alone_for_30_s_then_uses_redis
     clock[0] += 0.2  # 30.1 s after the failure: the counts are shared again
     assert limiter.hit("shop", 5, 1, now=T0) is None
     assert shared_count() == 1
+
+
+# --- reservations: from 2 × LEASE_SHARE requests per window up ---------------------------
+
+
+class CountingScript:
+    """The limiter's Redis script, counting its calls (one call, one round trip)."""
+
+    def __init__(self, limiter: RedisLimiter, redis: Redis) -> None:
+        from kingavis.ratelimit import _COUNT_SCRIPT
+
+        self.script = redis.register_script(_COUNT_SCRIPT)
+        self.calls: list[int] = []  # the number of requests asked for, per call
+        limiter._count = self
+
+    def __call__(self, keys: list[str], args: list[int]) -> int:
+        self.calls.append(args[1])
+        return self.script(keys=keys, args=args)
+
+
+def test_below_200_a_window_every_request_asks_redis(redis: Redis) -> None:
+    limiter = RedisLimiter(redis)
+    script = CountingScript(limiter, redis)
+    assert all(limiter.hit("shop", 199, 1, now=T0) is None for _ in range(20))
+    assert script.calls == [1] * 20
+
+
+def test_a_busy_shop_reserves_a_share_of_the_limit_and_asks_redis_seldom(redis: Redis) -> None:
+    limiter = RedisLimiter(redis)
+    script = CountingScript(limiter, redis)
+    assert all(limiter.hit("shop", 100_000, 1, now=T0) is None for _ in range(500))
+    # The reservations grow with what the shop sent: 1, 1, 2, 4, … (at most 1 % of the limit).
+    assert len(script.calls) <= 11
+    assert max(script.calls) <= 100_000 // 100
+    calls = len(script.calls)
+    # The next window starts with what the last one needed: one call for as many requests.
+    assert all(limiter.hit("shop", 100_000, 1, now=T0 + 1) is None for _ in range(500))
+    assert len(script.calls) == calls + 1
+    # Redis counted what was reserved, never less than what was admitted.
+    counts = [int(redis.get(k)) for k in redis.keys("kingavis:ratelimit:webhooks:shop:*")]
+    assert sorted(counts)[0] >= 500 and sum(counts) <= 500 + 500 + 2 * 1000
+
+
+def test_reservations_never_admit_more_than_the_limit(redis: Redis, redis_url: str) -> None:
+    """Four processes hammering one shop: never over the limit, and at worst P % under it."""
+    limit, processes = 1000, 4
+    allowed: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        connection = Redis.from_url(redis_url)
+        limiter = RedisLimiter(connection)
+        results = [limiter.hit("shop", limit, 1, now=T0) is None for _ in range(400)]
+        connection.close()
+        with lock:
+            allowed.extend(results)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(processes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(allowed) == processes * 400
+    assert limit * (1 - processes / 100) <= sum(allowed) <= limit
+
+
+def test_a_reservation_is_shared_by_the_threads_of_a_process(redis: Redis) -> None:
+    limiter = RedisLimiter(redis)
+    allowed: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        results = [limiter.hit("shop", 1000, 1, now=T0) is None for _ in range(300)]
+        with lock:
+            allowed.extend(results)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    # One process: nothing reserved is left unused while its own requests are refused.
+    assert sum(allowed) == 1000
+
+
+def test_the_request_over_a_reserved_limit_gets_the_seconds_to_wait(redis: Redis) -> None:
+    limiter, other = RedisLimiter(redis), RedisLimiter(redis)
+    start = 1_795_338_000.0  # the start of a minute window
+    assert all(limiter.hit("shop", 300, 60, now=start + 1) is None for _ in range(300))
+    assert limiter.hit("shop", 300, 60, now=start + 10) == 50
+    assert other.hit("shop", 300, 60, now=start + 10.5) == 50
+    # The next window starts afresh.
+    assert limiter.hit("shop", 300, 60, now=start + 60) is None

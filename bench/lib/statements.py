@@ -156,7 +156,7 @@ WATCH = [
     ("signature check (standardwebhooks/hmac)", "webhooks/signing.py", "verify"),
     ("JSON parse of the body", "webhooks/views.py", "_parse_json"),
     ("schema load (marshmallow)", "webhooks/schemas.py", "load_event"),
-    ("find the shop (one query, plain values)", "webhooks/views.py", "_find_shop"),
+    ("find the shop (cached per process; one query on a miss)", "webhooks/views.py", "_find_shop"),
     ("rate limit check", "kingavis/ratelimit.py", "check_webhook_rate"),
     ("apply_status_event (all SQL + commit)", "kingavis/orders/events.py", "apply_status_event"),
     ("  commit", "sqlalchemy/orm/session.py", "commit"),

@@ -1,16 +1,22 @@
-"""Shops: creation with the PrestaShop preset, configuration, webhook secrets."""
+"""Shops: creation with the PrestaShop preset, configuration, webhook secrets, and the
+webhook's short-lived per-process cache of what it reads about a shop (``ShopSnapshotCache``)."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import and_, bindparam, select
+from flask import Flask, current_app
+from sqlalchemy import and_, bindparam, event, select
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
@@ -116,24 +122,20 @@ _SNAPSHOT = (
 )
 
 
-def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
-    """The shop with this key for the webhook (secrets valid at ``now``), or None.
+SecretRow = tuple[int, str, datetime | None]  # (id, secret, expires_at)
 
-    A key that no shop could have (keys are URL-safe ASCII, at most 64 characters) is not
-    looked up: a NUL byte or a stray Unicode character would make the database refuse the query.
-    """
+
+def _read_snapshot(key: str) -> tuple[ShopSnapshot, tuple[SecretRow, ...]] | None:
+    """One query: the shop (``secrets`` left empty) and every secret with its expiry, or None."""
     if not isinstance(key, str) or not _SHOP_KEY.fullmatch(key):
         return None
     rows = db.session.execute(_SNAPSHOT, {"b_key": key}).all()
     if not rows:
         return None
-    now = now or utcnow()
     first = rows[0]
-    valid = {
-        row.secret_id: row.secret
-        for row in rows
-        if row.secret_id is not None and secret_is_valid(row.expires_at, now)
-    }
+    secret_rows = tuple(
+        (row.secret_id, row.secret, row.expires_at) for row in rows if row.secret_id is not None
+    )
     rule = None
     if first.rule_id is not None:
         rule = RuleSnapshot(
@@ -143,7 +145,7 @@ def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
             send_hour=first.send_hour,
             timezone=first.timezone,
         )
-    return ShopSnapshot(
+    shop = ShopSnapshot(
         id=first.id,
         key=first.key,
         cancel_status_ids=list(first.cancel_status_ids or ()),
@@ -153,8 +155,181 @@ def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
         balancing_url=first.balancing_url,
         balancing_split_percent=first.balancing_split_percent or 0,
         active_rule=rule,
+        secrets=[],
+    )
+    return shop, secret_rows
+
+
+def _with_secrets_valid_at(
+    shop: ShopSnapshot, secret_rows: tuple[SecretRow, ...], now: datetime
+) -> ShopSnapshot:
+    valid = {sid: secret for sid, secret, expires_at in secret_rows if secret_is_valid(expires_at, now)}
+    return ShopSnapshot(
+        id=shop.id,
+        key=shop.key,
+        cancel_status_ids=list(shop.cancel_status_ids),
+        require_consent=shop.require_consent,
+        customer_window_days=shop.customer_window_days,
+        balancing_platform=shop.balancing_platform,
+        balancing_url=shop.balancing_url,
+        balancing_split_percent=shop.balancing_split_percent,
+        active_rule=shop.active_rule,
         secrets=[valid[i] for i in sorted(valid, reverse=True)],
     )
+
+
+def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
+    """The shop with this key for the webhook (secrets valid at ``now``), read now, or None.
+
+    A key that no shop could have (keys are URL-safe ASCII, at most 64 characters) is not
+    looked up: a NUL byte or a stray Unicode character would make the database refuse the query.
+    The webhook reads it through ``shop_cache(app).get`` instead (at most a few seconds old).
+    """
+    loaded = _read_snapshot(key)
+    if loaded is None:
+        return None
+    return _with_secrets_valid_at(loaded[0], loaded[1], now or utcnow())
+
+
+# --- the webhook's cache of shop snapshots ------------------------------------------------
+#
+# Every webhook needs its shop's secrets, rule and guards; reading them is one more round trip
+# per request, for values that change a few times a year. Each process keeps what it read for
+# ``WEBHOOK_SHOP_CACHE_SECONDS`` (app config, default 5 s; 0 reads on every request):
+#
+# - a change made through this process's ORM (back-office, CLI, the secret rotation) is seen by
+#   the next webhook: any flush touching a shop, a secret or a rule empties every cache of the
+#   process, and so does its commit (or rollback);
+# - a change made by another process (another gunicorn worker) is seen within the TTL, since an
+#   entry is never used more than that long after the query that read it;
+# - a secret's expiry is checked on every request against the clock, not against the cache;
+# - a new secret is seen at once: a signature that does not verify with the cached secrets is
+#   checked again with the shop read afresh (see ``webhooks.views``);
+# - only shops found are kept (a stranger's unknown keys cost a query each, as before, and take
+#   no memory), under their exact key: a shop's entry never serves another key.
+
+DEFAULT_SHOP_CACHE_SECONDS = 5.0
+SHOP_CACHE_EXTENSION = "kingavis_shop_snapshots"
+_SNAPSHOT_SOURCES = (Shop, ShopSecret, InvitationRule)
+_CHANGED = "kingavis_shops_changed"
+
+# Bumped on every change to a shop, secret or rule made in this process: an entry read before
+# the change is no longer used.
+_generations = itertools.count(1)
+_generation = 0
+
+
+def _shops_changed() -> None:
+    global _generation
+    _generation = next(_generations)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    shop: ShopSnapshot
+    secret_rows: tuple[SecretRow, ...]
+    loaded_at: float
+    generation: int
+
+
+class ShopSnapshotCache:
+    """Shop snapshots kept per process for ``ttl_seconds`` (``clock``: monotonic seconds)."""
+
+    def __init__(
+        self,
+        ttl_seconds: float = DEFAULT_SHOP_CACHE_SECONDS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._max_entries = max_entries
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, now: datetime | None = None) -> tuple[ShopSnapshot | None, bool]:
+        """The shop with this key (secrets valid at ``now``) or None, and whether it was read
+        from the database by this call (False: from the cache)."""
+        entry = self._entries.get(key)
+        if (
+            entry is not None
+            and entry.generation == _generation
+            and self.clock() - entry.loaded_at < self.ttl_seconds
+        ):
+            return _with_secrets_valid_at(entry.shop, entry.secret_rows, now or utcnow()), False
+        return self.load(key, now), True
+
+    def load(self, key: str, now: datetime | None = None) -> ShopSnapshot | None:
+        """The shop read from the database now; kept for the next requests if found."""
+        generation = _generation  # before the read: a change committed meanwhile voids it
+        loaded_at = self.clock()
+        loaded = _read_snapshot(key)
+        if loaded is None:
+            self._entries.pop(key, None)
+            return None
+        shop, secret_rows = loaded
+        if self.ttl_seconds > 0:
+            with self._lock:
+                if len(self._entries) >= self._max_entries:
+                    self._entries.clear()
+                self._entries[key] = _Entry(shop, secret_rows, loaded_at, generation)
+        return _with_secrets_valid_at(shop, secret_rows, now or utcnow())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def shop_cache(app: Flask) -> ShopSnapshotCache:
+    """The app's cache of shop snapshots, made on first use (``WEBHOOK_SHOP_CACHE_SECONDS``)."""
+    cache = app.extensions.get(SHOP_CACHE_EXTENSION)
+    if cache is None:
+        ttl = app.config.get("WEBHOOK_SHOP_CACHE_SECONDS", DEFAULT_SHOP_CACHE_SECONDS)
+        cache = app.extensions.setdefault(
+            SHOP_CACHE_EXTENSION, ShopSnapshotCache(float(ttl or 0))
+        )
+    return cache
+
+
+def _touches_shops(objects: Any) -> bool:
+    return any(isinstance(obj, _SNAPSHOT_SOURCES) for obj in objects)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    # new, dirty and deleted still hold what was just flushed.
+    if (
+        _touches_shops(session.new)
+        or _touches_shops(session.dirty)
+        or _touches_shops(session.deleted)
+    ):
+        session.info[_CHANGED] = True
+        _shops_changed()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_write(state: ORMExecuteState) -> None:
+    # UPDATE or DELETE statements run through the session (none today; cheap to guard).
+    if (state.is_update or state.is_delete) and any(
+        mapper.class_ in _SNAPSHOT_SOURCES for mapper in state.all_mappers
+    ):
+        state.session.info[_CHANGED] = True
+        _shops_changed()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    # Again once committed: a webhook may have read the old rows between flush and commit.
+    if session.info.pop(_CHANGED, False):
+        _shops_changed()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    # A webhook in this transaction may have read rows that are now rolled back.
+    if session.info.pop(_CHANGED, False):
+        _shops_changed()
 
 
 @dataclass
