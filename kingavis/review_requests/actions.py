@@ -41,6 +41,7 @@ from kingavis.models import (
     utcnow,
 )
 from kingavis.orders.events import normalize_email
+from kingavis.review_requests import lifecycle
 from kingavis.review_requests.lifecycle import decision_row
 from kingavis.review_requests.notes import NoteCode
 
@@ -313,16 +314,19 @@ def apply(
     try:
         own = _own(shop, wanted)
         rows = _lock_scheduled(shop, own)
-        changed = _update(action, rows, days, now)
         default_code, default_args = _default_note(action, days)
-        decisions = [
-            decision_row(request_id, state, reason=reason, due_at=due_at, actor=actor,
-                         note=note or None, note_code=None if note else default_code,
-                         note_args=None if note else default_args, now=now)
-            for request_id, state, reason, due_at in changed
-        ]
-        if decisions:
-            db.session.execute(insert(RequestDecision), decisions)
+        why = {"note": note or None, "note_code": None if note else default_code,
+               "note_args": None if note else default_args, "actor": actor, "now": now}
+        if action is Action.CANCEL:
+            # A state change: the lifecycle's writer moves them and writes their timeline rows.
+            changed = _cancel(rows, why)
+        else:
+            changed = _update(action, rows, days, now)
+            # The state stays scheduled: a timeline row each, built by the lifecycle.
+            decisions = [decision_row(request_id, state, reason=reason, due_at=due_at, **why)
+                         for request_id, state, reason, due_at in changed]
+            if decisions:
+                db.session.execute(insert(RequestDecision), decisions)
         changed_ids = [row[0] for row in changed]
         if changed_ids:
             details: dict[str, Any] = {"count": len(changed_ids), "requested": len(own)}
@@ -393,10 +397,27 @@ def _lock_scheduled(shop: Shop, ids: Sequence[int]) -> list[tuple[int, datetime]
     return rows
 
 
+def _cancel(rows: list[tuple[int, datetime]], why: dict[str, Any]
+            ) -> list[tuple[int, str, str | None, datetime]]:
+    """Cancel by the merchant (``merchant_cancelled``) the requests still scheduled, through
+    the lifecycle; returns (id, state, reason, due_at) of those changed."""
+    changed: list[tuple[int, str, str | None, datetime]] = []
+    for chunk in _chunks(sorted(request_id for request_id, _ in rows)):
+        for request_id, due_at in lifecycle.transition_where(
+            chunk, RequestState.CANCELLED, only_from=(RequestState.SCHEDULED,),
+            reason=Reason.MERCHANT_CANCELLED.value, values={"next_attempt_at": None}, **why,
+        ):
+            changed.append((request_id, RequestState.CANCELLED.value,
+                            Reason.MERCHANT_CANCELLED.value, due_at))
+    _forget_loaded(changed)
+    return sorted(changed)
+
+
 def _update(
     action: Action, rows: list[tuple[int, datetime]], days: int | None, now: datetime
 ) -> list[tuple[int, str, str | None, datetime]]:
-    """Run the guarded UPDATEs; returns (id, state, reason, due_at) of the changed requests."""
+    """Postpone or send now (the state stays scheduled): the guarded UPDATEs; returns (id, state,
+    reason, due_at) of the changed requests."""
     if not rows:
         return []
     guard = ReviewRequest.state == RequestState.SCHEDULED.value
@@ -415,15 +436,7 @@ def _update(
                 changed.append((request_id, RequestState.SCHEDULED.value, None, new_due))
         return changed
     due = {request_id: due_at for request_id, due_at in rows}
-    if action is Action.CANCEL:
-        values: dict[str, Any] = {
-            "state": RequestState.CANCELLED.value,
-            "reason": Reason.MERCHANT_CANCELLED.value,
-            "next_attempt_at": None,
-            "updated_at": now,
-        }
-    else:
-        values = {"due_at": now, "next_attempt_at": now, "updated_at": now}
+    values = {"due_at": now, "next_attempt_at": now, "updated_at": now}  # send now
     for chunk in _chunks(sorted(due)):
         ids = list(
             db.session.execute(
@@ -435,18 +448,17 @@ def _update(
             ).scalars()
         )
         for request_id in sorted(ids):
-            if action is Action.CANCEL:
-                changed.append(
-                    (request_id, RequestState.CANCELLED.value,
-                     Reason.MERCHANT_CANCELLED.value, due[request_id])
-                )
-            else:
-                changed.append((request_id, RequestState.SCHEDULED.value, None, now))
-    # Objects already in the session must not keep showing the old values.
-    for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, ReviewRequest) and obj.id in due:
-            db.session.expire(obj)
+            changed.append((request_id, RequestState.SCHEDULED.value, None, now))
+    _forget_loaded(changed)
     return changed
+
+
+def _forget_loaded(changed: list[tuple[int, str, str | None, datetime]]) -> None:
+    """Objects already in the session must not keep showing the old values."""
+    ids = {row[0] for row in changed}
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, ReviewRequest) and obj.id in ids:
+            db.session.expire(obj)
 
 
 # --------------------------------------------------------------------------- history
