@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kingavis.models import RequestState
 from kingavis.orders.scheduling import (
     Action,
     Guards,
@@ -20,8 +21,10 @@ from kingavis.orders.scheduling import (
     compute_due_at,
     decide,
     prestashop_preset,
+    send_time_decision,
     send_time_reason,
     suppression_reason,
+    validate_timezone,
     within_window,
 )
 
@@ -172,8 +175,9 @@ def test_the_customer_window_is_symmetric_and_strict() -> None:
 
 
 def test_a_naive_changed_at_is_refused() -> None:
-    with pytest.raises(ValueError, match="UTC offset"):
+    with pytest.raises(ValueError) as refused:
         compute_due_at(datetime(2026, 11, 22, 10, 0), rule())
+    assert str(refused.value) == "changed_at must carry a UTC offset"
 
 
 ZONES = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC", "Australia/Lord_Howe",
@@ -229,6 +233,37 @@ def test_send_hour_property(instant: datetime, offset_minutes: int, delay: int, 
 def test_send_time_reason(status_id: str | None, paid: bool | None, expected: str | None) -> None:
     assert send_time_reason(latest_status_id=status_id, latest_status_paid=paid,
                             cancel_status_ids=PRESET_CANCEL) == expected
+
+
+def _at_send_time(**given: object) -> tuple[RequestState, str] | None:
+    facts: dict[str, object] = {
+        "latest_status_id": "5", "latest_status_paid": True, "cancel_status_ids": PRESET_CANCEL,
+        "review_consent": None, "require_consent": False, "unsubscribed": False}
+    facts.update(given)
+    return send_time_decision(**facts)  # type: ignore[arg-type]
+
+
+def test_send_time_decision_order_first_then_consent_and_unsubscribe() -> None:
+    """Rules 5 then 7 at send time; the per-customer window is not asked again."""
+    assert _at_send_time() is None
+    assert _at_send_time(review_consent=True, require_consent=True) is None
+    assert _at_send_time(latest_status_id="6", review_consent=False, unsubscribed=True) == (
+        RequestState.CANCELLED, "order_cancelled")
+    assert _at_send_time(latest_status_paid=False, unsubscribed=True) == (
+        RequestState.CANCELLED, "order_unpaid")
+    # A shop that came to require consent after scheduling: no consent given, no email.
+    assert _at_send_time(require_consent=True) == (RequestState.SUPPRESSED, "no_consent")
+    assert _at_send_time(review_consent=False, unsubscribed=True) == (
+        RequestState.SUPPRESSED, "no_consent")
+    assert _at_send_time(unsubscribed=True) == (RequestState.SUPPRESSED, "unsubscribed")
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "", "../../etc/passwd", "europe/paris"])
+def test_an_unknown_time_zone_is_named_in_its_error(name: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        validate_timezone(name)
+    assert str(refused.value) == (
+        f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)")
 
 
 def test_send_time_reason_uses_the_shops_own_cancel_statuses() -> None:
