@@ -20,6 +20,7 @@ from delivery_helpers import (
     message_ids,
     request_row,
     schedule,
+    timeline,
     wait_for,
     worker_env,
 )
@@ -224,6 +225,27 @@ def test_no_reminder_once_the_order_is_cancelled(mail_app: Flask, smtp: SMTPServ
     row = request_row(request_id)
     assert row.reminder_due_at is None and row.reminder_sent_at is None
     assert "reminder not sent: order cancelled" in _notes(request_id)
+
+
+def test_no_reminder_for_a_request_that_is_no_longer_sent(mail_app: Flask, smtp: SMTPServer) -> None:
+    """The reminder follows a sent invitation only: a request put in another state meanwhile
+    (here by hand, as an operator repairing the database would) gets no reminder, and its
+    timeline says why."""
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    row = request_row(request_id)
+    row.state, row.reason = "failed", "delivery_failed"
+    db.session.commit()
+
+    result = tick(now + timedelta(days=DAYS, seconds=1))
+    assert result.reminders_claimed == 1 and result.reminder_outcomes["cancelled"] == 1
+    assert len(_messages(smtp)) == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at is None and row.reminder_sent_at is None
+    assert (row.state, row.reason) == ("failed", "delivery_failed")
+    assert _notes(request_id)[-1] == "reminder not sent: the request is “sending failed”"
+    assert timeline(request_id)[-1] == ("failed", "delivery_failed")
+    assert tick(now + timedelta(days=60)).reminders_claimed == 0
 
 
 def test_paused_shop_reminder_waits_then_goes_on_resume(mail_app: Flask, smtp: SMTPServer) -> None:
