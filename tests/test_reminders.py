@@ -6,7 +6,6 @@ A real SMTP server counts what it received per Message-ID; the RQ test runs real
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -16,8 +15,11 @@ from typing import Any
 import pytest
 from conftest import make_app
 from delivery_helpers import (
+    LogLines,
     Worker,
     event,
+    last_entry,
+    log_lines,
     message_ids,
     request_row,
     schedule,
@@ -78,41 +80,10 @@ def _notes(request_id: int) -> list[str]:
         return [describe_note(d) for d in rows]
 
 
-def _last_entry(request_id: int) -> tuple[str, str | None, str, Any]:
-    """The newest timeline entry: state, reason, note (in English) and when it was written."""
-    db.session.rollback()
-    last = db.session.execute(
-        select(RequestDecision).where(RequestDecision.review_request_id == request_id)
-        .order_by(RequestDecision.id.desc()).limit(1)).scalar_one()
-    with force_locale("en"):
-        return last.state, last.reason, describe_note(last), last.created_at
-
-
-class _Log(logging.Handler):
-    """What the delivery logger said, as emitted."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def lines(self, message: str) -> list[dict[str, Any]]:
-        return [r.fields for r in self.records if r.getMessage() == message]
-
-
 @pytest.fixture
-def delivery_log() -> Iterator[_Log]:
-    handler = _Log()
-    logger = logging.getLogger("kingavis.delivery")
-    was_disabled, logger.disabled = logger.disabled, False
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.disabled = was_disabled
+def delivery_log() -> Iterator[LogLines]:
+    with log_lines() as lines:
+        yield lines
 
 
 def _first_email(shop: Shop, order_id: str = "1") -> tuple[int, Any]:
@@ -235,7 +206,7 @@ def test_no_reminder_when_a_review_was_left(mail_app: Flask, smtp: SMTPServer) -
     assert len(_messages(smtp)) == 1
     row = request_row(request_id)
     assert row.reminder_due_at is None and row.reminder_sent_at is None
-    assert _last_entry(request_id) == ("sent", None, "reminder not sent: a review was left", due)
+    assert last_entry(request_id) == ("sent", None, "reminder not sent: a review was left", due)
     assert tick(now + timedelta(days=60)).reminders_claimed == 0
 
 
@@ -263,7 +234,7 @@ def test_no_reminder_once_the_order_is_cancelled(mail_app: Flask, smtp: SMTPServ
     assert len(_messages(smtp)) == 1
     row = request_row(request_id)
     assert row.reminder_due_at is None and row.reminder_sent_at is None
-    assert _last_entry(request_id) == ("sent", "order_cancelled",
+    assert last_entry(request_id) == ("sent", "order_cancelled",
                                        "reminder not sent: order cancelled", due)
 
 
@@ -284,7 +255,7 @@ def test_no_reminder_for_a_request_that_is_no_longer_sent(mail_app: Flask, smtp:
     row = request_row(request_id)
     assert row.reminder_due_at is None and row.reminder_sent_at is None
     assert (row.state, row.reason) == ("failed", "delivery_failed")
-    assert _last_entry(request_id) == (
+    assert last_entry(request_id) == (
         "failed", "delivery_failed", "reminder not sent: the request is “sending failed”", due)
     assert tick(now + timedelta(days=60)).reminders_claimed == 0
 
@@ -316,7 +287,7 @@ def test_a_claimed_reminder_meeting_a_pause_is_put_back(mail_app: Flask, smtp: S
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
         assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.PAUSED
     assert request_row(request_id).reminder_due_at == due
-    assert _last_entry(request_id) == ("sent", None, "reminder: shop paused, waiting", due)
+    assert last_entry(request_id) == ("sent", None, "reminder: shop paused, waiting", due)
     set_paused(db.session.get(Shop, shop.id), False)
     assert tick(due).reminder_outcomes["sent"] == 1
     assert len(_messages(smtp)) == 2
@@ -345,7 +316,7 @@ def test_temporary_error_retries_the_reminder_then_sends_it_once(
 
 
 def test_a_reminder_meeting_temporary_errors_until_the_last_attempt_is_given_up(
-    mail_app: Flask, smtp: SMTPServer, delivery_log: _Log
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
 ) -> None:
     mail_app.config.update(DISPATCH_MAX_ATTEMPTS=2, DISPATCH_RETRY_DELAYS=(45,))
     shop = _shop()
@@ -356,7 +327,7 @@ def test_a_reminder_meeting_temporary_errors_until_the_last_attempt_is_given_up(
     assert tick(due).reminder_outcomes["retry"] == 1
     row = request_row(request_id)
     assert row.reminder_due_at == due + timedelta(seconds=45)
-    state, reason, note, at = _last_entry(request_id)
+    state, reason, note, at = last_entry(request_id)
     assert (state, reason, at) == ("sent", None, due)
     assert note.startswith("reminder: temporary error, retry in 45 s: 451 ")
     [line] = delivery_log.lines("temporary delivery error on a reminder, will retry")
@@ -369,7 +340,7 @@ def test_a_reminder_meeting_temporary_errors_until_the_last_attempt_is_given_up(
     assert tick(later).reminder_outcomes["failed"] == 1
     row = request_row(request_id)
     assert (row.state, row.reminder_due_at, row.reminder_sent_at) == ("sent", None, None)
-    state, reason, note, at = _last_entry(request_id)
+    state, reason, note, at = last_entry(request_id)
     assert (state, reason, at) == ("sent", "delivery_failed", later)
     assert note.startswith("reminder not sent: gave up after 2 attempts: 451 ")
     [line] = delivery_log.lines("reminder dropped")
@@ -389,7 +360,7 @@ def test_a_reminder_that_cannot_be_built_is_retried_then_sent_once_fixed(
     assert tick(due).reminder_outcomes["retry"] == 1
     row = request_row(request_id)
     assert row.reminder_due_at == due + timedelta(seconds=60) and row.reminder_sent_at is None
-    state, reason, note, at = _last_entry(request_id)
+    state, reason, note, at = last_entry(request_id)
     assert (state, reason, at) == ("sent", None, due)
     assert note == ("reminder: temporary error, retry in 60 s: "
                     "ValueError: MAIL_FROM is not a valid address: 'avis@'")
