@@ -17,6 +17,8 @@ import pytest
 from delivery_helpers import (
     count_states,
     event,
+    last_entry,
+    log_lines,
     message_ids,
     request_row,
     schedule,
@@ -219,18 +221,101 @@ def test_temporary_smtp_error_is_retried_later_and_sent_once(
     assert [s for s, _ in timeline(request_id)][-4:] == ["sending", "scheduled", "sending", "sent"]
 
 
+def test_a_sent_request_records_its_message_on_the_timeline_and_in_the_log(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    with log_lines() as log:
+        assert tick(now).sent == 1
+    (received,) = smtp.messages
+    row = request_row(request_id)
+    assert (row.state, row.sent_at, row.message_id) == ("sent", now, received.message["Message-ID"])
+    assert last_entry(request_id) == ("sent", None, "attempt 1", now)
+    [line] = log.lines("review request sent")
+    assert line == {"review_request": request_id, "shop_id": shop.id, "to": "c***@example.com",
+                    "attempt": 1}
+    # Nothing changed while it was being sent: no warning.
+    assert log.lines("review request changed while its message was being sent") == []
+
+
+def test_a_send_that_outlasts_its_lease_is_recorded_once_with_a_warning(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The mail server is slow: the lease ends during the send and another dispatcher claims
+    the request again. The message is out, so the request is sent, once; the new claim's job
+    finds it sent and does nothing."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    claimed_again: list[tuple[int, int]] = []
+
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                claimed_again.extend(claim(now + timedelta(seconds=61), 10))
+                return smtp_transport.send(message)
+
+        with log_lines() as log:
+            assert deliver(request_id, 1, SlowServer(), now=now) is Outcome.SENT
+        assert claimed_again == [(request_id, 2)]
+        [line] = log.lines("review request changed while its message was being sent")
+        assert line == {"review_request": request_id, "state": "sending", "attempt": 1,
+                        "attempts": 2}
+        row = request_row(request_id)
+        assert (row.state, row.sent_at) == ("sent", now)
+        assert deliver(request_id, 2, smtp_transport) is Outcome.STALE
+    assert len(smtp.messages) == 1
+
+
+def test_a_message_that_cannot_be_built_is_retried_then_sent_once_fixed(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    mail_app.config["MAIL_FROM"] = "avis@"  # not an address: no message can be built
+    now = utcnow()
+    assert tick(now).outcomes["retry"] == 1
+    row = request_row(request_id)
+    assert (row.state, row.next_attempt_at) == ("scheduled", now + timedelta(seconds=30))
+    assert row.last_error == "ValueError: MAIL_FROM is not a valid address: 'avis@'"
+    assert last_entry(request_id) == (
+        "scheduled", None,
+        "temporary error, retry in 30 s: ValueError: MAIL_FROM is not a valid address: 'avis@'",
+        now)
+    assert smtp.messages == []
+
+    mail_app.config["MAIL_FROM"] = "avis@kingavis.test"
+    assert tick(now + timedelta(seconds=30)).sent == 1
+    assert len(smtp.messages) == 1
+
+
 def test_temporary_errors_give_up_after_the_maximum_attempts(mail_app: Flask, smtp: SMTPServer) -> None:
     mail_app.config["DISPATCH_MAX_ATTEMPTS"] = 3
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
-    smtp.data_reply = "452 4.3.1 Insufficient system storage"
+    smtp.data_reply = "452 4.3.1 Insufficient system storage for customer-1@example.com"
     now = utcnow()
-    for step in range(3):
-        tick(now + timedelta(hours=step))
+    with log_lines() as log:
+        for step in range(3):
+            tick(now + timedelta(hours=step))
     row = request_row(request_id)
     assert (row.state, row.reason, row.attempts) == ("failed", "delivery_failed", 3)
     assert (row.last_error or "").startswith("452 ")
     assert "4.3.1 Insufficient system storage" in (row.last_error or "")
+    # The timeline and the log say it gave up, when, after how many attempts, and why.
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("failed", "delivery_failed", now + timedelta(hours=2))
+    assert note.startswith("gave up after 3 attempts: 452 ")
+    assert "Insufficient system storage" in note
+    [line] = log.lines("review request failed")
+    assert (line["review_request"], line["attempt"]) == (request_id, 3)
+    assert "Insufficient system storage for c***@example.com" in line["error"]
     assert tick(now + timedelta(days=1)).claimed == 0
     assert smtp.messages == []
 
@@ -240,13 +325,20 @@ def test_permanent_smtp_error_fails_with_the_servers_reason(mail_app: Flask, smt
     request_id = schedule(shop, "1", email="gone@example.com")
     fine = schedule(shop, "2")
     smtp.recipient_replies["gone@example.com"] = "550 5.1.1 User unknown"
-    result = tick()
+    now = utcnow()
+    with log_lines() as log:
+        result = tick(now)
     assert (result.outcomes["failed"], result.sent) == (1, 1)
     row = request_row(request_id)
     assert (row.state, row.reason) == ("failed", "delivery_failed")
     assert (row.last_error or "").startswith("550 ")
     assert "5.1.1 User unknown" in (row.last_error or "")
-    assert timeline(request_id)[-1] == ("failed", "delivery_failed")
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("failed", "delivery_failed", now)
+    assert note.startswith("refused by the mail server: 550 ") and "User unknown" in note
+    [line] = log.lines("review request refused by the mail server")
+    assert (line["review_request"], line["attempt"], line["to"]) == (request_id, 1, "g***@example.com")
+    assert "User unknown" in line["error"]
     assert request_row(fine).state == "sent"
 
     assert tick(utcnow() + timedelta(days=7)).claimed == 0  # never retried
