@@ -273,6 +273,36 @@ def test_a_send_that_outlasts_its_lease_is_recorded_once_with_a_warning(
     assert len(smtp.messages) == 1
 
 
+def test_a_job_that_starts_late_in_its_lease_renews_it_for_the_send(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The job runs 50 s into a 60 s lease and the send is slow: the lease counts from the
+    send, so no other dispatcher claims the request meanwhile (SQLite; PostgreSQL holds the
+    row lock instead)."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    claimed_meanwhile: list[tuple[int, int]] = []
+
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                claimed_meanwhile.extend(claim(now + timedelta(seconds=61), 10))
+                return smtp_transport.send(message)
+
+        with log_lines() as log:
+            sent = deliver(request_id, 1, SlowServer(), now=now + timedelta(seconds=50))
+    assert sent is Outcome.SENT
+    assert claimed_meanwhile == []
+    assert log.lines("review request changed while its message was being sent") == []
+    assert (request_row(request_id).state, request_row(request_id).attempts) == ("sent", 1)
+    assert len(smtp.messages) == 1
+
+
 def test_a_message_that_cannot_be_built_is_retried_then_sent_once_fixed(
     mail_app: Flask, smtp: SMTPServer
 ) -> None:
