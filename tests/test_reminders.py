@@ -372,6 +372,52 @@ def test_a_reminder_that_cannot_be_built_is_retried_then_sent_once_fixed(
     assert len(_messages(smtp)) == 2
 
 
+def test_a_reminder_whose_connection_drops_after_its_data_is_not_sent_again(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    smtp.drop_after_data = True  # the server gets the reminder, then the line drops
+    assert tick(due).reminder_outcomes["sent"] == 1
+    smtp.drop_after_data = False
+    assert request_row(request_id).reminder_sent_at == due
+    assert last_entry(request_id) == ("sent", None, "reminder sent, attempt 1", due)
+    [line] = delivery_log.lines("connection lost after the reminder's data; not sent again")
+    assert line["review_request"] == request_id
+    assert tick(due + timedelta(days=30)).reminders_claimed == 0
+    assert len(_messages(smtp)) == 2
+
+
+def test_a_reminder_job_that_starts_late_in_its_lease_renews_it_for_the_send(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """SQLite renews the lease before a slow send (PostgreSQL holds the row lock instead)."""
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    claimed_meanwhile: list[tuple[int, int]] = []
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                claimed_meanwhile.extend(claim_reminders(due + timedelta(seconds=61), 10))
+                return smtp_transport.send(message)
+
+        sent = deliver_reminder(request_id, 1, SlowServer(), now=due + timedelta(seconds=50))
+    assert sent is Outcome.SENT
+    assert claimed_meanwhile == []
+    row = request_row(request_id)
+    assert (row.reminder_sent_at, row.reminder_attempts) == (due + timedelta(seconds=50), 1)
+    assert len(_messages(smtp)) == 2
+
+
 def test_permanent_error_drops_the_reminder(mail_app: Flask, smtp: SMTPServer) -> None:
     shop = _shop()
     request_id, now = _first_email(shop)
