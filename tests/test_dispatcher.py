@@ -273,6 +273,41 @@ def test_a_send_that_outlasts_its_lease_is_recorded_once_with_a_warning(
     assert len(smtp.messages) == 1
 
 
+@pytest.mark.parametrize("refusal", ["550 5.1.1 User unknown", "451 4.3.0 Try again later"])
+def test_an_error_for_a_job_that_lost_its_claim_is_left_to_the_new_claim(
+    mail_app: Flask, smtp: SMTPServer, refusal: str
+) -> None:
+    """The lease ended during a send that then failed: the request belongs to the new claim,
+    which sends it; the old job records nothing (neither failed nor a retry)."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    if refusal.startswith("5"):
+        smtp.recipient_replies["customer-1@example.com"] = refusal
+    else:
+        smtp.data_reply = refusal
+
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                assert claim(now + timedelta(seconds=61), 10) == [(request_id, 2)]
+                return smtp_transport.send(message)
+
+        assert deliver(request_id, 1, SlowServer(), now=now) is Outcome.STALE
+        row = request_row(request_id)
+        assert (row.state, row.attempts, row.last_error) == ("sending", 2, None)
+        assert timeline(request_id)[-1] == ("sending", None)
+
+        smtp.recipient_replies.clear()
+        smtp.data_reply = None
+        assert deliver(request_id, 2, smtp_transport, now=now) is Outcome.SENT
+    assert len(smtp.messages) == 1
+
+
 def test_a_job_that_starts_late_in_its_lease_renews_it_for_the_send(
     mail_app: Flask, smtp: SMTPServer
 ) -> None:
