@@ -418,6 +418,45 @@ def test_a_reminder_job_that_starts_late_in_its_lease_renews_it_for_the_send(
     assert len(_messages(smtp)) == 2
 
 
+@pytest.mark.parametrize("meanwhile", ["claimed again", "customer erased"])
+def test_a_temporary_error_on_a_reminder_no_longer_ours_records_nothing(
+    mail_app: Flask, smtp: SMTPServer, meanwhile: str
+) -> None:
+    """During a slow send that then fails for now, the reminder was claimed again (its lease
+    ended) or the customer was erased: the old job schedules no retry of it."""
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+    from kingavis.personal_data import erase_customer
+
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: nothing changes meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    entries = len(_notes(request_id))
+    smtp.data_reply = "451 4.3.0 Try again later"
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                if meanwhile == "claimed again":
+                    assert claim_reminders(due + timedelta(seconds=61), 10) == [(request_id, 2)]
+                else:
+                    erase_customer(db.session.get(Shop, shop.id), "customer-1@example.com",
+                                   source="cli")
+                return smtp_transport.send(message)
+
+        assert deliver_reminder(request_id, 1, SlowServer(), now=due) is Outcome.STALE
+    row = request_row(request_id)
+    if meanwhile == "claimed again":
+        assert (row.reminder_attempts, row.reminder_due_at) == (2, due + timedelta(seconds=121))
+    else:
+        assert row.reminder_due_at is None
+    assert row.reminder_sent_at is None
+    assert not any(n.startswith("reminder: temporary error") for n in _notes(request_id)[entries:])
+
+
 def test_permanent_error_drops_the_reminder(mail_app: Flask, smtp: SMTPServer) -> None:
     shop = _shop()
     request_id, now = _first_email(shop)
