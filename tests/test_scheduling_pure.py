@@ -22,6 +22,7 @@ from kingavis.scheduling import (
     prestashop_preset,
     send_time_reason,
     suppression_reason,
+    validate_timezone,
     within_window,
 )
 
@@ -172,8 +173,17 @@ def test_the_customer_window_is_symmetric_and_strict() -> None:
 
 
 def test_a_naive_changed_at_is_refused() -> None:
-    with pytest.raises(ValueError, match="UTC offset"):
+    with pytest.raises(ValueError) as refused:
         compute_due_at(datetime(2026, 11, 22, 10, 0), rule())
+    assert str(refused.value) == "changed_at must carry a UTC offset"
+
+
+@pytest.mark.parametrize("name", ["Europe/Pariss", "", "europe/paris", "../etc/passwd"])
+def test_an_unknown_time_zone_is_refused_with_an_example_of_a_good_one(name: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        validate_timezone(name)
+    assert str(refused.value) == f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)"
+    assert validate_timezone("Europe/Paris") == ZoneInfo("Europe/Paris")
 
 
 ZONES = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC", "Australia/Lord_Howe",
