@@ -351,13 +351,14 @@ def test_a_reminder_meeting_temporary_errors_until_the_last_attempt_is_given_up(
 
 
 def test_a_reminder_that_cannot_be_built_is_retried_then_sent_once_fixed(
-    mail_app: Flask, smtp: SMTPServer
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
 ) -> None:
     shop = _shop()
     request_id, now = _first_email(shop)
     due = now + timedelta(days=DAYS, seconds=1)
     mail_app.config["MAIL_FROM"] = "avis@"  # not an address: no message can be built
     assert tick(due).reminder_outcomes["retry"] == 1
+    assert delivery_log.lines("could not build the reminder") == [{"review_request": request_id}]
     row = request_row(request_id)
     assert row.reminder_due_at == due + timedelta(seconds=60) and row.reminder_sent_at is None
     state, reason, note, at = last_entry(request_id)
@@ -389,8 +390,9 @@ def test_a_reminder_whose_connection_drops_after_its_data_is_not_sent_again(
     assert len(_messages(smtp)) == 2
 
 
+@pytest.mark.parametrize("reply", [None, "451 4.3.0 Try again later"])
 def test_a_reminder_job_that_starts_late_in_its_lease_renews_it_for_the_send(
-    mail_app: Flask, smtp: SMTPServer
+    mail_app: Flask, smtp: SMTPServer, reply: str | None
 ) -> None:
     """SQLite renews the lease before a slow send (PostgreSQL holds the row lock instead)."""
     from kingavis.delivery.dispatcher import claim_reminders
@@ -404,18 +406,24 @@ def test_a_reminder_job_that_starts_late_in_its_lease_renews_it_for_the_send(
     due = now + timedelta(days=DAYS, seconds=1)
     assert claim_reminders(due, 10) == [(request_id, 1)]
     claimed_meanwhile: list[tuple[int, int]] = []
+    smtp.data_reply = reply
+    late = due + timedelta(seconds=50)
     with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
         class SlowServer:
             def send(self, message: object) -> object:
                 claimed_meanwhile.extend(claim_reminders(due + timedelta(seconds=61), 10))
                 return smtp_transport.send(message)
 
-        sent = deliver_reminder(request_id, 1, SlowServer(), now=due + timedelta(seconds=50))
-    assert sent is Outcome.SENT
+        outcome = deliver_reminder(request_id, 1, SlowServer(), now=late)
     assert claimed_meanwhile == []
     row = request_row(request_id)
-    assert (row.reminder_sent_at, row.reminder_attempts) == (due + timedelta(seconds=50), 1)
-    assert len(_messages(smtp)) == 2
+    if reply is None:
+        assert outcome is Outcome.SENT
+        assert (row.reminder_sent_at, row.reminder_attempts) == (late, 1)
+        assert len(_messages(smtp)) == 2
+    else:  # retried after the first delay, counted from this job's time
+        assert outcome is Outcome.RETRY
+        assert (row.reminder_sent_at, row.reminder_due_at) == (None, late + timedelta(seconds=60))
 
 
 @pytest.mark.parametrize("meanwhile", ["claimed again", "customer erased"])
@@ -455,6 +463,29 @@ def test_a_temporary_error_on_a_reminder_no_longer_ours_records_nothing(
         assert row.reminder_due_at is None
     assert row.reminder_sent_at is None
     assert not any(n.startswith("reminder: temporary error") for n in _notes(request_id)[entries:])
+
+
+def test_a_reminder_job_run_again_after_its_refusal_sends_nothing(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The same reminder job delivered twice (a queue may run a job again): the second run
+    finds the reminder dropped and leaves it."""
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    smtp.recipient_replies["customer-1@example.com"] = "550 5.1.1 User unknown"
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.FAILED
+        smtp.recipient_replies.clear()
+        entries = len(_notes(request_id))
+        assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.STALE
+    assert len(_notes(request_id)) == entries
+    assert request_row(request_id).reminder_sent_at is None
+    assert len(_messages(smtp)) == 1
 
 
 def test_permanent_error_drops_the_reminder(mail_app: Flask, smtp: SMTPServer) -> None:
