@@ -308,8 +308,9 @@ def test_an_error_for_a_job_that_lost_its_claim_is_left_to_the_new_claim(
     assert len(smtp.messages) == 1
 
 
+@pytest.mark.parametrize("reply", [None, "451 4.3.0 Try again later"])
 def test_a_job_that_starts_late_in_its_lease_renews_it_for_the_send(
-    mail_app: Flask, smtp: SMTPServer
+    mail_app: Flask, smtp: SMTPServer, reply: str | None
 ) -> None:
     """The job runs 50 s into a 60 s lease and the send is slow: the lease counts from the
     send, so no other dispatcher claims the request meanwhile (SQLite; PostgreSQL holds the
@@ -329,13 +330,20 @@ def test_a_job_that_starts_late_in_its_lease_renews_it_for_the_send(
                 claimed_meanwhile.extend(claim(now + timedelta(seconds=61), 10))
                 return smtp_transport.send(message)
 
+        smtp.data_reply = reply
+        late = now + timedelta(seconds=50)
         with log_lines() as log:
-            sent = deliver(request_id, 1, SlowServer(), now=now + timedelta(seconds=50))
-    assert sent is Outcome.SENT
+            outcome = deliver(request_id, 1, SlowServer(), now=late)
     assert claimed_meanwhile == []
-    assert log.lines("review request changed while its message was being sent") == []
-    assert (request_row(request_id).state, request_row(request_id).attempts) == ("sent", 1)
-    assert len(smtp.messages) == 1
+    row = request_row(request_id)
+    if reply is None:
+        assert outcome is Outcome.SENT
+        assert log.lines("review request changed while its message was being sent") == []
+        assert (row.state, row.attempts, row.sent_at) == ("sent", 1, late)
+        assert len(smtp.messages) == 1
+    else:  # retried after the first delay, counted from this job's time
+        assert outcome is Outcome.RETRY
+        assert (row.state, row.next_attempt_at) == ("scheduled", late + timedelta(seconds=30))
 
 
 def test_a_message_that_cannot_be_built_is_retried_then_sent_once_fixed(
