@@ -102,3 +102,42 @@ def test_an_order_described_again_after_its_erasure_is_no_longer_erased(app) -> 
     order = _order_export(shop, "zoe@example.com")
     assert order["erased_at"] is None
     assert order["customer"]["first_name"] == "Zoë"
+
+
+def test_each_event_and_its_decision_are_kept_as_received(app) -> None:
+    """The export (CONTRACT 9) lists each event as received and the timeline of the request."""
+    shop, _ = make_shop()
+    received = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    first = apply_status_event(
+        shop, event("1", "4", CHANGED - timedelta(days=1), email="zoe@example.com",
+                    status_name="Expédié", paid=True, shipped=True),
+        "msg_first", now=received)
+    delivered = apply_status_event(
+        shop, event("1", "5", CHANGED, email="zoe@example.com", status_name="Livré", paid=None,
+                    previous_status={"id": "4", "name": "Expédié"}),
+        "msg_delivered", now=received + timedelta(minutes=5))
+    late = apply_status_event(
+        shop, event("1", "3", CHANGED - timedelta(days=2), email="zoe@example.com"),
+        "msg_late", now=received + timedelta(minutes=10))
+    assert delivered.body["outcome"] == "scheduled"
+
+    order = _order_export(shop, "zoe@example.com")
+    shown = [(e["webhook_id"], e["status"], e["previous_status_id"], e["changed_at"],
+              e["received_at"], e["stale"], e["outcome"]) for e in order["events"]]
+    assert shown == [
+        ("msg_first", {"id": "4", "name": "Expédié", "paid": True, "shipped": True}, None,
+         "2026-11-19T15:30:00Z", "2026-11-21T08:00:00Z", False, "recorded"),
+        ("msg_delivered", {"id": "5", "name": "Livré", "paid": None, "shipped": None}, "4",
+         "2026-11-20T15:30:00Z", "2026-11-21T08:05:00Z", False, "scheduled"),
+        ("msg_late", {"id": "3", "name": "En cours de préparation", "paid": True,
+                      "shipped": None}, None,
+         "2026-11-18T15:30:00Z", "2026-11-21T08:10:00Z", True, "ignored_stale"),
+    ]
+    assert [e["response"] for e in order["events"]] == [first.body, delivered.body, late.body]
+    # The delivered event's decision, on the request's timeline: what, when, by whom.
+    request = order["review_request"]
+    assert request["timeline"][0] == {
+        "at": "2026-11-21T08:05:00Z", "state": "scheduled", "reason": None,
+        "due_at": request["due_at"], "actor": "system", "note": None}
+    assert request["trigger_status"] == {"id": "5", "name": "Livré",
+                                         "reached_at": "2026-11-20T15:30:00Z"}
