@@ -538,10 +538,38 @@ def test_connection_lost_after_the_message_data_is_not_sent_again(
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
     smtp.drop_after_data = True  # the server gets the message, then the line drops
-    tick()
+    with log_lines() as log:
+        tick()
     smtp.drop_after_data = False
 
     row = request_row(request_id)
     assert row.state == "sent"  # it may have been delivered: a second email would be worse
+    [line] = log.lines("connection lost after the message's data; not sent again")
+    assert line["review_request"] == request_id and line["error"]
     assert tick(utcnow() + timedelta(days=7)).claimed == 0
     assert sorted(message_ids(smtp).values()) == [1]
+
+
+def test_an_unexpected_error_of_the_mail_library_is_retried_and_logged(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+
+    class BrokenLibrary:
+        def send(self, message: object) -> object:
+            raise RuntimeError("the socket library broke")
+
+    with log_lines() as log:
+        assert deliver(request_id, 1, BrokenLibrary(), now=now) is Outcome.RETRY
+    row = request_row(request_id)
+    assert (row.state, row.next_attempt_at) == ("scheduled", now + timedelta(seconds=30))
+    assert row.last_error == "RuntimeError: the socket library broke"
+    assert last_entry(request_id) == (
+        "scheduled", None, "temporary error, retry in 30 s: RuntimeError: the socket library broke",
+        now)
+    assert log.lines("unexpected error while sending the message") == [{"review_request": request_id}]
+    assert tick(now + timedelta(seconds=30)).sent == 1
+    assert len(smtp.messages) == 1
