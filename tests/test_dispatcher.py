@@ -112,11 +112,16 @@ def test_order_cancelled_after_scheduling_is_cancelled_at_send_time(
     # ...when the order is cancelled (rule 4 only touches scheduled requests).
     apply_status_event(shop, event("1", "6", days_ago(0.5), email="customer-1@example.com"),
                        new_webhook_id())
-    with open_transport(mail_app.config["MAIL_URL"]) as transport:
-        assert deliver(claimed_id, attempt, transport) is Outcome.CANCELLED
+    now = utcnow()
+    with open_transport(mail_app.config["MAIL_URL"]) as transport, log_lines() as log:
+        assert deliver(claimed_id, attempt, transport, now=now) is Outcome.CANCELLED
     row = request_row(request_id)
-    assert (row.state, row.reason) == ("cancelled", "order_cancelled")
-    assert timeline(request_id)[-1] == ("cancelled", "order_cancelled")
+    assert (row.state, row.reason, row.next_attempt_at) == ("cancelled", "order_cancelled", None)
+    assert last_entry(request_id) == ("cancelled", "order_cancelled",
+                                      "at send time, the order's latest status: 6", now)
+    assert log.lines("cancelled at send time") == [
+        {"review_request": request_id, "shop_id": shop.id, "to": "c***@example.com",
+         "reason": "order_cancelled"}]
     assert smtp.messages == []
 
 
@@ -155,10 +160,16 @@ def test_unsubscribed_since_scheduling_is_suppressed(mail_app: Flask, smtp: SMTP
     other = schedule(shop, "2")
     db.session.add(Unsubscription(shop_id=shop.id, email_normalized="zoe@example.com"))
     db.session.commit()
-    result = tick()
+    now = utcnow()
+    with log_lines() as log:
+        result = tick(now)
     assert (result.outcomes["suppressed"], result.sent) == (1, 1)
     row = request_row(request_id)
-    assert (row.state, row.reason) == ("suppressed", "unsubscribed")
+    assert (row.state, row.reason, row.next_attempt_at) == ("suppressed", "unsubscribed", None)
+    assert last_entry(request_id) == ("suppressed", "unsubscribed", "found at send time", now)
+    assert log.lines("suppressed at send time") == [
+        {"review_request": request_id, "shop_id": shop.id, "to": "z***@example.com",
+         "reason": "unsubscribed"}]
     assert [m.rcpt_tos for m in smtp.messages] == [["customer-2@example.com"]]
     assert request_row(other).state == "sent"
 
@@ -188,11 +199,12 @@ def test_shop_paused_while_a_job_waits_puts_the_request_back(mail_app: Flask, sm
     request_id = schedule(shop, "1")
     [(claimed_id, attempt)] = claim(utcnow(), 10)
     set_paused(shop, True)
+    now = utcnow()
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
-        assert deliver(claimed_id, attempt, transport) is Outcome.PAUSED
+        assert deliver(claimed_id, attempt, transport, now=now) is Outcome.PAUSED
     row = request_row(request_id)
-    assert row.state == "scheduled" and row.next_attempt_at is not None
-    assert row.next_attempt_at <= utcnow()
+    assert (row.state, row.next_attempt_at) == ("scheduled", now)  # due at once on resume
+    assert last_entry(request_id) == ("scheduled", None, "shop paused: waiting until it resumes", now)
     assert smtp.messages == []
     set_paused(shop, False)
     assert tick().sent == 1
