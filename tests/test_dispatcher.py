@@ -585,3 +585,29 @@ def test_an_unexpected_error_of_the_mail_library_is_retried_and_logged(
     assert log.lines("unexpected error while sending the message") == [{"review_request": request_id}]
     assert tick(now + timedelta(seconds=30)).sent == 1
     assert len(smtp.messages) == 1
+
+
+def test_a_claimed_request_whose_order_was_erased_meanwhile_is_cancelled_unsent(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """Even a request still marked sending when its order's data was erased (here by hand: the
+    erasure itself cancels sending requests) is never mailed."""
+    from kingavis.models import Order
+
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    order = db.session.get(Order, request_row(request_id).order_id)
+    order.customer_email, order.erased_at = None, now
+    db.session.commit()
+
+    with open_transport(mail_app.config["MAIL_URL"]) as transport, log_lines() as log:
+        assert deliver(request_id, 1, transport, now=now) is Outcome.CANCELLED
+    row = request_row(request_id)
+    assert (row.state, row.reason, row.next_attempt_at) == ("cancelled", "erased", None)
+    assert last_entry(request_id)[:2] == ("cancelled", "erased")
+    assert last_entry(request_id)[3] == now
+    assert [line["reason"] for line in log.lines("cancelled at send time")] == ["erased"]
+    assert tick(now + timedelta(days=7)).claimed == 0
+    assert smtp.messages == []
