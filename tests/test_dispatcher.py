@@ -611,3 +611,18 @@ def test_a_claimed_request_whose_order_was_erased_meanwhile_is_cancelled_unsent(
     assert [line["reason"] for line in log.lines("cancelled at send time")] == ["erased"]
     assert tick(now + timedelta(days=7)).claimed == 0
     assert smtp.messages == []
+
+
+def test_the_same_job_run_twice_sends_one_email(mail_app: Flask, smtp: SMTPServer) -> None:
+    """A queue may run a job again after it finished: the second run finds the request sent
+    with that very attempt and does nothing."""
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver(request_id, 1, transport, now=now) is Outcome.SENT
+        entries = len(timeline(request_id))
+        assert deliver(request_id, 1, transport, now=now) is Outcome.STALE
+    assert len(timeline(request_id)) == entries
+    assert len(smtp.messages) == 1
