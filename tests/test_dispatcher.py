@@ -550,14 +550,20 @@ def test_connection_lost_after_the_message_data_is_not_sent_again(
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
     smtp.drop_after_data = True  # the server gets the message, then the line drops
+    now = utcnow()
     with log_lines() as log:
-        tick()
+        tick(now)
     smtp.drop_after_data = False
 
     row = request_row(request_id)
     assert row.state == "sent"  # it may have been delivered: a second email would be worse
+    (received,) = smtp.messages
+    assert (row.sent_at, row.message_id) == (now, received.message["Message-ID"])
+    assert last_entry(request_id) == ("sent", None, "attempt 1", now)
     [line] = log.lines("connection lost after the message's data; not sent again")
-    assert line["review_request"] == request_id and line["error"]
+    assert line["review_request"] == request_id
+    assert line["error"].startswith("connection lost after the message was sent")
+    assert log.lines("review request changed while its message was being sent") == []
     assert tick(utcnow() + timedelta(days=7)).claimed == 0
     assert sorted(message_ids(smtp).values()) == [1]
 
