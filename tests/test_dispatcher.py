@@ -242,6 +242,7 @@ def test_a_sent_request_records_its_message_on_the_timeline_and_in_the_log(
     with log_lines() as log:
         assert tick(now).sent == 1
     (received,) = smtp.messages
+    assert received.message["From"].addresses[0].addr_spec == "avis@kingavis.test"
     row = request_row(request_id)
     assert (row.state, row.sent_at, row.message_id) == ("sent", now, received.message["Message-ID"])
     assert last_entry(request_id) == ("sent", None, "attempt 1", now)
@@ -604,6 +605,7 @@ def test_a_claimed_request_whose_order_was_erased_meanwhile_is_cancelled_unsent(
     request_id = schedule(shop, "1")
     now = utcnow()
     assert claim(now, 10) == [(request_id, 1)]
+    key = request_row(request_id).customer_email_hash  # rule 7 still knows the address
     order = db.session.get(Order, request_row(request_id).order_id)
     order.customer_email, order.erased_at = None, now
     db.session.commit()
@@ -612,6 +614,7 @@ def test_a_claimed_request_whose_order_was_erased_meanwhile_is_cancelled_unsent(
         assert deliver(request_id, 1, transport, now=now) is Outcome.CANCELLED
     row = request_row(request_id)
     assert (row.state, row.reason, row.next_attempt_at) == ("cancelled", "erased", None)
+    assert row.customer_email_hash == key
     assert last_entry(request_id)[:2] == ("cancelled", "erased")
     assert last_entry(request_id)[3] == now
     assert [line["reason"] for line in log.lines("cancelled at send time")] == ["erased"]
@@ -632,3 +635,36 @@ def test_the_same_job_run_twice_sends_one_email(mail_app: Flask, smtp: SMTPServe
         assert deliver(request_id, 1, transport, now=now) is Outcome.STALE
     assert len(timeline(request_id)) == entries
     assert len(smtp.messages) == 1
+
+
+def test_a_job_for_a_request_that_no_longer_exists_does_nothing(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The shop was deleted (its requests with it) while the job waited in the queue."""
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver(987654, 1, transport) is Outcome.STALE
+    assert smtp.messages == []
+
+
+def test_an_address_stored_before_the_address_rules_fails_without_retries(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The webhook refuses what the mailer refuses (test_hostile_input); an order stored
+    before that rule (written by hand here) is failed at once with the reason, never retried."""
+    from kingavis.models import Order
+
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    order = db.session.get(Order, request_row(request_id).order_id)
+    order.customer_email = "zoe@localhost"
+    db.session.commit()
+    now = utcnow()
+    assert tick(now).outcomes["failed"] == 1
+    row = request_row(request_id)
+    assert (row.state, row.reason, row.next_attempt_at) == ("failed", "delivery_failed", None)
+    assert row.last_error == "the customer's email address is not a valid address"
+    assert last_entry(request_id) == (
+        "failed", "delivery_failed",
+        "refused by the mail server: the customer's email address is not a valid address", now)
+    assert tick(now + timedelta(days=7)).claimed == 0
+    assert smtp.messages == []
