@@ -260,6 +260,26 @@ def test_no_reminder_for_a_request_that_is_no_longer_sent(mail_app: Flask, smtp:
     assert tick(now + timedelta(days=60)).reminders_claimed == 0
 
 
+def test_no_reminder_to_an_order_erased_by_hand(mail_app: Flask, smtp: SMTPServer) -> None:
+    """Erasing a customer drops their pending reminders; an order whose data was removed
+    another way (here by hand) gets no reminder either, and its timeline says why."""
+    from kingavis.models import Order
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    order = db.session.get(Order, request_row(request_id).order_id)
+    order.customer_email, order.erased_at = None, now
+    db.session.commit()
+
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert tick(due).reminder_outcomes["cancelled"] == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at is None and row.reminder_sent_at is None
+    assert last_entry(request_id) == ("sent", "erased",
+                                      "reminder not sent: customer data erased", due)
+    assert len(_messages(smtp)) == 1
+
+
 def test_paused_shop_reminder_waits_then_goes_on_resume(mail_app: Flask, smtp: SMTPServer) -> None:
     shop = _shop()
     request_id, now = _first_email(shop)
