@@ -366,7 +366,9 @@ def test_a_message_that_cannot_be_built_is_retried_then_sent_once_fixed(
     request_id = schedule(shop, "1")
     mail_app.config["MAIL_FROM"] = "avis@"  # not an address: no message can be built
     now = utcnow()
-    assert tick(now).outcomes["retry"] == 1
+    with log_lines() as log:
+        assert tick(now).outcomes["retry"] == 1
+    assert log.lines("could not build the message") == [{"review_request": request_id}]
     row = request_row(request_id)
     assert (row.state, row.next_attempt_at) == ("scheduled", now + timedelta(seconds=30))
     assert row.last_error == "ValueError: MAIL_FROM is not a valid address: 'avis@'"
