@@ -280,6 +280,32 @@ def test_no_reminder_to_an_order_erased_by_hand(mail_app: Flask, smtp: SMTPServe
     assert len(_messages(smtp)) == 1
 
 
+def test_a_reminder_to_an_address_stored_before_the_address_rules_is_dropped(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """An invitation sent before the address rules existed (written by hand here): its
+    reminder cannot be built, and is dropped at once with the reason, never retried."""
+    from kingavis.models import Order
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    row = request_row(request_id)
+    order = db.session.get(Order, row.order_id)
+    order.customer_email = row.customer_email_normalized = "zoe@localhost"
+    db.session.commit()
+
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert tick(due).reminder_outcomes["failed"] == 1
+    row = request_row(request_id)
+    assert (row.state, row.reminder_due_at, row.reminder_sent_at) == ("sent", None, None)
+    assert last_entry(request_id) == (
+        "sent", "delivery_failed",
+        "reminder not sent: refused by the mail server: "
+        "the customer's email address is not a valid address", due)
+    assert tick(due + timedelta(days=30)).reminders_claimed == 0
+    assert len(_messages(smtp)) == 1
+
+
 def test_paused_shop_reminder_waits_then_goes_on_resume(mail_app: Flask, smtp: SMTPServer) -> None:
     shop = _shop()
     request_id, now = _first_email(shop)
