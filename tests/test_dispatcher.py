@@ -670,3 +670,47 @@ def test_an_address_stored_before_the_address_rules_fails_without_retries(
         "refused by the mail server: the customer's email address is not a valid address", now)
     assert tick(now + timedelta(days=7)).claimed == 0
     assert smtp.messages == []
+
+
+def test_consent_required_after_scheduling_is_checked_at_send_time(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The merchant starts requiring explicit consent after a request was scheduled for an
+    order that never said: at send time it is suppressed (no_consent); a "yes" still goes."""
+    shop, _ = make_shop()
+    silent = schedule(shop, "1", consent=None)
+    agreed = schedule(shop, "2", consent=True)
+    shop.require_consent = True
+    db.session.commit()
+    result = tick()
+    assert (result.outcomes["suppressed"], result.sent) == (1, 1)
+    row = request_row(silent)
+    assert (row.state, row.reason) == ("suppressed", "no_consent")
+    assert request_row(agreed).state == "sent"
+    assert [m.rcpt_tos for m in smtp.messages] == [["customer-2@example.com"]]
+
+
+def test_a_job_killed_during_its_send_is_claimed_again_once_its_lease_ends(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The worker dies in the middle of the send (SQLite: the lease was renewed for it): the
+    request is not lost in "sending", another dispatcher claims it when the lease ends."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the row lock for the send; its lease is the claim's")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+
+    class WorkerKilled:
+        def send(self, message: object) -> object:
+            raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        deliver(request_id, 1, WorkerKilled(), now=now + timedelta(seconds=50))
+    db.session.rollback()
+    assert tick(now + timedelta(seconds=109)).claimed == 0  # the renewed lease still holds
+    assert tick(now + timedelta(seconds=111)).sent == 1
+    assert (request_row(request_id).state, request_row(request_id).attempts) == ("sent", 2)
+    assert len(smtp.messages) == 1
