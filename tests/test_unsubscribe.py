@@ -224,3 +224,22 @@ def test_the_unsubscription_is_dated_in_the_customers_export(client, scheduled: 
     shop = db.session.get(Shop, scheduled.shop_id)
     dated = export_customer(shop, "zoe@example.com")["unsubscription"]["created_at"]
     assert before <= datetime.fromisoformat(dated) <= utcnow()
+
+
+def test_an_erased_customers_link_still_unsubscribes_their_address(
+    client, scheduled: ReviewRequest
+) -> None:
+    """After an erasure the request keeps only the address's key: its page shows no address,
+    and its button still unsubscribes that address, so a later order of it is suppressed."""
+    from kingavis.personal_data import erase_customer
+
+    token, shop_id = scheduled.token, scheduled.shop_id
+    erase_customer(db.session.get(Shop, shop_id), "zoe@example.com", source="cli")
+    page = client.get(f"/u/{token}").get_data(as_text=True)
+    assert "à l'adresse <strong>***</strong>" in page and "example.com" not in page
+    assert "<form" in page
+    assert client.post(f"/u/{token}").status_code == 200
+
+    shop = db.session.get(Shop, shop_id)
+    later = deliver(shop, order_id="5678", email="Zoe@Example.com")
+    assert later is not None and (later.state, later.reason) == ("suppressed", "unsubscribed")
