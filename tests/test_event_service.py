@@ -141,3 +141,4 @@ def test_each_event_and_its_decision_are_kept_as_received(app) -> None:
         "due_at": request["due_at"], "actor": "system", "note": None}
     assert request["trigger_status"] == {"id": "5", "name": "Livré",
                                          "reached_at": "2026-11-20T15:30:00Z"}
+    assert (request["email"], request["platform"]) == ("zoe@example.com", "kingavis")
