@@ -142,3 +142,17 @@ def test_each_event_and_its_decision_are_kept_as_received(app) -> None:
     assert request["trigger_status"] == {"id": "5", "name": "Livré",
                                          "reached_at": "2026-11-20T15:30:00Z"}
     assert (request["email"], request["platform"]) == ("zoe@example.com", "kingavis")
+
+
+def test_a_new_status_is_added_to_the_shops_list_with_its_shipped_flag(app) -> None:
+    """The rule page's list of statuses (and its "shipped but not a trigger" hint) learns a
+    status of the shop's own from its first event, flags included."""
+    from kingavis.rules import KnownStatus, known_statuses
+
+    shop, _ = make_shop()
+    apply_status_event(shop, event("1", "41", CHANGED, email="zoe@example.com",
+                                   status_name="Remis au transporteur", shipped=True),
+                       new_webhook_id())
+    db.session.rollback()
+    statuses = {s.status_id: s for s in known_statuses(shop)}
+    assert statuses["41"] == KnownStatus("41", "Remis au transporteur", True)
