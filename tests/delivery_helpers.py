@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,21 @@ def timeline(request_id: int) -> list[tuple[str, str | None]]:
     return [(r[0], r[1]) for r in rows]
 
 
+def last_entry(request_id: int) -> tuple[str, str | None, str, datetime]:
+    """The newest timeline entry: state, reason, note (as a merchant reading the back-office in
+    English sees it) and when it was written."""
+    from flask_babel import force_locale
+
+    from kingavis.review_requests.notes import describe_note
+
+    db.session.rollback()
+    last = db.session.execute(
+        select(RequestDecision).where(RequestDecision.review_request_id == request_id)
+        .order_by(RequestDecision.id.desc()).limit(1)).scalar_one()
+    with force_locale("en"):
+        return last.state, last.reason, describe_note(last), last.created_at
+
+
 def message_ids(server: Any) -> Counter[str]:
     """How many times the SMTP server received each Message-ID."""
     with server.lock:
@@ -82,6 +99,33 @@ def wait_for(condition: Callable[[], bool], what: str, limit: float = 60.0,
             return
         time.sleep(0.1)
     raise AssertionError(f"gave up waiting: {what}" + (f"\n{context()}" if context else ""))
+
+
+class LogLines(logging.Handler):
+    """What one logger said, as emitted: ``lines(message)`` gives each such line's fields."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def lines(self, message: str) -> list[dict[str, Any]]:
+        return [getattr(r, "fields", {}) for r in self.records if r.getMessage() == message]
+
+
+@contextmanager
+def log_lines(name: str = "kingavis.delivery") -> Iterator[LogLines]:
+    handler = LogLines()
+    logger = logging.getLogger(name)
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.disabled = was_disabled
 
 
 def count_states(database_url: str, ids: Iterable[int]) -> Counter[str]:

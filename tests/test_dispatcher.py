@@ -17,6 +17,8 @@ import pytest
 from delivery_helpers import (
     count_states,
     event,
+    last_entry,
+    log_lines,
     message_ids,
     request_row,
     schedule,
@@ -110,11 +112,16 @@ def test_order_cancelled_after_scheduling_is_cancelled_at_send_time(
     # ...when the order is cancelled (rule 4 only touches scheduled requests).
     apply_status_event(shop, event("1", "6", days_ago(0.5), email="customer-1@example.com"),
                        new_webhook_id())
-    with open_transport(mail_app.config["MAIL_URL"]) as transport:
-        assert deliver(claimed_id, attempt, transport) is Outcome.CANCELLED
+    now = utcnow()
+    with open_transport(mail_app.config["MAIL_URL"]) as transport, log_lines() as log:
+        assert deliver(claimed_id, attempt, transport, now=now) is Outcome.CANCELLED
     row = request_row(request_id)
-    assert (row.state, row.reason) == ("cancelled", "order_cancelled")
-    assert timeline(request_id)[-1] == ("cancelled", "order_cancelled")
+    assert (row.state, row.reason, row.next_attempt_at) == ("cancelled", "order_cancelled", None)
+    assert last_entry(request_id) == ("cancelled", "order_cancelled",
+                                      "at send time, the order's latest status: 6", now)
+    assert log.lines("cancelled at send time") == [
+        {"review_request": request_id, "shop_id": shop.id, "to": "c***@example.com",
+         "reason": "order_cancelled"}]
     assert smtp.messages == []
 
 
@@ -153,10 +160,16 @@ def test_unsubscribed_since_scheduling_is_suppressed(mail_app: Flask, smtp: SMTP
     other = schedule(shop, "2")
     db.session.add(Unsubscription(shop_id=shop.id, email_normalized="zoe@example.com"))
     db.session.commit()
-    result = tick()
+    now = utcnow()
+    with log_lines() as log:
+        result = tick(now)
     assert (result.outcomes["suppressed"], result.sent) == (1, 1)
     row = request_row(request_id)
-    assert (row.state, row.reason) == ("suppressed", "unsubscribed")
+    assert (row.state, row.reason, row.next_attempt_at) == ("suppressed", "unsubscribed", None)
+    assert last_entry(request_id) == ("suppressed", "unsubscribed", "found at send time", now)
+    assert log.lines("suppressed at send time") == [
+        {"review_request": request_id, "shop_id": shop.id, "to": "z***@example.com",
+         "reason": "unsubscribed"}]
     assert [m.rcpt_tos for m in smtp.messages] == [["customer-2@example.com"]]
     assert request_row(other).state == "sent"
 
@@ -186,11 +199,12 @@ def test_shop_paused_while_a_job_waits_puts_the_request_back(mail_app: Flask, sm
     request_id = schedule(shop, "1")
     [(claimed_id, attempt)] = claim(utcnow(), 10)
     set_paused(shop, None, True)
+    now = utcnow()
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
-        assert deliver(claimed_id, attempt, transport) is Outcome.PAUSED
+        assert deliver(claimed_id, attempt, transport, now=now) is Outcome.PAUSED
     row = request_row(request_id)
-    assert row.state == "scheduled" and row.next_attempt_at is not None
-    assert row.next_attempt_at <= utcnow()
+    assert (row.state, row.next_attempt_at) == ("scheduled", now)  # due at once on resume
+    assert last_entry(request_id) == ("scheduled", None, "shop paused: waiting until it resumes", now)
     assert smtp.messages == []
     set_paused(shop, None, False)
     assert tick().sent == 1
@@ -219,18 +233,177 @@ def test_temporary_smtp_error_is_retried_later_and_sent_once(
     assert [s for s, _ in timeline(request_id)][-4:] == ["sending", "scheduled", "sending", "sent"]
 
 
+def test_a_sent_request_records_its_message_on_the_timeline_and_in_the_log(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    with log_lines() as log:
+        assert tick(now).sent == 1
+    (received,) = smtp.messages
+    assert received.message["From"].addresses[0].addr_spec == "avis@kingavis.test"
+    row = request_row(request_id)
+    assert (row.state, row.sent_at, row.message_id) == ("sent", now, received.message["Message-ID"])
+    assert last_entry(request_id) == ("sent", None, "attempt 1", now)
+    [line] = log.lines("review request sent")
+    assert line == {"review_request": request_id, "shop_id": shop.id, "to": "c***@example.com",
+                    "attempt": 1}
+    # Nothing changed while it was being sent: no warning.
+    assert log.lines("review request changed while its message was being sent") == []
+
+
+def test_a_send_that_outlasts_its_lease_is_recorded_once_with_a_warning(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The mail server is slow: the lease ends during the send and another dispatcher claims
+    the request again. The message is out, so the request is sent, once; the new claim's job
+    finds it sent and does nothing."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    claimed_again: list[tuple[int, int]] = []
+
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                claimed_again.extend(claim(now + timedelta(seconds=61), 10))
+                return smtp_transport.send(message)
+
+        with log_lines() as log:
+            assert deliver(request_id, 1, SlowServer(), now=now) is Outcome.SENT
+        assert claimed_again == [(request_id, 2)]
+        [line] = log.lines("review request changed while its message was being sent")
+        assert line == {"review_request": request_id, "state": "sending", "attempt": 1,
+                        "attempts": 2}
+        row = request_row(request_id)
+        assert (row.state, row.sent_at) == ("sent", now)
+        assert deliver(request_id, 2, smtp_transport) is Outcome.STALE
+    assert len(smtp.messages) == 1
+
+
+@pytest.mark.parametrize("refusal", ["550 5.1.1 User unknown", "451 4.3.0 Try again later"])
+def test_an_error_for_a_job_that_lost_its_claim_is_left_to_the_new_claim(
+    mail_app: Flask, smtp: SMTPServer, refusal: str
+) -> None:
+    """The lease ended during a send that then failed: the request belongs to the new claim,
+    which sends it; the old job records nothing (neither failed nor a retry)."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    if refusal.startswith("5"):
+        smtp.recipient_replies["customer-1@example.com"] = refusal
+    else:
+        smtp.data_reply = refusal
+
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                assert claim(now + timedelta(seconds=61), 10) == [(request_id, 2)]
+                return smtp_transport.send(message)
+
+        assert deliver(request_id, 1, SlowServer(), now=now) is Outcome.STALE
+        row = request_row(request_id)
+        assert (row.state, row.attempts, row.last_error) == ("sending", 2, None)
+        assert timeline(request_id)[-1] == ("sending", None)
+
+        smtp.recipient_replies.clear()
+        smtp.data_reply = None
+        assert deliver(request_id, 2, smtp_transport, now=now) is Outcome.SENT
+    assert len(smtp.messages) == 1
+
+
+@pytest.mark.parametrize("reply", [None, "451 4.3.0 Try again later"])
+def test_a_job_that_starts_late_in_its_lease_renews_it_for_the_send(
+    mail_app: Flask, smtp: SMTPServer, reply: str | None
+) -> None:
+    """The job runs 50 s into a 60 s lease and the send is slow: the lease counts from the
+    send, so no other dispatcher claims the request meanwhile (SQLite; PostgreSQL holds the
+    row lock instead)."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    claimed_meanwhile: list[tuple[int, int]] = []
+
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                claimed_meanwhile.extend(claim(now + timedelta(seconds=61), 10))
+                return smtp_transport.send(message)
+
+        smtp.data_reply = reply
+        late = now + timedelta(seconds=50)
+        with log_lines() as log:
+            outcome = deliver(request_id, 1, SlowServer(), now=late)
+    assert claimed_meanwhile == []
+    row = request_row(request_id)
+    if reply is None:
+        assert outcome is Outcome.SENT
+        assert log.lines("review request changed while its message was being sent") == []
+        assert (row.state, row.attempts, row.sent_at) == ("sent", 1, late)
+        assert len(smtp.messages) == 1
+    else:  # retried after the first delay, counted from this job's time
+        assert outcome is Outcome.RETRY
+        assert (row.state, row.next_attempt_at) == ("scheduled", late + timedelta(seconds=30))
+
+
+def test_a_message_that_cannot_be_built_is_retried_then_sent_once_fixed(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    mail_app.config["MAIL_FROM"] = "avis@"  # not an address: no message can be built
+    now = utcnow()
+    with log_lines() as log:
+        assert tick(now).outcomes["retry"] == 1
+    assert log.lines("could not build the message") == [{"review_request": request_id}]
+    row = request_row(request_id)
+    assert (row.state, row.next_attempt_at) == ("scheduled", now + timedelta(seconds=30))
+    assert row.last_error == "ValueError: MAIL_FROM is not a valid address: 'avis@'"
+    assert last_entry(request_id) == (
+        "scheduled", None,
+        "temporary error, retry in 30 s: ValueError: MAIL_FROM is not a valid address: 'avis@'",
+        now)
+    assert smtp.messages == []
+
+    mail_app.config["MAIL_FROM"] = "avis@kingavis.test"
+    assert tick(now + timedelta(seconds=30)).sent == 1
+    assert len(smtp.messages) == 1
+
+
 def test_temporary_errors_give_up_after_the_maximum_attempts(mail_app: Flask, smtp: SMTPServer) -> None:
     mail_app.config["DISPATCH_MAX_ATTEMPTS"] = 3
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
-    smtp.data_reply = "452 4.3.1 Insufficient system storage"
+    smtp.data_reply = "452 4.3.1 Insufficient system storage for customer-1@example.com"
     now = utcnow()
-    for step in range(3):
-        tick(now + timedelta(hours=step))
+    with log_lines() as log:
+        for step in range(3):
+            tick(now + timedelta(hours=step))
     row = request_row(request_id)
     assert (row.state, row.reason, row.attempts) == ("failed", "delivery_failed", 3)
     assert (row.last_error or "").startswith("452 ")
     assert "4.3.1 Insufficient system storage" in (row.last_error or "")
+    # The timeline and the log say it gave up, when, after how many attempts, and why.
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("failed", "delivery_failed", now + timedelta(hours=2))
+    assert note.startswith("gave up after 3 attempts: 452 ")
+    assert "Insufficient system storage" in note
+    [line] = log.lines("review request failed")
+    assert (line["review_request"], line["attempt"]) == (request_id, 3)
+    assert "Insufficient system storage for c***@example.com" in line["error"]
     assert tick(now + timedelta(days=1)).claimed == 0
     assert smtp.messages == []
 
@@ -240,13 +413,20 @@ def test_permanent_smtp_error_fails_with_the_servers_reason(mail_app: Flask, smt
     request_id = schedule(shop, "1", email="gone@example.com")
     fine = schedule(shop, "2")
     smtp.recipient_replies["gone@example.com"] = "550 5.1.1 User unknown"
-    result = tick()
+    now = utcnow()
+    with log_lines() as log:
+        result = tick(now)
     assert (result.outcomes["failed"], result.sent) == (1, 1)
     row = request_row(request_id)
     assert (row.state, row.reason) == ("failed", "delivery_failed")
     assert (row.last_error or "").startswith("550 ")
     assert "5.1.1 User unknown" in (row.last_error or "")
-    assert timeline(request_id)[-1] == ("failed", "delivery_failed")
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("failed", "delivery_failed", now)
+    assert note.startswith("refused by the mail server: 550 ") and "User unknown" in note
+    [line] = log.lines("review request refused by the mail server")
+    assert (line["review_request"], line["attempt"], line["to"]) == (request_id, 1, "g***@example.com")
+    assert "User unknown" in line["error"]
     assert request_row(fine).state == "sent"
 
     assert tick(utcnow() + timedelta(days=7)).claimed == 0  # never retried
@@ -373,10 +553,164 @@ def test_connection_lost_after_the_message_data_is_not_sent_again(
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
     smtp.drop_after_data = True  # the server gets the message, then the line drops
-    tick()
+    now = utcnow()
+    with log_lines() as log:
+        tick(now)
     smtp.drop_after_data = False
 
     row = request_row(request_id)
     assert row.state == "sent"  # it may have been delivered: a second email would be worse
+    (received,) = smtp.messages
+    assert (row.sent_at, row.message_id) == (now, received.message["Message-ID"])
+    assert last_entry(request_id) == ("sent", None, "attempt 1", now)
+    [line] = log.lines("connection lost after the message's data; not sent again")
+    assert line["review_request"] == request_id
+    assert line["error"].startswith("connection lost after the message was sent")
+    assert log.lines("review request changed while its message was being sent") == []
     assert tick(utcnow() + timedelta(days=7)).claimed == 0
     assert sorted(message_ids(smtp).values()) == [1]
+
+
+def test_an_unexpected_error_of_the_mail_library_is_retried_and_logged(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+
+    class BrokenLibrary:
+        def send(self, message: object) -> object:
+            raise RuntimeError("the socket library broke")
+
+    with log_lines() as log:
+        assert deliver(request_id, 1, BrokenLibrary(), now=now) is Outcome.RETRY
+    row = request_row(request_id)
+    assert (row.state, row.next_attempt_at) == ("scheduled", now + timedelta(seconds=30))
+    assert row.last_error == "RuntimeError: the socket library broke"
+    assert last_entry(request_id) == (
+        "scheduled", None, "temporary error, retry in 30 s: RuntimeError: the socket library broke",
+        now)
+    assert log.lines("unexpected error while sending the message") == [{"review_request": request_id}]
+    assert tick(now + timedelta(seconds=30)).sent == 1
+    assert len(smtp.messages) == 1
+
+
+def test_a_claimed_request_whose_order_was_erased_meanwhile_is_cancelled_unsent(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """Even a request still marked sending when its order's data was erased (here by hand: the
+    erasure itself cancels sending requests) is never mailed."""
+    from kingavis.models import Order
+
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    key = request_row(request_id).customer_email_hash  # rule 7 still knows the address
+    order = db.session.get(Order, request_row(request_id).order_id)
+    order.customer_email, order.erased_at = None, now
+    db.session.commit()
+
+    with open_transport(mail_app.config["MAIL_URL"]) as transport, log_lines() as log:
+        assert deliver(request_id, 1, transport, now=now) is Outcome.CANCELLED
+    row = request_row(request_id)
+    assert (row.state, row.reason, row.next_attempt_at) == ("cancelled", "erased", None)
+    assert row.customer_email_hash == key
+    assert last_entry(request_id)[:2] == ("cancelled", "erased")
+    assert last_entry(request_id)[3] == now
+    assert [line["reason"] for line in log.lines("cancelled at send time")] == ["erased"]
+    assert tick(now + timedelta(days=7)).claimed == 0
+    assert smtp.messages == []
+
+
+def test_the_same_job_run_twice_sends_one_email(mail_app: Flask, smtp: SMTPServer) -> None:
+    """A queue may run a job again after it finished: the second run finds the request sent
+    with that very attempt and does nothing."""
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver(request_id, 1, transport, now=now) is Outcome.SENT
+        entries = len(timeline(request_id))
+        assert deliver(request_id, 1, transport, now=now) is Outcome.STALE
+    assert len(timeline(request_id)) == entries
+    assert len(smtp.messages) == 1
+
+
+def test_a_job_for_a_request_that_no_longer_exists_does_nothing(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The shop was deleted (its requests with it) while the job waited in the queue."""
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver(987654, 1, transport) is Outcome.STALE
+    assert smtp.messages == []
+
+
+def test_an_address_stored_before_the_address_rules_fails_without_retries(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The webhook refuses what the mailer refuses (test_hostile_input); an order stored
+    before that rule (written by hand here) is failed at once with the reason, never retried."""
+    from kingavis.models import Order
+
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    order = db.session.get(Order, request_row(request_id).order_id)
+    order.customer_email = "zoe@localhost"
+    db.session.commit()
+    now = utcnow()
+    assert tick(now).outcomes["failed"] == 1
+    row = request_row(request_id)
+    assert (row.state, row.reason, row.next_attempt_at) == ("failed", "delivery_failed", None)
+    assert row.last_error == "the customer's email address is not a valid address"
+    assert last_entry(request_id) == (
+        "failed", "delivery_failed",
+        "refused by the mail server: the customer's email address is not a valid address", now)
+    assert tick(now + timedelta(days=7)).claimed == 0
+    assert smtp.messages == []
+
+
+def test_consent_required_after_scheduling_is_checked_at_send_time(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The merchant starts requiring explicit consent after a request was scheduled for an
+    order that never said: at send time it is suppressed (no_consent); a "yes" still goes."""
+    shop, _ = make_shop()
+    silent = schedule(shop, "1", consent=None)
+    agreed = schedule(shop, "2", consent=True)
+    shop.require_consent = True
+    db.session.commit()
+    result = tick()
+    assert (result.outcomes["suppressed"], result.sent) == (1, 1)
+    row = request_row(silent)
+    assert (row.state, row.reason) == ("suppressed", "no_consent")
+    assert request_row(agreed).state == "sent"
+    assert [m.rcpt_tos for m in smtp.messages] == [["customer-2@example.com"]]
+
+
+def test_a_job_killed_during_its_send_is_claimed_again_once_its_lease_ends(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The worker dies in the middle of the send (SQLite: the lease was renewed for it): the
+    request is not lost in "sending", another dispatcher claims it when the lease ends."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the row lock for the send; its lease is the claim's")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1")
+    now = utcnow()
+    assert claim(now, 10) == [(request_id, 1)]
+
+    class WorkerKilled:
+        def send(self, message: object) -> object:
+            raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        deliver(request_id, 1, WorkerKilled(), now=now + timedelta(seconds=50))
+    db.session.rollback()
+    assert tick(now + timedelta(seconds=109)).claimed == 0  # the renewed lease still holds
+    assert tick(now + timedelta(seconds=111)).sent == 1
+    assert (request_row(request_id).state, request_row(request_id).attempts) == ("sent", 2)
+    assert len(smtp.messages) == 1

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 from conftest import make_app
 from delivery_helpers import (
+    LogLines,
     Worker,
     event,
+    last_entry,
+    log_lines,
     message_ids,
     request_row,
     schedule,
@@ -76,6 +79,12 @@ def _notes(request_id: int) -> list[str]:
         .order_by(RequestDecision.id)).scalars()
     with force_locale("en"):
         return [describe_note(d) for d in rows]
+
+
+@pytest.fixture
+def delivery_log() -> Iterator[LogLines]:
+    with log_lines() as lines:
+        yield lines
 
 
 def _first_email(shop: Shop, order_id: str = "1") -> tuple[int, Any]:
@@ -192,12 +201,13 @@ def test_no_reminder_when_a_review_was_left(mail_app: Flask, smtp: SMTPServer) -
                           rating=5, comment="Parfait"))
     db.session.commit()
 
-    result = tick(now + timedelta(days=DAYS, seconds=1))
+    due = now + timedelta(days=DAYS, seconds=1)
+    result = tick(due)
     assert result.reminders_claimed == 1 and result.reminder_outcomes["sent"] == 0
     assert len(_messages(smtp)) == 1
     row = request_row(request_id)
     assert row.reminder_due_at is None and row.reminder_sent_at is None
-    assert "reminder not sent: a review was left" in _notes(request_id)
+    assert last_entry(request_id) == ("sent", None, "reminder not sent: a review was left", due)
     assert tick(now + timedelta(days=60)).reminders_claimed == 0
 
 
@@ -220,11 +230,81 @@ def test_no_reminder_once_the_order_is_cancelled(mail_app: Flask, smtp: SMTPServ
     apply_status_event(shop, event("1", "6", now, email="customer-1@example.com", paid=False),
                        new_webhook_id())
 
-    tick(now + timedelta(days=DAYS, seconds=1))
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert tick(due).reminder_outcomes["cancelled"] == 1
     assert len(_messages(smtp)) == 1
     row = request_row(request_id)
     assert row.reminder_due_at is None and row.reminder_sent_at is None
-    assert "reminder not sent: order cancelled" in _notes(request_id)
+    assert last_entry(request_id) == ("sent", "order_cancelled",
+                                       "reminder not sent: order cancelled", due)
+
+
+def test_no_reminder_for_a_request_that_is_no_longer_sent(mail_app: Flask, smtp: SMTPServer) -> None:
+    """The reminder follows a sent invitation only: a request put in another state meanwhile
+    (here by hand, as an operator repairing the database would) gets no reminder, and its
+    timeline says why."""
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    row = request_row(request_id)
+    row.state, row.reason = "failed", "delivery_failed"
+    db.session.commit()
+
+    due = now + timedelta(days=DAYS, seconds=1)
+    result = tick(due)
+    assert result.reminders_claimed == 1 and result.reminder_outcomes["cancelled"] == 1
+    assert len(_messages(smtp)) == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at is None and row.reminder_sent_at is None
+    assert (row.state, row.reason) == ("failed", "delivery_failed")
+    assert last_entry(request_id) == (
+        "failed", "delivery_failed", "reminder not sent: the request is “sending failed”", due)
+    assert tick(now + timedelta(days=60)).reminders_claimed == 0
+
+
+def test_no_reminder_to_an_order_erased_by_hand(mail_app: Flask, smtp: SMTPServer) -> None:
+    """Erasing a customer drops their pending reminders; an order whose data was removed
+    another way (here by hand) gets no reminder either, and its timeline says why."""
+    from kingavis.models import Order
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    order = db.session.get(Order, request_row(request_id).order_id)
+    order.customer_email, order.erased_at = None, now
+    db.session.commit()
+
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert tick(due).reminder_outcomes["cancelled"] == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at is None and row.reminder_sent_at is None
+    assert last_entry(request_id) == ("sent", "erased",
+                                      "reminder not sent: customer data erased", due)
+    assert len(_messages(smtp)) == 1
+
+
+def test_a_reminder_to_an_address_stored_before_the_address_rules_is_dropped(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """An invitation sent before the address rules existed (written by hand here): its
+    reminder cannot be built, and is dropped at once with the reason, never retried."""
+    from kingavis.models import Order
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    row = request_row(request_id)
+    order = db.session.get(Order, row.order_id)
+    order.customer_email = row.customer_email_normalized = "zoe@localhost"
+    db.session.commit()
+
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert tick(due).reminder_outcomes["failed"] == 1
+    row = request_row(request_id)
+    assert (row.state, row.reminder_due_at, row.reminder_sent_at) == ("sent", None, None)
+    assert last_entry(request_id) == (
+        "sent", "delivery_failed",
+        "reminder not sent: refused by the mail server: "
+        "the customer's email address is not a valid address", due)
+    assert tick(due + timedelta(days=30)).reminders_claimed == 0
+    assert len(_messages(smtp)) == 1
 
 
 def test_paused_shop_reminder_waits_then_goes_on_resume(mail_app: Flask, smtp: SMTPServer) -> None:
@@ -254,6 +334,7 @@ def test_a_claimed_reminder_meeting_a_pause_is_put_back(mail_app: Flask, smtp: S
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
         assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.PAUSED
     assert request_row(request_id).reminder_due_at == due
+    assert last_entry(request_id) == ("sent", None, "reminder: shop paused, waiting", due)
     set_paused(db.session.get(Shop, shop.id), None, False)
     assert tick(due).reminder_outcomes["sent"] == 1
     assert len(_messages(smtp)) == 2
@@ -279,6 +360,179 @@ def test_temporary_error_retries_the_reminder_then_sends_it_once(
     assert result.reminder_outcomes["sent"] == 1
     assert request_row(request_id).reminder_attempts == 2
     assert len([m for m in _messages(smtp) if m["Subject"].startswith("Rappel")]) == 1
+
+
+def test_a_reminder_meeting_temporary_errors_until_the_last_attempt_is_given_up(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+) -> None:
+    mail_app.config.update(DISPATCH_MAX_ATTEMPTS=2, DISPATCH_RETRY_DELAYS=(45,))
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    smtp.data_reply = "451 4.3.0 Mailbox of customer-1@example.com busy"
+
+    assert tick(due).reminder_outcomes["retry"] == 1
+    row = request_row(request_id)
+    assert row.reminder_due_at == due + timedelta(seconds=45)
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("sent", None, due)
+    assert note.startswith("reminder: temporary error, retry in 45 s: 451 ")
+    [line] = delivery_log.lines("temporary delivery error on a reminder, will retry")
+    assert (line["review_request"], line["attempt"], line["retry_in_s"]) == (request_id, 1, 45)
+    assert "c***@example.com" in line["error"] and "customer-1@" not in line["error"]
+
+    # The second attempt is the last one allowed: the reminder is given up, the first email
+    # stays sent, and nothing is claimed any more.
+    later = due + timedelta(seconds=45)
+    assert tick(later).reminder_outcomes["failed"] == 1
+    row = request_row(request_id)
+    assert (row.state, row.reminder_due_at, row.reminder_sent_at) == ("sent", None, None)
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("sent", "delivery_failed", later)
+    assert note.startswith("reminder not sent: gave up after 2 attempts: 451 ")
+    [line] = delivery_log.lines("reminder dropped")
+    assert (line["why"], line["attempts"]) == ("reminder_gave_up", 2)
+    assert "c***@example.com" in line["error"] and "customer-1@" not in line["error"]
+    assert tick(later + timedelta(days=30)).reminders_claimed == 0
+    assert len(_messages(smtp)) == 1
+
+
+def test_a_reminder_that_cannot_be_built_is_retried_then_sent_once_fixed(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    mail_app.config["MAIL_FROM"] = "avis@"  # not an address: no message can be built
+    assert tick(due).reminder_outcomes["retry"] == 1
+    assert delivery_log.lines("could not build the reminder") == [{"review_request": request_id}]
+    row = request_row(request_id)
+    assert row.reminder_due_at == due + timedelta(seconds=60) and row.reminder_sent_at is None
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("sent", None, due)
+    assert note == ("reminder: temporary error, retry in 60 s: "
+                    "ValueError: MAIL_FROM is not a valid address: 'avis@'")
+    assert len(_messages(smtp)) == 1
+
+    mail_app.config["MAIL_FROM"] = "avis@kingavis.test"
+    assert tick(due + timedelta(seconds=60)).reminder_outcomes["sent"] == 1
+    assert request_row(request_id).reminder_attempts == 2
+    assert len(_messages(smtp)) == 2
+
+
+def test_a_reminder_whose_connection_drops_after_its_data_is_not_sent_again(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+) -> None:
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    smtp.drop_after_data = True  # the server gets the reminder, then the line drops
+    assert tick(due).reminder_outcomes["sent"] == 1
+    smtp.drop_after_data = False
+    assert request_row(request_id).reminder_sent_at == due
+    assert last_entry(request_id) == ("sent", None, "reminder sent, attempt 1", due)
+    [line] = delivery_log.lines("connection lost after the reminder's data; not sent again")
+    assert line["review_request"] == request_id
+    assert tick(due + timedelta(days=30)).reminders_claimed == 0
+    assert len(_messages(smtp)) == 2
+
+
+@pytest.mark.parametrize("reply", [None, "451 4.3.0 Try again later"])
+def test_a_reminder_job_that_starts_late_in_its_lease_renews_it_for_the_send(
+    mail_app: Flask, smtp: SMTPServer, reply: str | None
+) -> None:
+    """SQLite renews the lease before a slow send (PostgreSQL holds the row lock instead)."""
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    claimed_meanwhile: list[tuple[int, int]] = []
+    smtp.data_reply = reply
+    late = due + timedelta(seconds=50)
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                claimed_meanwhile.extend(claim_reminders(due + timedelta(seconds=61), 10))
+                return smtp_transport.send(message)
+
+        outcome = deliver_reminder(request_id, 1, SlowServer(), now=late)
+    assert claimed_meanwhile == []
+    row = request_row(request_id)
+    if reply is None:
+        assert outcome is Outcome.SENT
+        assert (row.reminder_sent_at, row.reminder_attempts) == (late, 1)
+        assert len(_messages(smtp)) == 2
+    else:  # retried after the first delay, counted from this job's time
+        assert outcome is Outcome.RETRY
+        assert (row.reminder_sent_at, row.reminder_due_at) == (None, late + timedelta(seconds=60))
+
+
+@pytest.mark.parametrize("meanwhile", ["claimed again", "customer erased"])
+def test_a_temporary_error_on_a_reminder_no_longer_ours_records_nothing(
+    mail_app: Flask, smtp: SMTPServer, meanwhile: str
+) -> None:
+    """During a slow send that then fails for now, the reminder was claimed again (its lease
+    ended) or the customer was erased: the old job schedules no retry of it."""
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+    from kingavis.privacy.personal_data import erase_customer
+
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: nothing changes meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    entries = len(_notes(request_id))
+    smtp.data_reply = "451 4.3.0 Try again later"
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                if meanwhile == "claimed again":
+                    assert claim_reminders(due + timedelta(seconds=61), 10) == [(request_id, 2)]
+                else:
+                    erase_customer(db.session.get(Shop, shop.id), "customer-1@example.com",
+                                   source="cli")
+                return smtp_transport.send(message)
+
+        assert deliver_reminder(request_id, 1, SlowServer(), now=due) is Outcome.STALE
+    row = request_row(request_id)
+    if meanwhile == "claimed again":
+        assert (row.reminder_attempts, row.reminder_due_at) == (2, due + timedelta(seconds=121))
+    else:
+        assert row.reminder_due_at is None
+    assert row.reminder_sent_at is None
+    assert not any(n.startswith("reminder: temporary error") for n in _notes(request_id)[entries:])
+
+
+def test_a_reminder_job_run_again_after_its_refusal_sends_nothing(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The same reminder job delivered twice (a queue may run a job again): the second run
+    finds the reminder dropped and leaves it."""
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    smtp.recipient_replies["customer-1@example.com"] = "550 5.1.1 User unknown"
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.FAILED
+        smtp.recipient_replies.clear()
+        entries = len(_notes(request_id))
+        assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.STALE
+    assert len(_notes(request_id)) == entries
+    assert request_row(request_id).reminder_sent_at is None
+    assert len(_messages(smtp)) == 1
 
 
 def test_permanent_error_drops_the_reminder(mail_app: Flask, smtp: SMTPServer) -> None:

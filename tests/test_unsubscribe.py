@@ -197,3 +197,49 @@ def test_the_pages_are_kept_out_of_indexes_caches_and_frames(client, scheduled: 
         assert response.headers["Content-Security-Policy"] == (
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
             "frame-ancestors 'none'")
+
+
+def test_each_unsubscription_is_logged_with_the_address_masked(client, scheduled: ReviewRequest) -> None:
+    from delivery_helpers import log_lines
+
+    token, shop_id, request_id = scheduled.token, scheduled.shop_id, scheduled.id
+    with log_lines("kingavis.pages") as log:
+        client.post(f"/u/{token}")
+        client.post(f"/u/{token}", data=ONE_CLICK)
+        client.get(f"/u/{token}")  # showing the page is not unsubscribing
+    assert log.lines("unsubscribed") == [
+        {"shop_id": shop_id, "review_request_id": request_id, "email": "z***@example.com",
+         "one_click": one_click}
+        for one_click in (False, True)
+    ]
+
+
+def test_the_unsubscription_is_dated_in_the_customers_export(client, scheduled: ReviewRequest) -> None:
+    from kingavis.models import utcnow
+    from kingavis.privacy.personal_data import export_customer
+
+    before = utcnow()
+    client.post(f"/u/{scheduled.token}")
+    db.session.rollback()
+    shop = db.session.get(Shop, scheduled.shop_id)
+    dated = export_customer(shop, "zoe@example.com")["unsubscription"]["created_at"]
+    assert before <= datetime.fromisoformat(dated) <= utcnow()
+
+
+def test_an_erased_customers_link_still_unsubscribes_their_address(
+    client, scheduled: ReviewRequest
+) -> None:
+    """After an erasure the request keeps only the address's key: its page shows no address,
+    and its button still unsubscribes that address, so a later order of it is suppressed."""
+    from kingavis.privacy.personal_data import erase_customer
+
+    token, shop_id = scheduled.token, scheduled.shop_id
+    erase_customer(db.session.get(Shop, shop_id), "zoe@example.com", source="cli")
+    page = client.get(f"/u/{token}").get_data(as_text=True)
+    assert "à l'adresse <strong>***</strong>" in page and "example.com" not in page
+    assert "<form" in page
+    assert client.post(f"/u/{token}").status_code == 200
+
+    shop = db.session.get(Shop, shop_id)
+    later = deliver(shop, order_id="5678", email="Zoe@Example.com")
+    assert later is not None and (later.state, later.reason) == ("suppressed", "unsubscribed")

@@ -105,6 +105,7 @@ class Kind:
     """
 
     name: str
+    what: str  # how log lines call the email: "message" (the invitation) or "reminder"
     reminder: bool
     claimed: Callable[[ReviewRequest, int], bool]
     unsubscribed: Callable[[ReviewRequest, bool], bool]
@@ -152,7 +153,7 @@ def deliver(
             return outcome
         except Exception as exc:  # a message we cannot build: retried, then failed
             log.exception(
-                f"could not build the {kind.name}", extra={"fields": {"review_request": request_id}}
+                f"could not build the {kind.what}", extra={"fields": {"review_request": request_id}}
             )
             outcome = kind.retry(request, attempt, f"{type(exc).__name__}: {exc}", now)
             db.session.commit()
@@ -226,7 +227,7 @@ def _send_and_record(
         # The server had the whole message when the connection broke: it may well have been
         # delivered. Sending it again risks a second email, so it counts as sent, with a note.
         log.warning(
-            f"connection lost after the {kind.name}'s data; not sent again",
+            f"connection lost after the {kind.what}'s data; not sent again",
             extra={"fields": {"review_request": request_id, "error": service.mask_emails(str(exc))}},
         )
         return _after_send(request_id, attempt, kind.sent, message_id, now, held)
@@ -234,7 +235,7 @@ def _send_and_record(
         return _after_send(request_id, attempt, kind.retry, str(exc), now, held)
     except Exception as exc:  # an unexpected error is retried a bounded number of times
         log.exception(
-            f"unexpected error while sending the {kind.name}",
+            f"unexpected error while sending the {kind.what}",
             extra={"fields": {"review_request": request_id}},
         )
         return _after_send(request_id, attempt, kind.retry, f"{type(exc).__name__}: {exc}", now,
@@ -585,12 +586,12 @@ def _hold_reminder_lease(request: ReviewRequest, lease_end: datetime) -> None:
 
 
 INVITATION = Kind(
-    name="invitation", reminder=False, claimed=_invitation_claimed,
+    name="invitation", what="message", reminder=False, claimed=_invitation_claimed,
     unsubscribed=_invitation_recipient, check=_check_before_send,
     hold_lease=_hold_invitation_lease, sent=_sent, failed=_failed, retry=_retry,
 )
 REMINDER = Kind(
-    name="reminder", reminder=True, claimed=_reminder_claimed,
+    name="reminder", what="reminder", reminder=True, claimed=_reminder_claimed,
     unsubscribed=_reminder_recipient, check=_check_before_reminder,
     hold_lease=_hold_reminder_lease, sent=_reminder_sent, failed=_reminder_failed,
     retry=_reminder_retry,
