@@ -608,3 +608,39 @@ def test_reminders_through_rq_workers_exactly_once(
             db.engine.dispose()
     finally:
         worker.stop()
+
+
+def test_mail_server_down_gives_the_due_invitations_and_reminders_back_and_stops_the_tick(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+) -> None:
+    """The server unreachable at a tick with invitations and reminders due: the invitations'
+    batch is given back (scheduled, retry delay), the tick stops there (the reminders are not
+    even claimed), and one line says so. Reachable again: the reminders' own batch is given
+    back the same way when the server goes away under them, then everything goes out once."""
+    shop = _shop()
+    first, sent_at = _first_email(shop, "1")
+    waiting = [schedule(shop, str(n)) for n in (2, 3)]
+    later = sent_at + timedelta(days=DAYS, minutes=1)
+    smtp.stop()
+
+    result = tick(later)
+    assert (result.claimed, result.outcomes, result.reminders_claimed) == (2, {"retry": 2}, 0)
+    assert {request_row(i).state for i in waiting} == {"scheduled"}
+    assert request_row(first).reminder_attempts == 0  # not claimed: the tick stopped
+    [line] = delivery_log.lines("mail server unreachable; batch scheduled again")
+    assert (line["kind"], line["released"]) == ("invitation", 2)
+    assert "cannot connect" in line["error"]
+
+    # The invitations are due again only after their retry delay; the reminder now.
+    result = tick(later + timedelta(seconds=1))
+    assert (result.claimed, result.reminders_claimed, result.reminder_outcomes) == (
+        0, 1, {"retry": 1})
+    row = request_row(first)
+    assert row.reminder_sent_at is None and row.reminder_due_at > later + timedelta(seconds=1)
+    lines = delivery_log.lines("mail server unreachable; batch scheduled again")
+    assert (lines[-1]["kind"], lines[-1]["released"]) == ("reminder", 1)
+
+    smtp.start()
+    result = tick(later + timedelta(hours=1))
+    assert (result.sent, result.reminder_outcomes) == (2, {"sent": 1})
+    assert sorted(message_ids(smtp).values()) == [1, 1, 1, 1]  # 3 invitations, 1 reminder
