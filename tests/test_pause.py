@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from delivery_helpers import request_row, schedule, timeline
+from delivery_helpers import log_lines, request_row, schedule, timeline
 from factories import days_ago, make_shop, post_event, status_event
 from flask import Flask
 from smtp_server import SMTPServer
@@ -57,9 +57,12 @@ def test_pause_and_resume_commands(mail_app: Flask, smtp: SMTPServer) -> None:
     assert request_row(request_id).state == "sent"
     assert len(smtp.messages) == 1
     # The back-office's audit entries, by the command line.
-    entries = db.session.execute(select(AuditLog.action, AuditLog.actor_email, AuditLog.user_id)
-                                 .where(AuditLog.shop_id == shop.id).order_by(AuditLog.id)).all()
-    assert [tuple(e) for e in entries] == [("shop.pause", "cli", None), ("shop.resume", "cli", None)]
+    entries = db.session.execute(
+        select(AuditLog.action, AuditLog.actor_email, AuditLog.user_id, AuditLog.target_type,
+               AuditLog.target_id)
+        .where(AuditLog.shop_id == shop.id).order_by(AuditLog.id)).all()
+    assert [tuple(e) for e in entries] == [("shop.pause", "cli", None, "shop", str(shop.id)),
+                                           ("shop.resume", "cli", None, "shop", str(shop.id))]
 
 
 def test_pause_unknown_shop_is_one_clear_error(mail_app: Flask) -> None:
@@ -74,11 +77,15 @@ def test_pause_unknown_shop_is_one_clear_error(mail_app: Flask) -> None:
 def test_pausing_twice_and_resuming_twice_is_harmless(mail_app: Flask, smtp: SMTPServer) -> None:
     shop, _ = make_shop()
     request_id = schedule(shop, "1")
-    set_paused(shop, None, True)
-    set_paused(shop, None, True)
+    with log_lines("kingavis.settings") as logged:
+        assert set_paused(shop, None, True) is True
+        assert set_paused(shop, None, True) is False  # already paused: nothing to say
+    assert logged.lines("shop paused") == [{"shop": shop.key, "actor": "system"}]
     assert tick().claimed == 0
-    set_paused(shop, None, False)
-    set_paused(shop, None, False)
+    with log_lines("kingavis.settings") as logged:
+        assert set_paused(shop, None, False) is True
+        assert set_paused(shop, None, False) is False
+    assert logged.lines("shop resumed") == [{"shop": shop.key, "actor": "system"}]
     assert tick().sent == 1
     assert request_row(request_id).attempts == 1
     with pytest.raises(RuleError, match="paused"):
