@@ -36,7 +36,9 @@ def test_pause_and_resume_commands(mail_app: Flask, smtp: SMTPServer) -> None:
     request_id = schedule(shop, "1")
     runner = mail_app.test_cli_runner()
 
-    paused = runner.invoke(args=["shops", "pause", shop.key])
+    with log_lines("kingavis.settings") as logged:
+        paused = runner.invoke(args=["shops", "pause", shop.key])
+    assert logged.lines("shop paused") == [{"shop": shop.key, "actor": "cli"}]
     assert paused.exit_code == 0, paused.output
     out = json.loads(paused.output)
     assert out["key"] == shop.key and out["paused"] is True and out["due_now"] == 1
@@ -88,8 +90,9 @@ def test_pausing_twice_and_resuming_twice_is_harmless(mail_app: Flask, smtp: SMT
     assert logged.lines("shop resumed") == [{"shop": shop.key, "actor": "system"}]
     assert tick().sent == 1
     assert request_row(request_id).attempts == 1
-    with pytest.raises(RuleError, match="paused"):
+    with pytest.raises(RuleError) as refused:
         set_paused(shop, None, "yes")  # type: ignore[arg-type]
+    assert refused.value.errors == {"paused": ["La pause vaut oui ou non."]}
     # Only the two real changes are in the audit log, by the one service's entries.
     actions = db.session.execute(select(AuditLog.action).where(AuditLog.shop_id == shop.id)
                                  .order_by(AuditLog.id)).scalars().all()
