@@ -21,6 +21,14 @@ from kingavis.shops.service import ShopError
 
 GOOGLE = "https://g.page/r/boutique-zoe/review"
 
+# A URL that holds the customer's token: never cached, indexed or handed on as a Referer.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+           "X-Robots-Tag": "noindex, nofollow"}
+
+
+def private_headers(response: Any) -> dict[str, str | None]:
+    return {name: response.headers.get(name) for name in PRIVATE}
+
 
 def _balanced_shop(percent: int) -> Shop:
     shop, _ = make_shop()
@@ -127,12 +135,18 @@ def test_third_party_invitation_link_redirects_to_the_platform(app: Flask, clien
     assert third_party_redirect(row) == GOOGLE
     response = client.get(f"/c/{row.token}?to=review", headers={"User-Agent": "Mozilla/5.0"})
     assert response.status_code == 302 and response.headers["Location"] == GOOGLE
+    assert private_headers(response) == PRIVATE
     # The review link itself (CONTRACT 5) redirects there too.
     response = client.get(f"/r/{row.token}")
     assert response.status_code == 302 and response.headers["Location"] == GOOGLE
+    assert private_headers(response) == PRIVATE
 
     set_split(db.session.get(Shop, shop.id), 0)
     ours = request_row(schedule(db.session.get(Shop, shop.id), "2"))
     assert third_party_redirect(ours) is None
     response = client.get(f"/c/{ours.token}?to=review")
     assert response.headers["Location"] == f"http://kingavis.test/r/{ours.token}"
+    assert private_headers(response) == PRIVATE
+    response = client.get(f"/c/{ours.token}?to=unsubscribe")
+    assert response.headers["Location"] == f"http://kingavis.test/u/{ours.token}"
+    assert private_headers(response) == PRIVATE

@@ -87,6 +87,7 @@ def test_the_link_in_the_email_opens_the_questionnaire(app: Flask, client, sent:
     assert "Je n&#39;ai pas encore reçu ma commande" in page or "Je n'ai pas encore reçu ma commande" in page
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
     assert "script-src 'nonce-" in response.headers["Content-Security-Policy"]
 
 
@@ -313,6 +314,10 @@ def test_thank_you_page_offers_to_share_and_counts_clicks(client, shop: Shop,
         response = client.post(f"/r/{token}/share")
         assert response.status_code == 303
         assert response.headers["Location"] == "https://g.page/r/zoe-review"
+        assert {name: response.headers.get(name) for name in ("Cache-Control", "Referrer-Policy",
+                                                               "X-Robots-Tag")} == {
+            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex, nofollow"}
         assert request_row(sent.id).share_clicks == expected
     # A GET (a prefetch, a crawler) counts nothing.
     assert client.get(f"/r/{token}/share").status_code == 405

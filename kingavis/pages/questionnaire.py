@@ -27,6 +27,7 @@ from kingavis.extensions import csrf, db
 from kingavis.models import Review, ReviewRequest
 from kingavis.pages import blueprint
 from kingavis.pages.views import _find, _not_found, _page
+from kingavis.private_urls import keep_private
 from kingavis.review_requests.tracking import count_click, third_party_redirect
 from kingavis.reviews import questionnaire as service
 from kingavis.reviews.actions import ActionError, withdraw_by_author
@@ -256,10 +257,7 @@ def review_page(token: str) -> Response:
     if elsewhere:
         # An invitation that Review Balancing sent to the shop's third-party review page.
         db.session.rollback()
-        response = redirect(elsewhere, 302)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+        return keep_private(redirect(elsewhere, 302))
     review = service.review_of(review_request)
     if review is not None:
         return _thanks(review_request, review)
@@ -346,8 +344,5 @@ def share(token: str) -> Response:
         url = service.count_share_click(review_request)
     except ReviewError:
         return _not_found()
-    response = redirect(url, 303)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return keep_private(redirect(url, 303))
 

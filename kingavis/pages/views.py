@@ -24,6 +24,7 @@ from kingavis.extensions import csrf, db
 from kingavis.logging import mask_email
 from kingavis.models import ReviewRequest, Unsubscription, utcnow
 from kingavis.pages import blueprint
+from kingavis.private_urls import keep_private
 
 log = logging.getLogger("kingavis.pages")
 
@@ -34,11 +35,7 @@ def _page(template: str, status: int = 200, **context: object) -> Response:
     # Rendered without the app's context processors: these pages need no session, no user.
     html = current_app.jinja_env.get_template(template).render(**context)
     response = make_response(html, status)
-    # The URL holds a secret token: keep it out of caches, indexes and Referer headers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    keep_private(response)
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
     )

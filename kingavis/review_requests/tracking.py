@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
+from kingavis.private_urls import keep_private
 
 blueprint = Blueprint("tracking", __name__)
 
@@ -145,8 +146,4 @@ def click(token: str) -> Response:
 
 
 def _redirect(location: str) -> Response:
-    response = redirect(location, code=302)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return keep_private(redirect(location, code=302))
