@@ -23,7 +23,7 @@ from kingavis.models import (
     utcnow,
 )
 from kingavis.orders.events import apply_status_event
-from kingavis.pages.views import unsubscribe_address
+from kingavis.privacy.unsubscriptions import unsubscribe
 
 EMAIL = "zoeline.quark@example.com"
 # The shop sends it in another case on one order: matching ignores case.
@@ -88,7 +88,7 @@ def make_customer(shop: Shop) -> Customer:
     audit.record(None, "review_requests.cancel", shop=shop,
                  details={"note": f"demande de {EMAIL_OTHER_CASE}", "name": LAST})
     db.session.commit()
-    unsubscribe_address(shop.id, EMAIL, row.customer_email_hash)
+    unsubscribe(shop.id, EMAIL, row.customer_email_hash)
     return Customer(sent, scheduled, sending, review.id)
 
 

@@ -21,8 +21,8 @@ from admin.pending import elapsed
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, Review, Shop, User, utcnow
-from kingavis.pages.views import unsubscribe_address
 from kingavis.privacy.customer_keys import customer_key
+from kingavis.privacy.unsubscriptions import unsubscribe
 from kingavis.review_requests import actions as rr
 from kingavis.shops import rules
 from kingavis.shops.rules import KnownStatus, trigger_coverage
@@ -204,7 +204,7 @@ def test_the_timeline_goes_on_after_the_email(client: Any, shop: Shop) -> None:
     db.session.add(Review(shop_id=shop.id, order_id=row.order_id, review_request_id=row.id,
                           rating=4, comment="Très bien", created_at=sent_at + timedelta(seconds=30)))
     db.session.commit()
-    unsubscribe_address(shop.id, "suite@example.com", customer_key(shop.id, "suite@example.com"))
+    unsubscribe(shop.id, "suite@example.com", customer_key(shop.id, "suite@example.com"))
     db.session.commit()
 
     page = text(client.get(f"/admin/shops/{shop.key}/orders/{row.order_id}"))

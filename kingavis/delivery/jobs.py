@@ -44,6 +44,7 @@ from kingavis.models import (
 )
 from kingavis.orders.scheduling import send_time_decision
 from kingavis.privacy.customer_keys import customer_key
+from kingavis.privacy.unsubscriptions import is_unsubscribed
 from kingavis.review_requests import lifecycle
 from kingavis.review_requests.notes import NoteCode
 
@@ -259,16 +260,7 @@ def _recipient_unsubscribed(request: ReviewRequest, scheduled_unsubscribed: bool
     address = mailed_address(request)
     if not address or address == request.customer_email_normalized:
         return scheduled_unsubscribed
-    return bool(
-        db.session.execute(
-            select(
-                exists().where(
-                    Unsubscription.shop_id == request.shop_id,
-                    Unsubscription.email_hash == customer_key(request.shop_id, address),
-                )
-            )
-        ).scalar()
-    )
+    return is_unsubscribed(request.shop_id, customer_key(request.shop_id, address))
 
 
 def _invitation_claimed(request: ReviewRequest, attempt: int) -> bool:

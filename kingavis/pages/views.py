@@ -16,14 +16,13 @@ import re
 
 from flask import Response, current_app, make_response, request
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kingavis.delivery.mail import available_languages, choose_language
 from kingavis.extensions import csrf, db
 from kingavis.logging import mask_email
-from kingavis.models import ReviewRequest, Unsubscription, utcnow
+from kingavis.models import ReviewRequest
 from kingavis.pages import blueprint
+from kingavis.privacy import unsubscriptions
 from kingavis.private_urls import keep_private
 
 log = logging.getLogger("kingavis.pages")
@@ -57,18 +56,6 @@ def _not_found() -> Response:
     return _page("pages/not_found.html", 404, lang=lang)
 
 
-def _is_unsubscribed(review_request: ReviewRequest) -> bool:
-    return (
-        db.session.execute(
-            select(Unsubscription.id).where(
-                Unsubscription.shop_id == review_request.shop_id,
-                Unsubscription.email_hash == review_request.customer_email_hash,
-            )
-        ).first()
-        is not None
-    )
-
-
 def _context(review_request: ReviewRequest, done: bool) -> dict[str, object]:
     order = review_request.order
     shop = review_request.shop
@@ -86,7 +73,8 @@ def unsubscribe_page(token: str) -> Response:
     review_request = _find(token)
     if review_request is None:
         return _not_found()
-    context = _context(review_request, _is_unsubscribed(review_request))
+    context = _context(review_request, unsubscriptions.is_unsubscribed(review_request.shop_id,
+                                                       review_request.customer_email_hash))
     db.session.rollback()
     return _page("pages/unsubscribe.html", **context)
 
@@ -97,8 +85,8 @@ def unsubscribe(token: str) -> Response:
     review_request = _find(token)
     if review_request is None:
         return _not_found()
-    unsubscribe_address(review_request.shop_id, review_request.customer_email_normalized,
-                        review_request.customer_email_hash)
+    unsubscriptions.unsubscribe(review_request.shop_id, review_request.customer_email_normalized,
+                                review_request.customer_email_hash)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     log.info(
         "unsubscribed",
@@ -113,18 +101,3 @@ def unsubscribe(token: str) -> Response:
     )
     return _page("pages/unsubscribe.html", **_context(review_request, True))
 
-
-def unsubscribe_address(shop_id: int, email_normalized: str | None, email_hash: str) -> None:
-    """Record that this address wants no more review requests from this shop. Idempotent.
-
-    Keyed by the address's hash (kingavis.privacy.customer_keys), which stays when the address is
-    erased; an erased request's link still unsubscribes its (hashed) address."""
-    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(Unsubscription)
-        .values(shop_id=shop_id, email_normalized=email_normalized, email_hash=email_hash,
-                created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["shop_id", "email_hash"])
-    )
-    db.session.execute(statement)
-    db.session.commit()

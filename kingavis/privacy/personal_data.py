@@ -66,6 +66,7 @@ from kingavis.models import (
     utcnow,
 )
 from kingavis.privacy.customer_keys import customer_key, normalize_email
+from kingavis.privacy.unsubscriptions import unsubscribed_at
 from kingavis.review_requests import lifecycle
 from kingavis.reviews.public import review_author
 from kingavis.reviews.publication import change_review_state
@@ -496,10 +497,7 @@ def export_customer(shop: Shop, email: str) -> dict[str, Any]:
         order = db.session.get(Order, order_id)
         if order is not None:
             orders.append(_export_order(order))
-    unsubscribed_at = db.session.execute(
-        select(Unsubscription.created_at).where(Unsubscription.shop_id == shop.id,
-                                                Unsubscription.email_hash == key)
-    ).scalar_one_or_none()
+    left_at = unsubscribed_at(shop.id, key)
     erasures = db.session.execute(
         select(Erasure.created_at, Erasure.source).where(Erasure.shop_id == shop.id,
                                                          Erasure.email_hash == key)
@@ -510,7 +508,7 @@ def export_customer(shop: Shop, email: str) -> dict[str, Any]:
         "email": normalized,
         "generated_at": _iso(utcnow()),
         "orders": orders,
-        "unsubscription": None if unsubscribed_at is None else {"created_at": _iso(unsubscribed_at)},
+        "unsubscription": None if left_at is None else {"created_at": _iso(left_at)},
         "erasures": [{"created_at": _iso(at), "source": source} for at, source in erasures],
     }
 

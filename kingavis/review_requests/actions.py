@@ -36,11 +36,12 @@ from kingavis.models import (
     ReviewRequest,
     Shop,
     ShopStatus,
-    Unsubscription,
     User,
     utcnow,
 )
 from kingavis.orders.events import normalize_email
+from kingavis.privacy.customer_keys import customer_key
+from kingavis.privacy.unsubscriptions import unsubscribed_at
 from kingavis.review_requests import lifecycle
 from kingavis.review_requests.lifecycle import decision_row
 from kingavis.review_requests.notes import NoteCode
@@ -574,14 +575,10 @@ def timeline(order: Order) -> list[TimelineEntry]:
         ).scalar_one_or_none()
         if review is not None:
             entries.append(TimelineEntry(at=review.created_at, kind="review", review=review))
-    unsubscribed_at = db.session.execute(
-        select(Unsubscription.created_at).where(
-            Unsubscription.shop_id == order.shop_id,
-            Unsubscription.email_normalized == normalize_email(order.customer_email),
-        )
-    ).scalar_one_or_none()
-    if unsubscribed_at is not None:
-        entries.append(TimelineEntry(at=unsubscribed_at, kind="unsubscribed"))
+    address = normalize_email(order.customer_email)
+    left_at = unsubscribed_at(order.shop_id, customer_key(order.shop_id, address)) if address else None
+    if left_at is not None:
+        entries.append(TimelineEntry(at=left_at, kind="unsubscribed"))
     rank = {"event": 0, "decision": 1, "email": 2, "opened": 3, "clicked": 4, "review": 5,
             "unsubscribed": 6}
 
