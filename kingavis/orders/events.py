@@ -30,7 +30,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from kingavis.delivery.service import choose_platform
 from kingavis.emails import normalize_email
@@ -60,6 +59,7 @@ from kingavis.orders.scheduling import (
 from kingavis.privacy.customer_keys import customer_key
 from kingavis.review_requests.lifecycle import SYSTEM, decision_row
 from kingavis.shops.service import ShopSnapshot
+from kingavis.transactions import retry_on_conflict
 
 log = logging.getLogger("kingavis.orders.events")
 
@@ -113,19 +113,8 @@ def apply_status_event(
     (``data.changed_at`` an aware datetime); ``raw_payload`` is the body as received, kept
     on the event row for the order timeline.
     """
-    for attempt in range(3):
-        try:
-            return _apply(shop, event, webhook_id, raw_payload, now or utcnow())
-        except IntegrityError:
-            # A concurrent delivery won a unique constraint; the retry sees its row.
-            db.session.rollback()
-            if attempt == 2:
-                raise
-        except Exception:
-            # Nothing half-applied is left in the caller's session.
-            db.session.rollback()
-            raise
-    raise AssertionError("unreachable")
+    at = now or utcnow()
+    return retry_on_conflict(lambda: _apply(shop, event, webhook_id, raw_payload, at))
 
 
 _orders = Order.__table__

@@ -43,7 +43,6 @@ from typing import Any
 from marshmallow import ValidationError
 from marshmallow.validate import Email
 from sqlalchemy import Text, cast, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from kingavis.accounts import audit
 from kingavis.extensions import db
@@ -71,6 +70,7 @@ from kingavis.review_requests import lifecycle
 from kingavis.reviews.public import review_author
 from kingavis.reviews.publication import change_review_state
 from kingavis.shops.service import ShopError
+from kingavis.transactions import retry_on_conflict
 
 log = logging.getLogger("kingavis.privacy.personal_data")
 
@@ -278,18 +278,8 @@ def erase_customer(
     if source not in SOURCES:
         raise ValueError(f"unknown erasure source {source!r}")
     normalized = validate_email(email)
-    for attempt in range(3):
-        try:
-            return _erase(shop, normalized, source, webhook_id, user, now or utcnow())
-        except IntegrityError:
-            # A concurrent delivery of the same webhook id won; the retry replays it.
-            db.session.rollback()
-            if attempt == 2:
-                raise
-        except Exception:
-            db.session.rollback()
-            raise
-    raise AssertionError("unreachable")
+    at = now or utcnow()
+    return retry_on_conflict(lambda: _erase(shop, normalized, source, webhook_id, user, at))
 
 
 def _replay(shop: Shop, webhook_id: str) -> ErasureResult | None:
