@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from log_privacy import addresses_logged_on_purpose
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from kingavis.extensions import db
 from kingavis.logging import JsonFormatter, configure_logging, scrub_emails
@@ -55,7 +55,7 @@ def test_a_database_error_in_a_traceback_shows_neither_address_nor_name(app: Fla
     if db.engine.dialect.name == "postgresql":
         assert "victim@example.com" in str(caught.value)  # the error itself does quote it
         # A JSON document refused: its CONTEXT line quotes the document, name included.
-        with pytest.raises(Exception) as refused:
+        with pytest.raises(DataError) as refused:
             db.session.execute(text("SELECT CAST(:doc AS json)"),
                                {"doc": '{"email": "victim@example.com", "first_name": "Zoë", '
                                        '"n": Infinity}'})
