@@ -101,6 +101,13 @@ def _render_settings(shop: Shop, form: SettingsForm, status: int = 200) -> tuple
     ), status
 
 
+def _flash_errors(exc: rules.RuleError) -> None:
+    """A refusal that has no form field to sit next to: each message as an error flash."""
+    for messages in exc.errors.values():
+        for message in messages:
+            flash(message, "error")
+
+
 @blueprint.route("/shops/<shop_key>/settings", methods=["GET", "POST"])
 @shop_view
 def settings(shop: Shop) -> Any:
@@ -217,9 +224,7 @@ def rule_activate(shop: Shop, rule_id: int) -> Response:
     try:
         changed = rules.activate_rule(shop, current_user, rule)
     except rules.RuleError as exc:
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
+        _flash_errors(exc)
         return redirect(url_for("admin.settings", shop_key=shop.key))
     if not changed:
         flash(gettext("Cette règle est déjà active."), "success")
@@ -239,9 +244,7 @@ def rule_delete(shop: Shop, rule_id: int) -> Response:
     try:
         rules.delete_rule(shop, current_user, rule)
     except rules.RuleError as exc:
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
+        _flash_errors(exc)
     else:
         flash(gettext("Règle « %(name)s » supprimée.", name=name), "success")
     return redirect(url_for("admin.settings", shop_key=shop.key))
@@ -280,9 +283,7 @@ def rule_apply(shop: Shop) -> Response:
     try:
         moved = rules.apply_rule(shop, current_user, rule_id)
     except rules.RuleError as exc:
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
+        _flash_errors(exc)
         return redirect(url_for("admin.rule_preview", shop_key=shop.key))
     flash(ngettext("Règle appliquée\u00a0: %(num)d demande programmée a été déplacée.",
                    "Règle appliquée\u00a0: %(num)d demandes programmées ont été déplacées.", moved),
