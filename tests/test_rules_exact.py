@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from delivery_helpers import log_lines
 from factories import make_shop
 from requests_helpers import audit_entries, decisions, merchant, request_row, scheduled, set_due
 from sqlalchemy import select
@@ -153,6 +154,7 @@ def test_the_limits_themselves_are_accepted_and_the_rule_comes_back_cleaned(shop
                                    "America/Montreal")
     assert rules.validate_rule(shop, data(delay_days=0, send_hour=0), active=False) == data(
         delay_days=0, send_hour=0)
+    assert rules.validate_rule(shop, data(name="Expédié XL"), active=False).name == "Expédié XL"
 
 
 def test_an_active_rule_may_not_trigger_on_a_cancel_status(shop) -> None:
@@ -167,6 +169,9 @@ def test_an_active_rule_may_not_trigger_on_a_cancel_status(shop) -> None:
         "5", "6", "7"]
     assert refusal(rules.validate_rule, shop, data(trigger_status_ids=["4"]), active=True,
                    cancels=["4"]) == {"trigger_status_ids": [both("4")]}
+    # Listed in the shop's order (by number), not as text.
+    assert refusal(rules.validate_rule, shop, data(trigger_status_ids=["10", "6"]), active=True,
+                   cancels=["6", "10"]) == {"trigger_status_ids": [both("6, 10")]}
 
 
 def test_a_known_status_list_is_the_shops_own(shop) -> None:
@@ -182,11 +187,14 @@ def test_a_known_status_list_is_the_shops_own(shop) -> None:
 def test_statuses_are_listed_numbers_first_in_numeric_order_then_the_others(shop) -> None:
     add_status(shop, "relais", "Retiré au relais", shipped=True)
     add_status(shop, "100", "Livré en relais", shipped=True)
+    add_status(shop, "9000000000", "Statut d'un autre module")
+    add_status(shop, "Abandon", "Panier abandonné")
 
     ids = [status_id for status_id, _ in rules.status_options(shop)]
-    assert ids == [str(n) for n in range(1, 14)] + ["100", "relais"]
-    assert [(s.status_id, s.name, s.shipped) for s in rules.known_statuses(shop)][-2:] == [
-        ("100", "Livré en relais", True), ("relais", "Retiré au relais", True)]
+    assert ids == [str(n) for n in range(1, 14)] + ["100", "9000000000", "Abandon", "relais"]
+    assert [(s.status_id, s.name, s.shipped) for s in rules.known_statuses(shop)][-4:] == [
+        ("100", "Livré en relais", True), ("9000000000", "Statut d'un autre module", None),
+        ("Abandon", "Panier abandonné", None), ("relais", "Retiré au relais", True)]
 
 
 # --------------------------------------------------------------------------- trigger coverage
@@ -279,6 +287,20 @@ def test_update_rule_records_each_change_and_says_when_scheduling_changed(shop) 
     assert (rule_of(active.id).delay_days, rule_of(inactive.id).send_hour) == (12, 8)
 
 
+def test_the_active_rule_is_not_updated_to_trigger_on_a_cancel_status(shop) -> None:
+    user = merchant(shop)
+    active = rule_of(shop.active_rule.id)
+
+    assert refusal(rules.update_rule, shop, user, active, data(
+        name="Livré", trigger_status_ids=["5", "6"])) == {"trigger_status_ids": [both("6")]}
+    assert rule_of(active.id).trigger_status_ids == ["5"] and entries(shop) == []
+
+    assert rules.update_rule(shop, user, rule_of(active.id), data(
+        name="Livré", trigger_status_ids=["5"], delay_days=10)) is False
+    assert entries(shop) == [("rule.update", "marchand@example.com", "rule", str(active.id), {
+        "changes": {"name": ["PrestaShop — Livré", "Livré"]}, "active": True})]
+
+
 def test_an_update_that_changes_nothing_records_nothing(shop) -> None:
     active = rule_of(shop.active_rule.id)
     same = data(name=" PrestaShop — Livré ", trigger_status_ids=["5", "5"], delay_days=10)
@@ -337,14 +359,26 @@ def test_activate_rule_records_the_rule_and_the_one_it_replaced(shop) -> None:
     assert fresh(shop).active_rule.id == second.id
 
 
+def test_activating_a_rule_leaves_other_shops_alone(shop) -> None:
+    other, _ = make_shop("Autre boutique")
+    theirs, first = other.active_rule.id, shop.active_rule.id
+    mine = rules.create_rule(shop, None, data())
+
+    assert rules.activate_rule(shop, None, mine) is True
+
+    assert rule_of(theirs).is_active is True
+    assert entries(shop)[-1][4] == {"name": "Expédié", "previous": [first]}
+
+
 def test_a_rule_on_a_cancel_status_is_not_activated(shop) -> None:
-    rule = rules.create_rule(shop, None, data(trigger_status_ids=["4", "7", "6"]))
+    rules.configure(shop, "cli", cancel_status_ids=["6", "7", "10"])
+    rule = rules.create_rule(shop, None, data(trigger_status_ids=["4", "10", "6"]))
 
     assert refusal(rules.activate_rule, shop, None, rule) == {"rule": [
-        "Cette règle déclenche sur un statut d'annulation de la boutique (6, 7)"
+        "Cette règle déclenche sur un statut d'annulation de la boutique (6, 10)"
         f"{NBSP}: modifiez la règle ou les statuts d'annulation avant de l'activer."]}
     assert rule_of(rule.id).is_active is False
-    assert [e[0] for e in entries(shop)] == ["rule.create"]
+    assert [e[0] for e in entries(shop)] == ["settings.update", "rule.create"]
 
 
 # --------------------------------------------------------------------------- settings
@@ -370,6 +404,16 @@ def test_each_refused_setting_has_its_own_message(shop, overrides, errors) -> No
     assert (fresh(shop).cancel_status_ids, fresh(shop).customer_window_days) == (
         ["6", "7", "8"], 30)
     assert entries(shop) == []
+
+
+def test_two_messages_for_one_field_are_said_in_one_line_in_the_shops_order(shop) -> None:
+    rules.configure(shop, "cli", trigger_status_ids=["5", "10"])
+
+    with pytest.raises(rules.RuleError) as caught:
+        rules.validate_settings(fresh(shop), settings(shop, cancel_status_ids=["10", "999", "5"]))
+
+    assert caught.value.errors == {"cancel_status_ids": [unknown("999"), both_active("5, 10")]}
+    assert str(caught.value) == f"cancel_status_ids: {unknown('999')} {both_active('5, 10')}"
 
 
 def test_settings_limits_and_cleaning(shop) -> None:
@@ -416,6 +460,19 @@ def test_update_settings_records_the_changes_and_the_pause_apart(shop) -> None:
     assert rules.update_settings(saved, user, settings(saved, paused=False)) == {
         "paused": [True, False]}
     assert [e[0] for e in entries(shop)] == ["settings.update", "shop.pause", "shop.resume"]
+
+
+def test_pausing_records_and_logs_who_did_it(shop) -> None:
+    user = merchant(shop)
+    with log_lines("kingavis.settings") as logged:
+        assert rules.set_paused(shop, user, True) is True
+        assert rules.set_paused(fresh(shop), "cli", False) is True
+
+    assert logged.lines("shop paused") == [{"shop": shop.key, "actor": f"user:{user.id}"}]
+    assert logged.lines("shop resumed") == [{"shop": shop.key, "actor": "cli"}]
+    assert [e[:4] for e in entries(shop)] == [
+        ("shop.pause", "marchand@example.com", "shop", str(shop.id)),
+        ("shop.resume", "cli", "shop", str(shop.id))]
 
 
 def test_set_paused_takes_only_yes_or_no(shop) -> None:
@@ -554,6 +611,24 @@ def test_preview_counts_moves_unchanged_and_kept_and_names_the_kept_status(shop)
     assert preview.rule.id == shop.active_rule.id
 
 
+def test_preview_lists_the_moves_soonest_first_and_only_this_shops(shop) -> None:
+    other, _ = make_shop("Autre boutique")
+    theirs = scheduled(other, "9", delivered_days_ago=1, email="z@example.com")
+    late = scheduled(shop, "1", delivered_days_ago=1)
+    early = scheduled(shop, "2", delivered_days_ago=3, email="b@example.com", reference=None)
+    rules.configure(shop, "cli", delay_days=20)
+
+    preview = rules.preview_apply(fresh(shop))
+
+    assert [(m.request_id, m.order_reference) for m in preview.moves] == [(early, "2"),
+                                                                          (late, "REF1")]
+    assert preview.total == 2
+    rule_id = fresh(shop).active_rule.id
+    theirs_due = request_row(theirs).due_at
+    assert rules.apply_rule(fresh(shop), None, rule_id) == 2
+    assert request_row(theirs).due_at == theirs_due
+
+
 def test_apply_rule_moves_records_and_audits(shop) -> None:
     user = merchant(shop)
     a = scheduled(shop, "1", delivered_days_ago=1)
@@ -562,9 +637,14 @@ def test_apply_rule_moves_records_and_audits(shop) -> None:
     row = request_row(kept)
     row.triggered_at = None
     db.session.commit()
-    rules.configure(shop, "cli", delay_days=20)
-    rule_id = fresh(shop).active_rule.id
-    now = utcnow()
+    first_rule = shop.active_rule.id
+    other, _ = make_shop("Autre boutique")  # with its own active rule
+    new_rule = rules.create_rule(shop, None, data(name="Livré + 20", trigger_status_ids=["5"],
+                                                  delay_days=20))
+    rules.activate_rule(shop, None, new_rule)
+    rule_id = new_rule.id
+    now = utcnow() - timedelta(minutes=7)  # a time of its own, told apart from the clock's
+    assert request_row(a).rule_id == first_rule != rule_id
 
     assert rules.apply_rule(fresh(shop), user, rule_id, now=now) == 2
 
@@ -574,8 +654,8 @@ def test_apply_rule_moves_records_and_audits(shop) -> None:
         assert (moved.next_attempt_at, moved.rule_id, moved.updated_at) == (moved.due_at,
                                                                              rule_id, now)
         last = decisions(request_id)[-1]
-        assert (last.state, last.actor, last.due_at) == ("scheduled", "marchand@example.com",
-                                                         moved.due_at)
+        assert (last.state, last.actor, last.due_at, last.created_at) == (
+            "scheduled", "marchand@example.com", moved.due_at, now)
     assert entries(shop)[-1] == ("rule.apply", "marchand@example.com", "rule", str(rule_id),
                                  {"moved": 2, "unchanged": 0, "kept": 1})
     # Again: nothing left to move, and the audit says what was seen.

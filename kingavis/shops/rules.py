@@ -79,8 +79,9 @@ class SettingsData:
 # --------------------------------------------------------------------------- statuses
 
 
-def _status_sort_key(status_id: str) -> tuple[int, str]:
-    return (int(status_id), "") if status_id.isdigit() else (10**9, status_id)
+def _status_sort_key(status_id: str) -> tuple[bool, int | str]:
+    """Numbered statuses first, by number (PrestaShop's lifecycle order), then named ones."""
+    return (False, int(status_id)) if status_id.isdigit() else (True, status_id)
 
 
 def status_options(shop: Shop) -> list[tuple[str, str]]:
@@ -334,6 +335,21 @@ def activate_rule(shop: Shop, user: Actor, rule: InvitationRule) -> bool:
 # --------------------------------------------------------------------------- settings
 
 
+def _cancel_errors(shop: Shop, cancels: list[str], triggers: Iterable[str]) -> list[str]:
+    """What is wrong with these (cleaned) cancel statuses: unknown to the shop, or also a
+    trigger of the active rule (an order would be cancelled and scheduled by one event)."""
+    messages = []
+    known = _known_statuses(shop)
+    if unknown := [c for c in cancels if c not in known]:
+        messages.append(gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.",
+                                ids=", ".join(unknown)))
+    if overlap := sorted(set(cancels) & set(triggers), key=_status_sort_key):
+        messages.append(gettext(
+            "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation\u00a0: "
+            "%(ids)s.", ids=", ".join(overlap)))
+    return messages
+
+
 def validate_settings(shop: Shop, data: SettingsData,
                       triggers: Iterable[str] | None = None) -> SettingsData:
     """The cleaned settings, or RuleError with a French message per invalid field.
@@ -343,17 +359,11 @@ def validate_settings(shop: Shop, data: SettingsData,
     """
     errors: dict[str, list[str]] = {}
     cancels = _clean_ids(data.cancel_status_ids)
-    known = _known_statuses(shop)
-    if unknown := [c for c in cancels if c not in known]:
-        _add(errors, "cancel_status_ids",
-             gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
     rule = shop.active_rule
     if triggers is None:
         triggers = () if rule is None else (rule.trigger_status_ids or ())
-    if overlap := sorted(set(cancels) & set(triggers), key=_status_sort_key):
-        _add(errors, "cancel_status_ids", gettext(
-            "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation\u00a0: "
-            "%(ids)s.", ids=", ".join(overlap)))
+    if messages := _cancel_errors(shop, cancels, triggers):
+        errors["cancel_status_ids"] = messages
     if not isinstance(data.customer_window_days, int) or not (
         0 <= data.customer_window_days <= MAX_WINDOW_DAYS
     ):
@@ -434,7 +444,7 @@ def configure(
     """Change the active rule and the cancel statuses in one go (``shops configure``).
 
     What is not given stays. The same checks and messages as the back-office's rule form
-    (``validate_rule``) and settings form (``validate_settings``), checked together: a status
+    (``validate_rule``) and settings form (its cancel statuses), checked together: a status
     moved from the cancel statuses to the triggers in the same call is no conflict. All or
     nothing; the same audit entries (``rule.update``, ``settings.update``). ``send_hour=None``
     clears the hour (``KEEP``, the default, keeps it). Returns the changes.
@@ -450,20 +460,17 @@ def configure(
         send_hour=rule.send_hour if send_hour is KEEP else send_hour,
         timezone=rule.timezone if timezone is None else timezone,
     )
-    cancels = list(shop.cancel_status_ids or () if cancel_status_ids is None else cancel_status_ids)
+    cancels = _clean_ids(shop.cancel_status_ids or () if cancel_status_ids is None
+                         else cancel_status_ids)
     errors: dict[str, list[str]] = {}
-    clean_rule = clean_settings = None
     try:
-        clean_rule = validate_rule(shop, wanted, active=True, cancels=_clean_ids(cancels))
+        clean_rule = validate_rule(shop, wanted, active=True, cancels=cancels)
     except RuleError as exc:
         errors.update(exc.errors)
-    try:
-        clean_settings = validate_settings(shop, SettingsData(
-            cancels, bool(shop.require_consent), shop.customer_window_days, bool(shop.paused)),
-            triggers=())
-    except RuleError as exc:
-        errors.update(exc.errors)
-    if errors or clean_rule is None or clean_settings is None:
+    # The overlap with the triggers was checked just above, against the new ones.
+    if messages := _cancel_errors(shop, cancels, ()):
+        errors["cancel_status_ids"] = messages
+    if errors:
         raise RuleError(errors)
     _lock_shop(shop)
     before = _rule_state(rule)
@@ -476,9 +483,9 @@ def configure(
         audit.record(actor, "rule.update", shop=shop, target_type="rule", target_id=rule.id,
                      details={"changes": dict(changes), "active": True})
     old_cancels = _clean_ids(shop.cancel_status_ids or ())
-    if clean_settings.cancel_status_ids != old_cancels:
-        shop.cancel_status_ids = clean_settings.cancel_status_ids
-        cancel_change = {"cancel_status_ids": [old_cancels, clean_settings.cancel_status_ids]}
+    if cancels != old_cancels:
+        shop.cancel_status_ids = cancels
+        cancel_change = {"cancel_status_ids": [old_cancels, cancels]}
         audit.record(actor, "settings.update", shop=shop, target_type="shop", target_id=shop.id,
                      details={"changes": cancel_change})
         changes.update(cancel_change)
@@ -530,7 +537,7 @@ def _as_rule(rule: InvitationRule) -> Rule:
     )
 
 
-def _plan(shop: Shop, rule: InvitationRule, rows: Iterable[Any], now: datetime) -> Preview:
+def _plan(rule: InvitationRule, rows: Iterable[Any], now: datetime) -> Preview:
     target = _as_rule(rule)
     preview = Preview(rule=rule)
     for request_id, reference, external_id, due_at, triggered_at, trigger_id, trigger_name in rows:
@@ -575,7 +582,7 @@ def preview_apply(shop: Shop, now: datetime | None = None) -> Preview:
     rule = shop.active_rule
     if rule is None:
         raise RuleError({"rule": [gettext("Cette boutique n'a pas de règle active.")]})
-    return _plan(shop, rule, _scheduled_rows(shop), now or utcnow())
+    return _plan(rule, _scheduled_rows(shop), now or utcnow())
 
 
 def apply_rule(shop: Shop, user: Actor, rule_id: int, now: datetime | None = None) -> int:
@@ -595,7 +602,7 @@ def apply_rule(shop: Shop, user: Actor, rule_id: int, now: datetime | None = Non
         raise RuleError({"rule": [gettext(
             "La règle active a changé depuis l'aperçu\u00a0: vérifiez le nouvel aperçu avant "
             "d'appliquer.")]})
-    plan = _plan(shop, rule, _scheduled_rows(shop, lock=True), now)
+    plan = _plan(rule, _scheduled_rows(shop, lock=True), now)
     actor = user.email if user is not None else "system"
     moved = 0
     for move in plan.moves:
