@@ -512,6 +512,69 @@ def test_a_temporary_error_on_a_reminder_no_longer_ours_records_nothing(
     assert not any(n.startswith("reminder: temporary error") for n in _notes(request_id)[entries:])
 
 
+@pytest.mark.parametrize("reply", ["accepted", "refused"])
+def test_a_reminder_claimed_again_during_its_send(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines, reply: str
+) -> None:
+    """The lease ended during a slow send and the dispatcher claimed the reminder again.
+    Accepted by the server, it went out: recorded as sent, once, with a warning naming both
+    attempts. Refused: the newer claim decides, this job drops nothing."""
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: nothing changes meanwhile")
+    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    entries = len(_notes(request_id))
+    if reply == "refused":
+        smtp.recipient_replies["customer-1@example.com"] = "550 5.1.1 User unknown"
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class SlowServer:
+            def send(self, message: object) -> object:
+                assert claim_reminders(due + timedelta(seconds=61), 10) == [(request_id, 2)]
+                return smtp_transport.send(message)
+
+        outcome = deliver_reminder(request_id, 1, SlowServer(), now=due)
+
+    row = request_row(request_id)
+    if reply == "accepted":
+        assert outcome is Outcome.SENT and row.reminder_sent_at == due
+        assert delivery_log.lines("reminder claimed again while it was being sent") == [
+            {"review_request": request_id, "attempt": 1, "attempts": 2}]
+        assert [line["attempt"] for line in delivery_log.lines("reminder sent")] == [1]
+        assert _notes(request_id)[entries:] == ["reminder sent, attempt 1"]
+    else:
+        assert outcome is Outcome.STALE
+        assert (row.reminder_sent_at, row.reminder_attempts) == (None, 2)
+        assert row.reminder_due_at is not None  # still the newer claim's
+        assert _notes(request_id)[entries:] == []
+        assert delivery_log.lines("reminder dropped") == []
+
+
+def test_a_refused_reminder_is_logged_without_the_customers_address(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+) -> None:
+    from kingavis.delivery.dispatcher import claim_reminders
+    from kingavis.delivery.transports import open_transport
+
+    shop = _shop()
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    smtp.recipient_replies["customer-1@example.com"] = (
+        "550 5.1.1 <customer-1@example.com>: Recipient address rejected")
+    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+        assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.FAILED
+
+    [dropped] = delivery_log.lines("reminder dropped")
+    assert dropped["why"] == "reminder_refused" and "Recipient address rejected" in dropped["error"]
+    assert "customer-1@example.com" not in str(delivery_log.records[-1].__dict__)
+
+
 def test_a_reminder_job_run_again_after_its_refusal_sends_nothing(
     mail_app: Flask, smtp: SMTPServer
 ) -> None:
