@@ -156,3 +156,40 @@ def test_a_new_status_is_added_to_the_shops_list_with_its_shipped_flag(app) -> N
     db.session.rollback()
     statuses = {s.status_id: s for s in known_statuses(shop)}
     assert statuses["41"] == KnownStatus("41", "Remis au transporteur", True)
+
+
+def _statuses(shop) -> dict[str, tuple[str, bool | None, bool | None]]:
+    from kingavis.models import ShopStatus
+
+    db.session.expire_all()
+    return {row.status_id: (row.name, row.paid, row.shipped) for row in db.session.execute(
+        select(ShopStatus).where(ShopStatus.shop_id == shop.id)).scalars()}
+
+
+def test_each_shop_learns_its_own_statuses_even_when_another_sent_the_same(app) -> None:
+    """Two shops with the same custom status: each one's list gets it (the back-office offers
+    it as a trigger), however the service remembers what it has already written."""
+    first, _ = make_shop("Première")
+    second, _ = make_shop("Seconde")
+    at = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    for shop in (first, second):
+        apply_status_event(shop, event("1", "42", at, status_name="Retiré en relais", paid=True,
+                                       shipped=True), new_webhook_id())
+
+    assert _statuses(first)["42"] == _statuses(second)["42"] == ("Retiré en relais", True, True)
+
+
+def test_a_status_whose_flags_change_is_written_again(app) -> None:
+    """The module's configuration changed: the same status now says not paid, then not
+    shipped. The shop's list follows (the rule book reads it for rule 2)."""
+    shop, _ = make_shop()
+    at = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    apply_status_event(shop, event("1", "42", at, status_name="Relais", paid=True, shipped=True),
+                       new_webhook_id())
+    apply_status_event(shop, event("2", "42", at, status_name="Relais", paid=False,
+                                   shipped=True), new_webhook_id())
+    assert _statuses(shop)["42"] == ("Relais", False, True)
+
+    apply_status_event(shop, event("3", "42", at, status_name="Relais", paid=False,
+                                   shipped=False), new_webhook_id())
+    assert _statuses(shop)["42"] == ("Relais", False, False)
