@@ -571,8 +571,9 @@ def test_a_refused_reminder_is_logged_without_the_customers_address(
         assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.FAILED
 
     [dropped] = delivery_log.lines("reminder dropped")
-    assert dropped["why"] == "reminder_refused" and "Recipient address rejected" in dropped["error"]
-    assert "customer-1@example.com" not in str(delivery_log.records[-1].__dict__)
+    assert dropped["why"] == "reminder_refused"
+    assert dropped["error"] == ("550 recipient refused: 5.1.1 <c***@example.com>: "
+                                "Recipient address rejected")
 
 
 def test_a_reminder_job_run_again_after_its_refusal_sends_nothing(
