@@ -555,11 +555,14 @@ def test_a_reminder_claimed_again_during_its_send(
         assert delivery_log.lines("reminder dropped") == []
 
 
+@pytest.mark.parametrize("refused_by", ["server", "transport"])
 def test_a_refused_reminder_is_logged_without_the_customers_address(
-    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines, refused_by: str
 ) -> None:
+    """The server's words are kept, the address in them masked: by the SMTP transport for a
+    server's reply, and again by the log line for an error from any other transport."""
     from kingavis.delivery.dispatcher import claim_reminders
-    from kingavis.delivery.transports import open_transport
+    from kingavis.delivery.transports import PermanentMailError, open_transport
 
     shop = _shop()
     request_id, now = _first_email(shop)
@@ -567,13 +570,21 @@ def test_a_refused_reminder_is_logged_without_the_customers_address(
     assert claim_reminders(due, 10) == [(request_id, 1)]
     smtp.recipient_replies["customer-1@example.com"] = (
         "550 5.1.1 <customer-1@example.com>: Recipient address rejected")
-    with open_transport(mail_app.config["MAIL_URL"]) as transport:
+    with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
+        class OtherTransport:
+            def send(self, message: object) -> object:
+                raise PermanentMailError("550 5.1.1 <customer-1@example.com>: Recipient address "
+                                         "rejected", code=550)
+
+        transport = smtp_transport if refused_by == "server" else OtherTransport()
         assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.FAILED
 
     [dropped] = delivery_log.lines("reminder dropped")
     assert dropped["why"] == "reminder_refused"
-    assert dropped["error"] == ("550 recipient refused: 5.1.1 <c***@example.com>: "
-                                "Recipient address rejected")
+    assert dropped["error"] == {
+        "server": "550 recipient refused: 5.1.1 <c***@example.com>: Recipient address rejected",
+        "transport": "550 5.1.1 <c***@example.com>: Recipient address rejected",
+    }[refused_by]
 
 
 def test_a_reminder_job_run_again_after_its_refusal_sends_nothing(
