@@ -95,6 +95,24 @@ def _first_email(shop: Shop, order_id: str = "1") -> tuple[int, Any]:
     return request_id, now
 
 
+def _claimed_reminder(shop: Shop) -> tuple[int, Any]:
+    """A first email sent now and its reminder claimed (attempt 1) when due; (id, due time)."""
+    from kingavis.delivery.dispatcher import claim_reminders
+
+    request_id, now = _first_email(shop)
+    due = now + timedelta(days=DAYS, seconds=1)
+    assert claim_reminders(due, 10) == [(request_id, 1)]
+    return request_id, due
+
+
+def _mid_send_changes_possible(app: Flask) -> None:
+    """For a test that changes the request during a slow send: SQLite only (PostgreSQL holds
+    the row lock for the send), with a 60 s lease the test outlives on paper."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL holds the request's row lock for the send: nothing changes meanwhile")
+    app.config["DISPATCH_LEASE_SECONDS"] = 60
+
+
 # --- the setting ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", [0, 61, -1, "3", 2.5, True])
@@ -323,13 +341,10 @@ def test_paused_shop_reminder_waits_then_goes_on_resume(mail_app: Flask, smtp: S
 
 
 def test_a_claimed_reminder_meeting_a_pause_is_put_back(mail_app: Flask, smtp: SMTPServer) -> None:
-    from kingavis.delivery.dispatcher import claim_reminders
     from kingavis.delivery.transports import open_transport
 
     shop = _shop()
-    request_id, now = _first_email(shop)
-    due = now + timedelta(days=DAYS, seconds=1)
-    assert claim_reminders(due, 10) == [(request_id, 1)]
+    request_id, due = _claimed_reminder(shop)
     set_paused(db.session.get(Shop, shop.id), None, True)
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
         assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.PAUSED
@@ -449,9 +464,7 @@ def test_a_reminder_job_that_starts_late_in_its_lease_renews_it_for_the_send(
         pytest.skip("PostgreSQL holds the request's row lock for the send: no claim meanwhile")
     mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
     shop = _shop()
-    request_id, now = _first_email(shop)
-    due = now + timedelta(days=DAYS, seconds=1)
-    assert claim_reminders(due, 10) == [(request_id, 1)]
+    request_id, due = _claimed_reminder(shop)
     claimed_meanwhile: list[tuple[int, int]] = []
     smtp.data_reply = reply
     late = due + timedelta(seconds=50)
@@ -483,13 +496,9 @@ def test_a_temporary_error_on_a_reminder_no_longer_ours_records_nothing(
     from kingavis.delivery.transports import open_transport
     from kingavis.privacy.personal_data import erase_customer
 
-    if db.engine.dialect.name == "postgresql":
-        pytest.skip("PostgreSQL holds the request's row lock for the send: nothing changes meanwhile")
-    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    _mid_send_changes_possible(mail_app)
     shop = _shop()
-    request_id, now = _first_email(shop)
-    due = now + timedelta(days=DAYS, seconds=1)
-    assert claim_reminders(due, 10) == [(request_id, 1)]
+    request_id, due = _claimed_reminder(shop)
     entries = len(_notes(request_id))
     smtp.data_reply = "451 4.3.0 Try again later"
     with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
@@ -522,13 +531,9 @@ def test_a_reminder_claimed_again_during_its_send(
     from kingavis.delivery.dispatcher import claim_reminders
     from kingavis.delivery.transports import open_transport
 
-    if db.engine.dialect.name == "postgresql":
-        pytest.skip("PostgreSQL holds the request's row lock for the send: nothing changes meanwhile")
-    mail_app.config["DISPATCH_LEASE_SECONDS"] = 60
+    _mid_send_changes_possible(mail_app)
     shop = _shop()
-    request_id, now = _first_email(shop)
-    due = now + timedelta(days=DAYS, seconds=1)
-    assert claim_reminders(due, 10) == [(request_id, 1)]
+    request_id, due = _claimed_reminder(shop)
     entries = len(_notes(request_id))
     if reply == "refused":
         smtp.recipient_replies["customer-1@example.com"] = "550 5.1.1 User unknown"
@@ -561,13 +566,10 @@ def test_a_refused_reminder_is_logged_without_the_customers_address(
 ) -> None:
     """The server's words are kept, the address in them masked: by the SMTP transport for a
     server's reply, and again by the log line for an error from any other transport."""
-    from kingavis.delivery.dispatcher import claim_reminders
     from kingavis.delivery.transports import PermanentMailError, open_transport
 
     shop = _shop()
-    request_id, now = _first_email(shop)
-    due = now + timedelta(days=DAYS, seconds=1)
-    assert claim_reminders(due, 10) == [(request_id, 1)]
+    request_id, due = _claimed_reminder(shop)
     smtp.recipient_replies["customer-1@example.com"] = (
         "550 5.1.1 <customer-1@example.com>: Recipient address rejected")
     with open_transport(mail_app.config["MAIL_URL"]) as smtp_transport:
@@ -592,13 +594,10 @@ def test_a_reminder_job_run_again_after_its_refusal_sends_nothing(
 ) -> None:
     """The same reminder job delivered twice (a queue may run a job again): the second run
     finds the reminder dropped and leaves it."""
-    from kingavis.delivery.dispatcher import claim_reminders
     from kingavis.delivery.transports import open_transport
 
     shop = _shop()
-    request_id, now = _first_email(shop)
-    due = now + timedelta(days=DAYS, seconds=1)
-    assert claim_reminders(due, 10) == [(request_id, 1)]
+    request_id, due = _claimed_reminder(shop)
     smtp.recipient_replies["customer-1@example.com"] = "550 5.1.1 User unknown"
     with open_transport(mail_app.config["MAIL_URL"]) as transport:
         assert deliver_reminder(request_id, 1, transport, now=due) is Outcome.FAILED
