@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -164,18 +164,7 @@ def _with_secrets_valid_at(
     shop: ShopSnapshot, secret_rows: tuple[SecretRow, ...], now: datetime
 ) -> ShopSnapshot:
     valid = {sid: secret for sid, secret, expires_at in secret_rows if secret_is_valid(expires_at, now)}
-    return ShopSnapshot(
-        id=shop.id,
-        key=shop.key,
-        cancel_status_ids=list(shop.cancel_status_ids),
-        require_consent=shop.require_consent,
-        customer_window_days=shop.customer_window_days,
-        balancing_platform=shop.balancing_platform,
-        balancing_url=shop.balancing_url,
-        balancing_split_percent=shop.balancing_split_percent,
-        active_rule=shop.active_rule,
-        secrets=[valid[i] for i in sorted(valid, reverse=True)],
-    )
+    return replace(shop, secrets=[valid[i] for i in sorted(valid, reverse=True)])
 
 
 def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
