@@ -26,7 +26,7 @@ from kingavis.delivery.mail import choose_language
 from kingavis.extensions import csrf, db
 from kingavis.models import Review, ReviewRequest
 from kingavis.pages import blueprint
-from kingavis.pages.views import _find, _not_found, _page
+from kingavis.pages.views import _not_found, _page, by_token
 from kingavis.private_urls import keep_private
 from kingavis.review_requests.tracking import count_click, third_party_redirect
 from kingavis.reviews import questionnaire as service
@@ -249,10 +249,8 @@ def _questionnaire(review_request: ReviewRequest, state: LinkState, status: int 
 
 
 @blueprint.get("/r/<token>")
-def review_page(token: str) -> Response:
-    review_request = _find(token)
-    if review_request is None:
-        return _not_found()
+@by_token
+def review_page(review_request: ReviewRequest) -> Response:
     elsewhere = third_party_redirect(review_request)
     if elsewhere:
         # An invitation that Review Balancing sent to the shop's third-party review page.
@@ -279,10 +277,8 @@ def _field_errors(lang: str, errors: dict[str, str], comment: str) -> dict[str, 
 
 @blueprint.post("/r/<token>")
 @csrf.exempt
-def submit_review(token: str) -> Response:
-    review_request = _find(token)
-    if review_request is None:
-        return _not_found()
+@by_token
+def submit_review(review_request: ReviewRequest) -> Response:
     rating = request.form.get("rating")
     comment = request.form.get("comment", "")
     lang = _lang(review_request)
@@ -303,10 +299,8 @@ def submit_review(token: str) -> Response:
 
 @blueprint.post("/r/<token>/not-received")
 @csrf.exempt
-def not_received(token: str) -> Response:
-    review_request = _find(token)
-    if review_request is None:
-        return _not_found()
+@by_token
+def not_received(review_request: ReviewRequest) -> Response:
     lang = _lang(review_request)
     try:
         due = service.postpone_not_received(review_request)
@@ -320,12 +314,10 @@ def not_received(token: str) -> Response:
 
 @blueprint.post("/r/<token>/withdraw")
 @csrf.exempt
-def withdraw(token: str) -> Response:
+@by_token
+def withdraw(review_request: ReviewRequest) -> Response:
     """The author withdraws their review (CONTRACT 7). Idempotent: a second POST shows the
     same page, 200, and changes nothing. The token is the secret, as for the other forms."""
-    review_request = _find(token)
-    if review_request is None:
-        return _not_found()
     try:
         review = withdraw_by_author(review_request)
     except ActionError:
@@ -335,11 +327,9 @@ def withdraw(token: str) -> Response:
 
 @blueprint.route("/r/<token>/share", methods=["POST"])
 @csrf.exempt
-def share(token: str) -> Response:
+@by_token
+def share(review_request: ReviewRequest) -> Response:
     """The thank-you page's share button: count the click, then go to the shop's review site."""
-    review_request = _find(token)
-    if review_request is None:
-        return _not_found()
     try:
         url = service.count_share_click(review_request)
     except ReviewError:

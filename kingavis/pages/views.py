@@ -11,8 +11,10 @@ unsubscriptions again at send time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from collections.abc import Callable
 
 from flask import Response, current_app, make_response, request
 from sqlalchemy import select
@@ -56,6 +58,20 @@ def _not_found() -> Response:
     return _page("pages/not_found.html", 404, lang=lang)
 
 
+def by_token(view: Callable[[ReviewRequest], Response]) -> Callable[[str], Response]:
+    """A page of the customer's link: ``view`` gets the request its token names; an unknown
+    or malformed token gets the not-found page."""
+
+    @functools.wraps(view)
+    def page(token: str) -> Response:
+        review_request = _find(token)
+        if review_request is None:
+            return _not_found()
+        return view(review_request)
+
+    return page
+
+
 def _context(review_request: ReviewRequest, done: bool) -> dict[str, object]:
     order = review_request.order
     shop = review_request.shop
@@ -69,10 +85,8 @@ def _context(review_request: ReviewRequest, done: bool) -> dict[str, object]:
 
 
 @blueprint.get("/u/<token>")
-def unsubscribe_page(token: str) -> Response:
-    review_request = _find(token)
-    if review_request is None:
-        return _not_found()
+@by_token
+def unsubscribe_page(review_request: ReviewRequest) -> Response:
     context = _context(review_request, unsubscriptions.is_unsubscribed(review_request.shop_id,
                                                        review_request.customer_email_hash))
     db.session.rollback()
@@ -81,10 +95,8 @@ def unsubscribe_page(token: str) -> Response:
 
 @blueprint.post("/u/<token>")
 @csrf.exempt
-def unsubscribe(token: str) -> Response:
-    review_request = _find(token)
-    if review_request is None:
-        return _not_found()
+@by_token
+def unsubscribe(review_request: ReviewRequest) -> Response:
     unsubscriptions.unsubscribe(review_request.shop_id, review_request.customer_email_normalized,
                                 review_request.customer_email_hash)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
