@@ -266,3 +266,17 @@ def test_too_many_lists_get_429(database_url: str, tmp_path: Any) -> None:
         assert int(answers[-1].headers["Retry-After"]) >= 1
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_list_answers_503_while_the_database_is_down(database_url: str, tmp_path: Any) -> None:
+    from conftest import make_app
+    from test_outages import unreachable
+
+    down = make_app(unreachable(database_url, tmp_path), tmp_path)
+    raw = json.dumps(body(*PRESTASHOP)).encode()
+    response = down.test_client().put("/webhooks/v1/shp_abcdefghijklmnop/order-states", data=raw,
+                                      headers=sign("whsec_" + "A" * 43 + "=", raw, "msg_down_1"))
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    with down.app_context():
+        db.engine.dispose()

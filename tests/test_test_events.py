@@ -9,10 +9,21 @@ from typing import Any
 
 import pytest
 from factories import make_shop, new_webhook_id, post_event, sign, status_event
+from jsonschema import Draft202012Validator
 from personal_data_helpers import EMAIL, make_customer
 from sqlalchemy import text
 
 from kingavis.extensions import db
+from webhooks.views import OPENAPI_PATH
+
+DOC: dict[str, Any] = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+
+
+def documented(path: str, method: str, value: Any) -> None:
+    """``value`` matches the 200 answer the OpenAPI document describes for that operation."""
+    schema = DOC["paths"][f"/webhooks/v1/{{shop_key}}/{path}"][method]["responses"]["200"][
+        "content"]["application/json"]["schema"]
+    Draft202012Validator({**schema, "components": DOC["components"]}).validate(value)
 
 
 def every_row() -> dict[str, list[tuple[Any, ...]]]:
@@ -59,6 +70,7 @@ def test_a_test_status_event_is_answered_and_nothing_is_stored(client: Any) -> N
     assert answer.get_json() == {"webhook_id": "msg_test_a", "order_id": "1234",
                                  "outcome": "test", "review_request": None}
     assert "Idempotent-Replayed" not in answer.headers
+    documented("order-status", "post", answer.get_json())
     # No order, customer, request, timeline row or status learnt.
     assert every_row() == before
 
@@ -136,6 +148,7 @@ def test_a_test_erasure_erases_nothing(client: Any) -> None:
     assert answer.status_code == 200
     assert answer.get_json() == {"webhook_id": "msg_erase_test", "test": True, "erased": {
         "orders": 0, "review_requests_cancelled": 0, "reviews_withdrawn": 0}}
+    documented("customer-erasure", "post", answer.get_json())
     again = post(client, shop, secret, "customer-erasure", erasure(test=True),
                  webhook_id="msg_erase_test")
     assert (again.status_code, again.get_json()) == (200, answer.get_json())
@@ -162,6 +175,7 @@ def test_a_test_state_list_changes_no_status(client: Any) -> None:
                   webhook_id="msg_states_test", method="put")
     assert answer.status_code == 200
     assert answer.get_json() == {"states": 2, "test": True}
+    documented("order-states", "put", answer.get_json())
     again = post(client, shop, secret, "order-states",
                  states(("5", "Livré"), ("31", "Livré en point relais"), test=True),
                  webhook_id="msg_states_test", method="put")
