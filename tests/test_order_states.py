@@ -189,6 +189,17 @@ def test_the_rule_page_lists_and_accepts_a_declared_status(client: Any) -> None:
     db.session.expire_all()
     assert db.session.get(type(rule), rule.id).trigger_status_ids == [RELAY[0]]
 
+    # The settings page lists it too and takes a declared status as a cancel status.
+    assert put(client, shop, secret, body(*PRESTASHOP, state("40", "Colis perdu"),
+                                          timestamp="2026-12-02T09:00:00Z")).status_code == 200
+    settings = client.get(f"/admin/shops/{shop.key}/settings").get_data(as_text=True)
+    assert "Colis perdu (40)" in settings
+    saved = client.post(f"/admin/shops/{shop.key}/settings", data={
+        "cancel_status_ids": ["6", "40"], "customer_window_days": "30"})
+    assert saved.status_code in (200, 302)
+    db.session.expire_all()
+    assert db.session.get(Shop, shop.id).cancel_status_ids == ["6", "40"]
+
 
 # --------------------------------------------------------------------------- refusals
 
@@ -280,3 +291,31 @@ def test_a_list_answers_503_while_the_database_is_down(database_url: str, tmp_pa
     assert int(response.headers["Retry-After"]) > 0
     with down.app_context():
         db.engine.dispose()
+
+
+def test_concurrent_deliveries_of_lists_and_events_lose_nothing(app: Flask) -> None:
+    """The same list delivered twice at once is applied once; a list and an event with a new
+    status at the same moment both end in the shop's list (real threads, real locks)."""
+    from test_concurrency import run_together
+
+    from kingavis.orders.events import apply_status_event
+    from kingavis.orders.statuses import sync_declared_states
+    from kingavis.shops.service import get_shop
+    from webhooks.schemas import load_event, load_states
+
+    shop, _ = make_shop()
+    key = shop.key
+    listed = load_states(body(*PRESTASHOP))
+    event = load_event(status_event("900", "77", status_name="Statut d'un autre module"))
+    results = run_together(app, [
+        lambda: sync_declared_states(get_shop(key), listed, "msg_same"),
+        lambda: sync_declared_states(get_shop(key), listed, "msg_same"),
+        lambda: apply_status_event(get_shop(key), event, "msg_event"),
+    ])
+    assert sorted(r.replayed for r in results[:2]) == [False, True]
+    assert results[0].body == results[1].body == {"states": len(PRESTASHOP)}
+    assert results[2].status_code == 202
+    assert db.session.scalar(select(func.count()).select_from(OrderStateSync)) == 1
+    known = statuses(shop)
+    assert known["77"][0] == "Statut d'un autre module"
+    assert known[RELAY[0]][-1] is True

@@ -178,8 +178,9 @@ def _sync(shop: AnyShop, body: dict[str, Any], webhook_id: str, now: datetime) -
     conn = db.session.connection()
     if conn.dialect.name == "postgresql":
         # One list at a time per shop: two lists applied together could each keep what the
-        # other removes.
-        conn.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update())
+        # other removes. NO KEY UPDATE: the shop's events (whose inserts check their foreign
+        # key to the shop) are not held up meanwhile.
+        conn.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update(key_share=True))
     replay = _replay(conn, shop.id, webhook_id)
     if replay is not None:
         db.session.rollback()
