@@ -1,4 +1,9 @@
-"""Back-office: the shop's webhook URL and secret (revealed on demand), rotation, examples."""
+"""Back-office: the shop's webhook URL and secret (revealed on demand), rotation, examples.
+
+The examples send a test event (``"test": true``, docs/webhooks.md): run against the live
+service they prove the URL, the secret and the signing work, and store nothing, so they can
+never overwrite a real order of the shop.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ SECRET_PLACEHOLDER = lazy_gettext("whsec_VOTRE_SECRET")
 
 EXAMPLE_BODY = {
     "type": "order.status_changed",
+    "test": True,
     "timestamp": "__NOW__",
     "data": {
         "order": {
@@ -47,7 +53,7 @@ class ActionForm(FlaskForm):
 
 
 def example_curl(url: str, secret: str) -> str:
-    """A shell script that signs and sends one status change with openssl and curl."""
+    """A shell script that signs and sends one test status change with openssl and curl."""
     body = json.dumps(EXAMPLE_BODY, ensure_ascii=False, separators=(",", ":"))
     body = body.replace('"__NOW__"', "\"'\"$NOW\"'\"")
     return "\n".join([
@@ -69,7 +75,8 @@ def example_curl(url: str, secret: str) -> str:
 
 
 def example_python(url: str, secret: str) -> str:
-    """A Python script that signs with the standardwebhooks package and sends with urllib."""
+    """A Python script that signs one test status change with the standardwebhooks package and
+    sends it with urllib."""
     body = json.dumps(EXAMPLE_BODY, ensure_ascii=False, indent=4)
     body = body.replace('"__NOW__"', "now").replace("true", "True").replace("false", "False")
     return "\n".join([

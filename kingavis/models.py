@@ -245,7 +245,30 @@ class ShopStatus(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     paid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     shipped: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # When an order-status event last had it (None: never; see kingavis/orders/statuses.py).
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Only the shop's declared list (PUT order-states) says whether a status means delivered.
+    delivered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # When the shop's latest declared list had it; None: not in that list (or none was sent).
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OrderStateSync(db.Model):
+    """One accepted ``PUT …/order-states`` (docs/webhooks.md): its answer, replayed unchanged
+    for the same ``webhook_id``, and the list's own time, so an older list delivered late
+    never replaces a newer one."""
+
+    __tablename__ = "order_state_syncs"
+    __table_args__ = (UniqueConstraint("shop_id", "webhook_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    webhook_id: Mapped[str] = mapped_column(String(255))
+    # The body's ``timestamp`` (when the shop read its list); None when it sent none.
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    applied: Mapped[bool] = mapped_column(Boolean)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Order(db.Model):

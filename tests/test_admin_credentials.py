@@ -13,11 +13,11 @@ from datetime import timedelta
 
 import pytest
 from factories import make_shop, post_event, status_event
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kingavis.accounts.users import create_user
 from kingavis.extensions import db
-from kingavis.models import AuditLog, ReviewRequest, ShopSecret, utcnow
+from kingavis.models import AuditLog, ShopSecret, utcnow
 
 PASSWORD = "correct horse battery"
 
@@ -168,30 +168,55 @@ def _run(args: list[str], **kwargs) -> str:
     return done.stdout
 
 
-def _scheduled_orders(shop) -> list[str]:
-    db.session.expire_all()
-    return [rq.order.external_id for rq in db.session.scalars(
-        select(ReviewRequest).where(ReviewRequest.shop_id == shop.id))]
+def every_row() -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table, read on a connection of its own."""
+    db.session.rollback()
+    with db.engine.connect() as conn:
+        return {
+            table.name: sorted(tuple(str(v) for v in row)
+                               for row in conn.execute(text(f'SELECT * FROM "{table.name}"')))  # noqa: S608
+            for table in db.metadata.sorted_tables
+        }
 
 
-def test_shell_example_is_accepted_as_it_is(app, client, merchant, live_server):
+def _live_order(client, shop, secret) -> None:
+    """Order 1234 of the shop, scheduled: what the example must never overwrite."""
+    event = status_event("1234", "5", email="vraie.cliente@example.com", first_name="Anne")
+    assert post_event(client, shop, secret, event).status_code == 202
+
+
+def test_the_examples_send_a_test_event(client, merchant):
     shop, _, _ = merchant
+    html = client.get(f"/admin/shops/{shop.key}/credentials").get_data(as_text=True)
+    assert '"test":true' in pre(html, "example-curl")
+    assert '"test": True' in pre(html, "example-python")
+    assert "Rien n&#39;est enregistré" in html or "Rien n'est enregistré" in html
+
+
+def test_shell_example_is_accepted_as_it_is_and_stores_nothing(app, client, merchant, live_server):
+    shop, secret, _ = merchant
+    _live_order(client, shop, secret)
     html = client.post(f"/admin/shops/{shop.key}/credentials/reveal").get_data(as_text=True)
     script = pre(html, "example-curl")
     assert live_server.url in script
+    before = every_row()
     out = _run(["bash", "-c", script + " -w '\\n%{http_code}'"])
     body, status = out.rsplit("\n", 1)
-    assert status == "202", body
-    assert json.loads(body)["outcome"] == "scheduled"
-    assert _scheduled_orders(shop) == ["1234"]
+    assert status == "200", body
+    answer = json.loads(body)
+    assert answer["outcome"] == "test" and answer["review_request"] is None
+    # Order 1234 keeps its customer; no order, request, timeline row or status was written.
+    assert every_row() == before
 
 
-def test_python_example_is_accepted_as_it_is(app, client, merchant, live_server):
-    shop, _, _ = merchant
+def test_python_example_is_accepted_as_it_is_and_stores_nothing(app, client, merchant, live_server):
+    shop, secret, _ = merchant
+    _live_order(client, shop, secret)
     html = client.post(f"/admin/shops/{shop.key}/credentials/reveal").get_data(as_text=True)
     script = pre(html, "example-python")
+    before = every_row()
     out = _run([sys.executable, "-c", script], env={**os.environ, "NO_PROXY": "127.0.0.1"})
     status, body = out.strip().split(" ", 1)
-    assert status == "202", body
-    assert json.loads(body)["review_request"]["state"] == "scheduled"
-    assert _scheduled_orders(shop) == ["1234"]
+    assert status == "200", body
+    assert json.loads(body)["outcome"] == "test"
+    assert every_row() == before

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import make_shop, post_event, status_event
+from factories import make_shop, new_webhook_id, post_event, sign, status_event
 from jsonschema import Draft202012Validator, FormatChecker
 from marshmallow import ValidationError
 
-from webhooks.schemas import OrderStatusEventSchema, flatten_errors
+from webhooks.schemas import OrderStatusEventSchema, flatten_errors, load_states
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "webhooks" / "openapi.json"
 DOC: dict[str, Any] = json.loads(DOC_PATH.read_text(encoding="utf-8"))
@@ -113,3 +113,79 @@ def test_real_responses_match_the_document(client: Any) -> None:
     unsigned = client.post(f"/webhooks/v1/{shop.key}/order-status", json=status_event())
     assert unsigned.status_code == 401
     validator(_schema_of("401", "application/problem+json")).validate(unsigned.get_json(force=True))
+
+
+# --------------------------------------------------------------------------- order states and test events
+
+STATES = DOC["paths"]["/webhooks/v1/{shop_key}/order-states"]["put"]
+STATES_REQUEST = STATES["requestBody"]
+STATES_EXAMPLES = STATES_REQUEST["content"]["application/json"]["examples"]
+STATES_INVALID = STATES_REQUEST["x-invalid-examples"]
+
+
+def test_the_order_states_operation_has_every_contract_response() -> None:
+    assert set(STATES["responses"]) == {"200", "400", "401", "404", "413", "415", "422", "429",
+                                        "503"}
+    assert {p["name"] for p in STATES["parameters"] if p["in"] == "header"} == {
+        "webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert "Idempotent-Replayed" in STATES["responses"]["200"]["headers"]
+
+
+@pytest.mark.parametrize("name", STATES_EXAMPLES)
+def test_order_states_examples_load_with_the_endpoint_schema(name: str) -> None:
+    value = STATES_EXAMPLES[name]["value"]
+    loaded = load_states(copy.deepcopy(value))
+    assert [s["id"] for s in loaded["data"]["states"]] == [s["id"] for s in value["data"]["states"]]
+    validator(STATES_REQUEST["content"]["application/json"]["schema"]).validate(value)
+
+
+@pytest.mark.parametrize("name", STATES_INVALID)
+def test_invalid_order_states_examples_are_refused_on_the_listed_paths(name: str) -> None:
+    example = STATES_INVALID[name]
+    with pytest.raises(ValidationError) as caught:
+        load_states(copy.deepcopy(example["value"]))
+    assert sorted(flatten_errors(caught.value.messages)) == sorted(example["x-expected-errors"])
+    if not example.get("x-schema-cannot-tell"):
+        assert not validator(STATES_REQUEST["content"]["application/json"]["schema"]).is_valid(
+            example["value"])
+
+
+def states_response_examples() -> list[tuple[str, str, dict[str, Any], Any]]:
+    return [(f"{status} {name}", media_type, content["schema"], example["value"])
+            for status, response in STATES["responses"].items()
+            for media_type, content in response.get("content", {}).items()
+            for name, example in content.get("examples", {}).items()]
+
+
+@pytest.mark.parametrize("label, media_type, schema, value", states_response_examples(),
+                         ids=[r[0] for r in states_response_examples()])
+def test_order_states_response_examples_match_their_schema(label: str, media_type: str,
+                                                          schema: dict[str, Any], value: Any) -> None:
+    validator(schema).validate(value)
+    if media_type == "application/problem+json":
+        assert value["status"] == int(label.split()[0])
+
+
+def test_real_order_states_and_test_answers_match_the_document(client: Any) -> None:
+    shop, secret = make_shop()
+
+    def put(payload: dict[str, Any], webhook_id: str | None = None) -> Any:
+        raw = json.dumps(payload).encode()
+        return client.put(f"/webhooks/v1/{shop.key}/order-states", data=raw,
+                          headers=sign(secret, raw, webhook_id or new_webhook_id()))
+
+    schema = STATES["responses"]["200"]["content"]["application/json"]["schema"]
+    for name in STATES_EXAMPLES:
+        answer = put(STATES_EXAMPLES[name]["value"])
+        assert answer.status_code == 200, name
+        validator(schema).validate(answer.get_json())
+    for name, example in STATES_INVALID.items():
+        refused = put(example["value"])
+        assert refused.status_code == 422, name
+        problem = refused.get_json(force=True)
+        validator(STATES["responses"]["422"]["content"]["application/problem+json"]["schema"]).validate(problem)
+        assert sorted(problem["errors"]) == sorted(example["x-expected-errors"])
+
+    test = post_event(client, shop, secret, REQUEST_EXAMPLES["test"]["value"])
+    assert test.status_code == 200 and test.get_json()["outcome"] == "test"
+    validator(_schema_of("200", "application/json")).validate(test.get_json())

@@ -33,8 +33,16 @@ WINDOW = "La fenêtre par client doit être un nombre de jours entre 0 et 365."
 NOT_FOUND = {"rule": ["Règle introuvable."]}
 
 
-def unknown(ids: str) -> str:
-    return f"Statut inconnu pour cette boutique{NBSP}: {ids}."
+PRESET = ("1 (En attente de paiement par chèque), 2 (Paiement accepté), 3 (En cours de préparation), "
+          "4 (Expédié), 5 (Livré), 6 (Annulé), 7 (Remboursé), 8 (Erreur de paiement), "
+          "9 (En attente de réapprovisionnement (payé)), 10 (En attente de virement bancaire), "
+          "11 (Paiement à distance accepté), 12 (En attente de réapprovisionnement (non payé)), "
+          "13 (En attente de paiement à la livraison)")
+
+
+def unknown(ids: str, known: str = PRESET) -> list[str]:
+    """The refusal of unknown ids, then the statuses the shop has (the preset's by default)."""
+    return [f"Statut inconnu pour cette boutique{NBSP}: {ids}.", f"Statuts connus{NBSP}: {known}."]
 
 
 def both(ids: str) -> str:
@@ -112,7 +120,7 @@ def add_status(shop: Shop, status_id: str, name: str, shipped: bool | None = Non
         ({"name": "Livré\rrelais"}, {"name": [NAME_LINES]}),
         ({"trigger_status_ids": []}, {"trigger_status_ids": [NO_TRIGGER]}),
         ({"trigger_status_ids": ["", "  "]}, {"trigger_status_ids": [NO_TRIGGER]}),
-        ({"trigger_status_ids": ["99", "5", "98"]}, {"trigger_status_ids": [unknown("98, 99")]}),
+        ({"trigger_status_ids": ["99", "5", "98"]}, {"trigger_status_ids": [*unknown("98, 99")]}),
         ({"delay_days": -1}, {"delay_days": [DELAY]}),
         ({"delay_days": 366}, {"delay_days": [DELAY]}),
         ({"delay_days": "3"}, {"delay_days": [DELAY]}),
@@ -179,7 +187,7 @@ def test_a_known_status_list_is_the_shops_own(shop) -> None:
     add_status(other, "42", "Retiré en boutique")
 
     assert refusal(rules.validate_rule, shop, data(trigger_status_ids=["42"]), active=False) == {
-        "trigger_status_ids": [unknown("42")]}
+        "trigger_status_ids": [*unknown("42")]}
     assert rules.validate_rule(other, data(trigger_status_ids=["42"]),
                                active=False).trigger_status_ids == ["42"]
 
@@ -387,13 +395,13 @@ def test_a_rule_on_a_cancel_status_is_not_activated(shop) -> None:
 @pytest.mark.parametrize(
     ("overrides", "errors"),
     [
-        ({"cancel_status_ids": ["6", "778", "777"]}, {"cancel_status_ids": [unknown("777, 778")]}),
+        ({"cancel_status_ids": ["6", "778", "777"]}, {"cancel_status_ids": [*unknown("777, 778")]}),
         ({"cancel_status_ids": ["6", "5"]}, {"cancel_status_ids": [both_active("5")]}),
         ({"customer_window_days": -1}, {"customer_window_days": [WINDOW]}),
         ({"customer_window_days": 366}, {"customer_window_days": [WINDOW]}),
         ({"customer_window_days": "30"}, {"customer_window_days": [WINDOW]}),
         ({"cancel_status_ids": ["5", "999"], "customer_window_days": 400},
-         {"cancel_status_ids": [unknown("999"), both_active("5")],
+         {"cancel_status_ids": [*unknown("999"), both_active("5")],
           "customer_window_days": [WINDOW]}),
     ],
     ids=["unknown", "overlap", "window-negative", "window-366", "window-text", "all-at-once"],
@@ -412,8 +420,8 @@ def test_two_messages_for_one_field_are_said_in_one_line_in_the_shops_order(shop
     with pytest.raises(rules.RuleError) as caught:
         rules.validate_settings(fresh(shop), settings(shop, cancel_status_ids=["10", "999", "5"]))
 
-    assert caught.value.errors == {"cancel_status_ids": [unknown("999"), both_active("5, 10")]}
-    assert str(caught.value) == f"cancel_status_ids: {unknown('999')} {both_active('5, 10')}"
+    assert caught.value.errors == {"cancel_status_ids": [*unknown("999"), both_active("5, 10")]}
+    assert str(caught.value) == f"cancel_status_ids: {' '.join(unknown('999'))} {both_active('5, 10')}"
 
 
 def test_settings_limits_and_cleaning(shop) -> None:
@@ -551,9 +559,9 @@ def test_configure_moves_a_status_from_cancel_to_trigger_in_one_call(shop) -> No
         ({"trigger_status_ids": ["5", "6"]}, {"trigger_status_ids": [both("6")]}),
         ({"cancel_status_ids": ["5"]}, {"trigger_status_ids": [both("5")]}),
         ({"delay_days": -1, "cancel_status_ids": ["6", "999"]},
-         {"delay_days": [DELAY], "cancel_status_ids": [unknown("999")]}),
+         {"delay_days": [DELAY], "cancel_status_ids": [*unknown("999")]}),
         ({"send_hour": 24, "timezone": "Nowhere"}, {"send_hour": [HOUR], "timezone": [ZONE]}),
-        ({"trigger_status_ids": ["998"]}, {"trigger_status_ids": [unknown("998")]}),
+        ({"trigger_status_ids": ["998"]}, {"trigger_status_ids": [*unknown("998")]}),
     ],
     ids=["trigger-is-cancel", "cancel-is-trigger", "rule-and-settings", "hour-and-zone",
          "unknown-trigger"],

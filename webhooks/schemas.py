@@ -31,6 +31,8 @@ from kingavis.emails import InvalidAddress, parse_address
 
 EVENT_TYPE = "order.status_changed"
 ERASURE_TYPE = "customer.erasure_requested"
+STATES_TYPE = "order_states.synced"
+MAX_STATES = 500
 
 MAX_ID = 64
 MAX_EMAIL = 320
@@ -146,6 +148,12 @@ def _flag() -> StrictBoolean:
     return StrictBoolean(allow_none=True)
 
 
+def _test_flag() -> StrictBoolean:
+    """``"test": true`` makes a test event: checked like any other, stored nowhere
+    (docs/webhooks.md). Absent means false; null or a string is refused."""
+    return StrictBoolean(load_default=False, error_messages={"null": "must be true or false"})
+
+
 def _nested(schema: type[Schema], required: bool) -> fields.Nested:
     return fields.Nested(
         schema,
@@ -233,6 +241,7 @@ class OrderStatusEventSchema(_Base):
     )
     timestamp = _datetime(required=False)
     data = _nested(EventDataSchema, required=True)
+    test = _test_flag()
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -278,10 +287,72 @@ class CustomerErasureSchema(_Base):
     )
     timestamp = _datetime(required=False)
     data = _nested(ErasureDataSchema, required=True)
+    test = _test_flag()
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+def _distinct_ids(states: list[dict[str, Any]]) -> None:
+    """Each status once: two entries with one id would leave its name to chance."""
+    first: dict[str, int] = {}
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, state in enumerate(states):
+        if state["id"] in first:
+            errors[index] = {"id": [f"is already at index {first[state['id']]}; list each status once"]}
+        else:
+            first[state["id"]] = index
+    if errors:
+        raise ValidationError(errors)  # type: ignore[arg-type]
+
+
+class DeclaredStateSchema(_Base):
+    id = _id(required=True)
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=MAX_NAME, error=f"must be 1 to {MAX_NAME} characters"),
+            _not_blank,
+        ],
+        post_load=_single_line,
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+    paid = _flag()
+    shipped = _flag()
+    delivered = _flag()
+
+
+class OrderStatesDataSchema(_Base):
+    states = fields.List(
+        fields.Nested(DeclaredStateSchema, error_messages={"type": "must be an object"}),
+        required=True,
+        validate=[
+            validate.Length(min=1, max=MAX_STATES,
+                            error=f"must list 1 to {MAX_STATES} statuses"),
+            _distinct_ids,
+        ],
+        error_messages=_messages({"invalid": "must be a list"}, REQUIRED_MESSAGES),
+    )
+
+
+class OrderStatesSchema(_Base):
+    """``PUT /webhooks/v1/<shop key>/order-states`` body: every status the shop has."""
+
+    type = fields.String(
+        required=True,
+        validate=validate.Equal(STATES_TYPE, error=f'must be "{STATES_TYPE}"'),
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+    timestamp = _datetime(required=False)
+    data = _nested(OrderStatesDataSchema, required=True)
+    test = _test_flag()
 
 
 _schema = OrderStatusEventSchema()
 _erasure_schema = CustomerErasureSchema()
+_states_schema = OrderStatesSchema()
 
 
 def load_event(payload: Any) -> dict[str, Any]:
@@ -294,3 +365,9 @@ def load_erasure(payload: Any) -> dict[str, Any]:
     """Validate a parsed erasure webhook body; raises :class:`ValidationError` like
     :func:`load_event`."""
     return _erasure_schema.load(payload)
+
+
+def load_states(payload: Any) -> dict[str, Any]:
+    """Validate a parsed order-states body; raises :class:`ValidationError` like
+    :func:`load_event`."""
+    return _states_schema.load(payload)

@@ -1,7 +1,8 @@
 """``POST /webhooks/v1/<shop key>/order-status`` (CONTRACT section 3),
-``POST /webhooks/v1/<shop key>/customer-erasure`` (CONTRACT section 9) and their OpenAPI document.
+``POST /webhooks/v1/<shop key>/customer-erasure`` (CONTRACT section 9),
+``PUT /webhooks/v1/<shop key>/order-states`` (docs/webhooks.md) and their OpenAPI document.
 
-Both endpoints share the same pipeline (``_serve`` and ``_verified_body``). Checks run in this order, each answering an RFC 9457 problem and storing nothing:
+The endpoints share the same pipeline (``_serve`` and ``_verified_body``). Checks run in this order, each answering an RFC 9457 problem and storing nothing:
 
 1. 413 the body is over 64 KiB (Content-Length, then the bytes actually read; never more
    than the limit + 1 are read);
@@ -17,9 +18,11 @@ Both endpoints share the same pipeline (``_serve`` and ``_verified_body``). Chec
 The signature comes before anything parses the body, so a caller without the secret learns
 nothing beyond 413, 404 and 401. Then the event is applied: 202 with the outcome object, or
 200 with ``Idempotent-Replayed: true`` and the first outcome object for a webhook id already
-seen. The erasure endpoint answers the same way with its summary
+seen. A body with ``"test": true`` passes the same checks and is answered 200 without
+storing anything (docs/webhooks.md). The erasure endpoint answers the same way with its summary
 (``kingavis.privacy.personal_data.erase_customer``); its log line never holds the address. While the
-database cannot be reached either answers 503 with ``Retry-After``.
+database cannot be reached each answers 503 with ``Retry-After``. The order-states endpoint
+answers 200 ``{"states": n}`` (``kingavis.orders.statuses.sync_declared_states``).
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ from marshmallow import ValidationError
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.orders.events import apply_status_event
+from kingavis.orders.statuses import sync_declared_states
 from kingavis.outages import is_database_outage, unavailable_problem
 from kingavis.privacy.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
 from kingavis.shops.service import ShopSnapshot, shop_cache
 from webhooks import blueprint
-from webhooks.schemas import flatten_errors, load_erasure, load_event
+from webhooks.schemas import flatten_errors, load_erasure, load_event, load_states
 from webhooks.signing import SignatureError, verify, webhook_id_of
 
 log = logging.getLogger("kingavis.webhooks")
@@ -265,15 +269,29 @@ def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
         raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
     try:
         result = erase_customer(shop, body["data"]["customer"]["email"], source="webhook",
-                                webhook_id=webhook_id)
+                                webhook_id=webhook_id, test=body["test"])
     except PersonalDataError as exc:  # an address the schema let through but erasure cannot use
         raise Rejected(
             422, "validation-failed", "the body does not match the customer erasure schema; see errors",
             errors={"data.customer.email": [str(exc)]},
         ) from None
-    context["outcome"] = "erased"
+    context["outcome"] = "test" if result.body.get("test") else "erased"
     context["replayed"] = result.replayed
     context.update(result.summary)
+    return _replied(result.body, result.status_code, result.replayed)
+
+
+def _handle_states(shop_key: str, context: dict[str, Any]) -> Response:
+    shop, webhook_id, _raw, payload = _verified_body(shop_key, context)
+    try:
+        body = load_states(payload)
+    except ValidationError as exc:
+        raise _validation_failed(exc, "order states") from None
+    result = sync_declared_states(shop, body, webhook_id)
+    context["outcome"] = "test" if result.body.get("test") else (
+        "ignored_stale" if result.body.get("ignored_stale") else "synced")
+    context["replayed"] = result.replayed
+    context["states"] = result.body.get("states")
     return _replied(result.body, result.status_code, result.replayed)
 
 
@@ -285,6 +303,11 @@ def order_status(shop_key: str) -> Response:
 @blueprint.post("/v1/<shop_key>/customer-erasure")
 def customer_erasure(shop_key: str) -> Response:
     return _serve(shop_key, _handle_erasure, endpoint="customer-erasure")
+
+
+@blueprint.put("/v1/<shop_key>/order-states")
+def order_states(shop_key: str) -> Response:
+    return _serve(shop_key, _handle_states, endpoint="order-states")
 
 
 def _serve(shop_key: str, handler: Any, **fields: Any) -> Response:

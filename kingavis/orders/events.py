@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
     Row,
     bindparam,
@@ -56,6 +55,7 @@ from kingavis.orders.scheduling import (
     decide,
     suppression_reason,
 )
+from kingavis.orders.statuses import remember_seen_status, seen_status_committed
 from kingavis.privacy.customer_keys import customer_key
 from kingavis.review_requests.lifecycle import SYSTEM, decision_row
 from kingavis.shops.service import ShopSnapshot
@@ -111,8 +111,11 @@ def apply_status_event(
 
     ``event`` is the webhook body as loaded by ``webhooks.schemas.OrderStatusEventSchema``
     (``data.changed_at`` an aware datetime); ``raw_payload`` is the body as received, kept
-    on the event row for the order timeline.
+    on the event row for the order timeline. A test event (``"test": true``) is answered
+    without storing anything (``_answer_test``).
     """
+    if event.get("test"):
+        return _answer_test(shop, event, webhook_id)
     at = now or utcnow()
     return retry_on_conflict(lambda: _apply(shop, event, webhook_id, raw_payload, at))
 
@@ -145,18 +148,6 @@ _LOCK_ORDER = (
     .columns(
         _orders.c.id, _orders.c.external_id, _orders.c.review_consent, _orders.c.latest_changed_at
     )
-)
-_REMEMBER_STATUS = text(
-    "INSERT INTO shop_statuses (shop_id, status_id, name, paid, shipped, last_seen_at) "
-    "VALUES (:shop_id, :status_id, :name, :paid, :shipped, :now) "
-    "ON CONFLICT (shop_id, status_id) DO UPDATE SET name = excluded.name, "
-    "paid = coalesce(excluded.paid, shop_statuses.paid), "
-    "shipped = coalesce(excluded.shipped, shop_statuses.shipped), "
-    "last_seen_at = excluded.last_seen_at"
-).bindparams(
-    bindparam("paid", type_=Boolean),
-    bindparam("shipped", type_=Boolean),
-    bindparam("now", type_=UTCDateTime),
 )
 _REQUEST = select(
     _requests.c.id, _requests.c.state, _requests.c.reason, _requests.c.due_at
@@ -250,6 +241,19 @@ def _replay(conn: Connection, shop_id: int, webhook_id: str) -> EventResult | No
     return EventResult(200, previous, True)
 
 
+def _answer_test(shop: AnyShop, event: dict[str, Any], webhook_id: str) -> EventResult:
+    """A test event (``"test": true``, docs/webhooks.md): checked like a real one by the
+    caller, answered ``outcome: test`` and stored nowhere; no order, customer or request is
+    read or touched. A webhook id a real event already used is a replay, answered as such."""
+    replay = _replay(db.session.connection(), shop.id, webhook_id)
+    db.session.rollback()
+    if replay is not None:
+        return replay
+    body = {"webhook_id": webhook_id, "order_id": event["data"]["order"]["id"],
+            "outcome": "test", "review_request": None}
+    return EventResult(200, body, False)
+
+
 def _apply(
     shop: AnyShop,
     event: dict[str, Any],
@@ -296,7 +300,7 @@ def _apply(
     seen_status = None
     if action is not Action.IGNORE_STALE:
         _update_order(conn, shop.id, order.id, order_data, status, changed_at)
-        seen_status = _remember_status(conn, shop, status, now)
+        seen_status = remember_seen_status(conn, shop, status, now)
 
     decision: tuple[int, str, str | None, datetime] | None = None
     if action is Action.CANCEL:
@@ -353,8 +357,7 @@ def _apply(
             order_event_id=inserted.inserted_primary_key[0], now=now))
     db.session.commit()
     if seen_status is not None:
-        # Only once committed: a rolled-back transaction must not count as recorded.
-        _seen_statuses[seen_status[0]] = seen_status[1]
+        seen_status_committed(seen_status)
     return EventResult(202, body, False)
 
 
@@ -501,40 +504,6 @@ _CHECKS = {
     (False, False): select(_UNSUBSCRIBED, false()),
     (False, True): select(_UNSUBSCRIBED, false()),
 }
-
-
-# Statuses already recorded by this process: (shop key, status id) -> (name, paid, shipped).
-_seen_statuses: dict[tuple[str, str], tuple[str, bool | None, bool | None]] = {}
-
-
-StatusKey = tuple[str, str]
-StatusValue = tuple[str, bool | None, bool | None]
-
-
-def _remember_status(
-    conn: Connection, shop: AnyShop, status: dict[str, Any], now: datetime
-) -> tuple[StatusKey, StatusValue] | None:
-    """Keep the shop's list of statuses (name and flags) up to date for the back-office.
-
-    One upsert; a flag the module did not send keeps its known value. Returns the cache
-    entry to remember once the transaction commits (None: already known to this process).
-    """
-    key = (shop.key, status["id"])
-    value = (status["name"], status.get("paid"), status.get("shipped"))
-    if _seen_statuses.get(key) == value:
-        return None
-    conn.execute(
-        _REMEMBER_STATUS,
-        {
-            "shop_id": shop.id,
-            "status_id": status["id"],
-            "name": status["name"],
-            "paid": status.get("paid"),
-            "shipped": status.get("shipped"),
-            "now": now,
-        },
-    )
-    return key, value
 
 
 def _jsonable(value: Any) -> Any:

@@ -99,7 +99,10 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "id", "shop_id", "name", "trigger_status_ids", "delay_days", "send_hour", "timezone",
         "is_active", "created_at")},
     "shop_statuses": {c: "none" for c in (
-        "id", "shop_id", "status_id", "name", "paid", "shipped", "last_seen_at")},
+        "id", "shop_id", "status_id", "name", "paid", "shipped", "last_seen_at", "delivered",
+        "declared_at")},
+    "order_state_syncs": {c: "none" for c in (
+        "id", "shop_id", "webhook_id", "listed_at", "applied", "response", "received_at")},
     "orders": {
         "id": "none", "shop_id": "none", "external_id": "exported", "reference": "exported",
         "placed_at": "exported", "customer_email": "erased", "customer_first_name": "erased",
@@ -268,18 +271,38 @@ def erase_customer(
     webhook_id: str | None = None,
     user: User | None = None,
     now: datetime | None = None,
+    test: bool = False,
 ) -> ErasureResult:
     """Erase the customer's personal data in ``shop`` (see the module docstring). Commits.
 
     ``source`` is ``webhook`` (with its ``webhook_id``: a second call with the same id changes
     nothing and answers the first answer, status 200), ``cli`` or ``back_office`` (``user``).
+    ``test`` (a webhook's ``"test": true``) erases nothing (``_answer_test``).
     Raises PersonalDataError for an address that is not one, and changes nothing then.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown erasure source {source!r}")
+    if test:
+        if webhook_id is None:
+            raise ValueError("a test erasure is a webhook's, with its webhook id")
+        return _answer_test(shop, email, webhook_id)
     normalized = validate_email(email)
     at = now or utcnow()
     return retry_on_conflict(lambda: _erase(shop, normalized, source, webhook_id, user, at))
+
+
+def _answer_test(shop: Shop, email: str, webhook_id: str) -> ErasureResult:
+    """A test erasure webhook (``"test": true``, docs/webhooks.md): the address is checked as
+    for a real one, nothing is read, erased or recorded, and the answer is 200 with zero counts
+    and ``"test": true``. A webhook id a real erasure already used is a replay of its answer.
+    Raises PersonalDataError like a real one."""
+    validate_email(email)
+    replay = _replay(shop, webhook_id)
+    db.session.rollback()
+    if replay is not None:
+        return replay
+    return ErasureResult(200, {"webhook_id": webhook_id, "test": True,
+                               "erased": _Counts().as_dict()}, False)
 
 
 def _replay(shop: Shop, webhook_id: str) -> ErasureResult | None:

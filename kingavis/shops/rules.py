@@ -85,7 +85,8 @@ def _status_sort_key(status_id: str) -> tuple[bool, int | str]:
 
 
 def status_options(shop: Shop) -> list[tuple[str, str]]:
-    """(status id, name) of the statuses the shop has sent plus the preset, in id order."""
+    """(status id, name) of the shop's statuses, in id order: the preset, those its events had
+    and those it declared (kingavis/orders/statuses.py)."""
     rows = db.session.execute(
         select(ShopStatus.status_id, ShopStatus.name).where(ShopStatus.shop_id == shop.id)
     ).all()
@@ -146,8 +147,17 @@ def trigger_coverage(statuses: Iterable[KnownStatus], trigger_ids: Iterable[str]
     return TriggerCoverage(triggering, missed, others)
 
 
-def _known_statuses(shop: Shop) -> set[str]:
-    return {status_id for status_id, _ in status_options(shop)}
+def _unknown_messages(shop: Shop, ids: Iterable[str]) -> list[str]:
+    """The refusal of status ids the shop does not have, naming the ones it has: the command
+    line has no list to choose from, and a module's own status ids are not guessable."""
+    options = status_options(shop)
+    known_ids = {status_id for status_id, _ in options}
+    unknown = [status_id for status_id in ids if status_id not in known_ids]
+    if not unknown:
+        return []
+    known = ", ".join(f"{status_id} ({name})" for status_id, name in options)
+    return [gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)),
+            gettext("Statuts connus\u00a0: %(known)s.", known=known or "—")]
 
 
 def _clean_ids(ids: Iterable[Any]) -> list[str]:
@@ -182,12 +192,10 @@ def validate_rule(shop: Shop, data: RuleData, *, active: bool,
     elif any(ch in name for ch in "\r\n"):
         _add(errors, "name", gettext("Le nom doit tenir sur une ligne."))
     triggers = _clean_ids(data.trigger_status_ids)
-    known = _known_statuses(shop)
     if not triggers:
         _add(errors, "trigger_status_ids", gettext("Choisissez au moins un statut déclencheur."))
-    elif unknown := [t for t in triggers if t not in known]:
-        _add(errors, "trigger_status_ids",
-             gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.", ids=", ".join(unknown)))
+    elif unknown := _unknown_messages(shop, triggers):
+        errors["trigger_status_ids"] = unknown
     elif active and (overlap := sorted(
             set(triggers) & set(shop.cancel_status_ids or () if cancels is None else cancels),
             key=_status_sort_key)):
@@ -338,11 +346,7 @@ def activate_rule(shop: Shop, user: Actor, rule: InvitationRule) -> bool:
 def _cancel_errors(shop: Shop, cancels: list[str], triggers: Iterable[str]) -> list[str]:
     """What is wrong with these (cleaned) cancel statuses: unknown to the shop, or also a
     trigger of the active rule (an order would be cancelled and scheduled by one event)."""
-    messages = []
-    known = _known_statuses(shop)
-    if unknown := [c for c in cancels if c not in known]:
-        messages.append(gettext("Statut inconnu pour cette boutique\u00a0: %(ids)s.",
-                                ids=", ".join(unknown)))
+    messages = _unknown_messages(shop, cancels)
     if overlap := sorted(set(cancels) & set(triggers), key=_status_sort_key):
         messages.append(gettext(
             "Un statut ne peut pas être à la fois déclencheur (règle active) et d'annulation\u00a0: "
