@@ -383,3 +383,15 @@ def test_the_check_lists_deliveries_without_personal_data(app: Flask) -> None:
         (202, "scheduled", "727"), (401, "invalid-signature", None)]
     stored = json.dumps([[r.topic, r.delivery_id, r.response] for r in rows])
     assert "john.doe@example.com" not in stored and "Doe" not in stored
+
+
+def test_shopify_test_order_is_answered_and_stored_nowhere(app: Flask) -> None:
+    """Shopify's "Send test notification" and orders paid with the test gateway."""
+    shop, secret = platform_shop("shopify")
+    order = shopify_order(datetime.now(UTC) - timedelta(hours=1), test=True,
+                          fulfillments=[{"shipment_status": "delivered"}])
+    response = post_shopify(app.test_client(), shop, secret, "orders/updated", order)
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "test"
+    assert response.get_json()["review_request"] is None
+    assert counts() == (0, 0, 0)

@@ -79,6 +79,15 @@ class EraseShop:
 
 
 @dataclass(frozen=True)
+class TestOrder:
+    """A platform's test order (Shopify's "Send test notification", an order paid with the
+    test gateway): checked like a real one, answered ``"outcome": "test"``, nothing stored, as
+    a module's test event (docs/platforms.md)."""
+
+    order_id: str
+
+
+@dataclass(frozen=True)
 class Ignore:
     """Nothing to do; ``reason`` says why (shown in the delivery log)."""
 
@@ -86,7 +95,7 @@ class Ignore:
     order_id: str | None = None
 
 
-Action = StatusChange | Erase | ExportRequest | EraseShop | Ignore
+Action = StatusChange | Erase | ExportRequest | EraseShop | TestOrder | Ignore
 
 
 @dataclass

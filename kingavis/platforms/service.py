@@ -42,6 +42,7 @@ from kingavis.platforms.mapping import (
     ExportRequest,
     Ignore,
     StatusChange,
+    TestOrder,
 )
 from kingavis.platforms.models import DataRequest, PlatformDelivery
 from kingavis.platforms.presets import WEBHOOK_PLATFORMS
@@ -211,6 +212,10 @@ def receive(shop: ShopSnapshot, verified: Verified, payload: Mapping[str, Any], 
     action = _action(shop, verified, payload, at)
     if isinstance(action, Ignore):
         return _ignored(verified, action.reason, action.order_id)
+    if isinstance(action, TestOrder):
+        body = {"webhook_id": verified.delivery_id, "order_id": action.order_id,
+                "outcome": "test", "review_request": None}
+        return Reply(200, body, False, "test", action.order_id)
     if isinstance(action, StatusChange):
         return _status_change(shop, verified, action, at, load, flatten)
     assert verified.delivery_id is not None
