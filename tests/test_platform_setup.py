@@ -156,3 +156,14 @@ def test_a_data_request_waits_on_the_page_until_marked_done(app, client, merchan
     done = client.post(f"/admin/shops/{shop.key}/credentials/data-requests/{request.id}/close")
     assert done.status_code == 302
     assert db.session.execute(select(DataRequest)).first() is None
+
+
+def test_erasing_the_customer_another_way_deletes_their_data_request(app):
+    shop, secret = platform_shop("shopify")
+    post_shopify(app.test_client(), shop, secret, "customers/data_request",
+                 fixture("shopify_customers_data_request"))
+    assert db.session.execute(select(DataRequest)).scalar_one().email == "john@example.com"
+    result = run(app, "customers", "erase", "--shop", shop.key, "--email", "John@Example.com")
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.execute(select(DataRequest)).first() is None

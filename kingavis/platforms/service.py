@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -180,7 +180,7 @@ def _status_change(shop: ShopSnapshot, verified: Verified, change: StatusChange,
         if change.status_id == "delivered" and paid is None:
             # Delivered does not say whether the order was paid: it stays as it was.
             paid = stored_paid
-    body = StatusChange(**{**change.__dict__, "customer": customer, "paid": paid}).event(customer, now)
+    body = replace(change, paid=paid).event(customer, now)
     try:
         event = load(body)
     except ValidationError as exc:

@@ -25,11 +25,6 @@ WOOCOMMERCE_TOPICS = (
     ("order.deleted", "Order deleted", "Commande supprimée"),
 )
 
-# The deliveries' verdicts the check explains; anything else is shown as it is.
-VERDICTS_OK = frozenset({"scheduled", "cancelled", "suppressed", "unchanged", "recorded",
-                         "ignored_stale", "erased", "export_prepared"})
-
-
 @dataclass(frozen=True)
 class Topic:
     code: str
@@ -51,7 +46,3 @@ def setup_for(platform: str, language: str) -> Setup | None:
     return Setup(platform, [Topic(code, fr if language == "fr" else en)
                             for code, en, fr in table])
 
-
-def verdict_is_success(status_code: int) -> bool:
-    """Whether the platform counted the delivery as received (any 2xx)."""
-    return 200 <= status_code < 300
