@@ -17,7 +17,9 @@ Both endpoints share the same pipeline (``_serve`` and ``_verified_body``). Chec
 The signature comes before anything parses the body, so a caller without the secret learns
 nothing beyond 413, 404 and 401. Then the event is applied: 202 with the outcome object, or
 200 with ``Idempotent-Replayed: true`` and the first outcome object for a webhook id already
-seen. The erasure endpoint answers the same way with its summary
+seen. ``POST /webhooks/v1/<shop key>/shopify`` and ``…/woocommerce`` (docs/platforms.md) run the
+same checks with the platform's own signature at step 3 (``kingavis.platforms.service``). The
+erasure endpoint answers the same way with its summary
 (``kingavis.privacy.personal_data.erase_customer``); its log line never holds the address. While the
 database cannot be reached either answers 503 with ``Retry-After``.
 """
