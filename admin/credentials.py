@@ -6,7 +6,7 @@ import json
 import shlex
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -184,11 +184,16 @@ def platform_secret_add(shop: Shop) -> Any:
     return redirect(url_for("admin.credentials", shop_key=shop.key))
 
 
-@blueprint.route("/shops/<shop_key>/credentials/platform-secrets/<int:index>/remove",
-                 methods=["POST"])
+def _posted_int(name: str) -> int | None:
+    value = request.form.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 9 else None
+
+
+@blueprint.route("/shops/<shop_key>/credentials/platform-secrets/remove", methods=["POST"])
 @shop_view
-def platform_secret_remove(shop: Shop, index: int) -> Any:
-    if not ActionForm().validate_on_submit():
+def platform_secret_remove(shop: Shop) -> Any:
+    index = _posted_int("index")
+    if not ActionForm().validate_on_submit() or index is None:
         return _page(shop, status=400)
     try:
         platforms.remove_platform_secret(shop, index, current_user._get_current_object())
@@ -198,12 +203,13 @@ def platform_secret_remove(shop: Shop, index: int) -> Any:
     return redirect(url_for("admin.credentials", shop_key=shop.key))
 
 
-@blueprint.route("/shops/<shop_key>/credentials/data-requests/<int:request_id>/close",
-                 methods=["POST"])
+@blueprint.route("/shops/<shop_key>/credentials/data-requests/close", methods=["POST"])
 @shop_view
-def data_request_close(shop: Shop, request_id: int) -> Any:
-    if not ActionForm().validate_on_submit():
+def data_request_close(shop: Shop) -> Any:
+    request_id = _posted_int("data_request")
+    if not ActionForm().validate_on_submit() or request_id is None:
         return _page(shop, status=400)
+    # Only a request of this shop: another shop's id is not found.
     if not platforms.close_data_request(shop, request_id, current_user._get_current_object()):
         return _page(shop, status=404)
     flash(gettext("Demande marquée comme traitée."), "success")

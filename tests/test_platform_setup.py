@@ -115,7 +115,8 @@ def test_identifiants_page_adds_and_removes_platform_secrets(app, client, mercha
     assert shop.platform_secrets == [SHOPIFY_SECRET, "rotated-secret-9876"]
     order = fixture("shopify_order") | {"updated_at": datetime.now(UTC).isoformat()}
     assert post_shopify(client, shop, "rotated-secret-9876", "orders/paid", order).status_code == 202
-    removed = client.post(f"/admin/shops/{shop.key}/credentials/platform-secrets/0/remove")
+    removed = client.post(f"/admin/shops/{shop.key}/credentials/platform-secrets/remove",
+                          data={"index": "0"})
     assert removed.status_code == 302
     db.session.expire_all()
     assert shop.platform_secrets == ["rotated-secret-9876"]
@@ -153,7 +154,18 @@ def test_a_data_request_waits_on_the_page_until_marked_done(app, client, merchan
     exported = client.post(f"/admin/shops/{shop.key}/customers/export",
                            data={"email": "john@example.com"})
     assert exported.status_code == 200 and exported.mimetype == "application/json"
-    done = client.post(f"/admin/shops/{shop.key}/credentials/data-requests/{request.id}/close")
+    # Another shop's request id is not found from this shop.
+    other, _ = platform_shop("shopify")
+    db.session.add(DataRequest(shop_id=other.id, email="x@example.com", email_hash="0" * 64))
+    db.session.commit()
+    foreign = db.session.execute(select(DataRequest.id).where(DataRequest.shop_id == other.id)).scalar_one()
+    refused = client.post(f"/admin/shops/{shop.key}/credentials/data-requests/close",
+                          data={"data_request": str(foreign)})
+    assert refused.status_code == 404
+    db.session.execute(DataRequest.__table__.delete().where(DataRequest.id == foreign))
+    db.session.commit()
+    done = client.post(f"/admin/shops/{shop.key}/credentials/data-requests/close",
+                       data={"data_request": str(request.id)})
     assert done.status_code == 302
     assert db.session.execute(select(DataRequest)).first() is None
 
