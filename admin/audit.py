@@ -45,6 +45,8 @@ ACTION_LABELS: dict[str, Any] = {
 
     "customer.erase": lazy_gettext("Données d'un client effacées"),
     "customer.export": lazy_gettext("Données d'un client exportées"),
+    "platform.secrets_set": lazy_gettext("Secrets de la plateforme modifiés"),
+    "platform.data_request_closed": lazy_gettext("Demande de données d'un client traitée"),
 
     "review.report": lazy_gettext("Avis signalé à la modération"),
     "review.reply": lazy_gettext("Réponse à un avis publiée"),

@@ -11,18 +11,21 @@ import json
 import shlex
 from typing import Any
 
-from flask import flash, render_template
-from flask_babel import gettext, lazy_gettext
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import HiddenField, PasswordField
+from wtforms.validators import DataRequired, Length
 
 from admin import blueprint
 from admin.access import shop_view
 from admin.pending import Display
 from kingavis.models import Shop, ShopSecret
+from kingavis.platforms import service as platforms
+from kingavis.platforms.setup import setup_for
 from kingavis.shops import credentials as creds
-from kingavis.shops.service import webhook_url
+from kingavis.shops.service import ShopError, webhook_url
 
 # Shown in the examples until the secret is revealed; in the reader's language, since it is
 # the one word of the examples the merchant has to replace.
@@ -50,6 +53,14 @@ class ActionForm(FlaskForm):
     """Reveal / rotate buttons: only the CSRF token, plus the confirmation of a rotation."""
 
     confirm = HiddenField()
+
+
+class PlatformSecretForm(FlaskForm):
+    """A signing secret the platform shows (Shopify's), added to those already valid."""
+
+    secret = PasswordField(lazy_gettext("Secret de signature de la plateforme"), validators=[
+        DataRequired(lazy_gettext("Collez le secret que la plateforme affiche.")),
+        Length(max=platforms.MAX_SECRET_LENGTH)])
 
 
 def example_curl(url: str, secret: str) -> str:
@@ -108,7 +119,8 @@ def example_python(url: str, secret: str) -> str:
 
 
 def _page(shop: Shop, *, revealed: ShopSecret | None = None, new_secret: ShopSecret | None = None,
-          confirm_rotation: bool = False) -> Any:
+          confirm_rotation: bool = False, platform_form: PlatformSecretForm | None = None,
+          status: int = 200) -> Any:
     shown = new_secret or revealed
     url = webhook_url(shop)
     placeholder = str(SECRET_PLACEHOLDER)
@@ -128,9 +140,14 @@ def _page(shop: Shop, *, revealed: ShopSecret | None = None, new_secret: ShopSec
         secret_placeholder=placeholder,
         example_curl=example_curl(url, secret_text),
         example_python=example_python(url, secret_text),
+        platform_setup=setup_for(shop.platform, str(get_locale() or "fr")),
+        platform_secrets=[platforms.masked(s) for s in shop.platform_secrets or []],
+        platform_form=platform_form or PlatformSecretForm(formdata=None),
+        deliveries=platforms.last_deliveries(shop),
+        data_requests=platforms.data_requests(shop),
     )
     # A page holding a secret is never cached, by the browser or anyone in between.
-    return html, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    return html, status, {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @blueprint.route("/shops/<shop_key>/credentials")
@@ -156,3 +173,51 @@ def credentials_rotate(shop: Shop) -> Any:
     flash(gettext("Nouveau secret créé. L'ancien reste valable 24 heures\u00a0: mettez à jour le module "
                   "de votre boutique d'ici là."), "success")
     return _page(shop, new_secret=new)
+
+
+@blueprint.route("/shops/<shop_key>/credentials/platform-secrets", methods=["POST"])
+@shop_view
+def platform_secret_add(shop: Shop) -> Any:
+    form = PlatformSecretForm()
+    if not form.validate_on_submit():
+        return _page(shop, platform_form=form, status=422)
+    try:
+        platforms.add_platform_secret(shop, form.secret.data, current_user._get_current_object())
+    except ShopError as exc:
+        form.secret.errors = [str(exc)]
+        return _page(shop, platform_form=form, status=422)
+    flash(gettext("Secret ajouté : les webhooks signés avec lui sont acceptés dès maintenant."),
+          "success")
+    return redirect(url_for("admin.credentials", shop_key=shop.key))
+
+
+def _posted_int(name: str) -> int | None:
+    value = request.form.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 9 else None
+
+
+@blueprint.route("/shops/<shop_key>/credentials/platform-secrets/remove", methods=["POST"])
+@shop_view
+def platform_secret_remove(shop: Shop) -> Any:
+    index = _posted_int("index")
+    if not ActionForm().validate_on_submit() or index is None:
+        return _page(shop, status=400)
+    try:
+        platforms.remove_platform_secret(shop, index, current_user._get_current_object())
+    except ShopError:
+        return _page(shop, status=404)
+    flash(gettext("Secret retiré : les webhooks signés avec lui sont désormais refusés."), "success")
+    return redirect(url_for("admin.credentials", shop_key=shop.key))
+
+
+@blueprint.route("/shops/<shop_key>/credentials/data-requests/close", methods=["POST"])
+@shop_view
+def data_request_close(shop: Shop) -> Any:
+    request_id = _posted_int("data_request")
+    if not ActionForm().validate_on_submit() or request_id is None:
+        return _page(shop, status=400)
+    # Only a request of this shop: another shop's id is not found.
+    if not platforms.close_data_request(shop, request_id, current_user._get_current_object()):
+        return _page(shop, status=404)
+    flash(gettext("Demande marquée comme traitée."), "success")
+    return redirect(url_for("admin.credentials", shop_key=shop.key))

@@ -16,6 +16,8 @@ from kingavis.accounts import audit
 from kingavis.accounts.users import UserError, create_operator, create_user
 from kingavis.cli_support import OneLineGroup, one_line
 from kingavis.extensions import db
+from kingavis.platforms import service as platform_service
+from kingavis.platforms.presets import PLATFORMS
 from kingavis.reviews.public import public_url
 from kingavis.shops import rules
 from kingavis.shops.service import ShopError, create_shop, describe, get_shop, webhook_url
@@ -43,11 +45,13 @@ def _hour(value: str) -> int | None:
 @click.option("--name", required=True, help="The shop's display name (used in emails).")
 @click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
 @click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option("--platform", type=click.Choice(list(PLATFORMS)), default="prestashop",
+              show_default=True, help="Where the shop's events come from (docs/platforms.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def shops_create(name: str, timezone: str, language: str, as_json: bool) -> None:
-    """Create a shop with the PrestaShop preset and print its webhook credentials."""
+def shops_create(name: str, timezone: str, language: str, platform: str, as_json: bool) -> None:
+    """Create a shop with its platform's preset and print its webhook credentials."""
     try:
-        created = create_shop(name, timezone=timezone, language=language)
+        created = create_shop(name, timezone=timezone, language=language, platform=platform)
     except ShopError as exc:
         db.session.rollback()
         raise click.ClickException(one_line(str(exc))) from None
@@ -91,6 +95,8 @@ def rule_error_line(exc: rules.RuleError) -> str:
 @click.option("--timezone", help="IANA time zone of the rule.")
 @click.option("--trigger-status", "triggers", multiple=True, help="Trigger status id (repeat).")
 @click.option("--cancel-status", "cancels", multiple=True, help="Cancel status id (repeat).")
+@click.option("--platform-secret", "platform_secrets", multiple=True,
+              help="Shopify's (or WooCommerce's) signing secret; repeat: every one given is valid.")
 def shops_configure(
     key: str,
     delay_days: int | None,
@@ -98,6 +104,7 @@ def shops_configure(
     timezone: str | None,
     triggers: tuple[str, ...],
     cancels: tuple[str, ...],
+    platform_secrets: tuple[str, ...],
 ) -> None:
     """Change the active rule and cancel statuses of a shop.
 
@@ -107,6 +114,9 @@ def shops_configure(
     try:
         hour = rules.KEEP if send_hour is None else _hour(send_hour)
         shop = get_shop(key)
+        if platform_secrets:
+            # Checked before anything changes: nothing is half-written.
+            platform_service.check_platform_secrets(shop, platform_secrets)
         with force_locale("en"):
             try:
                 rules.configure(
@@ -119,6 +129,8 @@ def shops_configure(
                 )
             except rules.RuleError as exc:
                 raise click.ClickException(rule_error_line(exc)) from None
+        if platform_secrets:
+            platform_service.set_platform_secrets(shop, platform_secrets, audit.CLI)
     except (ShopError, click.BadParameter, click.ClickException) as exc:
         db.session.rollback()
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)

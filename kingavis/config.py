@@ -161,6 +161,8 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         # Requests per second per shop on the webhook endpoint (0 disables the limit).
         "WEBHOOK_RATE_LIMIT": _int(env, "KINGAVIS_WEBHOOK_RATE_LIMIT", 100),
         "WEBHOOK_MAX_BYTES": 64 * 1024,
+        # Shopify and WooCommerce send whole orders (docs/platforms.md): a large one is bigger.
+        "PLATFORM_WEBHOOK_MAX_BYTES": 1024 * 1024,
         "WEBHOOK_TOLERANCE_SECONDS": 300,
         "DISPATCH_BATCH_SIZE": _int(env, "KINGAVIS_DISPATCH_BATCH_SIZE", 500, minimum=1),
         "DISPATCH_LEASE_SECONDS": _int(env, "KINGAVIS_DISPATCH_LEASE_SECONDS", 600, minimum=10),

@@ -144,6 +144,11 @@ class Shop(db.Model):
     retention_months: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_RETENTION_MONTHS, server_default=str(DEFAULT_RETENTION_MONTHS)
     )
+    # How the shop's events arrive (docs/platforms.md): its own module (prestashop) or the
+    # platform's webhooks (shopify, woocommerce), and the signing secrets the platform uses.
+    platform: Mapped[str] = mapped_column(String(16), default="prestashop",
+                                          server_default="prestashop")
+    platform_secrets: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     secrets: Mapped[list[ShopSecret]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"

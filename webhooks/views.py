@@ -19,7 +19,9 @@ The signature comes before anything parses the body, so a caller without the sec
 nothing beyond 413, 404 and 401. Then the event is applied: 202 with the outcome object, or
 200 with ``Idempotent-Replayed: true`` and the first outcome object for a webhook id already
 seen. A body with ``"test": true`` passes the same checks and is answered 200 without
-storing anything (docs/webhooks.md). The erasure endpoint answers the same way with its summary
+storing anything (docs/webhooks.md). ``POST /webhooks/v1/<shop key>/shopify`` and
+``…/woocommerce`` (docs/platforms.md) run the same checks with the platform's own signature at
+step 3 (``kingavis.platforms.service``). The erasure endpoint answers the same way with its summary
 (``kingavis.privacy.personal_data.erase_customer``); its log line never holds the address. While the
 database cannot be reached each answers 503 with ``Retry-After``. The order-states endpoint
 answers 200 ``{"states": n}`` (``kingavis.orders.statuses.sync_declared_states``).
@@ -43,6 +45,7 @@ from kingavis.models import Shop
 from kingavis.orders.events import apply_status_event
 from kingavis.orders.statuses import sync_declared_states
 from kingavis.outages import is_database_outage, unavailable_problem
+from kingavis.platforms import service as platforms
 from kingavis.privacy.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
@@ -308,6 +311,72 @@ def customer_erasure(shop_key: str) -> Response:
 @blueprint.put("/v1/<shop_key>/order-states")
 def order_states(shop_key: str) -> Response:
     return _serve(shop_key, _handle_states, endpoint="order-states")
+
+
+def _platform_handler(platform: str) -> Any:
+    """Shopify's or WooCommerce's own webhooks (docs/platforms.md), through
+    ``kingavis.platforms.service``: the same body limit, shop lookup, rate limit and JSON checks
+    as above, the platform's signature, and every verdict in the shop's delivery log."""
+
+    def handle(shop_key: str, context: dict[str, Any]) -> Response:
+        raw = _read_body(int(current_app.config["PLATFORM_WEBHOOK_MAX_BYTES"]))
+        shop, fresh = _find_shop(shop_key)
+        if shop.platform != platform:
+            raise Rejected(404, "unknown-shop", f"this shop does not take {platform} webhooks; "
+                           "check the webhook URL")
+        try:
+            try:
+                verified = platforms.verify(platform, shop, request.headers, raw)
+            except platforms.SignatureRefused:
+                if fresh:
+                    raise
+                reread = shop_cache(current_app._get_current_object()).load(shop_key)  # type: ignore[attr-defined]
+                if reread is None:
+                    raise _unknown_shop() from None
+                shop = reread
+                verified = platforms.verify(platform, shop, request.headers, raw)
+        except platforms.SignatureRefused as exc:
+            platforms.record_delivery(shop.id, platform, delivery_id=None, topic=None,
+                                      status_code=401, verdict="invalid-signature")
+            raise Rejected(401, "invalid-signature", str(exc)) from None
+        context.update(verified=True, webhook_id=verified.delivery_id, topic=verified.topic)
+        if verified.ping:  # answered, nothing stored
+            context["outcome"] = "ping"
+            return _json_response({"outcome": "ping"}, 200)
+        try:
+            retry_after = check_webhook_rate(shop.key)
+            if retry_after is not None:
+                raise Rejected(429, "rate-limited",
+                               f"too many requests for this shop; retry in {retry_after} s",
+                               retry_after=retry_after)
+            _check_content_type()
+            reply = platforms.receive(shop, verified, _parse_json(raw), load=load_event,
+                                      flatten=flatten_errors)
+        except Rejected as rejected:
+            platforms.record_delivery(shop.id, platform, delivery_id=verified.delivery_id,
+                                      topic=verified.topic, status_code=rejected.status,
+                                      verdict=rejected.kind)
+            raise
+        # The privacy topics' answers (ids and counts) are what a retry gets again.
+        keep = reply.body if reply.verdict in ("export_prepared", "erased") else None
+        platforms.record_delivery(shop.id, platform, delivery_id=verified.delivery_id,
+                                  topic=verified.topic, status_code=reply.status_code,
+                                  verdict=reply.verdict, order_id=reply.order_id,
+                                  response=None if reply.replayed else keep)
+        context.update(outcome=reply.verdict, replayed=reply.replayed, order_id=reply.order_id)
+        return _replied(reply.body, reply.status_code, reply.replayed)
+
+    return handle
+
+
+@blueprint.post("/v1/<shop_key>/shopify")
+def shopify(shop_key: str) -> Response:
+    return _serve(shop_key, _platform_handler("shopify"), endpoint="shopify")
+
+
+@blueprint.post("/v1/<shop_key>/woocommerce")
+def woocommerce(shop_key: str) -> Response:
+    return _serve(shop_key, _platform_handler("woocommerce"), endpoint="woocommerce")
 
 
 def _serve(shop_key: str, handler: Any, **fields: Any) -> Response:

@@ -42,7 +42,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 from marshmallow.validate import Email
-from sqlalchemy import Text, cast, exists, func, or_, select, update
+from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
 
 from kingavis.accounts import audit
 from kingavis.extensions import db
@@ -64,6 +64,7 @@ from kingavis.models import (
     User,
     utcnow,
 )
+from kingavis.platforms.models import DataRequest
 from kingavis.privacy.customer_keys import customer_key, normalize_email
 from kingavis.privacy.unsubscriptions import unsubscribed_at
 from kingavis.review_requests import lifecycle
@@ -93,7 +94,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "require_consent", "customer_window_days", "paused", "created_at", "review_link_days",
         "postpone_days", "reminder_days", "balancing_platform", "balancing_url",
         "balancing_redirect_seconds", "balancing_split_percent", "callback_url",
-        "callback_secret", "retention_months")},
+        "callback_secret", "retention_months", "platform", "platform_secrets")},
     "shop_secrets": {c: "none" for c in ("id", "shop_id", "secret", "created_at", "expires_at")},
     "invitation_rules": {c: "none" for c in (
         "id", "shop_id", "name", "trigger_status_ids", "delay_days", "send_hour", "timezone",
@@ -183,6 +184,15 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
     "erasures": {
         "id": "none", "shop_id": "none", "webhook_id": "none", "source": "none",
         "email_hash": "hash", "response": "none", "created_at": "none",
+    },
+    # The platforms' delivery log (kingavis.platforms): topics, ids, verdicts and counts only.
+    "platform_deliveries": {c: "none" for c in (
+        "id", "shop_id", "platform", "delivery_id", "topic", "order_id", "status_code",
+        "verdict", "response", "received_at")},
+    # A customer's data request waiting for the merchant: deleted by erasure.
+    "platform_data_requests": {
+        "id": "none", "shop_id": "none", "email": "erased", "email_hash": "hash",
+        "platform_request_id": "none", "received_at": "none",
     },
 }
 
@@ -330,6 +340,10 @@ def _erase(shop: Shop, email: str, source: str, webhook_id: str | None, user: Us
         .values(email_normalized=None)
         .execution_options(synchronize_session=False)
     )
+    db.session.execute(
+        delete(DataRequest).where(DataRequest.shop_id == shop.id, DataRequest.email_hash == key)
+        .execution_options(synchronize_session=False)
+    )
     body: dict[str, Any] = {"erased": counts.as_dict()}
     if webhook_id is not None:
         body = {"webhook_id": webhook_id, **body}
@@ -341,6 +355,41 @@ def _erase(shop: Shop, email: str, source: str, webhook_id: str | None, user: Us
     log.info("customer data erased", extra={"fields": {"shop": shop.key, "source": source,
                                                          **counts.as_dict()}})
     return ErasureResult(202, body, False)
+
+
+def erase_shop(shop: Shop, *, now: datetime | None = None) -> dict[str, int]:
+    """Erase the personal data of every customer of ``shop`` (a platform's request after the
+    merchant left, docs/platforms.md), batch by batch, each committed; unsubscribed addresses
+    keep their hash only. Returns the summary, as ``erase_customer`` counts it."""
+    now = now or utcnow()
+    total = _Counts()
+    last_id = 0
+    while True:
+        ids = list(db.session.execute(
+            select(Order.id).where(Order.shop_id == shop.id, Order.id > last_id)
+            .order_by(Order.id).limit(RETENTION_BATCH)).scalars())
+        if not ids:
+            break
+        last_id = ids[-1]
+        try:
+            counts = _erase_orders(shop, ids, now=now, actor="system", retention=False)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        total.orders += counts.orders
+        total.review_requests_cancelled += counts.review_requests_cancelled
+        total.reviews_withdrawn += counts.reviews_withdrawn
+    db.session.execute(
+        update(Unsubscription).where(Unsubscription.shop_id == shop.id)
+        .values(email_normalized=None).execution_options(synchronize_session=False))
+    db.session.execute(delete(DataRequest).where(DataRequest.shop_id == shop.id)
+                       .execution_options(synchronize_session=False))
+    audit.record(None, "customer.erase", shop=shop, target_type="shop",
+                 details={"source": "webhook", **total.as_dict()})
+    db.session.commit()
+    log.info("shop customer data erased", extra={"fields": {"shop": shop.key, **total.as_dict()}})
+    return total.as_dict()
 
 
 def _terms(orders: Iterable[Order], extra: Iterable[str]) -> list[str]:

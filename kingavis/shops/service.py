@@ -28,6 +28,7 @@ from kingavis.orders.scheduling import (
     prestashop_preset,
     validate_timezone,
 )
+from kingavis.platforms.presets import PLATFORMS, WEBHOOK_PLATFORMS, platform_preset
 from kingavis.reviews.public import unique_slug
 
 # What new_shop_key() makes: "shp_" and URL-safe base64.
@@ -43,7 +44,9 @@ def new_webhook_secret() -> str:
 
 
 def webhook_url(shop: Shop) -> str:
-    return f"{current_app.config['KINGAVIS_BASE_URL']}/webhooks/v1/{shop.key}/order-status"
+    """Where the shop's events go: its module's endpoint, or its platform's (docs/platforms.md)."""
+    endpoint = shop.platform if shop.platform in WEBHOOK_PLATFORMS else "order-status"
+    return f"{current_app.config['KINGAVIS_BASE_URL']}/webhooks/v1/{shop.key}/{endpoint}"
 
 
 def get_shop(key: str) -> Shop:
@@ -89,6 +92,9 @@ class ShopSnapshot:
     balancing_split_percent: int
     active_rule: RuleSnapshot | None
     secrets: list[str]  # the secrets a webhook may be signed with now, newest first
+    platform: str = "prestashop"
+    platform_secrets: tuple[str, ...] = ()  # the signing secrets a platform gave (Shopify)
+    language: str = "fr"
 
 
 _shops = Shop.__table__
@@ -104,6 +110,9 @@ _SNAPSHOT = (
         _shops.c.balancing_platform,
         _shops.c.balancing_url,
         _shops.c.balancing_split_percent,
+        _shops.c.platform,
+        _shops.c.platform_secrets,
+        _shops.c.language,
         _secrets.c.id.label("secret_id"),
         _secrets.c.secret,
         _secrets.c.expires_at,
@@ -156,6 +165,9 @@ def _read_snapshot(key: str) -> tuple[ShopSnapshot, tuple[SecretRow, ...]] | Non
         balancing_split_percent=first.balancing_split_percent or 0,
         active_rule=rule,
         secrets=[],
+        platform=first.platform or "prestashop",
+        platform_secrets=tuple(s for s in first.platform_secrets or () if isinstance(s, str)),
+        language=first.language or "fr",
     )
     return shop, secret_rows
 
@@ -327,8 +339,10 @@ class CreatedShop:
     secret: str
 
 
-def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr") -> CreatedShop:
-    """A new shop with the PrestaShop preset (CONTRACT 4). Commits."""
+def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr",
+                platform: str = "prestashop") -> CreatedShop:
+    """A new shop with its platform's preset: PrestaShop's (docs/rules), Shopify's or
+    WooCommerce's (docs/platforms.md). Commits."""
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ShopError("shop name must be 1 to 200 characters")
@@ -341,8 +355,13 @@ def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr
     if language not in LANGUAGES:
         raise ShopError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
 
-    preset = prestashop_preset()
+    if platform not in PLATFORMS:
+        raise ShopError(f"platform must be one of {', '.join(PLATFORMS)}, got {platform!r}")
+    preset = prestashop_preset() if platform == "prestashop" else platform_preset(platform)
+    rule_name = (preset["rule_name"][language] if "rule_name" in preset
+                 else "PrestaShop — Livré" if language == "fr" else "PrestaShop — Delivered")
     shop = Shop(
+        platform=platform,
         name=name,
         slug=unique_slug(name),
         timezone=timezone,
@@ -356,7 +375,7 @@ def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr
     shop.secrets.append(ShopSecret(secret=secret))
     shop.rules.append(
         InvitationRule(
-            name="PrestaShop — Livré" if language == "fr" else "PrestaShop — Delivered",
+            name=rule_name,
             trigger_status_ids=list(preset["trigger"]),
             delay_days=DEFAULT_DELAY_DAYS,
             send_hour=None,
