@@ -117,9 +117,14 @@ def test_send_your_first_webhook_examples_work(served: tuple[str, dict[str, str]
 
     # Test events store nothing: no order, no event on a timeline, no review request.
     database = Path(env["DATABASE_URL"].removeprefix("sqlite:///"))
-    with sqlite3.connect(database) as connection:
-        for table in ("orders", "order_events", "review_requests"):
-            assert connection.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+    connection = sqlite3.connect(database)
+    try:
+        counts = [connection.execute(query).fetchone()[0] for query in (
+            "SELECT count(*) FROM orders", "SELECT count(*) FROM order_events",
+            "SELECT count(*) FROM review_requests")]
+    finally:
+        connection.close()
+    assert counts == [0, 0, 0]
 
 
 def test_readme_is_a_front_door_of_at_most_300_lines() -> None:
