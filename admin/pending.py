@@ -57,6 +57,8 @@ REASON_LABELS = {
     Reason.MERCHANT_CANCELLED.value: lazy_gettext("Annulée par le marchand"),
     Reason.DELIVERY_FAILED.value: lazy_gettext("Échec de remise de l'email"),
     Reason.ERASED.value: lazy_gettext("Données du client effacées"),
+    Reason.BOUNCED.value: lazy_gettext("Adresse en échec de remise"),
+    Reason.COMPLAINED.value: lazy_gettext("Le client a signalé un email comme spam"),
 }
 
 REASON_EXPLANATIONS = {
