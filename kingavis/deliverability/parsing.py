@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -189,10 +190,17 @@ def _delivery_status(blocks: list[Message]) -> tuple[Kind | None, str | None, fr
     return None, None, frozenset(), Why.NO_STATUS
 
 
-def _flufl(msg: Message) -> tuple[Kind | None, frozenset[str]]:
+# flufl.bounce logs each detector it runs, and a detector's failure with its traceback: the
+# outcome is logged here instead (kingavis.deliverability.service), never a message's content.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
+
+
+def _flufl(raw: bytes) -> tuple[Kind | None, frozenset[str]]:
     from flufl.bounce import all_failures
 
-    temporary, permanent = all_failures(msg)
+    # The detectors read headers as text: the default policy gives str values where compat32
+    # gives Header objects for 8-bit headers.
+    temporary, permanent = all_failures(BytesParser(policy=policy.default).parsebytes(raw))
 
     def clean(found: Any) -> frozenset[str]:
         out = set()
@@ -265,7 +273,7 @@ def _read(raw: bytes, bounce_domain: str | None, fingerprint: str) -> Report:
         kind, status, recipients, why = _delivery_status(_blocks(statuses[0]))
         return Report(kind, status=status, recipients=recipients, tokens=tokens,
                       message_ids=ids, why=why, **common)
-    kind, recipients = _flufl(msg)
+    kind, recipients = _flufl(raw)
     if kind is None:
         return Report(None, why=Why.NOT_A_REPORT, **common)
     tokens, ids = _references(headers, raw, bounce_domain, quoted=True)
