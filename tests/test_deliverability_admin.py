@@ -174,3 +174,29 @@ def test_operator_pages(bounce_app: Flask, client) -> None:
         page = client.get("/admin/operator/domain").get_data(as_text=True)
     assert f"SPF: no v=spf1 record at {BOUNCE_DOMAIN}" in page
     assert f"{BOUNCE_DOMAIN}. TXT &#34;v=spf1 mx -all&#34;" in page
+
+
+def test_a_suppressed_address_is_exported_and_erased_with_the_customer(bounce_app: Flask) -> None:
+    from kingavis.privacy.personal_data import erase_customer, export_customer
+
+    shop, _ = make_shop()
+    suppressed(shop, "1", "zoe@example.com", Reason.BOUNCED)
+    receive(b"From: zoe@example.com\r\nSubject: Re: votre avis\r\n\r\nmerci\r\n",
+            recipient=f"info@{BOUNCE_DOMAIN}")
+    receive(b"From: other@example.org\r\nSubject: hello\r\n\r\nx\r\n", recipient=f"info@{BOUNCE_DOMAIN}")
+    document = export_customer(shop, "Zoe@Example.com")
+    assert document["suppression"]["reason"] == "bounced"
+    assert document["suppression"]["status"] == "5.1.1"
+
+    erase_customer(shop, "zoe@example.com", source="cli")
+    db.session.rollback()
+    row = db.session.execute(select(Suppression)).scalar_one()
+    assert row.email_normalized is None and row.reason == "bounced"  # the hash stays
+    from kingavis.models import InboundMessage
+
+    assert db.session.execute(select(InboundMessage.subject)).scalars().all() == ["hello"]
+    # Still suppressed: the next order of the address is answered "bounced".
+    result = apply_status_event(shop, event("2", "5", days_ago(1), email="zoe@example.com"),
+                                new_webhook_id())
+    assert (result.body["review_request"]["state"], result.body["review_request"]["reason"]) == (
+        "suppressed", "bounced")
