@@ -94,6 +94,16 @@ REASON_EXPLANATIONS = {
         "Les données personnelles du client ont été effacées (à sa demande ou à la fin de la "
         "durée de conservation) : aucune demande d'avis ne lui est envoyée."
     ),
+    Reason.BOUNCED.value: lazy_gettext(
+        "La messagerie du client a refusé définitivement un email de cette boutique (adresse "
+        "inexistante, boîte fermée…), ou l'a refusé temporairement trois fois en 30 jours\u00a0: "
+        "l'adresse ne reçoit plus d'emails. Vous pouvez la rétablir depuis la page « Adresses "
+        "bloquées »."
+    ),
+    Reason.COMPLAINED.value: lazy_gettext(
+        "Le client a signalé un email de cette boutique comme indésirable (spam)\u00a0: il est "
+        "désinscrit et ne reçoit plus de demandes d'avis."
+    ),
 }
 
 ACTION_LABELS = {

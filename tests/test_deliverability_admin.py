@@ -200,3 +200,21 @@ def test_a_suppressed_address_is_exported_and_erased_with_the_customer(bounce_ap
                                 new_webhook_id())
     assert (result.body["review_request"]["state"], result.body["review_request"]["reason"]) == (
         "suppressed", "bounced")
+
+
+def test_at_send_time_a_suppressed_address_is_not_mailed(bounce_app: Flask) -> None:
+    """A request claimed before its address was suppressed (the list is read again when it
+    is sent): suppressed, reason bounced, nothing sent."""
+    from kingavis.delivery.dispatcher import tick
+    from kingavis.privacy.customer_keys import customer_key
+
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1", email="zoe@example.com")
+    db.session.add(Suppression(shop_id=shop.id, email_normalized="zoe@example.com",
+                               email_hash=customer_key(shop.id, "zoe@example.com"),
+                               reason="bounced", status="5.1.1"))
+    db.session.commit()
+    tick()
+    db.session.rollback()
+    row = db.session.get(ReviewRequest, request_id)
+    assert (row.state, row.reason, row.sent_at) == ("suppressed", "bounced", None)

@@ -25,6 +25,8 @@ log = logging.getLogger("kingavis.deliverability")
 def pause_message(shop: Shop, user: User, figures: Any) -> EmailMessage:
     """The notice to one merchant account."""
     config = current_app.config
+    rate = f"{figures.complaint_rate * 100:.2f}"
+    settings_url = f"{config['KINGAVIS_BASE_URL']}/admin/shops/{shop.key}/settings"
     with force_locale(user.language or "fr"):
         subject = gettext("King-Avis : envois en pause (taux de plaintes trop élevé)")
         body = gettext(
@@ -35,8 +37,7 @@ def pause_message(shop: Shop, user: User, figures: Any) -> EmailMessage:
             "Vérifiez que vous n'écrivez qu'à des clients qui ont commandé récemment et qui "
             "s'attendent à votre email, puis reprenez les envois depuis vos réglages :\n%(url)s\n",
             shop=shop.name, complaints=figures.complaints, emails=figures.emails,
-            rate=f"{figures.complaint_rate * 100:.2f}",
-            url=f"{config['KINGAVIS_BASE_URL']}/admin/shops/{shop.key}/settings")
+            rate=rate, url=settings_url)
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = Address("King-Avis", addr_spec=parseaddr(config["MAIL_FROM"])[1])
     msg["To"] = Address(addr_spec=user.email)
