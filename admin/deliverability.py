@@ -58,7 +58,7 @@ def suppression_remove(shop: Shop, suppression_id: int) -> Response | tuple[str,
         service.remove_suppression(shop, current_user._get_current_object(), suppression_id)
     except service.SuppressionError:
         abort(404)
-    flash(gettext("Adresse rétablie : ses prochaines commandes recevront de nouveau une demande "
+    flash(gettext("Adresse rétablie : ses prochaines commandes recevront de nouveau une demande "
                   "d'avis."), "success")
     return redirect(url_for("admin.suppressions", shop_key=shop.key))
 

@@ -28,14 +28,14 @@ def pause_message(shop: Shop, user: User, figures: Any) -> EmailMessage:
     rate = f"{figures.complaint_rate * 100:.2f}"
     settings_url = f"{config['KINGAVIS_BASE_URL']}/admin/shops/{shop.key}/settings"
     with force_locale(user.language or "fr"):
-        subject = gettext("King-Avis : envois en pause (taux de plaintes trop élevé)")
+        subject = gettext("King-Avis : envois en pause (taux de plaintes trop élevé)")
         body = gettext(
             "Les envois de demandes d'avis de votre boutique ont été mis en pause automatiquement "
-            "(%(shop)s) : %(complaints)s clients sur %(emails)s emails envoyés en 30 jours ont "
+            "(%(shop)s) : %(complaints)s clients sur %(emails)s emails envoyés en 30 jours ont "
             "signalé l'email comme indésirable (%(rate)s %%), au-delà du seuil de 0,3 %% que "
-            "les messageries tolèrent.\n\nRien n'est perdu : les demandes attendent la reprise. "
+            "les messageries tolèrent.\n\nRien n'est perdu : les demandes attendent la reprise. "
             "Vérifiez que vous n'écrivez qu'à des clients qui ont commandé récemment et qui "
-            "s'attendent à votre email, puis reprenez les envois depuis vos réglages :\n%(url)s\n",
+            "s'attendent à votre email, puis reprenez les envois depuis vos réglages :\n%(url)s\n",
             shop=shop.name, complaints=figures.complaints, emails=figures.emails,
             rate=rate, url=settings_url)
     msg = EmailMessage(policy=policy.SMTP)
