@@ -362,7 +362,7 @@ def check_complaint_rate(shop: Shop, now: datetime | None = None) -> bool:
     figures = rates(shop, now)
     if not complaint_rate_too_high(figures):
         return False
-    audit.record(audit.SYSTEM, AUTO_PAUSE, shop=shop, target_type="shop", target_id=shop.id,
+    audit.record(audit.SYSTEM, "deliverability.auto_pause", shop=shop, target_type="shop", target_id=shop.id,
                  details={"emails": figures.emails, "complaints": figures.complaints,
                           "rate": round(figures.complaint_rate * 100, 2)})
     log.warning("shop paused: complaint rate too high",
