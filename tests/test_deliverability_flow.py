@@ -194,3 +194,46 @@ def test_a_scheduled_request_of_the_address_is_cancelled_as_bounced(
     row = db.session.get(ReviewRequest, later)
     assert (row.state, row.reason) == ("cancelled", "bounced")
     assert "address_suppressed" in timeline_codes(later)
+
+
+def test_the_real_flask_mail_serve_command(mail_app: Flask, sink: SMTPServer, database_url: str,
+                                           tmp_path: Path) -> None:
+    """The command as an operator starts it (its own process, configured by the environment),
+    fed a Postfix DSN; stopped by SIGTERM."""
+    import signal
+    import subprocess
+    import time
+
+    from processes import BIN, ROOT, flask_env
+
+    a, _, received = sent_invitation(sink)
+    port = free_port()
+    env = flask_env(database_url, tmp_path / "serve", SECRET_KEY="test-secret-key",
+                    KINGAVIS_BOUNCE_DOMAIN=BOUNCE_DOMAIN)
+    process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "mail", "serve", "--port",
+                                str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "flask mail serve did not start"
+                time.sleep(0.2)
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            smtp.ehlo("mx.example.com")
+            smtp.mail("<>")
+            assert smtp.rcpt("someone@elsewhere.example")[0] == 550  # not the bounce domain
+            assert smtp.rcpt(received.mail_from)[0] == 250
+            db.session.rollback()
+            report = bounce_samples.postfix(received.content, received.mail_from, CUSTOMER)
+            assert smtp.data(report)[0] == 250
+        assert db.session.execute(select(Suppression.reason)).scalars().all() == ["bounced"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"listening on 127.0.0.1:{port}" in err
