@@ -52,3 +52,38 @@ def test_send_time_a_suppressed_address_is_suppressed_after_the_order_checks() -
     assert send_time_decision(**{**facts, "latest_status_id": "6"}, suppressed="bounced") == (
         RequestState.CANCELLED, "order_cancelled")
     assert send_time_decision(**facts) is None
+
+
+def test_configuration_of_the_bounce_domain_and_dkim(tmp_path) -> None:
+    import pytest
+
+    from kingavis.config import ConfigError, load_config
+
+    base = {"SECRET_KEY": "k" * 40}
+    config = load_config(tmp_path, env=base)
+    assert (config["KINGAVIS_BOUNCE_DOMAIN"], config["KINGAVIS_DKIM_SELECTOR"],
+            config["KINGAVIS_DKIM_KEY_FILE"]) == (None, None, None)
+    config = load_config(tmp_path, env={**base, "KINGAVIS_BOUNCE_DOMAIN": "Bounce.Example.COM."})
+    assert config["KINGAVIS_BOUNCE_DOMAIN"] == "bounce.example.com"
+    with pytest.raises(ConfigError, match="KINGAVIS_BOUNCE_DOMAIN must be a domain name"):
+        load_config(tmp_path, env={**base, "KINGAVIS_BOUNCE_DOMAIN": "not a domain"})
+    with pytest.raises(ConfigError, match="KINGAVIS_DKIM_KEY_FILE does not exist"):
+        load_config(tmp_path, env={**base, "KINGAVIS_DKIM_SELECTOR": "ka1",
+                                   "KINGAVIS_DKIM_KEY_FILE": str(tmp_path / "missing.pem")})
+    with pytest.raises(ConfigError, match="KINGAVIS_DKIM_SELECTOR must be a DNS label"):
+        load_config(tmp_path, env={**base, "KINGAVIS_DKIM_SELECTOR": "bad selector"})
+
+
+def test_envelope_addresses() -> None:
+    from kingavis.deliverability.envelope import envelope_sender, token_of
+
+    token = "0123456789abcdef0123456789abcdef"
+    address = envelope_sender(token, "Bounce.Example.com")
+    assert address == f"bounces+{token}@bounce.example.com"
+    assert token_of(address.upper(), "bounce.example.com") == token
+    assert token_of(f"<{address}>", "bounce.example.com") == token
+    assert token_of(address, "other.example.com") is None
+    assert token_of(f"bounces+{token[:-1]}@bounce.example.com", "bounce.example.com") is None
+    assert token_of("postmaster@bounce.example.com", "bounce.example.com") is None
+    assert envelope_sender(None, "bounce.example.com") is None
+    assert envelope_sender(token, None) is None
