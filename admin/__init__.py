@@ -25,6 +25,7 @@ NAV_GROUPS = [
         ("admin.weekly_check", lazy_gettext("Contrôle de la semaine")),
         ("admin.orders", lazy_gettext("Commandes")),
         ("admin.history", lazy_gettext("Historique")),
+        ("admin.suppressions", lazy_gettext("Adresses bloquées")),
     ]),
     (lazy_gettext("Avis"), [
         ("admin.reviews", lazy_gettext("Avis")),
@@ -94,6 +95,7 @@ from admin import (  # noqa: E402,F401
     credentials,
     customers,
     dashboard,
+    deliverability,
     email_design,
     history,
     moderation,

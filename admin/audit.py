@@ -44,6 +44,9 @@ ACTION_LABELS: dict[str, Any] = {
     "email_design.test_send": lazy_gettext("Envoi d'un email d'essai"),
 
     "customer.erase": lazy_gettext("Données d'un client effacées"),
+    "deliverability.suppressed": lazy_gettext("Adresse bloquée après un échec de remise ou une plainte"),
+    "deliverability.suppression_removed": lazy_gettext("Adresse bloquée rétablie"),
+    "deliverability.auto_pause": lazy_gettext("Envois mis en pause automatiquement (plaintes pour spam)"),
     "customer.export": lazy_gettext("Données d'un client exportées"),
     "platform.secrets_set": lazy_gettext("Secrets de la plateforme modifiés"),
     "platform.data_request_closed": lazy_gettext("Demande de données d'un client traitée"),

@@ -57,6 +57,8 @@ REASON_LABELS = {
     Reason.MERCHANT_CANCELLED.value: lazy_gettext("Annulée par le marchand"),
     Reason.DELIVERY_FAILED.value: lazy_gettext("Échec de remise de l'email"),
     Reason.ERASED.value: lazy_gettext("Données du client effacées"),
+    Reason.BOUNCED.value: lazy_gettext("Adresse en échec de remise"),
+    Reason.COMPLAINED.value: lazy_gettext("Le client a signalé un email comme spam"),
 }
 
 REASON_EXPLANATIONS = {
@@ -91,6 +93,16 @@ REASON_EXPLANATIONS = {
     Reason.ERASED.value: lazy_gettext(
         "Les données personnelles du client ont été effacées (à sa demande ou à la fin de la "
         "durée de conservation) : aucune demande d'avis ne lui est envoyée."
+    ),
+    Reason.BOUNCED.value: lazy_gettext(
+        "La messagerie du client a refusé définitivement un email de cette boutique (adresse "
+        "inexistante, boîte fermée…), ou l'a refusé temporairement trois fois en 30 jours\u00a0: "
+        "l'adresse ne reçoit plus d'emails. Vous pouvez la rétablir depuis la page « Adresses "
+        "bloquées »."
+    ),
+    Reason.COMPLAINED.value: lazy_gettext(
+        "Le client a signalé un email de cette boutique comme indésirable (spam)\u00a0: il est "
+        "désinscrit et ne reçoit plus de demandes d'avis."
     ),
 }
 

@@ -210,6 +210,7 @@ def customers_export(shop_key: str, email: str) -> None:
 
 
 def register(app: Flask) -> None:
+    from kingavis.deliverability.cli import mail_cli
     from kingavis.delivery.cli import dispatch_command, shops_pause, shops_resume
 
     for command in (shops_pause, shops_resume):
@@ -218,3 +219,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(customers_cli)
     app.cli.add_command(dispatch_command)
+    app.cli.add_command(mail_cli)

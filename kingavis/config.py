@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from kingavis.deliverability.envelope import valid_domain
+
 
 class ConfigError(RuntimeError):
     """A configuration value is missing or invalid; the message says which and why."""
@@ -148,6 +150,16 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
     if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).hostname:
         raise ConfigError(f"KINGAVIS_BASE_URL must be an absolute http(s) URL, got {base_url!r}")
 
+    bounce_domain = (env.get("KINGAVIS_BOUNCE_DOMAIN") or "").strip().lower().rstrip(".") or None
+    if bounce_domain is not None and not valid_domain(bounce_domain):
+        raise ConfigError(f"KINGAVIS_BOUNCE_DOMAIN must be a domain name, got {bounce_domain!r}")
+    dkim_selector = (env.get("KINGAVIS_DKIM_SELECTOR") or "").strip() or None
+    dkim_key_file = (env.get("KINGAVIS_DKIM_KEY_FILE") or "").strip() or None
+    if dkim_selector is not None and not valid_domain(dkim_selector + ".example.com"):
+        raise ConfigError(f"KINGAVIS_DKIM_SELECTOR must be a DNS label, got {dkim_selector!r}")
+    if dkim_selector and dkim_key_file and not os.path.isfile(dkim_key_file):
+        raise ConfigError(f"KINGAVIS_DKIM_KEY_FILE does not exist: {dkim_key_file}")
+
     return {
         "DEBUG": debug,
         "SECRET_KEY": _secret_key(env, instance, debug),
@@ -158,6 +170,10 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "MAIL_URL": mail_url,
         "MAIL_FROM": env.get("MAIL_FROM") or "no-reply@localhost",
         "KINGAVIS_BASE_URL": base_url,
+        # Bounces, complaints and DKIM (docs/deliverability.md).
+        "KINGAVIS_BOUNCE_DOMAIN": bounce_domain,
+        "KINGAVIS_DKIM_SELECTOR": dkim_selector,
+        "KINGAVIS_DKIM_KEY_FILE": dkim_key_file,
         # Requests per second per shop on the webhook endpoint (0 disables the limit).
         "WEBHOOK_RATE_LIMIT": _int(env, "KINGAVIS_WEBHOOK_RATE_LIMIT", 100),
         "WEBHOOK_MAX_BYTES": 64 * 1024,

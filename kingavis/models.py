@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -67,6 +68,9 @@ class Reason(enum.StrEnum):
     MERCHANT_CANCELLED = "merchant_cancelled"
     DELIVERY_FAILED = "delivery_failed"
     ERASED = "erased"  # the customer's personal data was erased (CONTRACT 9): never sent
+    # The address hard-bounced, or its owner complained (marked as spam): docs/deliverability.md.
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
 
 
 class ReviewState(enum.StrEnum):
@@ -108,6 +112,11 @@ def new_shop_key() -> str:
 def new_token() -> str:
     # 192 random bits, URL-safe.
     return secrets.token_urlsafe(24)
+
+
+def new_bounce_token() -> str:
+    # 128 random bits, lower-case hex: a local part survives any MTA's case folding.
+    return secrets.token_hex(16)
 
 
 class Shop(db.Model):
@@ -408,6 +417,11 @@ class ReviewRequest(db.Model):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     share_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Names this request's emails in their envelope sender, bounces+<token>@<bounce domain>
+    # (docs/deliverability.md): random, never the customer's address nor the review link's token.
+    bounce_token: Mapped[str | None] = mapped_column(
+        String(32), unique=True, nullable=True, default=new_bounce_token
+    )
 
     order: Mapped[Order] = relationship(back_populates="review_request")
     shop: Mapped[Shop] = relationship()
@@ -646,3 +660,71 @@ class Erasure(db.Model):
     email_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Deliverability: bounces, complaints, suppressed addresses (docs/deliverability.md) -------
+
+
+class Suppression(db.Model):
+    """An address of a shop that must not be emailed again: it hard-bounced (``bounced``) or
+    its owner complained (``complained``). Looked up by its keyed hash, like an unsubscription;
+    the address is removed on erasure, the hash stays (CONTRACT 9)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("shop_id", "email_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_hash: Mapped[str] = mapped_column(
+        String(64), default=_hash_default("shop_id", "email_normalized")
+    )
+    reason: Mapped[str] = mapped_column(String(32))
+    # The status the report gave (e.g. "5.1.1"), or the feedback type of a complaint.
+    status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    review_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_requests.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryReport(db.Model):
+    """One bounce or complaint received about one of a shop's emails: what the rates and the
+    "3 temporary failures within 30 days" rule count. ``kind``: permanent, temporary, complaint.
+    ``report_key`` keeps a report delivered twice from counting twice."""
+
+    __tablename__ = "delivery_reports"
+    __table_args__ = (
+        UniqueConstraint("report_key"),
+        Index("ix_delivery_reports_shop_received", "shop_id", "received_at"),
+        Index("ix_delivery_reports_shop_hash", "shop_id", "email_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    review_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_requests.id", ondelete="SET NULL"), nullable=True
+    )
+    email_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    report_key: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundMessage(db.Model):
+    """A message received at the bounce domain that was not recognised (or named no message
+    of ours): kept for the operator, never acted on."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_received", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    sender: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    why: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    # The first bytes of the message, as received.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

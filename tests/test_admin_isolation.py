@@ -23,7 +23,7 @@ from sqlalchemy import select
 from kingavis.accounts import audit
 from kingavis.accounts.users import create_user
 from kingavis.extensions import db
-from kingavis.models import InvitationRule, Order, Review, ReviewRequest, User
+from kingavis.models import InvitationRule, Order, Review, ReviewRequest, Suppression, User
 
 PASSWORD = "correct horse battery"
 
@@ -37,6 +37,7 @@ ID_ARGS = {
     "review_id": "review",
     "audit_id": "audit",
     "entry_id": "audit",
+    "suppression_id": "suppression",
 }
 
 
@@ -84,10 +85,13 @@ class Merchant:
         db.session.add_all([review, rule])
         db.session.flush()
         entry = audit.record(self.user, "test.entry", shop=self.shop, target_type="order", target_id=order.id)
+        suppression = Suppression(shop_id=self.shop.id, email_normalized=f"client-{self.tag}@example.com",
+                                  reason="bounced", status="5.1.1")
+        db.session.add(suppression)
         db.session.commit()
         self.shop_id = self.shop.id
         self.ids = {"order": order.id, "request": request.id, "review": review.id, "rule": rule.id,
-                    "audit": entry.id}
+                    "audit": entry.id, "suppression": suppression.id}
 
 
 def snapshot(m: Merchant) -> dict[str, list[tuple[Any, ...]]]:

@@ -39,6 +39,7 @@ from kingavis.models import (
     Review,
     ReviewRequest,
     Shop,
+    Suppression,
     Unsubscription,
     utcnow,
 )
@@ -284,6 +285,15 @@ def _hold_invitation_lease(request: ReviewRequest, lease_end: datetime) -> None:
         request.next_attempt_at = lease_end
 
 
+def _suppressed(request: ReviewRequest) -> str | None:
+    """Why the address the email goes to is on the shop's suppression list (bounced,
+    complained: docs/deliverability.md), or None."""
+    return db.session.execute(
+        select(Suppression.reason).where(Suppression.shop_id == request.shop_id,
+                                         Suppression.email_hash == request.customer_email_hash)
+    ).scalar_one_or_none()
+
+
 def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outcome, str] | None:
     """The rule book's send-time decision (``scheduling.send_time_decision``, rules 5 and 7)
     for this request's order and shop: the outcome and reason when the email must not go."""
@@ -296,6 +306,7 @@ def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outco
         review_consent=order.review_consent,
         require_consent=shop.require_consent,
         unsubscribed=unsubscribed,
+        suppressed=_suppressed(request),
     )
     if decision is None:
         return None

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
+from kingavis.deliverability.outbound import finish
 from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     DEFAULT_COLOUR,
@@ -438,7 +439,7 @@ def build_message(
     # Quoted-printable: 7-bit safe for any server, short lines whatever the customer's text.
     msg.attach(text_part)
     msg.attach(html_part)
-    return msg
+    return finish(msg, bounce_token=request.bounce_token, mail_from=mail_from)
 
 
 # --- Emails to a review's author: moderation decision, the merchant's reply -----------------
@@ -530,4 +531,4 @@ def build_author_message(
     msg["Content-Language"] = _header("Content-Language", lang)
     msg.attach(text_part)
     msg.attach(html_part)
-    return msg
+    return finish(msg, bounce_token=request.bounce_token, mail_from=mail_from)

@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from kingavis.deliverability.outbound import envelope_of
 from kingavis.delivery.errors import (
     MailError,
     PermanentMailError,
@@ -324,7 +325,8 @@ class SMTPTransport(_Base):
         assert conn is not None
         conn.data_started = False
         try:
-            refused = conn.send_message(msg)
+            # The envelope sender names the message for its bounces (docs/deliverability.md).
+            refused = conn.send_message(msg, from_addr=envelope_of(msg))
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise self._reply_error(conn, code, f"recipient refused: {_reply_text(text)}") from exc

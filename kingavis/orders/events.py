@@ -42,6 +42,7 @@ from kingavis.models import (
     ReviewRequest,
     Shop,
     ShopStatus,
+    Suppression,
     Unsubscription,
     UTCDateTime,
     request_outcome,
@@ -126,6 +127,7 @@ _requests = ReviewRequest.__table__
 _decisions = RequestDecision.__table__
 _statuses = ShopStatus.__table__
 _unsubscriptions = Unsubscription.__table__
+_suppressions = Suppression.__table__
 
 # Built once, executed with a dict of values: SQLAlchemy compiles each statement once per set
 # of keys and reuses it, where building a statement per call would cost more than running it.
@@ -178,6 +180,15 @@ _UNSUBSCRIBED = (
         _unsubscriptions.c.email_hash == bindparam("b_email_hash"),
     )
     .exists()
+)
+# Rule 7: why the address is on the shop's suppression list (bounced, complained), or NULL.
+_SUPPRESSED = (
+    select(_suppressions.c.reason)
+    .where(
+        _suppressions.c.shop_id == bindparam("b_shop_id"),
+        _suppressions.c.email_hash == bindparam("b_email_hash"),
+    )
+    .scalar_subquery()
 )
 _SENDING_OR_SENT = [
     RequestState.SCHEDULED.value, RequestState.SENDING.value, RequestState.SENT.value
@@ -381,7 +392,7 @@ def _schedule(
     consent = customer.get("review_consent", order.review_consent)
     _lock_customer(conn, shop.id, email)
     window = timedelta(days=max(guards.customer_window_days, 0))
-    unsubscribed, recent = conn.execute(
+    unsubscribed, recent, suppressed = conn.execute(
         _CHECKS[(guards.customer_window_days > 0, request is not None)],
         {
             "b_shop_id": shop.id,
@@ -396,6 +407,7 @@ def _schedule(
         require_consent=guards.require_consent,
         unsubscribed=bool(unsubscribed),
         recent_request=bool(recent),
+        suppressed=suppressed,
     )
     state = RequestState.SCHEDULED.value if reason is None else RequestState.SUPPRESSED.value
     values = {
@@ -499,10 +511,10 @@ def _recent_request_query(exclude_request: bool) -> Any:
 
 _CHECKS = {
     # (window on, excluding the order's own request) -> the rule 7 checks in one query
-    (True, False): select(_UNSUBSCRIBED, _recent_request_query(False)),
-    (True, True): select(_UNSUBSCRIBED, _recent_request_query(True)),
-    (False, False): select(_UNSUBSCRIBED, false()),
-    (False, True): select(_UNSUBSCRIBED, false()),
+    (True, False): select(_UNSUBSCRIBED, _recent_request_query(False), _SUPPRESSED),
+    (True, True): select(_UNSUBSCRIBED, _recent_request_query(True), _SUPPRESSED),
+    (False, False): select(_UNSUBSCRIBED, false(), _SUPPRESSED),
+    (False, True): select(_UNSUBSCRIBED, false(), _SUPPRESSED),
 }
 
 

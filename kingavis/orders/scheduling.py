@@ -22,9 +22,12 @@ refer to them:
    stored but changes nothing, ``ignored_stale`` (``decide``).
 7. No consent (``review_consent: false``, or none while the shop requires it) suppresses the
    request (``no_consent``); so does an address that used the unsubscribe link
-   (``unsubscribed``) and a request sent or scheduled for the same address in the same shop
-   within the per-customer window, either side (``recent_request``). Where several apply, the
-   first of that order is given (``suppression_reason``, ``within_window``).
+   (``unsubscribed``), an address that hard-bounced or whose owner complained
+   (``bounced``, ``complained``: docs/deliverability.md), and a request sent or scheduled for
+   the same address in the same shop within the per-customer window, either side
+   (``recent_request``). Where several apply, the first of ``no_consent``, ``complained``,
+   ``unsubscribed``, ``bounced``, ``recent_request`` is given (``suppression_reason``,
+   ``within_window``).
 8. While a shop is paused, due requests wait; nothing is lost (the dispatcher and the send
    job, kingavis.delivery).
 
@@ -128,12 +131,25 @@ def suppression_reason(
     require_consent: bool,
     unsubscribed: bool,
     recent_request: bool,
+    suppressed: str | None = None,
 ) -> str | None:
-    """Rule 7, in its order of precedence: no_consent, unsubscribed, recent_request."""
+    """Rule 7, in its order of precedence: no_consent, complained, unsubscribed, bounced,
+    recent_request.
+
+    ``suppressed`` is the reason the address is on the shop's suppression list, if it is
+    (``bounced`` or ``complained``). The customer's own choices come first: a refusal of
+    consent, then a complaint (the strongest "no more mail", which also unsubscribed them),
+    then the unsubscribe link; a bounce says only that the mailbox does not take mail, and
+    comes after them; the window is the weakest reason, about timing only.
+    """
     if review_consent is False or (require_consent and review_consent is not True):
         return Reason.NO_CONSENT.value
+    if suppressed == Reason.COMPLAINED.value:
+        return Reason.COMPLAINED.value
     if unsubscribed:
         return Reason.UNSUBSCRIBED.value
+    if suppressed == Reason.BOUNCED.value:
+        return Reason.BOUNCED.value
     if recent_request:
         return Reason.RECENT_REQUEST.value
     return None
@@ -158,12 +174,14 @@ def send_time_decision(
     review_consent: bool | None,
     require_consent: bool,
     unsubscribed: bool,
+    suppressed: str | None = None,
 ) -> tuple[RequestState, str] | None:
     """Rules 5 and 7 at send time, for an invitation and a reminder alike: the new state and
     its reason when the email must not go, else None.
 
     The order's latest status first (a cancel status, or not paid: ``cancelled``), then consent
-    and the unsubscribe list for the address the email would go to (``suppressed``). The
+    and the unsubscribe and suppression lists for the address the email would go to
+    (``suppressed``). The
     per-customer window is not asked again: it was decided when the request was scheduled.
     """
     reason = send_time_reason(latest_status_id=latest_status_id,
@@ -172,7 +190,8 @@ def send_time_decision(
     if reason is not None:
         return RequestState.CANCELLED, reason
     reason = suppression_reason(review_consent=review_consent, require_consent=require_consent,
-                                unsubscribed=unsubscribed, recent_request=False)
+                                unsubscribed=unsubscribed, recent_request=False,
+                                suppressed=suppressed)
     if reason is not None:
         return RequestState.SUPPRESSED, reason
     return None

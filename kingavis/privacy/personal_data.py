@@ -17,8 +17,9 @@ call; ``run_retention`` (the daily job) anonymises inactive orders through the s
   stored on the review) as the charter says, and deletes the text of any other review;
 - the address, names and locale leave the orders; the raw webhook bodies are replaced by
   ``{}``; the request keeps only the address's keyed hash; the unsubscription keeps only the
-  hash (an unsubscribed address stays unsubscribed); the address and names are removed from
-  timeline notes, delivery errors and the shop's audit details wherever they appear;
+  hash (an unsubscribed address stays unsubscribed), and so does a suppressed one (bounced,
+  complained: docs/deliverability.md), while the messages kept for the operator that name the
+  address are deleted; the address and names are removed from timeline notes, delivery errors and the shop's audit details wherever they appear;
 - an ``Erasure`` row (the hash and the answer) and an audit entry (the hash, never the
   address) record it.
 
@@ -48,7 +49,9 @@ from kingavis.accounts import audit
 from kingavis.extensions import db
 from kingavis.models import (
     AuditLog,
+    DeliveryReport,
     Erasure,
+    InboundMessage,
     Order,
     OrderEvent,
     OutgoingMessage,
@@ -60,6 +63,7 @@ from kingavis.models import (
     ReviewRequest,
     ReviewState,
     Shop,
+    Suppression,
     Unsubscription,
     User,
     utcnow,
@@ -133,7 +137,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "created_at": "exported", "updated_at": "none", "platform": "exported",
         "postponed_at": "exported", "reminder_due_at": "erased",
         "reminder_sent_at": "exported", "reminder_attempts": "none", "opened_at": "exported",
-        "clicked_at": "exported", "share_clicks": "exported",
+        "clicked_at": "exported", "share_clicks": "exported", "bounce_token": "none",
     },
     "request_decisions": {
         "id": "none", "review_request_id": "none", "order_event_id": "none",
@@ -144,6 +148,23 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
     "unsubscriptions": {
         "id": "none", "shop_id": "none", "email_normalized": "erased", "email_hash": "hash",
         "created_at": "exported",
+    },
+    # Bounces and complaints (docs/deliverability.md): the address is kept by its hash only
+    # after erasure, so a bounced or complaining address stays suppressed.
+    "suppressions": {
+        "id": "none", "shop_id": "none", "email_normalized": "erased", "email_hash": "hash",
+        "reason": "exported", "status": "exported", "review_request_id": "none",
+        "created_at": "exported",
+    },
+    "delivery_reports": {
+        "id": "none", "shop_id": "none", "review_request_id": "none", "email_hash": "hash",
+        "kind": "exported", "status": "exported", "report_key": "none", "received_at": "exported",
+    },
+    # Messages kept for the operator: a bounce quotes the email it is about, so one that holds
+    # the address is deleted on erasure.
+    "inbound_messages": {
+        "id": "none", "recipient": "none", "sender": "erased", "subject": "erased",
+        "why": "none", "size": "none", "content": "erased", "received_at": "none",
     },
     "reviews": {
         "id": "exported", "shop_id": "none", "order_id": "none", "review_request_id": "none",
@@ -344,6 +365,7 @@ def _erase(shop: Shop, email: str, source: str, webhook_id: str | None, user: Us
         delete(DataRequest).where(DataRequest.shop_id == shop.id, DataRequest.email_hash == key)
         .execution_options(synchronize_session=False)
     )
+    _erase_deliverability(shop, email, key)
     body: dict[str, Any] = {"erased": counts.as_dict()}
     if webhook_id is not None:
         body = {"webhook_id": webhook_id, **body}
@@ -385,11 +407,39 @@ def erase_shop(shop: Shop, *, now: datetime | None = None) -> dict[str, int]:
         .values(email_normalized=None).execution_options(synchronize_session=False))
     db.session.execute(delete(DataRequest).where(DataRequest.shop_id == shop.id)
                        .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Suppression).where(Suppression.shop_id == shop.id)
+        .values(email_normalized=None).execution_options(synchronize_session=False))
     audit.record(None, "customer.erase", shop=shop, target_type="shop",
                  details={"source": "webhook", **total.as_dict()})
     db.session.commit()
     log.info("shop customer data erased", extra={"fields": {"shop": shop.key, **total.as_dict()}})
     return total.as_dict()
+
+
+def _erase_deliverability(shop: Shop, email: str, key: str) -> None:
+    """A suppressed address is remembered by its hash only; the messages kept for the operator
+    that name the address are deleted (docs/deliverability.md). Not committed."""
+    db.session.execute(
+        update(Suppression)
+        .where(Suppression.shop_id == shop.id, Suppression.email_hash == key)
+        .values(email_normalized=None)
+        .execution_options(synchronize_session=False)
+    )
+    needle = email.encode("utf-8")
+    last = 0
+    while True:
+        rows = db.session.execute(
+            select(InboundMessage.id, InboundMessage.content, InboundMessage.sender)
+            .where(InboundMessage.id > last).order_by(InboundMessage.id).limit(RETENTION_BATCH)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        doomed = [row_id for row_id, content, sender in rows
+                  if needle in (content or b"").lower() or (sender or "").lower() == email]
+        if doomed:
+            db.session.execute(delete(InboundMessage).where(InboundMessage.id.in_(doomed)))
 
 
 def _terms(orders: Iterable[Order], extra: Iterable[str]) -> list[str]:
@@ -565,12 +615,25 @@ def export_customer(shop: Shop, email: str) -> dict[str, Any]:
                                                          Erasure.email_hash == key)
         .order_by(Erasure.id)
     ).all()
+    suppression = db.session.execute(
+        select(Suppression).where(Suppression.shop_id == shop.id, Suppression.email_hash == key)
+    ).scalar_one_or_none()
+    reports = db.session.execute(
+        select(DeliveryReport.kind, DeliveryReport.status, DeliveryReport.received_at)
+        .where(DeliveryReport.shop_id == shop.id, DeliveryReport.email_hash == key)
+        .order_by(DeliveryReport.id)
+    ).all()
     return {
         "shop": {"key": shop.key, "name": shop.name},
         "email": normalized,
         "generated_at": _iso(utcnow()),
         "orders": orders,
         "unsubscription": None if left_at is None else {"created_at": _iso(left_at)},
+        "suppression": None if suppression is None else {
+            "reason": suppression.reason, "status": suppression.status,
+            "created_at": _iso(suppression.created_at)},
+        "delivery_reports": [{"kind": kind, "status": status, "received_at": _iso(at)}
+                             for kind, status, at in reports],
         "erasures": [{"created_at": _iso(at), "source": source} for at, source in erasures],
     }
 

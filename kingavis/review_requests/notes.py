@@ -65,6 +65,11 @@ class NoteCode(enum.StrEnum):
     REVIEW_REPORT_DISMISSED = "review_report_dismissed"
     REVIEW_REPLY_PUBLISHED = "review_reply_published"
     REVIEW_REPLY_UPDATED = "review_reply_updated"
+    # Bounces and complaints received about the request's emails (docs/deliverability.md).
+    BOUNCE_PERMANENT = "bounce_permanent"
+    BOUNCE_TEMPORARY = "bounce_temporary"
+    COMPLAINT = "complaint"
+    ADDRESS_SUPPRESSED = "address_suppressed"
 
 
 MESSAGES: dict[str, Any] = {
@@ -109,6 +114,13 @@ MESSAGES: dict[str, Any] = {
         "signalement examiné par la modération : l'avis reste publié"),
     NoteCode.REVIEW_REPLY_PUBLISHED: lazy_gettext("réponse du marchand publiée"),
     NoteCode.REVIEW_REPLY_UPDATED: lazy_gettext("réponse du marchand modifiée"),
+    NoteCode.BOUNCE_PERMANENT: lazy_gettext(
+        "email refusé définitivement par le serveur du client (%(status)s)\u00a0: adresse bloquée"),
+    NoteCode.BOUNCE_TEMPORARY: lazy_gettext(
+        "échec temporaire de remise (%(status)s)\u00a0: %(count)s sur 3 en 30 jours"),
+    NoteCode.COMPLAINT: lazy_gettext(
+        "le client a signalé l'email comme spam\u00a0: adresse bloquée et désinscrite"),
+    NoteCode.ADDRESS_SUPPRESSED: lazy_gettext("adresse bloquée\u00a0: %(reason)s"),
 }
 
 # The parameters that are codes themselves, worded inside a sentence (hence lower case).
@@ -130,6 +142,8 @@ VALUE_LABELS: dict[str, dict[str, Any]] = {
         "merchant_cancelled": lazy_gettext("annulée par le marchand"),
         "delivery_failed": lazy_gettext("échec de remise de l'email"),
         "erased": lazy_gettext("données du client effacées"),
+        "bounced": lazy_gettext("adresse en échec de remise"),
+        "complained": lazy_gettext("le client a signalé un email comme spam"),
     },
 }
 
