@@ -303,6 +303,7 @@ class Recorder:
         self.app = app
         self.secret = ""
         self.delay = 0.0
+        self.fail_ids: set[str] = set()  # webhook ids answered 500 (an event King-Avis cannot take)
         self.requests: list[dict[str, Any]] = []
         self._lock = __import__("threading").Lock()
 
@@ -310,6 +311,7 @@ class Recorder:
         with self._lock:
             self.requests = []
         self.delay = 0.0
+        self.fail_ids = set()
 
     def of(self, suffix: str, method: str = "POST") -> list[dict[str, Any]]:
         with self._lock:
@@ -336,7 +338,11 @@ class Recorder:
             answer["status"] = int(status.split()[0])
             return start_response(status, response_headers, exc_info)
 
-        chunks = b"".join(self.app(environ, capture))
+        if headers.get("webhook-id") in self.fail_ids:
+            chunks = b'{"title": "Internal Server Error", "status": 500}'
+            capture("500 INTERNAL SERVER ERROR", [("Content-Type", "application/problem+json")])
+        else:
+            chunks = b"".join(self.app(environ, capture))
         record["status"] = answer.get("status")
         record["answer"] = _json_or_none(chunks)
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -128,11 +129,19 @@ def shop(real_shop: PrestaShop, king_avis: KingAvis) -> Iterator[PrestaShop]:
                KINGAVIS_HISTORY_CURSOR=cursor)
     errors_before = real_shop.php_error_log.read_text() if real_shop.php_error_log.exists() else ""
     logs_before = int(real_shop.sql("SELECT COUNT(*) AS n FROM ps_log")[0]["n"])
+    files_before = {log: log.stat().st_size for log in (real_shop.root / "var" / "logs").glob("*.log")}
     yield real_shop
     errors = (real_shop.php_error_log.read_text() if real_shop.php_error_log.exists() else "")[len(errors_before):]
     assert not [line for line in errors.splitlines() if "kingavis" in line.lower() and "Deprecated" not in line], errors
     new_logs = real_shop.sql(f"SELECT message FROM ps_log WHERE id_log > {logs_before} AND message LIKE 'King-Avis%'")  # noqa: S608 (the test's own values)
     assert new_logs == [], new_logs
+    for log in (real_shop.root / "var" / "logs").glob("*.log"):
+        with log.open("rb") as written:
+            written.seek(files_before.get(log, 0))
+            added = written.read().decode(errors="replace")
+        problems = [line for line in added.splitlines()
+                    if "kingavis" in line.lower() and re.search(r"\.(ERROR|CRITICAL|EMERGENCY|ALERT):", line)]
+        assert problems == [], problems
 
 
 def new_orders(shop: PrestaShop, count: int, email: str | None = None, state: int = 3) -> list[int]:
@@ -358,6 +367,38 @@ echo json_encode([(int) $employee->id, Module::getPermissionStatic(Module::getMo
     assert cron(shop).json()["caught_up"] == 0  # once
 
 
+def test_a_failing_event_never_blocks_the_others_then_is_given_up_and_sent_again(shop: PrestaShop, king_avis: KingAvis) -> None:
+    poison, other = new_orders(shop, 2)
+    set_config(shop, KINGAVIS_PAUSE_UNTIL=int(time.time()) + 600)
+    change_status(shop, poison, 4)
+    change_status(shop, other, 4)
+    first = outbox(shop)[0]
+    assert first["id_order"] == str(poison)
+    king_avis.recorder.fail_ids = {first["webhook_id"]}
+    set_config(shop, KINGAVIS_PAUSE_UNTIL=None)
+
+    assert cron(shop).status_code == 200
+    states = {r["id_order"]: (r["state"], r["attempts"]) for r in outbox(shop)}
+    assert states == {str(poison): ("pending", "1"), str(other): ("delivered", "1")}
+
+    # Still failing at its last attempt: given up, listed on the configuration page.
+    shop.sql("UPDATE ps_kingavis_event SET attempts = 11, next_attempt_at = 0 WHERE state = 'pending'")
+    assert cron(shop).json()["given_up"] == 1
+    office = BackOffice(shop)
+    page = office.configuration_page()
+    assert "1 webhooks ont été abandonnés" in page
+
+    king_avis.recorder.fail_ids = set()
+    retried = office.click("submitKingavisRetry")
+    assert "1 webhooks remis en file : 1 livrés" in retried
+    assert [e["status"] for e in status_events(king_avis) if e["json"]["data"]["order"]["id"] == str(poison)][-1] == 202
+
+    # A given-up event's personal data goes after 30 days.
+    shop.sql("UPDATE ps_kingavis_event SET state = 'given_up', date_upd = NOW() - INTERVAL 31 DAY")
+    cron(shop)
+    assert outbox(shop) == []
+
+
 # ---------------------------------------------------------------------------- cron and reset
 
 
@@ -372,6 +413,28 @@ def test_the_cron_answers_and_survives_a_reset(shop: PrestaShop, king_avis: King
     assert config(shop, "KINGAVIS_CRON_TOKEN") == token
     assert config(shop, "KINGAVIS_SHOP_KEY") == king_avis.key
     assert cron(shop).status_code == 200
+    order_id = new_orders(shop, 1)[0]
+    change_status(shop, order_id, 4)
+    assert [e["json"]["data"]["order"]["id"] for e in status_events(king_avis)] == [str(order_id)]
+
+
+def test_an_upgrade_from_1_0_0_moves_to_the_history_hook(shop: PrestaShop, king_avis: KingAvis) -> None:
+    """The module's upgrade/ script, run by PrestaShop's own upgrade of a 1.0.0 install."""
+    shop.run_php("""
+$module = Module::getInstanceByName('kingavis');
+$module->unregisterHook('actionObjectOrderHistoryAddAfter');
+$module->registerHook(['actionOrderStatusPostUpdate', 'actionValidateOrder']);
+Db::getInstance()->update('module', ['version' => '1.0.0'], "name = 'kingavis'");
+echo json_encode(true);
+""")
+    shop.console("prestashop:module", "upgrade", "kingavis")
+
+    hooks = {r["name"] for r in shop.sql(
+        "SELECT h.name FROM ps_hook_module hm JOIN ps_hook h ON h.id_hook = hm.id_hook "
+        "JOIN ps_module m ON m.id_module = hm.id_module WHERE m.name = 'kingavis'")}
+    assert "actionObjectOrderHistoryAddAfter" in hooks
+    assert not hooks & {"actionOrderStatusPostUpdate", "actionValidateOrder"}
+    assert shop.sql("SELECT version FROM ps_module WHERE name = 'kingavis'") == [{"version": "1.1.0"}]
     order_id = new_orders(shop, 1)[0]
     change_status(shop, order_id, 4)
     assert [e["json"]["data"]["order"]["id"] for e in status_events(king_avis)] == [str(order_id)]
