@@ -497,6 +497,50 @@ echo json_encode((int) $state->id);
     assert names["Livré en point relais"]["delivered"] is True
 
 
+# ---------------------------------------------------------------------------- multistore
+
+
+def test_in_all_shops_context_every_configured_shop_is_told(shop: PrestaShop, king_avis: KingAvis) -> None:
+    with king_avis.app.app_context():
+        second, second_secret = make_shop("Boutique Zoé Belgique")
+        second_key = second.key
+    king_avis.recorder.secrets[second_key] = second_secret
+    id_shop = shop.run_php("""
+Configuration::updateGlobalValue('PS_MULTISHOP_FEATURE_ACTIVE', 1);
+$shop = new Shop();
+$shop->name = 'Boutique Zoé Belgique';
+$shop->id_shop_group = 1;
+$shop->id_category = 2;
+$shop->theme_name = 'classic';
+$shop->active = 1;
+$shop->add();
+echo json_encode((int) $shop->id);
+""")
+    try:
+        for name, value in (("KINGAVIS_SHOP_KEY", second_key), ("KINGAVIS_WEBHOOK_SECRET", second_secret)):
+            values = f"(1, {int(id_shop)}, '{name}', '{value}', NOW(), NOW())"
+            shop.sql(f"INSERT INTO ps_configuration (id_shop_group, id_shop, name, value, date_add, date_upd) VALUES {values}")  # noqa: S608 (the test's own values)
+        answer = shop.run_php("""
+Shop::setContext(Shop::CONTEXT_ALL);
+$module = Module::getInstanceByName('kingavis');
+$tested = $module->sendTestEvent();
+$erased = Hook::exec('actionDeleteGDPRCustomer', [['email' => 'zoe.belgique@example.com']], (int) $module->id);
+echo json_encode([count($tested), $erased]);
+""")
+        assert answer == [2, "true"]
+        tests = {e["path"].split("/")[3] for e in status_events(king_avis) if e["json"].get("test")}
+        erasures = {e["path"].split("/")[3] for e in king_avis.recorder.of("/customer-erasure")}
+        assert tests == erasures == {king_avis.key, second_key}
+        assert all(e["signature_valid"] for e in king_avis.recorder.requests)
+    finally:
+        shop.run_php(f"""
+(new Shop({int(id_shop)}))->delete();
+Configuration::updateGlobalValue('PS_MULTISHOP_FEATURE_ACTIVE', 0);
+echo json_encode(true);
+""")
+        shop.sql(f"DELETE FROM ps_configuration WHERE id_shop = {int(id_shop)}")  # noqa: S608 (the test's own values)
+
+
 # ---------------------------------------------------------------------------- the zip
 
 
