@@ -161,6 +161,8 @@ class PrestaShop:
         shutil.move(str(self.root / "install"), str(self.folder / "install-done"))
         self.replace_psgdpr()
         self.sql("UPDATE ps_configuration SET value = '3' WHERE name = 'PS_MAIL_METHOD'")
+        # php -S has no URL rewriting: the shop's own links are index.php?controller=… ones.
+        self.sql("UPDATE ps_configuration SET value = '0' WHERE name IN ('PS_REWRITING_SETTINGS', 'PS_CANONICAL_REDIRECT')")
         self.start_server()
 
     def replace_psgdpr(self) -> None:
@@ -305,6 +307,8 @@ class Recorder:
         self.secrets: dict[str, str] = {}  # by shop key, for a second King-Avis shop
         self.delay = 0.0
         self.fail_ids: set[str] = set()  # webhook ids answered 500 (an event King-Avis cannot take)
+        # Answers for what this King-Avis does not serve yet (a product's JSON-LD): path -> body.
+        self.canned: dict[str, bytes] = {}
         self.requests: list[dict[str, Any]] = []
         self._lock = __import__("threading").Lock()
 
@@ -313,6 +317,7 @@ class Recorder:
             self.requests = []
         self.delay = 0.0
         self.fail_ids = set()
+        self.canned = {}
 
     def of(self, suffix: str, method: str = "POST") -> list[dict[str, Any]]:
         with self._lock:
@@ -321,7 +326,8 @@ class Recorder:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         import io
 
-        if not environ.get("PATH_INFO", "").startswith("/webhooks/"):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/webhooks/") and "/products/" not in path:
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
@@ -339,7 +345,10 @@ class Recorder:
             answer["status"] = int(status.split()[0])
             return start_response(status, response_headers, exc_info)
 
-        if headers.get("webhook-id") in self.fail_ids:
+        if path in self.canned:
+            chunks = self.canned[path]
+            capture("200 OK", [("Content-Type", "application/ld+json")])
+        elif headers.get("webhook-id") in self.fail_ids:
             chunks = b'{"title": "Internal Server Error", "status": 500}'
             capture("500 INTERNAL SERVER ERROR", [("Content-Type", "application/problem+json")])
         else:

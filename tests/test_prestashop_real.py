@@ -37,9 +37,6 @@ from sqlalchemy import select
 
 pytestmark = pytest.mark.prestashop
 
-ZOE = "zoe.lukasiewicz@example.com"
-
-
 @dataclass
 class KingAvis:
     app: Any
@@ -276,7 +273,8 @@ def test_each_button_of_the_configuration_page_does_its_own_job(shop: PrestaShop
 
 
 def test_a_back_office_status_change_reaches_king_avis_with_the_order_items(shop: PrestaShop, king_avis: KingAvis) -> None:
-    order_id = new_orders(shop, 1, email=ZOE)[0]
+    email = f"zoe.{time.monotonic_ns()}@example.com"  # a customer King-Avis never asked before
+    order_id = new_orders(shop, 1, email=email)[0]
     office = BackOffice(shop)
 
     assert office.change_status(order_id, 4) < 5
@@ -287,7 +285,7 @@ def test_a_back_office_status_change_reaches_king_avis_with_the_order_items(shop
         ("4", "3"), ("5", "4")]
     assert all(e["signature_valid"] and e["status"] == 202 for e in events)
     delivered = events[-1]["json"]["data"]
-    assert delivered["order"]["customer"]["email"] == ZOE
+    assert delivered["order"]["customer"]["email"] == email
     assert delivered["status"] == {"id": "5", "name": "Delivered", "paid": True, "shipped": True}
     items = delivered["order"]["items"]
     assert items and all(set(item) >= {"product_id", "name", "quantity", "url"} for item in items)
@@ -495,6 +493,50 @@ echo json_encode((int) $state->id);
     assert sent and sent[-1]["signature_valid"]
     names = {s["name"]: s for s in sent[-1]["json"]["data"]["states"]}
     assert names["Livré en point relais"]["delivered"] is True
+
+
+# ---------------------------------------------------------------------------- product reviews
+
+
+def test_product_pages_show_the_stars_and_the_json_ld_rendered_on_the_server(shop: PrestaShop, king_avis: KingAvis) -> None:
+    set_config(shop, KINGAVIS_SLUG="boutique-zoe")
+    office = BackOffice(shop)
+    office.configuration_page()
+    office.click("submitKingavisDisplay", KINGAVIS_PRODUCT_STARS="1", KINGAVIS_PRODUCT_REVIEWS="1",
+                 KINGAVIS_LIST_STARS="1", KINGAVIS_WIDGET_PAGE="none", KINGAVIS_WIDGET_REVIEWS="3")
+    for cached in (shop.root / "var" / "cache").glob("*/kingavis"):
+        shutil.rmtree(cached)
+    hostile = {"@context": "https://schema.org", "@type": "Product", "name": "Robe </script><script>alert(1)</script>",
+               "aggregateRating": {"@type": "AggregateRating", "ratingValue": 4.5, "reviewCount": 2}}
+    king_avis.recorder.canned["/api/v1/shops/boutique-zoe/products/1/jsonld"] = json.dumps(hostile).encode()
+
+    page = requests.get(f"{shop.url}/index.php", params={"controller": "product", "id_product": 1}, timeout=60).text
+
+    assert ('class="kingavis-product-stars" data-kingavis-shop="boutique-zoe" data-kingavis-product="1" '
+            'data-kingavis-reviews="0"') in page
+    assert ('class="kingavis-product-reviews" data-kingavis-shop="boutique-zoe" data-kingavis-product="1" '
+            'data-kingavis-reviews="3"') in page
+    assert "<script>alert(1)" not in page
+    scripts = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert hostile in [json.loads(s) for s in scripts if "aggregateRating" in s]
+    assert page.count("/widget.js") == 1  # one script for every block of the page
+    fetched = king_avis.recorder.of("/products/1/jsonld", "GET")
+    assert len(fetched) == 1
+    requests.get(f"{shop.url}/index.php", params={"controller": "product", "id_product": 1}, timeout=60)
+    assert len(king_avis.recorder.of("/products/1/jsonld", "GET")) == 1  # cached
+
+    listing = requests.get(f"{shop.url}/index.php", params={"controller": "category", "id_category": 2}, timeout=60).text
+    assert listing.count('class="kingavis-list-stars"') >= 2
+
+    # A slow King-Avis costs a product page at most about a second, once.
+    started = time.monotonic()
+    requests.get(f"{shop.url}/index.php", params={"controller": "product", "id_product": 3}, timeout=60)
+    normal = time.monotonic() - started
+    king_avis.recorder.delay = 5
+    started = time.monotonic()
+    slow = requests.get(f"{shop.url}/index.php", params={"controller": "product", "id_product": 2}, timeout=60)
+    assert slow.status_code == 200 and time.monotonic() - started < normal + 2
+    set_config(shop, KINGAVIS_PRODUCT_STARS=None, KINGAVIS_PRODUCT_REVIEWS=None, KINGAVIS_LIST_STARS=None)
 
 
 # ---------------------------------------------------------------------------- multistore

@@ -68,6 +68,8 @@ class KingAvis extends Module implements WidgetInterface
         'displayFooter',
         'displayHome',
         'displayFooterProduct',
+        'displayProductAdditionalInfo',
+        'displayProductListReviews',
         'additionalCustomerFormFields',
         'actionCustomerAccountAdd',
         'actionCustomerAccountUpdate',
@@ -81,6 +83,10 @@ class KingAvis extends Module implements WidgetInterface
 
     /** @var array<int, string> emails of the customers being deleted in this request, by id */
     private static $deletedCustomers = [];
+    /** Seconds a product page waits at most for a product's JSON-LD. */
+    const JSONLD_TIMEOUT = 1.0;
+    /** Seconds a product's JSON-LD (or its absence) is kept. */
+    const JSONLD_TTL = 300;
     /** @var bool whether this request sends what it queued when it ends */
     private static $deliveryScheduled = false;
 
@@ -202,7 +208,8 @@ class KingAvis extends Module implements WidgetInterface
         }
         $keys = [
             KingAvisSettings::BADGE_FOOTER, KingAvisSettings::WIDGET_PAGE, KingAvisSettings::WIDGET_CMS,
-            KingAvisSettings::WIDGET_REVIEWS, KingAvisOutbox::CONFIG_PAUSE,
+            KingAvisSettings::WIDGET_REVIEWS, KingAvisSettings::PRODUCT_STARS, KingAvisSettings::PRODUCT_REVIEWS,
+            KingAvisSettings::LIST_STARS, KingAvisOutbox::CONFIG_PAUSE,
         ];
         if (!$resetting) {
             $keys = array_merge($keys, self::CONNECTION_SETTINGS);
@@ -834,7 +841,124 @@ class KingAvis extends Module implements WidgetInterface
      */
     public function hookDisplayFooterProduct($params)
     {
-        return Configuration::get(KingAvisSettings::WIDGET_PAGE) === KingAvisSettings::WIDGET_PRODUCT ? $this->widgetHtml() : '';
+        $html = Configuration::get(KingAvisSettings::WIDGET_PAGE) === KingAvisSettings::WIDGET_PRODUCT ? $this->widgetHtml() : '';
+        if (Configuration::get(KingAvisSettings::PRODUCT_REVIEWS)) {
+            $idProduct = $this->productId($params);
+            if ($idProduct > 0) {
+                $reviews = max(1, (int) Configuration::get(KingAvisSettings::WIDGET_REVIEWS));
+                $html .= $this->productHtml($idProduct, $reviews, 'kingavis-product-reviews', true);
+            }
+        }
+
+        return $html;
+    }
+
+    /**
+     * The product's stars next to its price (product page).
+     *
+     * @return string
+     */
+    public function hookDisplayProductAdditionalInfo($params)
+    {
+        $idProduct = Configuration::get(KingAvisSettings::PRODUCT_STARS) ? $this->productId($params) : 0;
+
+        return $idProduct > 0 ? $this->productHtml($idProduct, 0, 'kingavis-product-stars', false) : '';
+    }
+
+    /**
+     * Each product's stars in the product lists (categories, search, home).
+     *
+     * @return string
+     */
+    public function hookDisplayProductListReviews($params)
+    {
+        $idProduct = Configuration::get(KingAvisSettings::LIST_STARS) ? $this->productId($params) : 0;
+
+        return $idProduct > 0 ? $this->productHtml($idProduct, 0, 'kingavis-list-stars', false) : '';
+    }
+
+    /**
+     * @param array $params product (array, ProductLazyArray or Product)
+     *
+     * @return int
+     */
+    private function productId($params)
+    {
+        $product = isset($params['product']) ? $params['product'] : null;
+        if ((is_array($product) || $product instanceof ArrayAccess) && isset($product['id_product'])) {
+            return (int) $product['id_product'];
+        }
+        if ($product instanceof Product) {
+            return (int) $product->id;
+        }
+
+        return (int) Tools::getValue('id_product');
+    }
+
+    /**
+     * One product's stars (reviews 0) or stars and latest reviews, filled by widget.js; with
+     * $jsonLd, the product's schema.org JSON-LD from King-Avis rendered here, on the server.
+     *
+     * @param int $idProduct
+     * @param int $reviews
+     * @param string $class
+     * @param bool $jsonLd
+     *
+     * @return string
+     */
+    private function productHtml($idProduct, $reviews, $class, $jsonLd)
+    {
+        $settings = KingAvisSettings::forShop();
+        if ($settings->slug === '' || !KingAvisSettings::isValidUrl($settings->url)) {
+            return '';
+        }
+        $iso = isset($this->context->language->iso_code) ? (string) $this->context->language->iso_code : '';
+        $this->context->smarty->assign([
+            'kingavis_class' => $class,
+            'kingavis_slug' => $settings->slug,
+            'kingavis_product' => (string) (int) $idProduct,
+            'kingavis_reviews' => (int) $reviews,
+            'kingavis_lang' => in_array($iso, ['fr', 'en'], true) ? $iso : '',
+            'kingavis_script' => $this->widgetScriptSent ? '' : $settings->url . '/widget.js',
+            'kingavis_jsonld' => $jsonLd ? $this->productJsonLd($settings, (int) $idProduct) : '',
+        ]);
+        $this->widgetScriptSent = true;
+
+        return $this->fetch('module:kingavis/views/templates/hook/product.tpl');
+    }
+
+    /**
+     * The product's JSON-LD from King-Avis (GET /api/v1/shops/<slug>/products/<id>/jsonld),
+     * ready to sit in a <script> element: re-encoded so that no "<" can close it. Kept
+     * JSONLD_TTL seconds in PrestaShop's cache folder, its absence too; fetched with a
+     * JSONLD_TIMEOUT timeout, so a slow King-Avis never slows a product page.
+     *
+     * @param KingAvisSettings $settings
+     * @param int $idProduct
+     *
+     * @return string empty when King-Avis has none
+     */
+    public function productJsonLd(KingAvisSettings $settings, $idProduct)
+    {
+        $url = $settings->url . '/api/v1/shops/' . rawurlencode($settings->slug) . '/products/' . (int) $idProduct . '/jsonld';
+        $folder = _PS_CACHE_DIR_ . 'kingavis';
+        $file = $folder . '/jsonld-' . sha1($url) . '.json';
+        if (is_file($file) && filemtime($file) > time() - self::JSONLD_TTL) {
+            return (string) file_get_contents($file);
+        }
+        $encoded = '';
+        $transport = $this->transport ?: new KingAvisCurlTransport(1, 1);
+        $response = $transport->send('GET', $url, ['Accept' => 'application/ld+json, application/json'], '', self::JSONLD_TIMEOUT);
+        $data = $response->status === 200 ? $response->json() : [];
+        if ($data && isset($data['@type']) && $data['@type'] === 'Product') {
+            $encoded = (string) json_encode($data, JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES);
+        }
+        if (!is_dir($folder)) {
+            @mkdir($folder, 0755, true);
+        }
+        @file_put_contents($file, $encoded, LOCK_EX);
+
+        return $encoded;
     }
 
     /**
@@ -1072,6 +1196,9 @@ class KingAvis extends Module implements WidgetInterface
         Configuration::updateValue(KingAvisSettings::WIDGET_PAGE, $page);
         Configuration::updateValue(KingAvisSettings::WIDGET_CMS, $idCms);
         Configuration::updateValue(KingAvisSettings::WIDGET_REVIEWS, (int) $reviews);
+        foreach ([KingAvisSettings::PRODUCT_STARS, KingAvisSettings::PRODUCT_REVIEWS, KingAvisSettings::LIST_STARS] as $key) {
+            Configuration::updateValue($key, Tools::getValue($key) ? 1 : 0);
+        }
 
         return $this->displayConfirmation($this->trans('Settings saved.', [], 'Modules.Kingavis.Admin'));
     }
@@ -1144,6 +1271,9 @@ class KingAvis extends Module implements WidgetInterface
                 ['type' => 'select', 'name' => KingAvisSettings::WIDGET_CMS, 'label' => $this->trans('Content page', [], 'Modules.Kingavis.Admin'),
                     'options' => ['query' => $cmsPages, 'id' => 'id', 'name' => 'name']],
                 ['type' => 'text', 'name' => KingAvisSettings::WIDGET_REVIEWS, 'label' => $this->trans('Latest reviews in the widget', [], 'Modules.Kingavis.Admin'), 'class' => 'fixed-width-sm'],
+                ['type' => 'switch', 'name' => KingAvisSettings::PRODUCT_STARS, 'label' => $this->trans('Product stars on the product page', [], 'Modules.Kingavis.Admin'), 'is_bool' => true, 'values' => $yesNo],
+                ['type' => 'switch', 'name' => KingAvisSettings::PRODUCT_REVIEWS, 'label' => $this->trans('Product reviews under the product, with its Google rich results data', [], 'Modules.Kingavis.Admin'), 'is_bool' => true, 'values' => $yesNo],
+                ['type' => 'switch', 'name' => KingAvisSettings::LIST_STARS, 'label' => $this->trans('Product stars in the product lists', [], 'Modules.Kingavis.Admin'), 'is_bool' => true, 'values' => $yesNo],
             ],
             'submit' => ['title' => $this->trans('Save', [], 'Modules.Kingavis.Admin'), 'name' => 'submitKingavisDisplay'],
         ]];
@@ -1166,6 +1296,9 @@ class KingAvis extends Module implements WidgetInterface
             KingAvisSettings::WIDGET_PAGE => Configuration::get(KingAvisSettings::WIDGET_PAGE) ?: KingAvisSettings::WIDGET_NONE,
             KingAvisSettings::WIDGET_CMS => (int) Configuration::get(KingAvisSettings::WIDGET_CMS),
             KingAvisSettings::WIDGET_REVIEWS => (int) Configuration::get(KingAvisSettings::WIDGET_REVIEWS),
+            KingAvisSettings::PRODUCT_STARS => (int) Configuration::get(KingAvisSettings::PRODUCT_STARS),
+            KingAvisSettings::PRODUCT_REVIEWS => (int) Configuration::get(KingAvisSettings::PRODUCT_REVIEWS),
+            KingAvisSettings::LIST_STARS => (int) Configuration::get(KingAvisSettings::LIST_STARS),
             'KINGAVIS_BACKFILL_DAYS' => Tools::getValue('KINGAVIS_BACKFILL_DAYS', 30),
         ];
 

@@ -137,6 +137,10 @@ FRENCH = {
     "Content page": "Page de contenu",
     "Latest reviews in the widget": "Derniers avis dans le widget",
     "Orders placed before the module": "Commandes passées avant le module",
+    "Product stars on the product page": "Étoiles du produit sur sa page",
+    "Product reviews under the product, with its Google rich results data":
+        "Avis sur le produit sous sa fiche, avec ses données pour les résultats enrichis de Google",
+    "Product stars in the product lists": "Étoiles des produits dans les listes de produits",
     "Sends King-Avis the current status of the orders updated in the last days, so delivered orders are not "
     "forgotten. Click again to continue: nothing is sent twice.":
         "Envoie à King-Avis le statut actuel des commandes modifiées ces derniers jours, pour que les commandes "

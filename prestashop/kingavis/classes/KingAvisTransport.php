@@ -65,7 +65,7 @@ class KingAvisResponse
 interface KingAvisTransport
 {
     /**
-     * @param string $method POST or PUT
+     * @param string $method POST, PUT or GET
      * @param string $url
      * @param array<string, string> $headers
      * @param string $body
@@ -113,8 +113,7 @@ class KingAvisCurlTransport implements KingAvisTransport
         $received = [];
         $handle = curl_init($url);
         curl_setopt_array($handle, [
-            CURLOPT_CUSTOMREQUEST => $method === 'PUT' ? 'PUT' : 'POST',
-            CURLOPT_POSTFIELDS => $body,
+            CURLOPT_CUSTOMREQUEST => in_array($method, ['PUT', 'GET'], true) ? $method : 'POST',
             CURLOPT_HTTPHEADER => $lines,
             CURLOPT_RETURNTRANSFER => true,
             CURLOPT_FOLLOWLOCATION => false,
@@ -132,6 +131,9 @@ class KingAvisCurlTransport implements KingAvisTransport
                 return strlen($line);
             },
         ]);
+        if ($method !== 'GET') {
+            curl_setopt($handle, CURLOPT_POSTFIELDS, $body);
+        }
         $answer = curl_exec($handle);
         $status = (int) curl_getinfo($handle, CURLINFO_RESPONSE_CODE);
         $error = $answer === false ? curl_error($handle) : null;
