@@ -103,12 +103,32 @@ class MariaDB:
         wait_for_port(self.port, 60, "MariaDB", self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        if self.process is not None:
+            _stop_group(self.process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop a process started in its own session and every process of its group (php -S's
+    workers outlive their parent otherwise)."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; its workers may still be stopping.
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
             try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 def _user() -> str:
@@ -190,12 +210,8 @@ class PrestaShop:
         return self.folder / "php-errors.log"
 
     def stop(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            self.server.terminate()
-            try:
-                self.server.wait(10)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
+        if self.server is not None:
+            _stop_group(self.server)
         self.db.stop()
 
     # -------------------------------------------------------------- commands
@@ -210,7 +226,8 @@ class PrestaShop:
         return done
 
     def console(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.php("bin/console", *args, "--no-interaction", timeout=300, check=check)
+        # The prod environment: the same commands, without the dev environment's cache rebuilds.
+        return self.php("bin/console", *args, "--no-interaction", "--env=prod", timeout=300, check=check)
 
     def sql(self, query: str) -> list[dict[str, str]]:
         """One query on the shop's database (mariadb's client): its rows, values as text."""
