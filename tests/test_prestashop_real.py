@@ -72,13 +72,15 @@ def real_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrestaShop]:
         shop.install_module(reinstall=True)
         yield shop
         return
-    shop = PrestaShop(tmp_path_factory.mktemp("prestashop"))
+    folder = tmp_path_factory.mktemp("prestashop")
+    shop = PrestaShop(folder)
     try:
         shop.install()
         shop.install_module()
         yield shop
     finally:
         shop.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # about 600 MB
 
 
 @pytest.fixture(scope="session")
