@@ -104,15 +104,16 @@ class MariaDB:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop_group(self.process)
+            _stop_group(self.process, kill=True)  # a throwaway database: no clean shutdown needed
 
 
-def _stop_group(process: subprocess.Popen) -> None:
+def _stop_group(process: subprocess.Popen, kill: bool = False) -> None:
     """Stop a process started in its own session and every process of its group (php -S's
     workers outlive their parent otherwise)."""
     import signal
 
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 5)):
+    signals = ((signal.SIGKILL, 5),) if kill else ((signal.SIGTERM, 30), (signal.SIGKILL, 5))
+    for sig, wait in signals:
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:

@@ -79,8 +79,7 @@ def real_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrestaShop]:
         shop.install_module()
         yield shop
     finally:
-        shop.stop()
-        shutil.rmtree(folder, ignore_errors=True)  # about 600 MB
+        shop.stop()  # the folder (about 600 MB) goes with pytest's old temporary folders
 
 
 @pytest.fixture(scope="session")
