@@ -1,7 +1,8 @@
 # King-Avis developer commands.
 #   make run   create .venv, install requirements, migrate SQLite, serve http://$HOST:$PORT (127.0.0.1:5000)
 #   make test  install dev requirements (+ Chromium), check PostgreSQL/Redis, ruff, whole pytest suite
-#              (after the PrestaShop module's checks: php -l and PHPUnit)
+#              (after the PrestaShop module's checks: php -l and PHPUnit); the suite includes the
+#              module on a real PrestaShop (MariaDB, PHP extensions and composer installed when missing)
 #   make prestashop-module   build dist/kingavis.zip, the PrestaShop module
 # Installs are stamped by the hash of the requirements files: re-running is quick.
 
@@ -23,14 +24,15 @@ DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: help run test lint migrate chromium services install install-dev clean translations screenshots \
-	prestashop-module prestashop-test php
+	prestashop-module prestashop-test prestashop-deps prestashop-real php
 
 help:
 	@echo "make run    serve King-Avis on http://$${HOST:-127.0.0.1}:$${PORT:-5000} (SQLite, inline sending, mail in $(INSTANCE)/outbox; the address is recorded in .env)"
 	@echo "make test   ruff + the whole test suite on SQLite and PostgreSQL (needs PostgreSQL and Redis)"
 	@echo "make translations   extract the French UI strings, update and compile the English catalog"
 	@echo "make prestashop-module   build dist/kingavis.zip (the PrestaShop module)"
-	@echo "make prestashop-test     php -l and PHPUnit for the PrestaShop module (installs php-cli and phpunit)"
+	@echo "make prestashop-test     php -l and PHPUnit for the PrestaShop module (installs PHP, MariaDB, composer)"
+	@echo "make prestashop-real     the module's tests on a real PrestaShop 8.1.2 (part of make test)"
 
 $(BIN)/python:
 	scripts/make-venv.sh $(PYTHON) $(VENV)
@@ -76,10 +78,20 @@ test: prestashop-test $(DEV_STAMP) chromium services lint
 php:
 	scripts/ensure-php.sh
 
-# php -l over every PHP file (module, stand-ins, tests), then the PHPUnit suite.
-prestashop-test: php
+# A real PrestaShop for tests/test_prestashop_real.py (docs/prestashop.md): MariaDB, PHP's
+# extensions and composer; the release tree comes from ../shared/prestashop/.
+prestashop-deps: php
+	scripts/ensure-prestashop-deps.sh
+
+# php -l over every PHP file (module, tests), then the PHPUnit suite. `make test` runs the
+# real-PrestaShop tests (pytest marker `prestashop`) with the rest of pytest.
+prestashop-test: prestashop-deps
 	find prestashop -name '*.php' -print0 | sort -z | xargs -0 -n1 php -l >/dev/null
 	cd prestashop/tests && phpunit --do-not-cache-result
+
+# The module on a real PrestaShop alone (about 5 minutes: the shop installs once).
+prestashop-real: prestashop-test $(DEV_STAMP) services
+	$(BIN)/python -m pytest -m prestashop $(PYTEST_ARGS)
 
 prestashop-module: dist/kingavis.zip
 

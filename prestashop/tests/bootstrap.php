@@ -1,8 +1,9 @@
 <?php
 /**
- * PHPUnit bootstrap: the PrestaShop stand-ins, then the module as PrestaShop loads it.
+ * PHPUnit bootstrap: the module's classes that need no PrestaShop (signing, HTTP). Everything
+ * that touches PrestaShop is tested on a real shop (tests/test_prestashop_real.py).
  */
-require_once __DIR__ . '/stubs/prestashop.php';
-require_once dirname(__DIR__) . '/kingavis/kingavis.php';
-require_once dirname(__DIR__) . '/kingavis/controllers/front/cron.php';
-require_once __DIR__ . '/unit/ModuleTestCase.php';
+define('_PS_VERSION_', '8.1.2');
+require_once dirname(__DIR__) . '/kingavis/classes/KingAvisSigner.php';
+require_once dirname(__DIR__) . '/kingavis/classes/KingAvisTransport.php';
+require_once dirname(__DIR__) . '/kingavis/classes/KingAvisEvents.php';

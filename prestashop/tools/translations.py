@@ -1,8 +1,11 @@
-"""Writes the module's translations/fr.php and translations/en.php (PrestaShop's classic module
-translation files) from the strings of kingavis.php and the French wording below.
+"""Writes the module's XLIFF translations (translations/fr-FR/ModulesKingavis<Part>.fr-FR.xlf, as
+PrestaShop's translator loads them for a module) from the strings of the module and the French
+wording below. English is the source text itself.
 
 Run from the project root after changing a string: `.venv/bin/python prestashop/tools/translations.py`.
-PrestaShop keys each string as <{kingavis}prestashop>kingavis_<md5 of the string, quotes escaped>.
+Strings are found in `->trans('…', […], 'Modules.Kingavis.<Part>')` calls of the PHP files and
+`{l s='…' d='Modules.Kingavis.<Part>'}` tags of the templates; tests/test_prestashop_module.py
+checks that every one has its French.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import re
 import sys
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 MODULE = Path(__file__).resolve().parent.parent / "kingavis"
 
@@ -79,6 +83,21 @@ FRENCH = {
         "Le nombre d'avis du widget doit être compris entre 0 et 20.",
     "Choose the page that shows the widget.": "Choisissez la page qui affiche le widget.",
     "Deliveries to King-Avis": "Envois à King-Avis",
+    "Webhooks that fail are sent again by this cron task (run it every 5 minutes); it also sends the status "
+    "changes PrestaShop did not tell the module about:":
+        "Les webhooks en échec sont renvoyés par cette tâche cron (à lancer toutes les 5 minutes) ; elle envoie "
+        "aussi les changements de statut dont PrestaShop n'a pas informé le module :",
+    "%d webhooks were given up after repeated failures. The personal data they hold is deleted after 30 days.":
+        "%d webhooks ont été abandonnés après des échecs répétés. Les données personnelles qu'ils contiennent "
+        "sont supprimées au bout de 30 jours.",
+    "Send the given-up webhooks again": "Renvoyer les webhooks abandonnés",
+    "%1$d webhooks queued again: %2$d delivered, %3$d refused, %4$d waiting.":
+        "%1$d webhooks remis en file : %2$d livrés, %3$d refusés, %4$d en attente.",
+    "Your email address, first and last name and language; the reference, dates and statuses of your orders; "
+    "the products you bought; the review requests sent to you; the reviews you wrote.":
+        "Votre adresse e-mail, vos prénom, nom et langue ; la référence, les dates et les statuts de vos "
+        "commandes ; les produits achetés ; les demandes d'avis qui vous ont été envoyées ; les avis que vous "
+        "avez écrits.",
     "%d webhooks waiting to be delivered.": "%d webhooks en attente d'envoi.",
     "Webhooks that fail are sent again on the next status changes and by this cron task (run it every 5 minutes):":
         "Les webhooks en échec sont renvoyés aux changements de statut suivants et par cette tâche cron "
@@ -118,6 +137,10 @@ FRENCH = {
     "Content page": "Page de contenu",
     "Latest reviews in the widget": "Derniers avis dans le widget",
     "Orders placed before the module": "Commandes passées avant le module",
+    "Product stars on the product page": "Étoiles du produit sur sa page",
+    "Product reviews under the product, with its Google rich results data":
+        "Avis sur le produit sous sa fiche, avec ses données pour les résultats enrichis de Google",
+    "Product stars in the product lists": "Étoiles des produits dans les listes de produits",
     "Sends King-Avis the current status of the orders updated in the last days, so delivered orders are not "
     "forgotten. Click again to continue: nothing is sent twice.":
         "Envoie à King-Avis le statut actuel des commandes modifiées ces derniers jours, pour que les commandes "
@@ -127,45 +150,51 @@ FRENCH = {
     "Send waiting webhooks now": "Envoyer maintenant les webhooks en attente",
 }
 
-HEADER = """<?php
-/**
- * King-Avis for PrestaShop.
- *
- * @author    King-Avis
- * @copyright King-Avis
- */
-global $_MODULE;
-$_MODULE = [];
-"""
+PHP_CALL = re.compile(r"->trans\(\s*'((?:[^'\\]|\\.)*)'\s*,\s*\[.*?\]\s*,\s*'Modules\.Kingavis\.(\w+)'", re.S)
+TPL_TAG = re.compile(r"\{l s='((?:[^'\\]|\\.)*)'(?: sprintf=\[[^\]]*\])? d='Modules\.Kingavis\.(\w+)'\}")
 
 
-def strings() -> list[str]:
-    source = (MODULE / "kingavis.php").read_text("utf-8")
-    found = re.findall(r"->l\('((?:[^'\\]|\\.)*)'\)", source)
-    unique = list(dict.fromkeys(re.sub(r"\\(.)", r"\1", s) for s in found))
-    return unique
+def strings() -> dict[str, list[str]]:
+    """Each domain part (Admin, Shop) with its strings, in the order they appear."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(MODULE.rglob("*")):
+        if path.suffix not in (".php", ".tpl") or "translations" in path.parts:
+            continue
+        pattern = PHP_CALL if path.suffix == ".php" else TPL_TAG
+        for text, part in pattern.findall(path.read_text("utf-8")):
+            text = re.sub(r"\\(.)", r"\1", text)
+            found.setdefault(part, [])
+            if text not in found[part]:
+                found[part].append(text)
+    return found
 
 
-def php_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def write(iso: str, translate: dict[str, str] | None) -> None:
-    lines = [HEADER]
-    for text in strings():
-        key = "<{kingavis}prestashop>kingavis_" + hashlib.md5(text.replace("'", "\\'").encode(), usedforsecurity=False).hexdigest()
-        value = translate[text] if translate is not None else text
-        lines.append(f"$_MODULE[{php_string(key)}] = {php_string(value)};\n")
-    (MODULE / "translations" / f"{iso}.php").write_text("".join(lines), "utf-8")
+def xliff(part: str, texts: list[str], translate: dict[str, str]) -> str:
+    units = []
+    for text in texts:
+        unit_id = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+        units.append(
+            f'      <trans-unit id="{unit_id}">\n        <source>{escape(text)}</source>\n'
+            f"        <target>{escape(translate[text])}</target>\n      </trans-unit>\n"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<xliff xmlns="urn:oasis:names:tc:xliff:document:1.2" version="1.2">\n'
+        '  <file original="modules/kingavis/kingavis.php" source-language="en-US" target-language="fr-FR" '
+        'datatype="plaintext">\n    <body>\n' + "".join(units) + "    </body>\n  </file>\n</xliff>\n"
+    )
 
 
 def main() -> int:
-    missing = [s for s in strings() if s not in FRENCH]
+    found = strings()
+    missing = [s for texts in found.values() for s in texts if s not in FRENCH]
     if missing:
         print("no French for:\n" + "\n".join(missing), file=sys.stderr)
         return 1
-    write("fr", FRENCH)
-    write("en", None)
+    folder = MODULE / "translations" / "fr-FR"
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, texts in found.items():
+        (folder / f"ModulesKingavis{part}.fr-FR.xlf").write_text(xliff(part, texts, FRENCH), "utf-8")
     return 0
 
 

@@ -1,9 +1,17 @@
 <?php
 /**
- * King-Avis for PrestaShop.
+ * King-Avis for PrestaShop
+ *
+ * NOTICE OF LICENSE
+ *
+ * This source file is subject to the Academic Free License 3.0 (AFL-3.0)
+ * that is bundled with this package in the file LICENSE.md.
+ * It is also available through the world-wide-web at this URL:
+ * https://opensource.org/licenses/AFL-3.0
  *
  * @author    King-Avis
  * @copyright King-Avis
+ * @license   https://opensource.org/licenses/AFL-3.0 Academic Free License 3.0 (AFL-3.0)
  */
 if (!defined('_PS_VERSION_')) {
     exit;
@@ -15,7 +23,11 @@ if (!defined('_PS_VERSION_')) {
  */
 class KingAvisEvents
 {
-    const MODULE_VERSION = '1.0.0';
+    const MODULE_VERSION = '1.1.0';
+    /** At most this many items per order (docs/prestashop.md). */
+    const MAX_ITEMS = 100;
+    /** At most this many order states in one list. */
+    const MAX_STATES = 500;
 
     /**
      * A webhook id made from what identifies one change, so that every attempt (and every
@@ -169,6 +181,10 @@ class KingAvisEvents
             $data['placed_at'] = $placedAt;
         }
         $data['customer'] = $person;
+        $items = self::items($order);
+        if ($items) {
+            $data['items'] = $items;
+        }
         $body = [
             'type' => 'order.status_changed',
             'timestamp' => gmdate('Y-m-d\TH:i:s\Z', (int) $now),
@@ -181,6 +197,142 @@ class KingAvisEvents
         $body['data']['changed_at'] = $changedAt;
 
         return $body;
+    }
+
+    /**
+     * What the order holds, for product reviews: one entry per line of the order (at most
+     * MAX_ITEMS), with the product's identifiers as the shop knows them. A barcode is sent as
+     * gtin only when its check digit is right (EAN-13, UPC-A, GTIN-14, ISBN-13).
+     *
+     * @param Order $order
+     *
+     * @return array
+     */
+    public static function items(Order $order)
+    {
+        $items = [];
+        $idLang = (int) $order->id_lang ?: (int) Configuration::get('PS_LANG_DEFAULT');
+        $link = Context::getContext()->link ?: new Link();
+        foreach (OrderDetail::getList((int) $order->id) ?: [] as $line) {
+            if (count($items) >= self::MAX_ITEMS) {
+                break;
+            }
+            $idProduct = (int) $line['product_id'];
+            $name = trim((string) $line['product_name']);
+            if ($idProduct <= 0 || $name === '') {
+                continue;
+            }
+            $idAttribute = (int) $line['product_attribute_id'];
+            $item = ['product_id' => (string) $idProduct];
+            if ($idAttribute > 0) {
+                $item['variant_id'] = (string) $idAttribute;
+            }
+            $item['name'] = $name;
+            if ((string) $line['product_reference'] !== '') {
+                $item['reference'] = (string) $line['product_reference'];
+            }
+            foreach (['product_ean13', 'product_upc', 'product_isbn'] as $field) {
+                if (isset($line[$field]) && self::isValidGtin($line[$field])) {
+                    $item['gtin'] = self::digits($line[$field]);
+                    break;
+                }
+            }
+            if (isset($line['product_mpn']) && trim((string) $line['product_mpn']) !== '') {
+                $item['mpn'] = trim((string) $line['product_mpn']);
+            }
+            $product = new Product($idProduct, false, $idLang, (int) $order->id_shop);
+            if (Validate::isLoadedObject($product)) {
+                if ((int) $product->id_manufacturer > 0) {
+                    $brand = Manufacturer::getNameById((int) $product->id_manufacturer);
+                    if ($brand) {
+                        $item['brand'] = (string) $brand;
+                    }
+                }
+                $url = $link->getProductLink($product, null, null, null, $idLang, (int) $order->id_shop, $idAttribute);
+                if (is_string($url) && preg_match('#^https?://#', $url)) {
+                    $item['url'] = $url;
+                }
+                $cover = Product::getCover($idProduct);
+                if ($cover && !empty($cover['id_image'])) {
+                    $rewrite = is_array($product->link_rewrite) ? (string) reset($product->link_rewrite) : (string) $product->link_rewrite;
+                    $image = $link->getImageLink($rewrite, (string) $cover['id_image'], ImageType::getFormattedName('large'));
+                    if (is_string($image) && $image !== '') {
+                        $item['image_url'] = preg_match('#^https?://#', $image) ? $image : Tools::getShopProtocol() . $image;
+                    }
+                }
+            }
+            $item['quantity'] = max(1, (int) $line['product_quantity']);
+            $items[] = $item;
+        }
+
+        return $items;
+    }
+
+    /**
+     * @param string $code
+     *
+     * @return string
+     */
+    private static function digits($code)
+    {
+        return preg_replace('/[\s-]/', '', (string) $code);
+    }
+
+    /**
+     * Whether $code is an EAN-13, UPC-A, GTIN-14 or ISBN-13 with a right check digit (GS1's
+     * modulo 10: weights 3 and 1 from the right, the check digit excluded).
+     *
+     * @param string $code
+     *
+     * @return bool
+     */
+    public static function isValidGtin($code)
+    {
+        $code = self::digits($code);
+        if (!preg_match('/^\d{12,14}$/', $code) || (int) ltrim($code, '0') === 0) {
+            return false;
+        }
+        $sum = 0;
+        $body = substr($code, 0, -1);
+        $weight = 3;
+        for ($i = strlen($body) - 1; $i >= 0; --$i) {
+            $sum += (int) $body[$i] * $weight;
+            $weight = $weight === 3 ? 1 : 3;
+        }
+
+        return (10 - $sum % 10) % 10 === (int) substr($code, -1);
+    }
+
+    /**
+     * The order_states.synced body: every status of the shop, with its flags.
+     *
+     * @param int $now
+     *
+     * @return array
+     */
+    public static function orderStates($now)
+    {
+        $idLang = (int) Configuration::get('PS_LANG_DEFAULT');
+        $states = [];
+        foreach (OrderState::getOrderStates($idLang) ?: [] as $row) {
+            if (count($states) >= self::MAX_STATES) {
+                break;
+            }
+            $name = trim((string) $row['name']);
+            $states[] = [
+                'id' => (string) (int) $row['id_order_state'],
+                'name' => $name !== '' ? $name : '#' . (int) $row['id_order_state'],
+                'paid' => (bool) $row['paid'],
+                'shipped' => (bool) $row['shipped'],
+                'delivered' => (bool) $row['delivery'],
+            ];
+        }
+
+        return [
+            'type' => 'order_states.synced',
+            'timestamp' => gmdate('Y-m-d\TH:i:s\Z', (int) $now),
+            'data' => ['states' => $states],
+        ];
     }
 
     /**
@@ -201,8 +353,8 @@ class KingAvisEvents
     }
 
     /**
-     * The test event of the configuration page: a status that is neither a trigger nor a
-     * cancel status, for an order that does not exist, so King-Avis records it and nothing else.
+     * The test event of the configuration page: marked "test", so King-Avis checks it like a
+     * real one and stores nothing.
      *
      * @param string $email
      * @param int $now
@@ -215,6 +367,7 @@ class KingAvisEvents
 
         return [
             'type' => 'order.status_changed',
+            'test' => true,
             'timestamp' => gmdate('Y-m-d\TH:i:s\Z', (int) $now),
             'data' => [
                 'order' => [

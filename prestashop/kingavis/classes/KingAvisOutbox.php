@@ -1,23 +1,34 @@
 <?php
 /**
- * King-Avis for PrestaShop.
+ * King-Avis for PrestaShop
+ *
+ * NOTICE OF LICENSE
+ *
+ * This source file is subject to the Academic Free License 3.0 (AFL-3.0)
+ * that is bundled with this package in the file LICENSE.md.
+ * It is also available through the world-wide-web at this URL:
+ * https://opensource.org/licenses/AFL-3.0
  *
  * @author    King-Avis
  * @copyright King-Avis
+ * @license   https://opensource.org/licenses/AFL-3.0 Academic Free License 3.0 (AFL-3.0)
  */
 if (!defined('_PS_VERSION_')) {
     exit;
 }
 
 /**
- * The module's own table of webhooks to deliver (an outbox). Every event is written here
- * first, then sent; a failed send stays "pending" and is tried again later, with backoff,
- * until King-Avis answers 2xx ("delivered") or a 4xx other than 429 ("rejected"). 429, 5xx
- * and network errors are retried; a Retry-After header is respected.
+ * The module's own table of webhooks to deliver (an outbox, docs/prestashop.md). Every event
+ * is written here first, then sent; a failed send stays "pending" and is tried again later,
+ * with backoff, until King-Avis answers 2xx ("delivered") or a 4xx other than 429
+ * ("rejected"). 429, 5xx and network errors are retried; a Retry-After header is respected.
+ * After MAX_ATTEMPTS attempts or MAX_AGE seconds a row is "given_up": listed on the
+ * configuration page, where the merchant can send it again; it is deleted after KEEP_DAYS.
  *
  * A delivered or refused row keeps only what deduplication needs (webhook id, order, status):
  * its body, which holds the customer's address, is blanked; except when King-Avis refused the
- * signature (401) or the shop key (404), so that it can be sent again with the right settings.
+ * signature (401), the shop key (404) or answered a redirect (a wrong address), so that it can
+ * be sent again once the settings are fixed.
  */
 class KingAvisOutbox
 {
@@ -26,10 +37,19 @@ class KingAvisOutbox
 
     const KIND_ORDER_STATUS = 'order-status';
     const KIND_ERASURE = 'customer-erasure';
+    const KIND_ORDER_STATES = 'order-states';
 
     const PENDING = 'pending';
     const DELIVERED = 'delivered';
     const REJECTED = 'rejected';
+    const GIVEN_UP = 'given_up';
+
+    /** A row is given up after this many failed attempts... */
+    const MAX_ATTEMPTS = 12;
+    /** ...or when it is this old (seconds) and its last attempt failed. */
+    const MAX_AGE = 259200;
+    /** deliverDue stops after this many failures in a row (King-Avis is down or broken). */
+    const MAX_FAILURES_IN_A_ROW = 3;
 
     /** Seconds to wait after the 1st, 2nd, ... failed attempt; the last one repeats. */
     const DELAYS = [60, 300, 900, 3600, 10800, 21600];
@@ -39,7 +59,7 @@ class KingAvisOutbox
     const PAUSE_AFTER_FAILURE = 60;
     /** Longest Retry-After honoured. */
     const MAX_RETRY_AFTER = 86400;
-    /** Delivered and rejected rows are removed after this many days. */
+    /** Delivered, rejected and given-up rows (and their personal data) are removed after this many days. */
     const KEEP_DAYS = 30;
 
     const CONFIG_PAUSE = 'KINGAVIS_PAUSE_UNTIL';
@@ -210,10 +230,11 @@ class KingAvisOutbox
      * answer. Returns what happened: ['state', 'status', 'detail'] or null when not sent.
      *
      * @param int $id
+     * @param float|null $timeout seconds this attempt may take at most
      *
      * @return array|null
      */
-    public function deliver($id)
+    public function deliver($id, $timeout = null)
     {
         if (!$this->claim($id)) {
             return null;
@@ -226,7 +247,8 @@ class KingAvisOutbox
         $body = (string) $row['body'];
         $headers = KingAvisSigner::headers($settings->secret, $row['webhook_id'], $body, $this->now());
         $headers['Content-Type'] = 'application/json';
-        $response = $this->transport->post($settings->endpoint($row['kind']), $headers, $body);
+        $method = $row['kind'] === self::KIND_ORDER_STATES ? 'PUT' : 'POST';
+        $response = $this->transport->send($method, $settings->endpoint($row['kind']), $headers, $body, $timeout);
 
         return $this->record($row, self::classify($response), $response->status, self::describe($response), $response);
     }
@@ -244,7 +266,7 @@ class KingAvisOutbox
         if ($status >= 200 && $status < 300) {
             return self::DELIVERED;
         }
-        if ($status >= 400 && $status < 500 && $status !== 429) {
+        if (($status >= 400 && $status < 500 && $status !== 429) || ($status >= 300 && $status < 400)) {
             return self::REJECTED;
         }
 
@@ -342,7 +364,12 @@ class KingAvisOutbox
             if ($response) {
                 Configuration::updateGlobalValue(self::CONFIG_PAUSE, $now + self::PAUSE_AFTER_FAILURE);
             }
-        } elseif ($state === self::DELIVERED || !in_array((int) $status, [401, 404], true)) {
+            $created = strtotime((string) $row['date_add']);
+            if ($response && ($attempts >= self::MAX_ATTEMPTS || ($created !== false && $now - $created > self::MAX_AGE))) {
+                $state = self::GIVEN_UP;
+                $fields['state'] = self::GIVEN_UP;
+            }
+        } elseif ($state === self::DELIVERED || !self::keepsBodyWhenRejected((int) $status)) {
             // Done with: the body (the customer's address) is not kept. Only what a wrong key or
             // secret refused stays, to be sent again once the settings are fixed.
             $fields['body'] = '';
@@ -353,31 +380,54 @@ class KingAvisOutbox
     }
 
     /**
-     * Send the due rows, oldest first, within a number and a time budget.
-     * Stops at the first failure that is not a rejection: King-Avis is unreachable or busy.
+     * Whether a refused row keeps its body to be sent again once the settings are fixed:
+     * a wrong secret (401), an unknown shop key (404) or a redirect (a wrong address).
+     *
+     * @param int $status
+     *
+     * @return bool
+     */
+    public static function keepsBodyWhenRejected($status)
+    {
+        return in_array((int) $status, [401, 404], true) || ((int) $status >= 300 && (int) $status < 400);
+    }
+
+    /**
+     * Send the due rows within a number and a total time budget: each attempt gets what is
+     * left of the budget as its timeout, so a slow King-Avis costs at most the budget.
+     * Rows are taken by their next attempt time, so a row that keeps failing (a "poison"
+     * event) goes behind the others and never holds them back. Stops when King-Avis cannot
+     * be reached or asks to slow down, or after MAX_FAILURES_IN_A_ROW failures.
      *
      * @param int $limit
-     * @param int $budgetSeconds
+     * @param float $budgetSeconds
      *
      * @return array<string, int> counts by resulting state
      */
     public function deliverDue($limit = 50, $budgetSeconds = 20)
     {
-        $counts = [self::DELIVERED => 0, self::REJECTED => 0, self::PENDING => 0];
-        $started = microtime(true);
+        $counts = [self::DELIVERED => 0, self::REJECTED => 0, self::PENDING => 0, self::GIVEN_UP => 0];
+        $deadline = microtime(true) + (float) $budgetSeconds;
         $rows = $this->db->executeS('SELECT `id_kingavis_event` FROM `' . _DB_PREFIX_ . self::TABLE
             . '` WHERE `state` = \'' . self::PENDING . '\' AND `next_attempt_at` <= ' . $this->now()
-            . ' ORDER BY `id_kingavis_event` ASC LIMIT ' . (int) $limit);
+            . ' ORDER BY `next_attempt_at` ASC, `id_kingavis_event` ASC LIMIT ' . (int) $limit);
+        $failures = 0;
         foreach ($rows ?: [] as $row) {
-            if (microtime(true) - $started > $budgetSeconds) {
+            $left = $deadline - microtime(true);
+            if ($left < 0.2) {
                 break;
             }
-            $result = $this->deliver((int) $row['id_kingavis_event']);
+            $result = $this->deliver((int) $row['id_kingavis_event'], $left);
             if ($result === null) {
                 continue;
             }
             ++$counts[$result['state']];
-            if ($result['state'] === self::PENDING) {
+            if ($result['state'] !== self::PENDING && $result['state'] !== self::GIVEN_UP) {
+                $failures = 0;
+                continue;
+            }
+            ++$failures;
+            if ($result['status'] === 0 || $result['status'] === 429 || $failures >= self::MAX_FAILURES_IN_A_ROW) {
                 break;
             }
         }
@@ -422,7 +472,7 @@ class KingAvisOutbox
     {
         return (int) $this->db->getValue('SELECT `id_order_state` FROM `' . _DB_PREFIX_ . self::TABLE
             . '` WHERE `id_order` = ' . (int) $idOrder . ' AND `kind` = \'' . self::KIND_ORDER_STATUS
-            . '\' AND `state` <> \'' . self::REJECTED . '\' ORDER BY `id_kingavis_event` DESC LIMIT 1');
+            . '\' AND `state` <> \'' . self::REJECTED . '\' ORDER BY `id_kingavis_event` DESC');
     }
 
     /**
@@ -435,33 +485,110 @@ class KingAvisOutbox
     {
         $this->db->execute('UPDATE `' . _DB_PREFIX_ . self::TABLE . '` SET `state` = \'' . self::PENDING
             . '\', `attempts` = 0, `next_attempt_at` = ' . $this->now() . ' WHERE `state` = \'' . self::REJECTED
-            . '\' AND `last_status` IN (401, 404) AND `body` <> \'\'');
+            . '\' AND (`last_status` IN (401, 404) OR `last_status` BETWEEN 300 AND 399) AND `body` <> \'\'');
 
         return (int) $this->db->Affected_Rows();
     }
 
     /**
-     * Drop a customer's data from the module's tables: their consent and their order events not
-     * delivered yet (which carry their address). Returns the number of events dropped.
+     * Send the given-up rows again (the configuration page's button): they become pending,
+     * their attempts counted from zero.
      *
-     * @param int $idCustomer
+     * @return int rows queued again
+     */
+    public function retryGivenUp()
+    {
+        $this->db->execute('UPDATE `' . _DB_PREFIX_ . self::TABLE . '` SET `state` = \'' . self::PENDING
+            . '\', `attempts` = 0, `date_add` = \'' . pSQL(date('Y-m-d H:i:s', $this->now())) . '\', `next_attempt_at` = '
+            . $this->now() . ' WHERE `state` = \'' . self::GIVEN_UP . '\' AND `body` <> \'\'');
+
+        return (int) $this->db->Affected_Rows();
+    }
+
+    /**
+     * @return int
+     */
+    public function countGivenUp()
+    {
+        return (int) $this->db->getValue('SELECT COUNT(*) FROM `' . _DB_PREFIX_ . self::TABLE
+            . '` WHERE `state` = \'' . self::GIVEN_UP . '\'');
+    }
+
+    /**
+     * The given-up rows, newest first (no bodies).
+     *
+     * @param int $limit
+     *
+     * @return array
+     */
+    public function givenUp($limit = 20)
+    {
+        return $this->db->executeS('SELECT `id_kingavis_event`, `id_shop`, `kind`, `id_order`, `id_order_state`, `state`,'
+            . ' `attempts`, `last_status`, `last_result`, `date_add`, `date_upd` FROM `' . _DB_PREFIX_ . self::TABLE
+            . '` WHERE `state` = \'' . self::GIVEN_UP . '\' ORDER BY `id_kingavis_event` DESC LIMIT ' . (int) $limit) ?: [];
+    }
+
+    /**
+     * A new list of order states replaces the one not sent yet for that shop.
+     *
+     * @param int $idShop
+     *
+     * @return void
+     */
+    public function dropUnsentOrderStates($idShop)
+    {
+        $this->db->delete(self::TABLE, '`kind` = \'' . self::KIND_ORDER_STATES . '\' AND `id_shop` = ' . (int) $idShop
+            . ' AND `state` IN (\'' . self::PENDING . '\', \'' . self::GIVEN_UP . '\')');
+    }
+
+    /**
+     * Whether this change (its webhook id) is already in the outbox.
+     *
+     * @param string $webhookId
+     *
+     * @return bool
+     */
+    public function has($webhookId)
+    {
+        return (bool) $this->db->getValue('SELECT `id_kingavis_event` FROM `' . _DB_PREFIX_ . self::TABLE
+            . '` WHERE `webhook_id` = \'' . pSQL($webhookId) . '\'');
+    }
+
+    /**
+     * Drop a customer's data from the module's tables: their consent and their order events not
+     * delivered yet (which carry their address), found by customer id or by address.
+     * Returns the number of events dropped.
+     *
+     * @param int[] $idCustomers
+     * @param string $email
      *
      * @return int
      */
-    public function forgetCustomer($idCustomer)
+    public function forgetCustomer(array $idCustomers, $email = '')
     {
-        if ((int) $idCustomer <= 0) {
+        $ids = array_values(array_filter(array_map('intval', $idCustomers)));
+        $where = [];
+        if ($ids) {
+            $this->db->delete(self::CONSENT_TABLE, '`id_customer` IN (' . implode(',', $ids) . ')');
+            $where[] = '`id_customer` IN (' . implode(',', $ids) . ')';
+        }
+        if ((string) $email !== '') {
+            // The address as KingAvisEvents::encode writes it in a body.
+            $json = substr(json_encode((string) $email, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES), 1, -1);
+            $where[] = '`body` LIKE \'%' . pSQL(addcslashes('"email":"' . $json . '"', '%_\\'), true) . '%\'';
+        }
+        if (!$where) {
             return 0;
         }
-        $this->db->delete(self::CONSENT_TABLE, '`id_customer` = ' . (int) $idCustomer);
-        $this->db->delete(self::TABLE, '`id_customer` = ' . (int) $idCustomer . ' AND `kind` = \''
+        $this->db->delete(self::TABLE, '(' . implode(' OR ', $where) . ') AND `kind` = \''
             . self::KIND_ORDER_STATUS . '\' AND `state` <> \'' . self::DELIVERED . '\'');
 
         return (int) $this->db->Affected_Rows();
     }
 
     /**
-     * Remove delivered and rejected rows older than KEEP_DAYS.
+     * Remove delivered, rejected and given-up rows older than KEEP_DAYS: no customer's
+     * address stays longer in the module's table.
      *
      * @return void
      */

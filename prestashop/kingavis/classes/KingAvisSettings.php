@@ -1,9 +1,17 @@
 <?php
 /**
- * King-Avis for PrestaShop.
+ * King-Avis for PrestaShop
+ *
+ * NOTICE OF LICENSE
+ *
+ * This source file is subject to the Academic Free License 3.0 (AFL-3.0)
+ * that is bundled with this package in the file LICENSE.md.
+ * It is also available through the world-wide-web at this URL:
+ * https://opensource.org/licenses/AFL-3.0
  *
  * @author    King-Avis
  * @copyright King-Avis
+ * @license   https://opensource.org/licenses/AFL-3.0 Academic Free License 3.0 (AFL-3.0)
  */
 if (!defined('_PS_VERSION_')) {
     exit;
@@ -23,6 +31,9 @@ class KingAvisSettings
     const WIDGET_PAGE = 'KINGAVIS_WIDGET_PAGE';
     const WIDGET_CMS = 'KINGAVIS_WIDGET_CMS';
     const WIDGET_REVIEWS = 'KINGAVIS_WIDGET_REVIEWS';
+    const PRODUCT_STARS = 'KINGAVIS_PRODUCT_STARS';
+    const PRODUCT_REVIEWS = 'KINGAVIS_PRODUCT_REVIEWS';
+    const LIST_STARS = 'KINGAVIS_LIST_STARS';
     const CRON_TOKEN = 'KINGAVIS_CRON_TOKEN';
 
     const CONSENT_ALL = 'all';
@@ -51,15 +62,57 @@ class KingAvisSettings
      */
     public static function forShop($idShop = null)
     {
+        // A shop's value, else its group's, else the global one: the group is the shop's own,
+        // not the context's (Configuration::get takes the context's group when given none).
+        $idGroup = $idShop ? (int) Shop::getGroupFromShop((int) $idShop, true) : null;
         $settings = new self();
-        $settings->url = rtrim((string) Configuration::get(self::URL, null, null, $idShop), '/');
-        $settings->shopKey = (string) Configuration::get(self::SHOP_KEY, null, null, $idShop);
-        $settings->secret = (string) Configuration::get(self::SECRET, null, null, $idShop);
-        $mode = (string) Configuration::get(self::CONSENT_MODE, null, null, $idShop);
+        $settings->url = rtrim((string) Configuration::get(self::URL, null, $idGroup, $idShop), '/');
+        $settings->shopKey = (string) Configuration::get(self::SHOP_KEY, null, $idGroup, $idShop);
+        $settings->secret = (string) Configuration::get(self::SECRET, null, $idGroup, $idShop);
+        $mode = (string) Configuration::get(self::CONSENT_MODE, null, $idGroup, $idShop);
         $settings->consentMode = $mode === self::CONSENT_CHECKOUT ? self::CONSENT_CHECKOUT : self::CONSENT_ALL;
-        $settings->slug = (string) Configuration::get(self::SLUG, null, null, $idShop);
+        $settings->slug = (string) Configuration::get(self::SLUG, null, $idGroup, $idShop);
 
         return $settings;
+    }
+
+    /**
+     * The shops the current context stands for: the context's shop, or every shop in "All
+     * shops" and group contexts.
+     *
+     * @return int[]
+     */
+    public static function contextShopIds()
+    {
+        if (!Shop::isFeatureActive() || Shop::getContext() === Shop::CONTEXT_SHOP) {
+            return [(int) Context::getContext()->shop->id];
+        }
+
+        return array_map('intval', Shop::getContextListShopID());
+    }
+
+    /**
+     * The configured King-Avis shops among $idShops, one shop id per distinct King-Avis
+     * address and shop key (two shops sharing one King-Avis shop are told once).
+     *
+     * @param int[] $idShops
+     *
+     * @return array<int, KingAvisSettings> by shop id
+     */
+    public static function configured(array $idShops)
+    {
+        $found = [];
+        $seen = [];
+        foreach ($idShops as $idShop) {
+            $settings = self::forShop((int) $idShop);
+            $key = $settings->url . '|' . $settings->shopKey;
+            if ($settings->isComplete() && !isset($seen[$key])) {
+                $seen[$key] = true;
+                $found[(int) $idShop] = $settings;
+            }
+        }
+
+        return $found;
     }
 
     /**

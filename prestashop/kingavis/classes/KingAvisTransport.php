@@ -1,9 +1,17 @@
 <?php
 /**
- * King-Avis for PrestaShop.
+ * King-Avis for PrestaShop
+ *
+ * NOTICE OF LICENSE
+ *
+ * This source file is subject to the Academic Free License 3.0 (AFL-3.0)
+ * that is bundled with this package in the file LICENSE.md.
+ * It is also available through the world-wide-web at this URL:
+ * https://opensource.org/licenses/AFL-3.0
  *
  * @author    King-Avis
  * @copyright King-Avis
+ * @license   https://opensource.org/licenses/AFL-3.0 Academic Free License 3.0 (AFL-3.0)
  */
 if (!defined('_PS_VERSION_')) {
     exit;
@@ -52,23 +60,25 @@ class KingAvisResponse
 }
 
 /**
- * Sends one POST. The module uses KingAvisCurlTransport; tests give it another.
+ * Sends one request. The module uses KingAvisCurlTransport; another client can be given.
  */
 interface KingAvisTransport
 {
     /**
+     * @param string $method POST, PUT or GET
      * @param string $url
      * @param array<string, string> $headers
      * @param string $body
+     * @param float|null $timeout seconds for the whole request; null: the transport's own
      *
      * @return KingAvisResponse
      */
-    public function post($url, array $headers, $body);
+    public function send($method, $url, array $headers, $body, $timeout = null);
 }
 
 /**
- * cURL with short timeouts, no redirects, HTTP(S) only: a slow or absent King-Avis costs the
- * shop at most a few seconds, once (see KingAvisOutbox's pause after a failure).
+ * cURL with short timeouts, no redirects, HTTP(S) only. The outbox gives each request what is
+ * left of its time budget, so a slow King-Avis never holds a shop request up for long.
  */
 class KingAvisCurlTransport implements KingAvisTransport
 {
@@ -90,11 +100,12 @@ class KingAvisCurlTransport implements KingAvisTransport
         $this->timeout = (int) $timeout;
     }
 
-    public function post($url, array $headers, $body)
+    public function send($method, $url, array $headers, $body, $timeout = null)
     {
         if (!function_exists('curl_init')) {
             return new KingAvisResponse(0, [], '', 'The PHP cURL extension is not installed.');
         }
+        $total = $timeout === null ? (float) $this->timeout : max(0.2, min((float) $this->timeout, (float) $timeout));
         $lines = [];
         foreach ($headers as $name => $value) {
             $lines[] = $name . ': ' . $value;
@@ -102,13 +113,13 @@ class KingAvisCurlTransport implements KingAvisTransport
         $received = [];
         $handle = curl_init($url);
         curl_setopt_array($handle, [
-            CURLOPT_POST => true,
-            CURLOPT_POSTFIELDS => $body,
+            CURLOPT_CUSTOMREQUEST => in_array($method, ['PUT', 'GET'], true) ? $method : 'POST',
             CURLOPT_HTTPHEADER => $lines,
             CURLOPT_RETURNTRANSFER => true,
             CURLOPT_FOLLOWLOCATION => false,
-            CURLOPT_CONNECTTIMEOUT => $this->connectTimeout,
-            CURLOPT_TIMEOUT => $this->timeout,
+            CURLOPT_CONNECTTIMEOUT_MS => (int) (1000 * min($this->connectTimeout, $total)),
+            CURLOPT_TIMEOUT_MS => (int) (1000 * $total),
+            CURLOPT_NOSIGNAL => true,
             CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS,
             CURLOPT_USERAGENT => 'KingAvis-PrestaShop/' . KingAvisEvents::MODULE_VERSION,
             CURLOPT_HEADERFUNCTION => function ($curl, $line) use (&$received) {
@@ -120,6 +131,9 @@ class KingAvisCurlTransport implements KingAvisTransport
                 return strlen($line);
             },
         ]);
+        if ($method !== 'GET') {
+            curl_setopt($handle, CURLOPT_POSTFIELDS, $body);
+        }
         $answer = curl_exec($handle);
         $status = (int) curl_getinfo($handle, CURLINFO_RESPONSE_CODE);
         $error = $answer === false ? curl_error($handle) : null;

@@ -41,7 +41,7 @@ class CurlTransportTest extends TestCase
     public function testPostsTheBodyAndHeadersAndReadsTheAnswer()
     {
         $transport = new KingAvisCurlTransport();
-        $response = $transport->post('http://127.0.0.1:' . self::$port . '/?status=429&retry_after=120',
+        $response = $transport->send('POST', 'http://127.0.0.1:' . self::$port . '/?status=429&retry_after=120',
             ['webhook-id' => 'msg_1', 'Content-Type' => 'application/json'], '{"é":1}');
         $this->assertNull($response->error);
         $this->assertSame(429, $response->status);
@@ -54,13 +54,30 @@ class CurlTransportTest extends TestCase
         $this->assertSame('{"é":1}', $echo['body']);
     }
 
+    public function testPutsTheOrderStates()
+    {
+        $response = (new KingAvisCurlTransport())->send('PUT', 'http://127.0.0.1:' . self::$port . '/?status=200', [], '{"states":[]}');
+        $echo = $response->json();
+        $this->assertSame('PUT', $echo['method']);
+        $this->assertSame('{"states":[]}', $echo['body']);
+    }
+
+    public function testTheTimeoutGivenWinsOverTheTransportsOwn()
+    {
+        $silent = stream_socket_server('tcp://127.0.0.1:0');
+        $started = microtime(true);
+        $response = (new KingAvisCurlTransport(2, 4))->send('POST', 'http://' . stream_socket_get_name($silent, false) . '/', [], '{}', 0.5);
+        $this->assertSame(0, $response->status);
+        $this->assertLessThan(1.5, microtime(true) - $started);
+    }
+
     public function testAClosedPortIsAnErrorAtOnce()
     {
         $probe = stream_socket_server('tcp://127.0.0.1:0');
         $closed = stream_socket_get_name($probe, false);
         fclose($probe);
         $started = microtime(true);
-        $response = (new KingAvisCurlTransport())->post('http://' . $closed . '/', [], '{}');
+        $response = (new KingAvisCurlTransport())->send('POST', 'http://' . $closed . '/', [], '{}');
         $this->assertSame(0, $response->status);
         $this->assertNotEmpty($response->error);
         $this->assertLessThan(1.5, microtime(true) - $started);
@@ -70,7 +87,7 @@ class CurlTransportTest extends TestCase
     {
         $silent = stream_socket_server('tcp://127.0.0.1:0');  // accepts connections, never answers
         $started = microtime(true);
-        $response = (new KingAvisCurlTransport(1, 1))->post('http://' . stream_socket_get_name($silent, false) . '/', [], '{}');
+        $response = (new KingAvisCurlTransport(1, 1))->send('POST', 'http://' . stream_socket_get_name($silent, false) . '/', [], '{}');
         $elapsed = microtime(true) - $started;
         fclose($silent);
         $this->assertSame(0, $response->status);
@@ -81,7 +98,7 @@ class CurlTransportTest extends TestCase
 
     public function testOnlyHttpAndHttps()
     {
-        $response = (new KingAvisCurlTransport())->post('file:///etc/passwd', [], '{}');
+        $response = (new KingAvisCurlTransport())->send('POST', 'file:///etc/passwd', [], '{}');
         $this->assertSame(0, $response->status);
         $this->assertNotEmpty($response->error);
     }

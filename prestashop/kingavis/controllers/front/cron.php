@@ -1,9 +1,17 @@
 <?php
 /**
- * King-Avis for PrestaShop.
+ * King-Avis for PrestaShop
+ *
+ * NOTICE OF LICENSE
+ *
+ * This source file is subject to the Academic Free License 3.0 (AFL-3.0)
+ * that is bundled with this package in the file LICENSE.md.
+ * It is also available through the world-wide-web at this URL:
+ * https://opensource.org/licenses/AFL-3.0
  *
  * @author    King-Avis
  * @copyright King-Avis
+ * @license   https://opensource.org/licenses/AFL-3.0 Academic Free License 3.0 (AFL-3.0)
  */
 if (!defined('_PS_VERSION_')) {
     exit;
@@ -21,8 +29,10 @@ class KingavisCronModuleFrontController extends ModuleFrontController
     public $guestAllowed = true;
     /** @var array */
     private $result = [];
-    /** @var int */
-    private $status = 200;
+    /**
+     * @var int the HTTP status to answer; not named $status, which ControllerCore declares
+     */
+    private $answerStatus = 200;
 
     public function __construct()
     {
@@ -34,7 +44,7 @@ class KingavisCronModuleFrontController extends ModuleFrontController
     public function postProcess()
     {
         if (!$this->module instanceof KingAvis || !$this->module->isCronToken(Tools::getValue('token'))) {
-            $this->status = 403;
+            $this->answerStatus = 403;
             $this->result = ['error' => 'invalid token'];
 
             return;
@@ -45,7 +55,7 @@ class KingavisCronModuleFrontController extends ModuleFrontController
     public function displayAjax()
     {
         if (!headers_sent()) {
-            http_response_code($this->status);
+            http_response_code($this->answerStatus);
             header('Content-Type: application/json');
             header('Cache-Control: no-store');
         }
