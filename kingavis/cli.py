@@ -16,6 +16,7 @@ from kingavis.accounts import audit
 from kingavis.accounts.users import UserError, create_operator, create_user
 from kingavis.cli_support import OneLineGroup, one_line
 from kingavis.extensions import db
+from kingavis.reviews.products import set_product_review_count, validate_product_review_count
 from kingavis.reviews.public import public_url
 from kingavis.shops import rules
 from kingavis.shops.service import ShopError, create_shop, describe, get_shop, webhook_url
@@ -91,6 +92,8 @@ def rule_error_line(exc: rules.RuleError) -> str:
 @click.option("--timezone", help="IANA time zone of the rule.")
 @click.option("--trigger-status", "triggers", multiple=True, help="Trigger status id (repeat).")
 @click.option("--cancel-status", "cancels", multiple=True, help="Cancel status id (repeat).")
+@click.option("--product-reviews", "product_reviews", type=int,
+              help="How many of an order's products the questionnaire asks about (0-10, 0 = off).")
 def shops_configure(
     key: str,
     delay_days: int | None,
@@ -98,6 +101,7 @@ def shops_configure(
     timezone: str | None,
     triggers: tuple[str, ...],
     cancels: tuple[str, ...],
+    product_reviews: int | None,
 ) -> None:
     """Change the active rule and cancel statuses of a shop.
 
@@ -107,6 +111,13 @@ def shops_configure(
     try:
         hour = rules.KEEP if send_hour is None else _hour(send_hour)
         shop = get_shop(key)
+        if product_reviews is not None:
+            validate_product_review_count(product_reviews)
+        rule_options = (delay_days, timezone, triggers, cancels)
+        if product_reviews is not None and send_hour is None and not any(rule_options):
+            set_product_review_count(shop, product_reviews, actor=audit.CLI)
+            click.echo(json.dumps(describe(shop)))
+            return
         with force_locale("en"):
             try:
                 rules.configure(
@@ -119,6 +130,8 @@ def shops_configure(
                 )
             except rules.RuleError as exc:
                 raise click.ClickException(rule_error_line(exc)) from None
+        if product_reviews is not None:
+            set_product_review_count(shop, product_reviews, actor=audit.CLI)
     except (ShopError, click.BadParameter, click.ClickException) as exc:
         db.session.rollback()
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)

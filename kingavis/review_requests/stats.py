@@ -103,7 +103,8 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
             ReviewRequest.reminder_sent_at,
             Review.rating,
         )
-        .outerjoin(Review, Review.review_request_id == ReviewRequest.id)
+        .outerjoin(Review, (Review.review_request_id == ReviewRequest.id)
+                   & Review.product_id.is_(None))
         .where(ReviewRequest.shop_id == shop.id, ReviewRequest.created_at >= since)
     ).all()
 

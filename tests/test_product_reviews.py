@@ -1,0 +1,285 @@
+"""Product reviews (docs/product-reviews.md): the order's items on the webhook, the shop's
+setting, the one questionnaire that stores the shop review and the product reviews together.
+Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from factories import make_shop, post_event
+from flask import Flask
+from product_helpers import form_fields, items_event, sent_with_items, submit
+from requests_helpers import audit_entries, login, merchant
+from sqlalchemy import select
+
+from kingavis.extensions import db
+from kingavis.models import Order, Review, Shop
+from kingavis.reviews.products import set_product_review_count
+from kingavis.shops.service import ShopError
+
+
+@pytest.fixture
+def shop_secret(app: Flask) -> tuple[Shop, str]:
+    return make_shop("Atelier Zoë")
+
+
+def order_items(shop: Shop, order_id: str) -> Any:
+    db.session.rollback()
+    return db.session.execute(
+        select(Order.items).where(Order.shop_id == shop.id, Order.external_id == order_id)
+    ).scalar_one_or_none()
+
+
+def all_reviews() -> list[Review]:
+    db.session.rollback()
+    return list(db.session.execute(select(Review).order_by(Review.id)).scalars())
+
+
+# --- 1. Items on the order ---------------------------------------------------------------
+
+
+def test_items_are_stored_with_the_order_and_the_latest_list_wins(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    response = post_event(client, shop, secret, items_event("3001"))
+    assert response.status_code == 202
+    stored = order_items(shop, "3001")
+    assert [i["product_id"] for i in stored] == ["42", "42", "77", "90"]
+    assert stored[0]["gtin"] == "3760123450010" and stored[0]["brand"] == "Atelier Zoë"
+
+    # A later event with another list replaces it; one without items leaves it alone.
+    later = items_event("3001", [{"product_id": "5", "name": "Chapeau"}], days=10)
+    assert post_event(client, shop, secret, later).status_code == 202
+    assert order_items(shop, "3001") == [{"product_id": "5", "name": "Chapeau"}]
+    no_items = items_event("3001", days=9)
+    del no_items["data"]["order"]["items"]
+    assert post_event(client, shop, secret, no_items).status_code == 202
+    assert order_items(shop, "3001") == [{"product_id": "5", "name": "Chapeau"}]
+
+
+@pytest.mark.parametrize(("item", "path", "words"), [
+    ({"product_id": "1", "name": "A", "gtin": "3760123450011"}, "data.order.items.0.gtin",
+     "check digit"),
+    ({"product_id": "1", "name": "A", "gtin": "12345670"}, "data.order.items.0.gtin", "EAN-13"),
+    ({"product_id": "1", "name": "A", "gtin": "97803064061X"}, "data.order.items.0.gtin", "EAN-13"),
+    ({"name": "A"}, "data.order.items.0.product_id", "required"),
+    ({"product_id": "1"}, "data.order.items.0.name", "required"),
+    ({"product_id": "1", "name": "A" * 201}, "data.order.items.0.name", "200"),
+    ({"product_id": "1", "name": "A", "url": "javascript:alert(1)"}, "data.order.items.0.url",
+     "http(s)"),
+    ({"product_id": "1", "name": "A", "image_url": "ftp://x.example/a.jpg"},
+     "data.order.items.0.image_url", "http(s)"),
+    ({"product_id": "1", "name": "A", "url": "https://x.example/" + "a" * 500},
+     "data.order.items.0.url", "500"),
+    ({"product_id": 1, "name": "A"}, "data.order.items.0.product_id", "string"),
+    ({"product_id": "1", "name": "A", "quantity": "2"}, "data.order.items.0.quantity", "whole"),
+    ({"product_id": "1", "name": "A", "brand": "B" * 71}, "data.order.items.0.brand", "70"),
+    ("not an object", "data.order.items.0", "object"),
+])
+def test_a_bad_item_is_refused_naming_its_field_and_nothing_is_stored(
+        client, shop_secret, item: Any, path: str, words: str) -> None:
+    shop, secret = shop_secret
+    body = items_event("3002", [{"product_id": "9", "name": "Bon"}, item][1:])
+    response = post_event(client, shop, secret, body)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert path in errors, errors
+    assert words in " ".join(errors[path])
+    assert order_items(shop, "3002") is None
+
+
+def test_every_accepted_gtin_kind_and_too_many_items(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    kinds = [{"product_id": str(n), "name": "P", "gtin": gtin} for n, gtin in enumerate(
+        ["3760123450010", "036000291452", "00036000291452", "9780306406157", "978-0-306-40615-7"])]
+    assert post_event(client, shop, secret, items_event("3003", kinds)).status_code == 202
+    assert [i["gtin"] for i in order_items(shop, "3003")] == [
+        "3760123450010", "036000291452", "00036000291452", "9780306406157", "9780306406157"]
+
+    many = [{"product_id": str(n), "name": "P"} for n in range(101)]
+    response = post_event(client, shop, secret, items_event("3004", many))
+    assert response.status_code == 422
+    assert "at most 100" in " ".join(response.get_json()["errors"]["data.order.items"])
+
+
+def test_items_are_erased_and_exported_with_the_customer(client, shop_secret) -> None:
+    from kingavis.privacy.personal_data import erase_customer, export_customer
+
+    shop, secret = shop_secret
+    assert post_event(client, shop, secret, items_event("3005", email="zoe@example.com")).status_code == 202
+    exported = export_customer(shop, "zoe@example.com")
+    assert [i["name"] for i in exported["orders"][0]["items"]][:1] == ["Robe en lin"]
+    erase_customer(shop, "zoe@example.com", source="cli", user=None)
+    assert order_items(shop, "3005") is None
+
+
+# --- 2. The shop's setting ---------------------------------------------------------------
+
+
+def test_product_review_count_defaults_to_five_and_is_checked(shop_secret) -> None:
+    shop, _ = shop_secret
+    assert shop.product_review_count == 5
+    for bad in (-1, 11, "3", True, None):
+        with pytest.raises(ShopError):
+            set_product_review_count(shop, bad, actor="cli")
+    db.session.rollback()
+    assert shop.product_review_count == 5
+    set_product_review_count(shop, 0, actor="cli")
+    assert shop.product_review_count == 0
+    entry = audit_entries(shop)[-1]
+    assert entry.action == "collection.update"
+    assert entry.details == {"before": {"product_review_count": 5},
+                             "after": {"product_review_count": 0}}
+
+
+def test_the_back_office_sets_the_count_through_the_same_service(client, shop_secret) -> None:
+    shop, _ = shop_secret
+    user = merchant(shop)
+    login(client, user)
+    page = client.get(f"/admin/shops/{shop.key}/collection").get_data(as_text=True)
+    assert 'name="product_review_count"' in page and 'value="5"' in page
+    form = _collection_form(page)
+    form["product_review_count"] = "11"
+    response = client.post(f"/admin/shops/{shop.key}/collection", data=form)
+    assert response.status_code == 422
+    assert "entre 0 et 10" in response.get_data(as_text=True)
+    form["product_review_count"] = "2"
+    response = client.post(f"/admin/shops/{shop.key}/collection", data=form)
+    assert response.status_code == 302
+    db.session.rollback()
+    assert db.session.get(Shop, shop.id).product_review_count == 2
+    entry = audit_entries(shop)[-1]
+    assert entry.details == {"before": {"product_review_count": 5},
+                             "after": {"product_review_count": 2}}
+    assert entry.user_id == user.id
+
+
+def _collection_form(page: str) -> dict[str, str]:
+    import re
+
+    form: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        if 'type="checkbox"' in tag and "checked" not in tag:
+            continue
+        form[name.group(1)] = value.group(1) if value else ""
+    for select_name, chosen in re.findall(
+            r'<select[^>]*name="([^"]+)"[^>]*>.*?<option[^>]*selected[^>]*value="([^"]*)"', page, re.S):
+        form[select_name] = chosen
+    return form
+
+
+def test_the_command_line_sets_the_count(app: Flask, shop_secret) -> None:
+    shop, _ = shop_secret
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["shops", "configure", shop.key, "--product-reviews", "3"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["product_reviews"] == 3
+    result = runner.invoke(args=["shops", "configure", shop.key, "--product-reviews", "12"])
+    assert result.exit_code != 0
+    assert "between 0 and 10" in result.output
+    db.session.rollback()
+    assert db.session.get(Shop, shop.id).product_review_count == 3
+
+
+# --- 3. One questionnaire ----------------------------------------------------------------
+
+
+def test_the_questionnaire_lists_the_distinct_products_up_to_the_limit(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    request = sent_with_items(client, shop, secret, "4001")
+    page = client.get(f"/r/{request.token}").get_data(as_text=True)
+    # Distinct by product id, in the order received: 42 once, then 77 and 90.
+    assert list(form_fields(page).values()) == ["42", "77", "90"]
+    assert page.index("Robe en lin") < page.index("Foulard") < page.index("Ceinture")
+    assert "Robe en lin (40)" not in page
+    assert "Foulard &lt;soie&gt; &amp; &#34;coton&#34;" in page or \
+        "Foulard &lt;soie&gt; &amp; &quot;coton&quot;" in page
+    assert '<img src="https://boutique.example/robe.jpg"' in page
+    assert 'referrerpolicy="no-referrer"' in page
+    # Radio stars with a label each, the shop rating first and required.
+    assert '<label for="product-0-rating-5">' in page
+    assert page.index('name="rating"') < page.index('name="product-0-rating"')
+    csp = client.get(f"/r/{request.token}").headers["Content-Security-Policy"]
+    assert "img-src https: http:" in csp
+
+    set_product_review_count(db.session.get(Shop, shop.id), 1, actor="cli")
+    page = client.get(f"/r/{request.token}").get_data(as_text=True)
+    assert "Robe en lin" in page and "Foulard" not in page
+    set_product_review_count(db.session.get(Shop, shop.id), 0, actor="cli")
+    page = client.get(f"/r/{request.token}").get_data(as_text=True)
+    assert 'name="product-' not in page
+
+
+def test_one_post_stores_the_shop_review_and_the_rated_products(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    request = sent_with_items(client, shop, secret, "4002")
+    response = submit(client, request, "4", "Livraison rapide.",
+                      {"42": ("5", "Très belle robe."), "90": ("3", "")})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Vos avis sur les produits" in page and "Très belle robe." in page
+    stored = all_reviews()
+    assert [(r.product_id, r.rating, r.comment, r.status) for r in stored] == [
+        (None, 4, "Livraison rapide.", "published"),
+        ("42", 5, "Très belle robe.", "published"),
+        ("90", 3, None, "published"),
+    ]
+    robe = stored[1]
+    assert (robe.product_name, robe.product_sku, robe.product_gtin, robe.product_mpn,
+            robe.product_brand, robe.product_url, robe.product_image_url) == (
+        "Robe en lin", "RL-38", "3760123450010", "RL38", "Atelier Zoë",
+        "https://boutique.example/robe-lin", "https://boutique.example/robe.jpg")
+    assert {r.order_id for r in stored} == {request.order_id}
+    assert {r.review_request_id for r in stored} == {request.id}
+    # A second POST stores nothing more.
+    again = submit(client, request, "1", "", {"77": ("1", "")})
+    assert again.status_code == 409
+    assert len(all_reviews()) == 3
+
+
+def test_the_shop_rating_stays_required_and_a_bad_product_field_stores_nothing(
+        client, shop_secret) -> None:
+    shop, secret = shop_secret
+    request = sent_with_items(client, shop, secret, "4003")
+    response = submit(client, request, "", "", {"42": ("5", "")})
+    assert response.status_code == 422
+    assert "Choisissez une note de 1 à 5." in response.get_data(as_text=True)
+    response = submit(client, request, "5", "", {"42": ("", "Un commentaire sans note"),
+                                                 "77": ("9", "")})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Choisissez une note pour ce produit, ou laissez son commentaire vide." in page
+    assert "La note doit être comprise entre 1 et 5." in page
+    assert "Un commentaire sans note" in page  # kept for the customer to fix
+    assert all_reviews() == []
+
+
+def test_a_product_comment_with_a_phone_number_waits_for_moderation(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    request = sent_with_items(client, shop, secret, "4004")
+    response = submit(client, request, "5", "", {"77": ("2", "Appelez-moi au 06 12 34 56 78")})
+    assert response.status_code == 200
+    shop_review, product_review = all_reviews()
+    assert shop_review.status == "published"
+    assert product_review.status == "pending" and product_review.published_at is None
+
+
+def test_the_questionnaire_in_english(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    request = sent_with_items(client, shop, secret, "4005", locale="en")
+    page = client.get(f"/r/{request.token}").get_data(as_text=True)
+    assert "And the products?" in page and "Your rating for Robe en lin" in page
+
+
+def test_an_order_without_items_asks_only_about_the_shop(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    request = sent_with_items(client, shop, secret, "4006", items=[])
+    page = client.get(f"/r/{request.token}").get_data(as_text=True)
+    assert 'name="product-' not in page
+    assert submit(client, request, "5").status_code == 200
+    assert len(all_reviews()) == 1
