@@ -283,3 +283,103 @@ def test_an_order_without_items_asks_only_about_the_shop(client, shop_secret) ->
     assert 'name="product-' not in page
     assert submit(client, request, "5").status_code == 200
     assert len(all_reviews()) == 1
+
+
+# --- 4. Where product reviews show --------------------------------------------------------
+
+
+@pytest.fixture
+def rated(client, shop_secret) -> Shop:
+    """Two orders: the robe rated 5 and 4, the scarf 2, the shop 4 and 3."""
+    shop, secret = shop_secret
+    first = sent_with_items(client, shop, secret, "5001", first_name="Zoë", last_name="Łukasiewicz")
+    assert submit(client, first, "4", "Bien.", {"42": ("5", "Très belle robe."),
+                                                "77": ("2", "Trop fin.")}).status_code == 200
+    second = sent_with_items(client, shop, secret, "5002", first_name=None, last_name=None)
+    assert submit(client, second, "3", "", {"42": ("4", "")}).status_code == 200
+    db.session.rollback()
+    return db.session.get(Shop, shop.id)
+
+
+def test_shop_pages_and_averages_count_only_shop_reviews(client, rated: Shop) -> None:
+    summary = client.get(f"/api/v1/shops/{rated.slug}/summary").get_json()
+    assert summary["rating"]["count"] == 2 and summary["rating"]["average"] == 3.5
+    listed = client.get(f"/api/v1/shops/{rated.slug}/reviews").get_json()
+    assert [r["rating"] for r in listed["reviews"]] == [3, 4]
+    page = client.get(f"/avis/{rated.slug}").get_data(as_text=True)
+    assert "Très belle robe." not in page and "Bien." in page
+
+
+def test_the_product_page_shows_that_product_only(client, rated: Shop) -> None:
+    response = client.get(f"/avis/{rated.slug}/produits/42")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Avis clients sur Robe en lin" in page
+    assert "Très belle robe." in page and "Trop fin." not in page and "Bien." not in page
+    assert "Zoë Ł." in page and "Łukasiewicz" not in page and "Client vérifié" in page
+    assert "4,5" in page  # the average, one decimal
+    data = json.loads(page.split('<script type="application/ld+json">')[1].split("</script>")[0])
+    assert data["@type"] == "Product" and data["name"] == "Robe en lin"
+    assert data["gtin"] == "3760123450010" and data["sku"] == "RL-38"
+    assert data["brand"] == {"@type": "Brand", "name": "Atelier Zoë"}
+    assert data["aggregateRating"]["ratingValue"] == 4.5
+    assert data["aggregateRating"]["reviewCount"] == 2
+    assert sorted(r["author"]["name"] for r in data["review"]) == ["Client vérifié", "Zoë Ł."]
+    english = client.get(f"/avis/{rated.slug}/produits/42?lang=en").get_data(as_text=True)
+    assert "Customer reviews of Robe en lin" in english and "Verified customer" in english
+
+
+def test_an_unknown_product_has_an_empty_page_and_a_bad_id_is_not_found(client, rated) -> None:
+    response = client.get(f"/avis/{rated.slug}/produits/999")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Produit 999" in page and 'content="noindex' in page
+    assert "application/ld+json" not in page
+    assert client.get(f"/avis/{rated.slug}/produits/a%20b").status_code == 404
+    assert client.get("/avis/nobody/produits/42").status_code == 404
+
+
+def test_the_product_api_answers_like_the_shop_api(client, rated: Shop) -> None:
+    base = f"/api/v1/shops/{rated.slug}/products"
+    response = client.get(f"{base}/42/summary")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["product"] == {"id": "42", "name": "Robe en lin",
+                               "public_url": f"http://kingavis.test/avis/{rated.slug}/produits/42"}
+    assert body["rating"] == {"average": 4.5, "count": 2,
+                              "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}}
+    assert body["shop"]["name"] == "Atelier Zoë"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Cache-Control"].startswith("public, max-age=")
+    assert "Set-Cookie" not in response.headers
+    tag = response.headers["ETag"]
+    assert client.get(f"{base}/42/summary", headers={"If-None-Match": tag}).status_code == 304
+
+    listed = client.get(f"{base}/42/reviews?per_page=1").get_json()
+    assert listed["total"] == 2 and listed["per_page"] == 1 and len(listed["reviews"]) == 1
+    assert listed["product"]["name"] == "Robe en lin"
+    assert listed["reviews"][0]["verified"] is True
+    assert client.get(f"{base}/42/reviews?per_page=101").status_code == 400
+
+    ld = client.get(f"{base}/42/jsonld")
+    assert ld.status_code == 200 and ld.mimetype == "application/ld+json"
+    assert ld.get_json(force=True)["aggregateRating"]["reviewCount"] == 2
+    assert client.get(f"{base}/42/jsonld", headers={"If-None-Match": ld.headers["ETag"]}).status_code == 304
+
+    for unknown in ("999", "a b", "x" * 100):
+        summary = client.get(f"{base}/{unknown}/summary")
+        assert summary.status_code == 200
+        assert summary.get_json()["rating"]["count"] == 0
+        assert summary.get_json()["rating"]["average"] is None
+        assert client.get(f"{base}/{unknown}/reviews").get_json()["total"] == 0
+        assert client.get(f"{base}/{unknown}/jsonld").get_json(force=True) is None
+    assert client.get("/api/v1/shops/nobody/products/42/summary").status_code == 404
+
+
+def test_a_publication_shows_at_once_in_this_process(client, shop_secret) -> None:
+    shop, secret = shop_secret
+    base = f"/api/v1/shops/{shop.slug}/products/42"
+    assert client.get(f"{base}/summary").get_json()["rating"]["count"] == 0
+    request = sent_with_items(client, shop, secret, "5003")
+    assert submit(client, request, "5", "", {"42": ("3", "")}).status_code == 200
+    assert client.get(f"{base}/summary").get_json()["rating"]["count"] == 1
