@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, current_app, request
 from sqlalchemy import select
@@ -64,8 +65,9 @@ _PREFLIGHT_HEADERS = {
 
 
 def is_public_path(path: str) -> bool:
-    """The paths of CONTRACT 8: public, no cookies, CORS for every origin."""
-    return path.startswith("/api/") or path == "/widget.js"
+    """The paths of CONTRACT 8 and the product review feed (docs/product-reviews.md): public,
+    no cookies, CORS for every origin."""
+    return path.startswith(("/api/", "/feeds/")) or path == "/widget.js"
 
 
 def tag_of(*parts: Any) -> str:
@@ -277,7 +279,7 @@ def _product_entry(shop_entry: Entry, product_id: str) -> Entry:
     key = ("product", shop_entry.slug, product_id)
     entry = cache.get(key)
     if entry is None:
-        url = f"{view.public_url}/produits/{product_id}"
+        url = f"{view.public_url}/produits/{quote(product_id, safe='')}"
         if not valid_product_id(product_id):
             product = PublicProduct(view, ProductInfo(id=product_id), url,
                                     RatingSummary(None, 0, {s: 0 for s in range(1, 6)}), None)

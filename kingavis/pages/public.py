@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -102,7 +102,8 @@ def _url(slug: str, lang: str, explicit_lang: bool, *, product_id: str | None = 
         query.pop("sort")
     if explicit_lang or lang != "fr":
         query["lang"] = lang
-    base = f"/avis/{slug}" if product_id is None else f"/avis/{slug}/produits/{product_id}"
+    base = f"/avis/{slug}" if product_id is None else \
+        f"/avis/{slug}/produits/{quote(product_id, safe='')}"
     return f"{base}?{urlencode(query)}" if query else base
 
 

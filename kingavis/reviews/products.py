@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 
@@ -28,9 +29,9 @@ from kingavis.shops.service import ShopError
 
 MIN_PRODUCT_REVIEWS, MAX_PRODUCT_REVIEWS = 0, 10
 MAX_PRODUCT_ID = 64
-# What a product id in a URL may be: the ids shops send (digits, letters, - _ .), nothing
-# that needs escaping in a path.
-_PRODUCT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# What a product id in a URL may be: what the webhook accepts (1 to 64 characters, no control
+# character), without a space or "/" (a path segment cannot hold one).
+_PRODUCT_ID = re.compile(r"[^\x00-\x20\x7f-\x9f/]{1,64}")
 
 
 def validate_product_review_count(value: object) -> int:
@@ -94,8 +95,8 @@ def product_info(shop_id: int, product_id: str) -> ProductInfo:
 
 
 def product_page_url(shop: Any, product_id: str) -> str:
-    """The product's public review page: the shop's page + /produits/<id>."""
-    return f"{public_url(shop)}/produits/{product_id}"
+    """The product's public review page: the shop's page + /produits/<id> (percent-encoded)."""
+    return f"{public_url(shop)}/produits/{quote(product_id, safe='')}"
 
 
 def product_summary(shop_id: int, product_id: str) -> RatingSummary:
