@@ -5,6 +5,7 @@ Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -383,3 +384,65 @@ def test_a_publication_shows_at_once_in_this_process(client, shop_secret) -> Non
     request = sent_with_items(client, shop, secret, "5003")
     assert submit(client, request, "5", "", {"42": ("3", "")}).status_code == 200
     assert client.get(f"{base}/summary").get_json()["rating"]["count"] == 1
+
+
+# --- 6. Back-office ----------------------------------------------------------------------
+
+
+def test_the_avis_page_shows_product_reviews_filters_them_and_sums_them_up(client, rated) -> None:
+    user = merchant(rated)
+    login(client, user)
+    response = client.get(f"/admin/shops/{rated.key}/reviews")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    # Every review, with the product's name and image; the header counts shop reviews only.
+    assert "Produit\u00a0: Robe en lin" in page and "Très belle robe." in page and "Bien." in page
+    assert '<img src="https://boutique.example/robe.jpg"' in page
+    assert "2 avis vérifiés" in page
+    assert "img-src 'self' data: https: http:" in response.headers["Content-Security-Policy"]
+    # Per product: count and average of published reviews.
+    robe = re.search(r'<tr data-product-id="42">(.*?)</tr>', page, re.S).group(1)
+    assert ">2</td>" in robe and "4,5" in robe
+    scarf = re.search(r'<tr data-product-id="77">(.*?)</tr>', page, re.S).group(1)
+    assert ">1</td>" in scarf and "2,0" in scarf
+    # The feed: its address, its count, how many carry a GTIN, Google's threshold.
+    assert f"http://kingavis.test/feeds/v1/{rated.slug}/google-product-reviews.xml" in page
+    assert "Il contient 3 avis produits publiés, dont 2 avec un GTIN" in page
+    assert "il en manque 47" in page
+
+    only_robe = client.get(f"/admin/shops/{rated.key}/reviews?product=42").get_data(as_text=True)
+    assert "Très belle robe." in only_robe and "Trop fin." not in only_robe
+    assert "Bien." not in only_robe
+    only_shop = client.get(f"/admin/shops/{rated.key}/reviews?product=__shop__").get_data(as_text=True)
+    assert "Bien." in only_shop and "Très belle robe." not in only_shop
+    assert client.get(f"/admin/shops/{rated.key}/reviews?product=nope").status_code == 200
+
+
+def test_reply_and_report_work_on_a_product_review(client, rated) -> None:
+    user = merchant(rated)
+    login(client, user)
+    robe = db.session.execute(select(Review).where(Review.product_id == "42",
+                                                   Review.comment.is_not(None))).scalar_one()
+    page = client.get(f"/admin/shops/{rated.key}/reviews").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(f"/admin/shops/{rated.key}/reviews/{robe.id}/reply",
+                           data={"csrf_token": token, "text": "Merci pour la robe !"})
+    assert response.status_code == 302
+    public = client.get(f"/avis/{rated.slug}/produits/42").get_data(as_text=True)
+    assert "Merci pour la robe !" in public
+    response = client.post(f"/admin/shops/{rated.key}/reviews/{robe.id}/report",
+                           data={"csrf_token": token, "reason": "Ce n'est pas notre robe."})
+    assert response.status_code == 302
+    from kingavis.reviews.actions import open_report
+
+    assert open_report(robe.id) is not None
+
+
+def test_the_funnel_counts_product_reviews(client, rated) -> None:
+    from kingavis.review_requests.stats import funnel
+
+    total = funnel(rated).total
+    assert total.reviewed == 2 and total.product_reviews == 3
+    login(client, merchant(rated))
+    page = client.get(f"/admin/shops/{rated.key}/stats").get_data(as_text=True)
+    assert re.search(r'id="total-product-reviews">3<', page)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kingavis.accounts import audit
 from kingavis.extensions import db
@@ -145,3 +146,35 @@ def product_jsonld(info: ProductInfo, summary: RatingSummary, reviews: list[Publ
         for review in reviews
     ]
     return data
+
+
+@dataclass(frozen=True)
+class ProductStats:
+    """A product of the shop with reviews, for the back-office: its name and image as its
+    latest review gave them, and its published reviews' count and average (one decimal)."""
+
+    id: str
+    name: str | None
+    image_url: str | None
+    count: int
+    average: float | None
+
+
+def product_stats(shop_id: int) -> list[ProductStats]:
+    """Every product of the shop that has a review (in any state), most published first; the
+    count and average are over published reviews only, as the public sees them."""
+    published = Review.status == ReviewState.PUBLISHED.value
+    rows = db.session.execute(
+        select(Review.product_id, func.max(Review.product_name), func.max(Review.product_image_url),
+               func.count(Review.id).filter(published),
+               func.sum(Review.rating).filter(published))
+        .where(Review.shop_id == shop_id, Review.product_id.is_not(None))
+        .group_by(Review.product_id)
+    ).all()
+    found = [
+        ProductStats(id=pid, name=name, image_url=image, count=count or 0,
+                     average=float((Decimal(total) / Decimal(count)).quantize(
+                         Decimal("0.1"), ROUND_HALF_UP)) if count else None)
+        for pid, name, image, count, total in rows
+    ]
+    return sorted(found, key=lambda p: (-p.count, (p.name or p.id).lower(), p.id))
