@@ -261,19 +261,19 @@ _ANONYMOUS = {"fr": "Client vérifié", "en": "Verified customer"}
 
 @dataclass(frozen=True)
 class PublicProduct:
-    """What the product endpoints show, kept in the cache like a shop's entry."""
+    """What the product summary shows, kept in the cache like a shop's entry."""
 
     shop: PublicShop
     info: ProductInfo
     public_url: str
     summary: RatingSummary
-    jsonld: dict[str, Any] | None
 
 
 def _product_entry(shop_entry: Entry, product_id: str) -> Entry:
-    """The cached entry of one product of the shop. A product no published review names (or an
-    id no product can have) is a product with no reviews, never an error: a shop's product page
-    must not break (docs/product-reviews.md)."""
+    """The cached entry of one product of the shop: two small queries on a miss (the product's
+    latest details, its rating summary). A product no published review names (or an id no
+    product can have) is a product with no reviews, never an error: a shop's product page must
+    not break (docs/product-reviews.md)."""
     view: PublicShop = shop_entry.value
     cache = _cache()
     key = ("product", shop_entry.slug, product_id)
@@ -282,22 +282,36 @@ def _product_entry(shop_entry: Entry, product_id: str) -> Entry:
         url = f"{view.public_url}/produits/{quote(product_id, safe='')}"
         if not valid_product_id(product_id):
             product = PublicProduct(view, ProductInfo(id=product_id), url,
-                                    RatingSummary(None, 0, {s: 0 for s in range(1, 6)}), None)
+                                    RatingSummary(None, 0, {s: 0 for s in range(1, 6)}))
         else:
+            product = PublicProduct(view, product_info(view.id, product_id), url,
+                                    rating_summary(view.id, product_id))
+            db.session.rollback()
+        entry = cache.put(key, etag=tag_of("product", RENDER_VERSION, product), value=product,
+                          slug=shop_entry.slug, shop_id=shop_entry.shop_id)
+    return entry
+
+
+def _jsonld_entry(shop_entry: Entry, product: PublicProduct) -> Entry:
+    """The product's JSON-LD, cached apart from its summary (it reads the latest reviews)."""
+    cache = _cache()
+    key = ("product-jsonld", shop_entry.slug, product.info.id)
+    entry = cache.get(key)
+    if entry is None:
+        jsonld = None
+        if product.summary.count and valid_product_id(product.info.id):
             shop = db.session.get(Shop, shop_entry.shop_id)
             if shop is None:
                 cache.forget(slugs=[shop_entry.slug])
                 raise LookupError(shop_entry.slug)
-            info = product_info(view.id, product_id)
-            summary = rating_summary(view.id, product_id)
-            listed = list_published(shop, JSONLD_REVIEWS, product_id) if summary.count else None
-            jsonld = None if listed is None else product_jsonld(
-                info, summary, listed.reviews, page_url=product_page_url(shop, product_id),
-                anonymous=_ANONYMOUS.get(view.language, _ANONYMOUS["fr"]))
-            product = PublicProduct(view, info, url, summary, jsonld)
+            listed = list_published(shop, JSONLD_REVIEWS, product.info.id)
+            jsonld = product_jsonld(
+                product.info, product.summary, listed.reviews,
+                page_url=product_page_url(shop, product.info.id),
+                anonymous=_ANONYMOUS.get(product.shop.language, _ANONYMOUS["fr"]))
             db.session.rollback()
-        entry = cache.put(key, etag=tag_of("product", RENDER_VERSION, product), value=product,
-                          slug=shop_entry.slug, shop_id=shop_entry.shop_id)
+        entry = cache.put(key, etag=tag_of("product-jsonld", RENDER_VERSION, jsonld),
+                          value=jsonld, slug=shop_entry.slug, shop_id=shop_entry.shop_id)
     return entry
 
 
@@ -318,10 +332,7 @@ def _product_or_unknown(slug: str, product_id: str) -> Entry | Response:
     shop_entry = _shop_entry(slug)
     if shop_entry is None:
         return _unknown_shop()
-    try:
-        return _product_entry(shop_entry, product_id)
-    except LookupError:
-        return _unknown_shop()
+    return _product_entry(shop_entry, product_id)
 
 
 @blueprint.get("/api/v1/shops/<slug>/products/<product_id>/summary")
@@ -341,13 +352,16 @@ def product_summary(slug: str, product_id: str) -> Response:
 def product_jsonld_view(slug: str, product_id: str) -> Response:
     """The product's schema.org ``Product`` JSON-LD alone, for a shop module to render on the
     server; ``null`` while the product has no published review (nothing to mark up)."""
-    entry = _product_or_unknown(slug, product_id)
-    if isinstance(entry, Response):
-        return entry
-    found = entry
+    shop_entry = _shop_entry(slug)
+    if shop_entry is None:
+        return _unknown_shop()
+    try:
+        found = _jsonld_entry(shop_entry, _product_entry(shop_entry, product_id).value)
+    except LookupError:
+        return _unknown_shop()
     return conditional(
         "pj" + found.etag,
-        lambda: found.body("jsonld", lambda: _json(found.value.jsonld)),
+        lambda: found.body("jsonld", lambda: _json(found.value)),
         "application/ld+json",
     )
 
