@@ -446,3 +446,37 @@ def test_the_funnel_counts_product_reviews(client, rated) -> None:
     login(client, merchant(rated))
     page = client.get(f"/admin/shops/{rated.key}/stats").get_data(as_text=True)
     assert re.search(r'id="total-product-reviews">3<', page)
+
+
+# --- 7. The same rules as shop reviews ------------------------------------------------------
+
+
+def test_a_pending_product_review_is_in_the_moderation_queue_with_its_product(client, shop_secret) -> None:
+    from kingavis.reviews.actions import moderation_queue, operator_publish
+    from moderation_helpers import operator
+
+    shop, secret = shop_secret
+    request = sent_with_items(client, shop, secret, "6001")
+    submit(client, request, "5", "", {"77": ("3", "Écrivez-moi : zoe@example.com")})
+    items, _ = moderation_queue()
+    (item,) = items
+    assert item.product_name == 'Foulard <soie> & "coton"' and item.rating == 3
+    operator_publish(item.review_id, operator())
+    summary = client.get(f"/api/v1/shops/{shop.slug}/products/77/summary").get_json()
+    assert summary["rating"]["count"] == 1
+
+
+def test_retention_keeps_a_published_product_review_with_its_public_name(client, rated) -> None:
+    from datetime import timedelta
+
+    from kingavis.models import utcnow
+    from kingavis.privacy.personal_data import apply_retention, export_customer
+
+    exported = export_customer(rated, "customer-5001@example.com")
+    assert [r["product"]["id"] for r in exported["orders"][0]["product_reviews"]] == ["42", "77"]
+    apply_retention(rated, now=utcnow() + timedelta(days=31 * 30))
+    assert order_items(rated, "5001") is None
+    page = client.get(f"/avis/{rated.slug}/produits/42").get_data(as_text=True)
+    assert "Zoë Ł." in page and "Très belle robe." in page
+    feed = client.get(f"/feeds/v1/{rated.slug}/google-product-reviews.xml").get_data(as_text=True)
+    assert "<name>Zoë Ł.</name>" in feed

@@ -115,12 +115,14 @@ class QueueItem:
     submitted_at: datetime
     since: datetime  # submission (pending) or report time
     report_reason: str | None = None
+    product_name: str | None = None  # a product review's product (docs/product-reviews.md)
 
 
 def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     """Pending reviews and open reports across shops, oldest first; and how many there are."""
     pending = db.session.execute(
-        select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at)
+        select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at,
+               Review.product_name)
         .join(Shop, Shop.id == Review.shop_id)
         .where(Review.status == ReviewState.PENDING.value)
         .order_by(Review.created_at, Review.id)
@@ -128,15 +130,17 @@ def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     ).all()
     reports = db.session.execute(
         select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at,
-               ReviewReport.created_at, ReviewReport.reason)
+               ReviewReport.created_at, ReviewReport.reason, Review.product_name)
         .join(Review, Review.id == ReviewReport.review_id)
         .join(Shop, Shop.id == Review.shop_id)
         .where(ReviewReport.resolved_at.is_(None), Review.status == ReviewState.PUBLISHED.value)
         .order_by(ReviewReport.created_at, ReviewReport.id)
         .limit(limit)
     ).all()
-    items = [QueueItem("pending", r[0], r[1], r[2], r[3], r[4], r[4]) for r in pending]
-    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in reports]
+    items = [QueueItem("pending", r[0], r[1], r[2], r[3], r[4], r[4], product_name=r[5])
+             for r in pending]
+    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6], product_name=r[7])
+              for r in reports]
     items.sort(key=lambda item: (item.since, item.review_id))
     return items[:limit], len(pending) + len(reports)
 
