@@ -452,8 +452,9 @@ def test_the_funnel_counts_product_reviews(client, rated) -> None:
 
 
 def test_a_pending_product_review_is_in_the_moderation_queue_with_its_product(client, shop_secret) -> None:
-    from kingavis.reviews.actions import moderation_queue, operator_publish
     from moderation_helpers import operator
+
+    from kingavis.reviews.actions import moderation_queue, operator_publish
 
     shop, secret = shop_secret
     request = sent_with_items(client, shop, secret, "6001")
