@@ -42,6 +42,7 @@ FIELD_LABELS: dict[str, Any] = {
     "redirect_seconds": lazy_gettext("Redirection automatique"),
     "balancing_split_percent": lazy_gettext("Part des invitations vers le site d'avis"),
     "callback_url": lazy_gettext("Adresse de rappel review.created"),
+    "product_review_count": lazy_gettext("Produits à évaluer par commande"),
     "ip": lazy_gettext("Adresse IP"),
     "minutes": lazy_gettext("Durée du blocage"),
 }

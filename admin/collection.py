@@ -39,6 +39,7 @@ from kingavis.delivery import callbacks, service
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.privacy import personal_data
+from kingavis.reviews import products
 from kingavis.reviews import questionnaire as reviews
 from kingavis.reviews.questionnaire import MAX_REDIRECT_SECONDS
 from kingavis.shops.service import ShopError
@@ -122,6 +123,15 @@ class CollectionForm(FlaskForm):
                      max=personal_data.MAX_RETENTION_MONTHS),
         required=False,
     )
+    # Left out of a submitted form (an older page): the count is kept as it is.
+    product_review_count = WholeNumberField(
+        lazy_gettext("Produits à évaluer par commande"),
+        products.MIN_PRODUCT_REVIEWS, products.MAX_PRODUCT_REVIEWS,
+        lazy_gettext("Le nombre de produits à évaluer doit être un nombre entier entre %(min)s "
+                     "et %(max)s (0 : pas d'avis produits).",
+                     min=products.MIN_PRODUCT_REVIEWS, max=products.MAX_PRODUCT_REVIEWS),
+        required=False,
+    )
 
     # The URL already saved (not checked again: see callbacks.set_callback), and, after
     # validate(), the host name of a new URL that does not resolve yet (saved with a warning).
@@ -131,7 +141,8 @@ class CollectionForm(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         checks: list[WholeNumberField] = [self.review_link_days, self.postpone_days,
-                                          self.split_percent, self.retention_months]
+                                          self.split_percent, self.retention_months,
+                                          self.product_review_count]
         if self.reminder_enabled.data:
             checks.append(self.reminder_days)
         if self.redirect_enabled.data:
@@ -267,6 +278,7 @@ def _current(shop: Shop) -> dict[str, Any]:
         "balancing_split_percent": shop.balancing_split_percent or 0,
         "callback_url": shop.callback_url,
         "retention_months": shop.retention_months,
+        "product_review_count": shop.product_review_count,
     }
 
 
@@ -282,6 +294,7 @@ def _wanted(form: CollectionForm) -> dict[str, Any]:
         "balancing_split_percent": form.split_percent.number,
         "callback_url": form.callback_url_value(),
         "retention_months": form.retention_months.number,
+        "product_review_count": form.product_review_count.number,
     }
 
 
@@ -302,6 +315,7 @@ def _form(shop: Shop, formdata: Any = None) -> CollectionForm:
         "split_percent": str(shop.balancing_split_percent or 0),
         "callback_url": shop.callback_url or "",
         "retention_months": str(shop.retention_months),
+        "product_review_count": str(shop.product_review_count),
     })
 
 
@@ -356,6 +370,9 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
         service.set_split(shop, wanted["balancing_split_percent"], actor=actor)
     if "retention_months" in changed:
         personal_data.set_retention(shop, wanted["retention_months"], actor=actor)
+    if "product_review_count" in changed:  # audited by the service, as from the command line
+        products.set_product_review_count(shop, wanted["product_review_count"],
+                                          actor=current_user)
     db.session.commit()
 
 
@@ -368,17 +385,20 @@ def collection_settings(shop: Shop) -> Response:
     if not form.validate():
         return _render(shop, form, 422)
     before, wanted = _current(shop), _wanted(form)
-    if wanted["retention_months"] is None:
-        wanted["retention_months"] = before["retention_months"]
+    for kept in ("retention_months", "product_review_count"):
+        if wanted[kept] is None:
+            wanted[kept] = before[kept]
     changed = {key for key in wanted if wanted[key] != before[key]}
     if not changed:
         flash(gettext("Aucun changement."), "success")
         return redirect(url_for("admin.collection_settings", shop_key=shop.key))
     had_secret = bool(shop.callback_secret)
-    audit.record(current_user, "collection.update", shop=shop, target_type="shop",
-                 target_id=shop.id,
-                 details={"before": {k: before[k] for k in sorted(changed)},
-                          "after": {k: wanted[k] for k in sorted(changed)}})
+    audited = sorted(changed - {"product_review_count"})
+    if audited:
+        audit.record(current_user, "collection.update", shop=shop, target_type="shop",
+                     target_id=shop.id,
+                     details={"before": {k: before[k] for k in audited},
+                              "after": {k: wanted[k] for k in audited}})
     try:
         _apply(shop, wanted, changed)
     except callbacks.DestinationRefused as exc:  # DNS changed since the form's check

@@ -1,5 +1,6 @@
-"""Back-office: the shop's verified reviews (filter by rating, paginated), the merchant's reply
-and report.
+"""Back-office: the shop's verified reviews, shop and product reviews (filter by rating and by
+product, paginated), the merchant's reply and report, each product's average and count, and
+the Google product review feed (docs/product-reviews.md).
 
 The Review Balancing settings live on one page only, **Collecte d'avis**; this page says
 what they are and links there."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -21,6 +22,7 @@ from wtforms.validators import Optional
 from admin import blueprint
 from admin.access import get_or_404, page_arg, shop_view
 from admin.pending import Display
+from kingavis.csp import csp_nonce, default_csp
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop
 from kingavis.reviews.actions import (
@@ -31,9 +33,12 @@ from kingavis.reviews.actions import (
     report_review,
     reviews_with_reports,
 )
+from kingavis.reviews.feed import GOOGLE_MINIMUM_REVIEWS, feed_version
+from kingavis.reviews.products import product_stats
 from kingavis.reviews.publication import rejection_label
 
 PER_PAGE = 25
+SHOP_ONLY = "__shop__"
 
 PLATFORM_LABELS = {"google": "Google", "trustpilot": "Trustpilot", "other": lazy_gettext("Autre site")}
 STATUS_LABELS = {
@@ -59,10 +64,12 @@ class ReviewFilterForm(FlaskForm):
         + [SelectChoice(str(n), f"{n} ★") for n in range(5, 0, -1)],
         validators=[Optional()],
     )
+    # "" every review, SHOP_ONLY the shop reviews, else one product's id.
+    product = SelectField(lazy_gettext("Avis sur"), choices=[], validators=[Optional()])
 
 
 
-def _filtered(shop: Shop, rating: int | None) -> Any:
+def _filtered(shop: Shop, rating: int | None, product: str | None = None) -> Any:
     query = (
         select(Review)
         .where(Review.shop_id == shop.id)
@@ -71,31 +78,44 @@ def _filtered(shop: Shop, rating: int | None) -> Any:
     )
     if rating is not None:
         query = query.where(Review.rating == rating)
+    if product == SHOP_ONLY:
+        query = query.where(Review.product_id.is_(None))
+    elif product:
+        query = query.where(Review.product_id == product)
     return query
 
 
 
-def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
+def _page(shop: Shop, status: int = 200) -> Response:
     form = ReviewFilterForm(formdata=request.args)
+    products = product_stats(shop.id)
+    form.product.choices = [SelectChoice("", lazy_gettext("La boutique et ses produits")),
+                            SelectChoice(SHOP_ONLY, lazy_gettext("La boutique seulement"))] + [
+        SelectChoice(p.id, f"{p.name or p.id} ({p.id})") for p in products]
     pagination = None
     params: dict[str, str] = {}
     if form.validate():
         rating = int(form.rating.data) if form.rating.data else None
+        product = form.product.data or None
         if rating is not None:
             params["rating"] = str(rating)
+        if product:
+            params["product"] = product
         pagination = db.paginate(
-            _filtered(shop, rating),
+            _filtered(shop, rating, product),
             page=page_arg(),
             per_page=PER_PAGE,
             error_out=False,
         )
-    # The header counts what the public sees: published reviews only.
+    # The header counts what the public sees of the shop: its published shop reviews.
     stats = db.session.execute(
         select(func.count(Review.id), func.avg(Review.rating)).where(
-            Review.shop_id == shop.id, Review.status == ReviewState.PUBLISHED.value)
+            Review.shop_id == shop.id, Review.product_id.is_(None),
+            Review.status == ReviewState.PUBLISHED.value)
     ).one()
+    feed = feed_version(shop)
     shown = [r.id for r in pagination.items] if pagination is not None else []
-    return render_template(
+    response = make_response(render_template(
         "admin/reviews.html",
         shop=shop,
         form=form,
@@ -112,7 +132,18 @@ def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
         rejection_label=lambda code: rejection_label(code, str(get_locale() or "fr")),
         max_reply=MAX_REPLY_CHARS,
         max_report=MAX_REPORT_CHARS,
-    ), status
+        products=products,
+        product_names={p.id: p.name for p in products},
+        feed=feed,
+        feed_url=f"{current_app.config['KINGAVIS_BASE_URL']}/feeds/v1/{shop.slug}/"
+                 "google-product-reviews.xml",
+        google_minimum=GOOGLE_MINIMUM_REVIEWS,
+    ), status)
+    # Product images come from the shop's own site (docs/product-reviews.md); the rest of the
+    # policy is the default one.
+    response.headers["Content-Security-Policy"] = default_csp(csp_nonce()).replace(
+        "img-src 'self' data:", "img-src 'self' data: https: http:")
+    return response
 
 
 def blueprint_endpoints() -> set[str]:
@@ -123,7 +154,7 @@ def blueprint_endpoints() -> set[str]:
 
 @blueprint.route("/shops/<shop_key>/reviews")
 @shop_view
-def reviews(shop: Shop) -> tuple[str, int]:
+def reviews(shop: Shop) -> Response:
     return _page(shop)
 
 
@@ -138,7 +169,7 @@ ACTION_ERRORS = {
 }
 
 
-def _refused(shop: Shop, what: str, code: str) -> tuple[str, int]:
+def _refused(shop: Shop, what: str, code: str) -> Response:
     limit = MAX_REPLY_CHARS if what == "reply" else MAX_REPORT_CHARS
     message = ACTION_ERRORS.get((what, code), ACTION_ERRORS[(what, "state")])
     flash(str(message) % {"max": limit}, "error")
@@ -152,7 +183,7 @@ def _checked_form() -> bool:
 
 @blueprint.route("/shops/<shop_key>/reviews/<int:review_id>/reply", methods=["POST"])
 @shop_view
-def review_reply(shop: Shop, review_id: int) -> Response | tuple[str, int]:
+def review_reply(shop: Shop, review_id: int) -> Response:
     review = get_or_404(Review, review_id, shop)
     if not _checked_form():
         flash(gettext("Le formulaire a expiré : recommencez."), "error")
@@ -169,7 +200,7 @@ def review_reply(shop: Shop, review_id: int) -> Response | tuple[str, int]:
 
 @blueprint.route("/shops/<shop_key>/reviews/<int:review_id>/report", methods=["POST"])
 @shop_view
-def review_report(shop: Shop, review_id: int) -> Response | tuple[str, int]:
+def review_report(shop: Shop, review_id: int) -> Response:
     review = get_or_404(Review, review_id, shop)
     if not _checked_form():
         flash(gettext("Le formulaire a expiré : recommencez."), "error")

@@ -18,6 +18,7 @@ from kingavis.cli_support import OneLineGroup, one_line
 from kingavis.extensions import db
 from kingavis.platforms import service as platform_service
 from kingavis.platforms.presets import PLATFORMS
+from kingavis.reviews.products import set_product_review_count, validate_product_review_count
 from kingavis.reviews.public import public_url
 from kingavis.shops import rules
 from kingavis.shops.service import ShopError, create_shop, describe, get_shop, webhook_url
@@ -97,6 +98,8 @@ def rule_error_line(exc: rules.RuleError) -> str:
 @click.option("--cancel-status", "cancels", multiple=True, help="Cancel status id (repeat).")
 @click.option("--platform-secret", "platform_secrets", multiple=True,
               help="Shopify's (or WooCommerce's) signing secret; repeat: every one given is valid.")
+@click.option("--product-reviews", "product_reviews", type=int,
+              help="How many of an order's products the questionnaire asks about (0-10, 0 = off).")
 def shops_configure(
     key: str,
     delay_days: int | None,
@@ -105,6 +108,7 @@ def shops_configure(
     triggers: tuple[str, ...],
     cancels: tuple[str, ...],
     platform_secrets: tuple[str, ...],
+    product_reviews: int | None,
 ) -> None:
     """Change the active rule and cancel statuses of a shop.
 
@@ -117,6 +121,14 @@ def shops_configure(
         if platform_secrets:
             # Checked before anything changes: nothing is half-written.
             platform_service.check_platform_secrets(shop, platform_secrets)
+        if product_reviews is not None:
+            validate_product_review_count(product_reviews)
+        rule_options = (delay_days, timezone, triggers, cancels)
+        if (product_reviews is not None and send_hour is None and not any(rule_options)
+                and not platform_secrets):
+            set_product_review_count(shop, product_reviews, actor=audit.CLI)
+            click.echo(json.dumps(describe(shop)))
+            return
         with force_locale("en"):
             try:
                 rules.configure(
@@ -131,6 +143,8 @@ def shops_configure(
                 raise click.ClickException(rule_error_line(exc)) from None
         if platform_secrets:
             platform_service.set_platform_secrets(shop, platform_secrets, audit.CLI)
+        if product_reviews is not None:
+            set_product_review_count(shop, product_reviews, actor=audit.CLI)
     except (ShopError, click.BadParameter, click.ClickException) as exc:
         db.session.rollback()
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)

@@ -85,6 +85,9 @@ class ReviewState(enum.StrEnum):
 # How long a customer's contact data is kept after the order's last activity (CONTRACT 9).
 DEFAULT_RETENTION_MONTHS = 24
 
+# How many of an order's products the questionnaire asks about by default (docs/product-reviews.md).
+DEFAULT_PRODUCT_REVIEW_COUNT = 5
+
 # A request cancelled for one of these reasons may be scheduled again (CONTRACT 4.3).
 RESCHEDULABLE_REASONS = frozenset({Reason.ORDER_CANCELLED.value, Reason.ORDER_UNPAID.value})
 
@@ -158,6 +161,12 @@ class Shop(db.Model):
     platform: Mapped[str] = mapped_column(String(16), default="prestashop",
                                           server_default="prestashop")
     platform_secrets: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # How many of an order's products the questionnaire asks about; 0 = no product reviews
+    # (docs/product-reviews.md).
+    product_review_count: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_PRODUCT_REVIEW_COUNT,
+        server_default=str(DEFAULT_PRODUCT_REVIEW_COUNT),
+    )
 
     secrets: Mapped[list[ShopSecret]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"
@@ -308,6 +317,10 @@ class Order(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # When the customer's personal data was removed from this order (kingavis.privacy.personal_data).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What was bought (data.order.items as validated by webhooks.schemas): the latest list
+    # received wins; removed with the customer's data (docs/product-reviews.md).
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True)
 
     shop: Mapped[Shop] = relationship()
     review_request: Mapped[ReviewRequest | None] = relationship(
@@ -474,19 +487,31 @@ class Unsubscription(db.Model):
 
 
 class Review(db.Model):
-    """A verified review: tied to a real order through its review request."""
+    """A verified review: tied to a real order through its review request.
+
+    A shop review has ``product_id`` NULL (one per request); a product review names the
+    product (one per request and product) and keeps the product's details as the order's
+    items gave them, for its page, its JSON-LD and the Google feed (docs/product-reviews.md).
+    """
 
     __tablename__ = "reviews"
     __table_args__ = (
         # The public page and API: a shop's published reviews, newest first.
         Index("ix_reviews_shop_status_published", "shop_id", "status", "published_at"),
+        # A product's published reviews (its page, API and the feed).
+        Index("ix_reviews_shop_product_status", "shop_id", "product_id", "status", "published_at"),
+        Index("uq_reviews_shop_review_per_request", "review_request_id", unique=True,
+              sqlite_where=text("product_id IS NULL"), postgresql_where=text("product_id IS NULL")),
+        Index("uq_reviews_product_review_per_request", "review_request_id", "product_id",
+              unique=True, sqlite_where=text("product_id IS NOT NULL"),
+              postgresql_where=text("product_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     review_request_id: Mapped[int] = mapped_column(
-        ForeignKey("review_requests.id", ondelete="CASCADE"), unique=True
+        ForeignKey("review_requests.id", ondelete="CASCADE")
     )
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -511,9 +536,22 @@ class Review(db.Model):
     # The author's public name (first name + last-name initial), kept here when the order's
     # names are removed by retention so a published review still shows it (CONTRACT 7, 9).
     author_display: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Product reviews only (None for a shop review): the product as the order's items said.
+    product_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    product_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    product_sku: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    product_gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    product_mpn: Mapped[str | None] = mapped_column(String(70), nullable=True)
+    product_brand: Mapped[str | None] = mapped_column(String(70), nullable=True)
+    product_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    product_image_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
     order: Mapped[Order] = relationship()
     review_request: Mapped[ReviewRequest] = relationship()
+
+    @property
+    def is_product_review(self) -> bool:
+        return self.product_id is not None
 
 
 user_shops = db.Table(

@@ -155,8 +155,8 @@ def test_csv_export(dataset: Shop, client: Any) -> None:
     this_week = stats.iso_week(utcnow().date())
     body = {(r[0], r[2]): r for r in rows[1:]}
     assert len(rows) == 1 + 12 + 3
-    assert body[(this_week, "all")][3:] == ["5", "4", "4", "3", "2", "4.50", "1"]
-    assert body[(this_week, "google")][3:] == ["1", "1", "1", "1", "0", "", "0"]
+    assert body[(this_week, "all")][3:] == ["5", "4", "4", "3", "2", "4.50", "1", "0"]
+    assert body[(this_week, "google")][3:] == ["1", "1", "1", "1", "0", "", "0", "0"]
 
 
 def test_csv_export_escapes_formulas(dataset: Shop, client: Any) -> None:

@@ -48,7 +48,10 @@ def schema_of(path: str, status: str) -> dict[str, Any]:
 def test_the_document_is_openapi_3_1_and_lists_every_endpoint_of_the_contract() -> None:
     assert DOC["openapi"].startswith("3.1.")
     assert set(PATHS) == {"/api/v1/shops/{slug}/summary", "/api/v1/shops/{slug}/reviews",
-                          "/api/v1/shops/{slug}/badge.svg", "/widget.js", "/api/v1/openapi.json"}
+                          "/api/v1/shops/{slug}/badge.svg", "/widget.js", "/api/v1/openapi.json",
+                          "/api/v1/shops/{slug}/products/{product_id}/summary",
+                          "/api/v1/shops/{slug}/products/{product_id}/reviews",
+                          "/api/v1/shops/{slug}/products/{product_id}/jsonld"}
     for schema in DOC["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
     for path, item in PATHS.items():

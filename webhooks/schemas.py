@@ -16,6 +16,10 @@ Choices, documented in ``webhooks/openapi.json`` too:
 - Ids and the email address are refused if they hold control characters; line breaks and
   other control characters in customer names are replaced by spaces (a name is not a reason
   to lose a status change).
+- ``data.order.items`` (optional, at most 100): ``product_id`` and ``name`` required in each;
+  ``gtin`` an EAN-13, UPC-A, GTIN-14 or ISBN-13 whose check digit is right (spaces and
+  hyphens dropped); ``url`` and ``image_url`` absolute http(s) URLs; ``quantity`` a whole
+  number from 1 (docs/product-reviews.md).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from stdnum import ean
+from stdnum.exceptions import ValidationError as NumberError
 
 from kingavis.emails import InvalidAddress, parse_address
 
@@ -39,6 +45,13 @@ MAX_EMAIL = 320
 MAX_NAME = 200
 MAX_REFERENCE = 64
 MAX_LOCALE = 16
+MAX_ITEMS = 100
+MAX_PRODUCT_NAME = 200
+MAX_MPN = 70
+MAX_BRAND = 70
+MAX_URL = 500
+MAX_QUANTITY = 1_000_000
+GTIN_LENGTHS = (12, 13, 14)  # UPC-A; EAN-13 and ISBN-13; GTIN-14
 MIN_YEAR = 1970
 MAX_YEAR = 2999
 
@@ -197,6 +210,91 @@ class CustomerSchema(_Base):
     review_consent = _flag()
 
 
+def _gtin(value: str) -> str:
+    """A GTIN with a right check digit, in its compact form (digits only)."""
+    digits = ean.compact(value)
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in GTIN_LENGTHS:
+        raise ValidationError("must be an EAN-13, UPC-A, GTIN-14 or ISBN-13 (12 to 14 digits)")
+    try:
+        return ean.validate(digits)
+    except NumberError:
+        raise ValidationError("check digit is wrong: this is not a valid GTIN") from None
+
+
+class GtinField(fields.String):
+    default_error_messages = STRING_MESSAGES
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> str:
+        return _gtin(super()._deserialize(value, attr, data, **kwargs))
+
+
+def _http_url(value: str) -> None:
+    from urllib.parse import urlsplit
+
+    if _CONTROL.search(value) or any(ch.isspace() for ch in value):
+        raise ValidationError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValidationError("must be an absolute http(s) URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValidationError("must be an absolute http(s) URL, e.g. https://shop.example/p/42")
+    if parts.username or parts.password:
+        raise ValidationError("must not contain a user name or password")
+
+
+def _short(max_length: int) -> fields.String:
+    return fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=max_length, error=f"must be at most {max_length} characters"),
+            _no_control_characters,
+        ],
+        error_messages=STRING_MESSAGES,
+    )
+
+
+def _url() -> fields.String:
+    return fields.String(
+        allow_none=True,
+        validate=[validate.Length(max=MAX_URL, error=f"must be at most {MAX_URL} characters"),
+                  _http_url],
+        error_messages=STRING_MESSAGES,
+    )
+
+
+class StrictInteger(fields.Integer):
+    """A JSON whole number; no "1", no 1.5, no true."""
+
+    default_error_messages = {"invalid": "must be a whole number"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
+class ItemSchema(_Base):
+    """One product of the order (docs/product-reviews.md)."""
+
+    product_id = _id(required=True)
+    variant_id = _id(required=False)
+    name = _text(MAX_PRODUCT_NAME, required=True, single_line=True)
+    reference = _short(MAX_REFERENCE)
+    gtin = GtinField(allow_none=True)
+    mpn = _short(MAX_MPN)
+    brand = _short(MAX_BRAND)
+    url = _url()
+    image_url = _url()
+    quantity = StrictInteger(
+        allow_none=True,
+        validate=validate.Range(min=1, max=MAX_QUANTITY,
+                                error=f"must be from 1 to {MAX_QUANTITY}"),
+    )
+
+
 class OrderSchema(_Base):
     id = _id(required=True)
     reference = fields.String(
@@ -209,6 +307,12 @@ class OrderSchema(_Base):
     )
     placed_at = _datetime(required=False)
     customer = _nested(CustomerSchema, required=True)
+    items = fields.List(
+        fields.Nested(ItemSchema, error_messages={"type": "must be an object"}),
+        allow_none=True,
+        validate=validate.Length(max=MAX_ITEMS, error=f"must hold at most {MAX_ITEMS} items"),
+        error_messages={"invalid": "must be a list"},
+    )
 
 
 class StatusSchema(_Base):

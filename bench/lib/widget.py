@@ -1,4 +1,5 @@
-"""Throughput of the public API and widget.js (CONTRACT 8) against a no-op route.
+"""Throughput of the public API and widget.js (CONTRACT 8) against a no-op route, and of a
+product's summary (docs/product-reviews.md), what ``data-kingavis-product`` asks for.
 
 Run through ``bench/widget``; ``bench/README.md`` says what it measures.
 """
@@ -28,6 +29,8 @@ from .wrk import RunResult, ensure_wrk, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Products each shop's reviews are about (each order rates one of them).
+PRODUCTS_PER_SHOP = 5
 FIRST_NAMES = ["Zoë", "Léa", "Chloé", "Hélène", "Jérôme", "François", "Agnès", "Noël", "Inès", "Loïc"]
 LAST_NAMES = ["Łukasiewicz", "Dubois", "Lefèvre", "Müller", "Moreau", "Girard", "Nuñez", "Bérubé"]
 
@@ -142,6 +145,15 @@ def create_reviewed_shops(env: dict[str, str], count: int, per_shop: int, seed: 
                         reply_text="Merci !" if k % 7 == 0 else None,
                         reply_published_at=published + timedelta(days=1) if k % 7 == 0 else None,
                     ))
+                    product = str(k % PRODUCTS_PER_SHOP)
+                    db.session.add(Review(
+                        shop_id=shop.id, order_id=order.id, review_request_id=request.id,
+                        rating=rng.choices([1, 2, 3, 4, 5], [5, 3, 8, 25, 59])[0],
+                        comment="Belle qualité." if k % 2 else None,
+                        status="published", created_at=published, published_at=published,
+                        product_id=product, product_name=f"Produit {product}",
+                        product_gtin="3760123450010", product_brand="Atelier",
+                    ))
                 db.session.commit()
             db.session.remove()
             db.engine.dispose()
@@ -254,6 +266,11 @@ def report(runs: list[tuple[RunResult, int]], args: argparse.Namespace) -> Check
     if args.target > 0:
         checks.check(ratio >= args.target,
                      f"throughput ratio summary/no-op {ratio:.2f} >= target {args.target}")
+    product = next((r for r, _ in runs if r.label == "product-summary"), None)
+    if product is not None and args.target > 0:
+        ratio = product.throughput / baseline.throughput if baseline.throughput else 0.0
+        checks.check(ratio >= args.target,
+                     f"throughput ratio product summary/no-op {ratio:.2f} >= target {args.target}")
     return checks
 
 
@@ -297,6 +314,9 @@ def _main(args: argparse.Namespace) -> int:
         review_path = "/api/v1/shops/{}/reviews?per_page=3"
         review_tags = {s: current_etag(server.base_url, review_path.format(s)) for s in slugs}
         widget_tag = current_etag(server.base_url, "/widget.js")
+        product_path = "/api/v1/shops/{}/products/{}/summary"
+        product_tags = {(s, p): current_etag(server.base_url, product_path.format(s, p))
+                        for s in slugs for p in range(PRODUCTS_PER_SHOP)}
 
         def revalidates() -> bool:
             return rng.random() < args.revalidate
@@ -311,11 +331,16 @@ def _main(args: argparse.Namespace) -> int:
                                     review_tags[s] if revalidates() else None) for s in views],
             "widget.js": [raw_request(host, "/widget.js", widget_tag if revalidates() else None)
                           for _ in views],
+            "product-summary": [
+                raw_request(host, product_path.format(s, p), product_tags[(s, p)]
+                            if revalidates() else None)
+                for s, p in ((s, rng.randrange(PRODUCTS_PER_SHOP)) for s in views)],
         }
         if args.warmup:
             print(f"  warm-up ({args.warmup} s) …", flush=True)
-            measure("warmup", wrk, server, workdir, plans["summary"] + plans["reviews"], args,
-                    database_url, name, seconds=args.warmup)
+            warm = plans["summary"] + plans["reviews"] + plans["product-summary"]
+            measure("warmup", wrk, server, workdir, warm, args, database_url, name,
+                    seconds=args.warmup)
         runs = []
         for label, requests in plans.items():
             print(f"  {label}: {len(requests)} requests replayed in a loop for {args.duration} s …",

@@ -11,4 +11,4 @@ from flask import Blueprint
 
 blueprint = Blueprint("api", __name__)
 
-from kingavis.api import views  # noqa: E402,F401
+from kingavis.api import feed, views  # noqa: E402,F401

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, current_app, request
 from sqlalchemy import select
@@ -29,7 +30,15 @@ from kingavis.api.cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.problems import problem
+from kingavis.reviews.products import (
+    ProductInfo,
+    product_info,
+    product_jsonld,
+    product_page_url,
+    valid_product_id,
+)
 from kingavis.reviews.public import (
+    Listing,
     ListingError,
     PublicReview,
     RatingSummary,
@@ -56,8 +65,9 @@ _PREFLIGHT_HEADERS = {
 
 
 def is_public_path(path: str) -> bool:
-    """The paths of CONTRACT 8: public, no cookies, CORS for every origin."""
-    return path.startswith("/api/") or path == "/widget.js"
+    """The paths of CONTRACT 8 and the product review feed (docs/product-reviews.md): public,
+    no cookies, CORS for every origin."""
+    return path.startswith(("/api/", "/feeds/")) or path == "/widget.js"
 
 
 def tag_of(*parts: Any) -> str:
@@ -240,6 +250,158 @@ def reviews(slug: str) -> Response:
         lambda: found.body("reviews", lambda: _json(reviews_document(found.value))),
         "application/json",
     )
+
+
+# --- One product's reviews (docs/product-reviews.md) -----------------------------------------
+
+# The reviews a product's JSON-LD carries: the first page of its public page.
+JSONLD_REVIEWS = Listing(page=1, per_page=20, sort="recent")
+_ANONYMOUS = {"fr": "Client vérifié", "en": "Verified customer"}
+
+
+@dataclass(frozen=True)
+class PublicProduct:
+    """What the product summary shows, kept in the cache like a shop's entry."""
+
+    shop: PublicShop
+    info: ProductInfo
+    public_url: str
+    summary: RatingSummary
+
+
+def _product_entry(shop_entry: Entry, product_id: str) -> Entry:
+    """The cached entry of one product of the shop: two small queries on a miss (the product's
+    latest details, its rating summary). A product no published review names (or an id no
+    product can have) is a product with no reviews, never an error: a shop's product page must
+    not break (docs/product-reviews.md)."""
+    view: PublicShop = shop_entry.value
+    cache = _cache()
+    key = ("product", shop_entry.slug, product_id)
+    entry = cache.get(key)
+    if entry is None:
+        url = f"{view.public_url}/produits/{quote(product_id, safe='')}"
+        if not valid_product_id(product_id):
+            product = PublicProduct(view, ProductInfo(id=product_id), url,
+                                    RatingSummary(None, 0, {s: 0 for s in range(1, 6)}))
+        else:
+            product = PublicProduct(view, product_info(view.id, product_id), url,
+                                    rating_summary(view.id, product_id))
+            db.session.rollback()
+        entry = cache.put(key, etag=tag_of("product", RENDER_VERSION, product), value=product,
+                          slug=shop_entry.slug, shop_id=shop_entry.shop_id)
+    return entry
+
+
+def _jsonld_entry(shop_entry: Entry, product: PublicProduct) -> Entry:
+    """The product's JSON-LD, cached apart from its summary (it reads the latest reviews)."""
+    cache = _cache()
+    key = ("product-jsonld", shop_entry.slug, product.info.id)
+    entry = cache.get(key)
+    if entry is None:
+        jsonld = None
+        if product.summary.count and valid_product_id(product.info.id):
+            shop = db.session.get(Shop, shop_entry.shop_id)
+            if shop is None:
+                cache.forget(slugs=[shop_entry.slug])
+                raise LookupError(shop_entry.slug)
+            listed = list_published(shop, JSONLD_REVIEWS, product.info.id)
+            jsonld = product_jsonld(
+                product.info, product.summary, listed.reviews,
+                page_url=product_page_url(shop, product.info.id),
+                anonymous=_ANONYMOUS.get(product.shop.language, _ANONYMOUS["fr"]))
+            db.session.rollback()
+        entry = cache.put(key, etag=tag_of("product-jsonld", RENDER_VERSION, jsonld),
+                          value=jsonld, slug=shop_entry.slug, shop_id=shop_entry.shop_id)
+    return entry
+
+
+def _product_document(product: PublicProduct) -> dict[str, Any]:
+    return {"id": product.info.id, "name": product.info.name, "public_url": product.public_url}
+
+
+def product_summary_document(product: PublicProduct) -> dict[str, Any]:
+    """The shop summary's shape, with the product's rating and ``product``."""
+    document = summary_document(PublicShop(
+        id=product.shop.id, name=product.shop.name, language=product.shop.language,
+        public_url=product.shop.public_url, summary=product.summary))
+    document["product"] = _product_document(product)
+    return document
+
+
+def _product_or_unknown(slug: str, product_id: str) -> Entry | Response:
+    shop_entry = _shop_entry(slug)
+    if shop_entry is None:
+        return _unknown_shop()
+    return _product_entry(shop_entry, product_id)
+
+
+@blueprint.get("/api/v1/shops/<slug>/products/<product_id>/summary")
+def product_summary(slug: str, product_id: str) -> Response:
+    entry = _product_or_unknown(slug, product_id)
+    if isinstance(entry, Response):
+        return entry
+    found = entry
+    return conditional(
+        "ps" + found.etag,
+        lambda: found.body("summary", lambda: _json(product_summary_document(found.value))),
+        "application/json",
+    )
+
+
+@blueprint.get("/api/v1/shops/<slug>/products/<product_id>/jsonld")
+def product_jsonld_view(slug: str, product_id: str) -> Response:
+    """The product's schema.org ``Product`` JSON-LD alone, for a shop module to render on the
+    server; ``null`` while the product has no published review (nothing to mark up)."""
+    shop_entry = _shop_entry(slug)
+    if shop_entry is None:
+        return _unknown_shop()
+    try:
+        found = _jsonld_entry(shop_entry, _product_entry(shop_entry, product_id).value)
+    except LookupError:
+        return _unknown_shop()
+    return conditional(
+        "pj" + found.etag,
+        lambda: found.body("jsonld", lambda: _json(found.value)),
+        "application/ld+json",
+    )
+
+
+@blueprint.get("/api/v1/shops/<slug>/products/<product_id>/reviews")
+def product_reviews(slug: str, product_id: str) -> Response:
+    entry = _product_or_unknown(slug, product_id)
+    if isinstance(entry, Response):
+        return entry
+    try:
+        listing = parse_listing(request.args)
+    except ListingError as exc:
+        return _invalid(exc.errors)
+    product: PublicProduct = entry.value
+    cache = _cache()
+    key = ("product-reviews", entry.slug, product_id, listing)
+    page_entry = cache.get(key)
+    if page_entry is None:
+        if not valid_product_id(product_id):
+            page = ReviewPage(reviews=[], total=0, listing=listing)
+        else:
+            shop = db.session.get(Shop, entry.shop_id)
+            if shop is None:
+                cache.forget(slugs=[entry.slug])
+                return _unknown_shop()
+            page = list_published(shop, listing, product_id)
+            db.session.rollback()
+        page_entry = cache.put(
+            key, etag=tag_of("product-reviews", RENDER_VERSION, product_id, page.total, listing,
+                             tuple(page.reviews), product.info),
+            value=page, slug=entry.slug, shop_id=entry.shop_id,
+        )
+    found = page_entry
+
+    def render() -> bytes:
+        document = reviews_document(found.value)
+        document["product"] = _product_document(product)
+        return _json(document)
+
+    return conditional("pr" + found.etag, lambda: found.body("reviews", render), "application/json")
 
 
 @blueprint.get("/api/v1/shops/<slug>/badge.svg")

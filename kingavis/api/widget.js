@@ -1,6 +1,8 @@
 /*! King-Avis widget. Put <div data-kingavis-shop="your-shop-slug"></div> where the badge goes
  * (add data-kingavis-reviews="3" for the 3 latest reviews, data-lang="en" for English) and load
- * this script from King-Avis. No cookies, no other site contacted, styles in a shadow root.
+ * this script from King-Avis. With data-kingavis-product="<product id>" it shows that product's
+ * stars and latest reviews (5 unless data-kingavis-reviews says otherwise) and adds the
+ * product's schema.org JSON-LD to the page once it has a published review. No cookies, no other site contacted, styles in a shadow root.
  * It needs, on a page with a Content-Security-Policy, King-Avis's origin in script-src and
  * connect-src, and nothing else: the badge is drawn with SVG elements and styled with a
  * constructed stylesheet, which style-src does not govern. */
@@ -128,14 +130,16 @@
 
   function badge(summary, t, parent) {
     var rating = summary.rating;
+    var target = summary.product ? summary.product : summary.shop;
+    var name = summary.product ? (summary.product.name || summary.shop.name) : summary.shop.name;
     var average = rating.average == null ? "–" : new Intl.NumberFormat(t.locale,
       {minimumFractionDigits: 1, maximumFractionDigits: 1}).format(rating.average);
     var count = new Intl.NumberFormat(t.locale).format(rating.count);
     var link = el("a", "badge", null, parent);
-    link.href = summary.shop.public_url;
+    link.href = target.public_url;
     link.target = "_blank";
     link.rel = "noopener";
-    link.setAttribute("aria-label", t.label(summary.shop.name, average, rating.count > 0 ?
+    link.setAttribute("aria-label", t.label(name, average, rating.count > 0 ?
       count : 0) + " — " + t.open);
     el("span", "avg", average, link);
     var side = el("span", "side", null, link);
@@ -160,11 +164,53 @@
     }
   }
 
+  // The product's Product JSON-LD in the host page's head, once per product. A page that
+  // enforces Trusted Types must allow a policy named "kingavis" for it (else nothing is added:
+  // render /api/v1/shops/<slug>/products/<id>/jsonld on the server instead).
+  var policy = null;
+  function scriptText(json) {
+    if (window.trustedTypes && window.trustedTypes.createPolicy) {
+      if (!policy) policy = window.trustedTypes.createPolicy("kingavis", {
+        createScript: function (value) { return value; }
+      });
+      return policy.createScript(json);
+    }
+    return json;
+  }
+
+  function marked(key) {
+    var tags = document.querySelectorAll("script[data-kingavis-jsonld]");
+    for (var i = 0; i < tags.length; i++) {
+      if (tags[i].getAttribute("data-kingavis-jsonld") === key) return true;
+    }
+    return false;
+  }
+
+  function markup(path, key) {
+    if (marked(key)) return;
+    get(path).then(function (data) {
+      if (!data || marked(key)) return;
+      var tag = document.createElement("script");
+      tag.type = "application/ld+json";
+      tag.setAttribute("data-kingavis-jsonld", key);
+      try {
+        tag.text = scriptText(JSON.stringify(data));
+      } catch (refused) {
+        return; // Trusted Types without the "kingavis" policy
+      }
+      document.head.appendChild(tag);
+    }).catch(function (error) {
+      if (window.console) console.warn(error.message || error);
+    });
+  }
+
   function render(node) {
     if (node.shadowRoot) return;
     var slug = node.getAttribute("data-kingavis-shop") || "";
     if (!slug) return;
-    var wanted = Math.min(100, parseInt(node.getAttribute("data-kingavis-reviews"), 10) || 0);
+    var product = node.getAttribute("data-kingavis-product") || "";
+    var asked = node.getAttribute("data-kingavis-reviews");
+    var wanted = Math.min(100, parseInt(asked, 10) || (product && asked == null ? 5 : 0));
     var t = TEXT[language(node)];
     var root = node.attachShadow({mode: "open"});
     if (root.adoptedStyleSheets && typeof CSSStyleSheet.prototype.replaceSync === "function") {
@@ -176,7 +222,9 @@
     } else {
       el("style", null, CSS, root); // older browsers; a strict style-src will refuse it
     }
-    var base = "/api/v1/shops/" + encodeURIComponent(slug);
+    var base = "/api/v1/shops/" + encodeURIComponent(slug) +
+      (product ? "/products/" + encodeURIComponent(product) : "");
+    if (product) markup(base + "/jsonld", slug + "/" + product);
     var box = el("div", "ka", null, root);
     box.lang = t === TEXT.en ? "en" : "fr";
     var requests = [get(base + "/summary")];

@@ -494,11 +494,14 @@ def build_author_message(
     public_url: str,
     base_url: str,
     mail_from: str,
+    product_name: str | None = None,
+    page_url: str | None = None,
 ) -> EmailMessage:
     """The email telling a review's author that it is published (``kind`` "published"),
     refused with ``reason_label`` ("rejected"), or that the shop replied ("reply"). Built from
     the same pieces as the review request, from the shop's name, to the bare address, in the
-    customer's language; no customer or merchant text in a header."""
+    customer's language; no customer or merchant text in a header. For a product review,
+    ``product_name`` names the product in the text and ``page_url`` is its public page."""
     order = request.order
     shop = request.shop
     to = recipient_address(order.customer_email)
@@ -509,8 +512,9 @@ def build_author_message(
         "shop_name": clean_text(shop.name, 200),
         "reason": clean_text(reason_label, 300),
         "reply": clean_paragraphs(reply_text, MAX_REPLY_CHARS_SHOWN),
-        "public_url": public_url,
+        "public_url": page_url or public_url,
         "charter_url": public_url + "/charte",
+        "product_name": clean_text(product_name, 200),
         "review_url": review_url(base_url, request.token),
     }
     subject, text, html = (template.render(context) for template in _author_templates(lang))

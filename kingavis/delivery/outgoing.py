@@ -203,6 +203,7 @@ def _deliver_callback(message: OutgoingMessage, review: Review, request: ReviewR
 def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequest,
                    attempt: int, transport: Any | None, now: datetime) -> Outcome:
     from kingavis.delivery.mail import build_author_message, choose_language
+    from kingavis.reviews.products import product_page_url
     from kingavis.reviews.public import public_url
     from kingavis.reviews.publication import rejection_label
 
@@ -217,6 +218,8 @@ def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequ
             reason_label=rejection_label(message.reason, lang) if message.reason else None,
             public_url=public_url(request.shop),
             base_url=config["KINGAVIS_BASE_URL"], mail_from=config["MAIL_FROM"],
+            product_name=review.product_name,
+            page_url=product_page_url(request.shop, review.product_id) if review.product_id else None,
         )
         # Keep the lease for the time of the send; SQLite: then let go of the write lock.
         message.next_attempt_at = max(message.next_attempt_at or now, now + service.lease())

@@ -166,6 +166,9 @@ _UPDATE_ORDER_KNOWN_PAID = _UPDATE_ORDER.values(
     )
     .scalar_subquery()
 )
+# The order's items: the latest list received wins, whatever the event's age
+# (docs/product-reviews.md).
+_SET_ITEMS = update(_orders).where(_orders.c.id == bindparam("b_order_id"))
 _UPDATE_REQUEST = update(_requests).where(_requests.c.id == bindparam("b_request_id"))
 _INSERT_REQUEST = insert(_requests)
 _INSERT_EVENT = insert(_events)
@@ -308,6 +311,8 @@ def _apply(
         guards=guards,
     )
 
+    if order_data.get("items") is not None:
+        conn.execute(_SET_ITEMS, {"b_order_id": order.id, "items": order_data["items"]})
     seen_status = None
     if action is not Action.IGNORE_STALE:
         _update_order(conn, shop.id, order.id, order_data, status, changed_at)

@@ -1,5 +1,6 @@
-"""``/avis/<slug>``: a shop's public review page, and ``/avis/<slug>/charte``, its charter
-(CONTRACT 7).
+"""``/avis/<slug>``: a shop's public review page, ``/avis/<slug>/charte``, its charter
+(CONTRACT 7), and ``/avis/<slug>/produits/<product_id>``, one product's reviews
+(docs/product-reviews.md).
 
 Anyone may read these pages, so they hold only what a published review shows: the author's first
 name and last-name initial, the rating, the comment, the dates and the merchant's reply. They are
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -25,6 +26,13 @@ from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.pages import blueprint
 from kingavis.pages.public_text import CHARTER_TEXT, PAGE_TEXT, rejection_reasons
+from kingavis.reviews.products import (
+    ProductInfo,
+    product_info,
+    product_jsonld,
+    product_page_url,
+    valid_product_id,
+)
 from kingavis.reviews.public import (
     SORTS,
     Listing,
@@ -85,7 +93,8 @@ def _date(value: Any, lang: str, zone: str | None = None) -> str:
     return format_date(value, format="long", locale=lang)
 
 
-def _url(slug: str, lang: str, explicit_lang: bool, **params: Any) -> str:
+def _url(slug: str, lang: str, explicit_lang: bool, *, product_id: str | None = None,
+         **params: Any) -> str:
     query = {k: v for k, v in params.items() if v not in (None, "", 1) or (k == "page" and v != 1)}
     if query.get("page") == 1:
         query.pop("page")
@@ -93,7 +102,8 @@ def _url(slug: str, lang: str, explicit_lang: bool, **params: Any) -> str:
         query.pop("sort")
     if explicit_lang or lang != "fr":
         query["lang"] = lang
-    base = f"/avis/{slug}"
+    base = f"/avis/{slug}" if product_id is None else \
+        f"/avis/{slug}/produits/{quote(product_id, safe='')}"
     return f"{base}?{urlencode(query)}" if query else base
 
 
@@ -133,27 +143,46 @@ def _json_ld(shop: Shop, summary: Any, reviews: list[Any], url: str) -> dict[str
 @blueprint.get("/avis/<slug>")
 def public_reviews(slug: str) -> Response:
     lang = page_language()
-    explicit_lang = request.args.get("lang") in LANGS
     shop = shop_by_slug(slug)
     if shop is None:
         return _not_found(lang)
+    return _reviews_page(shop, lang, None)
+
+
+@blueprint.get("/avis/<slug>/produits/<product_id>")
+def product_reviews(slug: str, product_id: str) -> Response:
+    """One product's published reviews. A product id no review names yet answers the page with
+    no reviews (200, ``noindex``): a link from a product page must never break; an id that
+    cannot be one (characters outside letters, digits, ``. _ -``) answers 404."""
+    lang = page_language()
+    shop = shop_by_slug(slug)
+    if shop is None or not valid_product_id(product_id):
+        return _not_found(lang)
+    return _reviews_page(shop, lang, product_info(shop.id, product_id))
+
+
+def _reviews_page(shop: Shop, lang: str, product: ProductInfo | None) -> Response:
+    """The shop's page, or with ``product`` that product's page: same layout, same rules."""
+    explicit_lang = request.args.get("lang") in LANGS
+    product_id = product.id if product is not None else None
     t = PAGE_TEXT[lang]
     try:
         listing = parse_listing(request.args, allow_per_page=False)
     except ListingError as exc:
         return _respond("public/bad_request.html", 400, lang, t=t, errors=exc.errors,
-                        back=_url(shop.slug, lang, explicit_lang))
-    summary = rating_summary(shop.id)
-    page = list_published(shop, listing)
+                        back=_url(shop.slug, lang, explicit_lang, product_id=product_id))
+    summary = rating_summary(shop.id, product_id)
+    page = list_published(shop, listing, product_id)
     if listing.page > page.pages:
         return _not_found(lang)
 
     base = current_app.config["KINGAVIS_BASE_URL"]
     filtered = listing.rating is not None or listing.sort != "recent"
-    canonical = base + _url(shop.slug, "fr", False, page=1 if filtered else listing.page)
+    first = 1 if filtered else listing.page
+    canonical = base + _url(shop.slug, "fr", False, product_id=product_id, page=first)
     alternates = {
-        "fr": base + _url(shop.slug, "fr", False, page=1 if filtered else listing.page),
-        "en": base + _url(shop.slug, "en", True, page=1 if filtered else listing.page),
+        "fr": base + _url(shop.slug, "fr", False, product_id=product_id, page=first),
+        "en": base + _url(shop.slug, "en", True, product_id=product_id, page=first),
     }
     if lang == "en" and not filtered:
         canonical = alternates["en"]
@@ -161,7 +190,7 @@ def public_reviews(slug: str) -> Response:
     def link(**changes: Any) -> str:
         params = {"rating": listing.rating, "sort": listing.sort, "page": listing.page}
         params.update(changes)
-        return _url(shop.slug, lang, explicit_lang, **params)
+        return _url(shop.slug, lang, explicit_lang, product_id=product_id, **params)
 
     def number(value: float) -> str:
         return format_decimal(value, format="0.0", locale=lang)
@@ -180,18 +209,35 @@ def public_reviews(slug: str) -> Response:
         }
         for r in page.reviews
     ]
+    if product is None:
+        json_ld = _json_ld(shop, summary, page.reviews, canonical)
+        title = t["title"].format(shop=shop.name)
+        heading = t["heading"].format(shop=shop.name)
+    else:
+        name = product.name or t["product_fallback"].format(id=product.id)
+        # The same author rule as the shop's page: the review's public name, else "verified
+        # customer" in the page's language.
+        json_ld = product_jsonld(product, summary, page.reviews,
+                                 page_url=product_page_url(shop, product.id),
+                                 anonymous=t["anonymous"])
+        title = t["product_title"].format(product=name, shop=shop.name)
+        heading = t["product_heading"].format(product=name)
     return _respond(
         "public/reviews.html", 200, lang,
         t=t, shop=shop, summary=summary, page=page, listing=listing, reviews=reviews,
         average=number(summary.average) if summary.average is not None else None,
         percents={star: round(100 * n / summary.count) if summary.count else 0
                   for star, n in summary.distribution.items()},
-        canonical=canonical, alternates=alternates, noindex=filtered,
-        json_ld=_json_ld(shop, summary, page.reviews, canonical),
+        canonical=canonical, alternates=alternates,
+        # An unknown product's empty page is answered, never indexed.
+        noindex=filtered or (product is not None and not summary.count),
+        json_ld=json_ld, title=title, heading=heading, product=product,
+        form_action=_url(shop.slug, "fr", False, product_id=product_id),
+        shop_url=_url(shop.slug, lang, explicit_lang),
         link=link, sorts=SORTS, explicit_lang=explicit_lang,
         charter_url=_charter_url(shop, lang, explicit_lang),
         other_lang="en" if lang == "fr" else "fr",
-        other_lang_url=_url(shop.slug, "en" if lang == "fr" else "fr", True,
+        other_lang_url=_url(shop.slug, "en" if lang == "fr" else "fr", True, product_id=product_id,
                             rating=listing.rating, sort=listing.sort, page=listing.page),
     )
 
@@ -227,4 +273,4 @@ def charter(slug: str) -> Response:
     )
 
 
-__all__ = ["Listing", "charter", "public_reviews"]
+__all__ = ["Listing", "charter", "product_reviews", "public_reviews"]

@@ -91,6 +91,13 @@ TEXT: dict[str, dict[str, str]] = {
         "withdrawn_text": "Votre avis sur {shop} n'est plus publié ni compté dans sa note.",
         "no_review_title": "Aucun avis à retirer",
         "no_review_text": "Vous n'avez pas donné d'avis sur cette commande de {shop}.",
+        "products_title": "Et les produits ?",
+        "products_intro": "Notez ceux que vous voulez ; chaque produit est facultatif.",
+        "product_legend": "Votre note pour {name}",
+        "product_comment": "Votre commentaire sur {name}",
+        "error_product_rating_missing": "Choisissez une note pour ce produit, ou laissez son commentaire vide.",
+        "your_products": "Vos avis sur les produits",
+        "withdraw_products": "Vos avis sur les produits de cette commande sont retirés avec lui.",
     },
     "en": {
         "title": "Your review of {shop}",
@@ -147,6 +154,13 @@ TEXT: dict[str, dict[str, str]] = {
         "withdrawn_text": "Your review of {shop} is no longer published nor counted in its rating.",
         "no_review_title": "No review to withdraw",
         "no_review_text": "You have not left a review for this order from {shop}.",
+        "products_title": "And the products?",
+        "products_intro": "Rate the ones you want; every product is optional.",
+        "product_legend": "Your rating for {name}",
+        "product_comment": "Your comment on {name}",
+        "error_product_rating_missing": "Choose a rating for this product, or leave its comment empty.",
+        "your_products": "Your product reviews",
+        "withdraw_products": "Your reviews of this order's products are withdrawn with it.",
     },
 }
 
@@ -194,6 +208,8 @@ def _render(template: str, review_request: ReviewRequest, status: int = 200, **e
         "ratings": service.RATINGS,
         "errors": {},
         "values": {},
+        "products": [],
+        "product_reviews": [],
     }
     context.update(extra)
     response = _page(template, status, **context)
@@ -201,7 +217,9 @@ def _render(template: str, review_request: ReviewRequest, status: int = 200, **e
     # Scripts by nonce only; the share form may lead (303) to the shop's review site.
     form_action = " ".join(filter(None, ["'self'", _origin(context["balancing_url"])]))
     response.headers["Content-Security-Policy"] = (
+        # Product images come from the shop's own site (docs/product-reviews.md).
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+        "img-src https: http:; "
         f"form-action {form_action}; base-uri 'none'; frame-ancestors 'none'"
     )
     return response
@@ -223,7 +241,8 @@ def _thanks(review_request: ReviewRequest, review: Review, status: int = 200, *,
     lang = _lang(review_request)
     reason = rejection_label(review.rejection_reason, lang) if review.rejection_reason else ""
     return _render("pages/review_thanks.html", review_request, status, review=review, again=again,
-                   public_url=public_url(review_request.shop), rejection=reason)
+                   public_url=public_url(review_request.shop), rejection=reason,
+                   product_reviews=service.product_reviews_of(review_request))
 
 
 def _refusal(review_request: ReviewRequest, state: LinkState) -> Response:
@@ -244,6 +263,7 @@ def _questionnaire(review_request: ReviewRequest, state: LinkState, status: int 
                    **extra: Any) -> Response:
     lang = _lang(review_request)
     extra.setdefault("due", _date(review_request.due_at, lang, review_request.shop.timezone))
+    extra.setdefault("products", service.order_products(review_request.order, review_request.shop))
     return _render("pages/review.html", review_request, status,
                    postponed=state is LinkState.POSTPONED, **extra)
 
@@ -268,11 +288,39 @@ def review_page(review_request: ReviewRequest) -> Response:
     return _refusal(review_request, state)
 
 
-def _field_errors(lang: str, errors: dict[str, str], comment: str) -> dict[str, str]:
+# The questionnaire's product fields: product-<i>-id (hidden), product-<i>-rating and
+# product-<i>-comment, i the product's position (docs/product-reviews.md).
+MAX_PRODUCT_FIELDS = 10
+
+
+def _product_answers(form: Any) -> dict[str, tuple[str | None, str]]:
+    answers: dict[str, tuple[str | None, str]] = {}
+    for i in range(MAX_PRODUCT_FIELDS):
+        product_id = form.get(f"product-{i}-id")
+        if product_id:
+            answers[product_id] = (form.get(f"product-{i}-rating"),
+                                   form.get(f"product-{i}-comment", ""))
+    return answers
+
+
+def _field_errors(lang: str, errors: dict[str, str], comment: str,
+                  answers: dict[str, tuple[str | None, str]] | None = None) -> dict[str, str]:
+    """Each error worded for the customer: ``rating``/``comment`` for the shop review,
+    ``product.<id>.rating``/``product.<id>.comment`` for a product."""
     t = TEXT[lang]
-    n = len(comment.replace("\r\n", "\n"))
-    return {field: t[f"error_{field}_{code}"].format(max=service.MAX_COMMENT_CHARS, n=n)
-            for field, code in errors.items()}
+    worded: dict[str, str] = {}
+    for field, code in errors.items():
+        text = comment
+        key = f"error_{field}_{code}"
+        if field.startswith("product."):
+            product_id, _, name = field[len("product."):].rpartition(".")
+            text = (answers or {}).get(product_id, (None, ""))[1] or ""
+            key = f"error_product_{name}_{code}"
+            if key not in t:
+                key = f"error_{name}_{code}"
+        n = len(text.replace("\r\n", "\n"))
+        worded[field] = t[key].format(max=service.MAX_COMMENT_CHARS, n=n)
+    return worded
 
 
 @blueprint.post("/r/<token>")
@@ -281,16 +329,19 @@ def _field_errors(lang: str, errors: dict[str, str], comment: str) -> dict[str, 
 def submit_review(review_request: ReviewRequest) -> Response:
     rating = request.form.get("rating")
     comment = request.form.get("comment", "")
+    answers = _product_answers(request.form)
     lang = _lang(review_request)
     try:
-        review = service.submit_review(review_request, rating, comment, locale=lang)
+        review = service.submit_review(review_request, rating, comment, products=answers,
+                                       locale=lang)
     except service.InvalidReview as exc:
         state = service.link_state(review_request)
         if state not in (LinkState.OPEN, LinkState.POSTPONED):
             return _refusal(review_request, state)
         return _questionnaire(review_request, state, 422,
-                              errors=_field_errors(lang, exc.errors, comment),
-                              values={"rating": rating or "", "comment": comment})
+                              errors=_field_errors(lang, exc.errors, comment, answers),
+                              values={"rating": rating or "", "comment": comment,
+                                      "products": {k: (r or "", c) for k, (r, c) in answers.items()}})
     except ReviewError as exc:
         return _refusal(review_request, exc.state)
     notify_review_created(review)

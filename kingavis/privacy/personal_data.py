@@ -98,7 +98,8 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "require_consent", "customer_window_days", "paused", "created_at", "review_link_days",
         "postpone_days", "reminder_days", "balancing_platform", "balancing_url",
         "balancing_redirect_seconds", "balancing_split_percent", "callback_url",
-        "callback_secret", "retention_months", "platform", "platform_secrets")},
+        "callback_secret", "retention_months", "platform", "platform_secrets",
+        "product_review_count")},
     "shop_secrets": {c: "none" for c in ("id", "shop_id", "secret", "created_at", "expires_at")},
     "invitation_rules": {c: "none" for c in (
         "id", "shop_id", "name", "trigger_status_ids", "delay_days", "send_hour", "timezone",
@@ -116,6 +117,8 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "latest_status_name": "exported", "latest_status_paid": "exported",
         "latest_changed_at": "exported", "created_at": "exported", "updated_at": "exported",
         "erased_at": "exported",
+        # What the customer bought (docs/product-reviews.md).
+        "items": "erased",
     },
     "order_events": {
         "id": "none", "shop_id": "none", "order_id": "none", "webhook_id": "exported",
@@ -174,6 +177,10 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "reply_updated_at": "exported", "callback_state": "exported",
         "callback_attempts": "none", "callback_last_error": "erased",
         "author_display": "erased", "rejection_reason": "exported",
+        # A product review's product, as the shop describes it: not the customer's data.
+        **{c: "exported" for c in (
+            "product_id", "product_name", "product_sku", "product_gtin", "product_mpn",
+            "product_brand", "product_url", "product_image_url")},
     },
     # The shop's own email texts: merchant content, never a customer's.
     "email_designs": {c: "none" for c in (
@@ -569,6 +576,7 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
         order.customer_first_name = None
         order.customer_last_name = None
         order.customer_locale = None
+        order.items = None
         # The same instant for both: something arriving later makes updated_at the greater.
         order.erased_at = now
         order.updated_at = now
@@ -644,10 +652,15 @@ def _export_order(order: Order) -> dict[str, Any]:
     ).scalars()
     request = order.review_request
     review = None
+    product_reviews: list[Review] = []
     if request is not None:
-        review = db.session.execute(
-            select(Review).where(Review.review_request_id == request.id)
-        ).scalar_one_or_none()
+        for found in db.session.execute(
+            select(Review).where(Review.review_request_id == request.id).order_by(Review.id)
+        ).scalars():
+            if found.product_id is None:
+                review = found
+            else:
+                product_reviews.append(found)
     return {
         "id": order.external_id,
         "reference": order.reference,
@@ -675,7 +688,9 @@ def _export_order(order: Order) -> dict[str, Any]:
             for e in events
         ],
         "review_request": None if request is None else _export_request(request),
+        "items": order.items or [],
         "review": None if review is None else _export_review(review),
+        "product_reviews": [_export_review(r) for r in product_reviews],
     }
 
 
@@ -732,6 +747,8 @@ def _export_review(review: Review) -> dict[str, Any]:
             "text": review.reply_text, "published_at": _iso(review.reply_published_at),
             "updated_at": _iso(review.reply_updated_at)},
         "callback_state": review.callback_state,
+        **({} if review.product_id is None else {
+            "product": {"id": review.product_id, "name": review.product_name}}),
     }
 
 

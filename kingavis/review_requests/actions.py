@@ -571,7 +571,8 @@ def timeline(order: Order) -> list[TimelineEntry]:
         if request.clicked_at is not None:
             entries.append(TimelineEntry(at=request.clicked_at, kind="clicked"))
         review = db.session.execute(
-            select(Review).where(Review.review_request_id == request.id)
+            select(Review).where(Review.review_request_id == request.id,
+                                 Review.product_id.is_(None))
         ).scalar_one_or_none()
         if review is not None:
             entries.append(TimelineEntry(at=review.created_at, kind="review", review=review))

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewRequest, Shop, utcnow
@@ -29,7 +30,7 @@ MAX_WEEKS = 104
 KINGAVIS = "kingavis"
 CSV_COLUMNS = (
     "week", "week_start", "platform", "scheduled", "sent", "opened", "clicked", "reviewed",
-    "average_rating", "reminders_sent",
+    "average_rating", "reminders_sent", "product_reviews",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -48,6 +49,8 @@ class FunnelRow:
     reviewed: int = 0
     reminders_sent: int = 0
     rating_sum: int = 0
+    # Product reviews given with those requests' shop reviews (docs/product-reviews.md).
+    product_reviews: int = 0
 
     @property
     def average_rating(self) -> float | None:
@@ -60,7 +63,7 @@ class FunnelRow:
 
     def add(self, other: FunnelRow) -> None:
         for name in ("scheduled", "sent", "opened", "clicked", "reviewed", "reminders_sent",
-                     "rating_sum"):
+                     "rating_sum", "product_reviews"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -93,6 +96,7 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
     first_monday = _monday(today) - timedelta(weeks=weeks - 1)
     since = datetime.combine(first_monday, time(0), tzinfo=zone)
 
+    products = aliased(Review)
     rows = db.session.execute(
         select(
             ReviewRequest.created_at,
@@ -102,15 +106,19 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
             ReviewRequest.clicked_at,
             ReviewRequest.reminder_sent_at,
             Review.rating,
+            select(func.count(products.id))
+            .where(products.review_request_id == ReviewRequest.id, products.product_id.is_not(None))
+            .scalar_subquery(),
         )
-        .outerjoin(Review, Review.review_request_id == ReviewRequest.id)
+        .outerjoin(Review, (Review.review_request_id == ReviewRequest.id)
+                   & Review.product_id.is_(None))
         .where(ReviewRequest.shop_id == shop.id, ReviewRequest.created_at >= since)
     ).all()
 
     mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
     week_rows = {m: FunnelRow(iso_week(m), m, None) for m in mondays}
     cells: dict[tuple[date, str], FunnelRow] = {}
-    for created_at, platform, sent_at, opened_at, clicked_at, reminder_at, rating in rows:
+    for created_at, platform, sent_at, opened_at, clicked_at, reminder_at, rating, rated in rows:
         monday = _monday(created_at.astimezone(zone).date())
         if monday not in week_rows:  # created "in the future" (clock skew): not shown
             continue
@@ -124,6 +132,7 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
         cell.opened += steps["opened"]
         cell.clicked += steps["clicked"]
         cell.reminders_sent += reminder_at is not None
+        cell.product_reviews += rated or 0
         if steps["reviewed"]:
             cell.reviewed += 1
             cell.rating_sum += int(rating)
@@ -198,7 +207,7 @@ def _csv_values(row: FunnelRow) -> list[object]:
     return [
         row.week, row.week_start.isoformat() if row.week_start else "",
         row.platform or "all", row.scheduled, row.sent, row.opened, row.clicked, row.reviewed,
-        f"{average:.2f}" if average is not None else "", row.reminders_sent,
+        f"{average:.2f}" if average is not None else "", row.reminders_sent, row.product_reviews,
     ]
 
 

@@ -115,12 +115,14 @@ class QueueItem:
     submitted_at: datetime
     since: datetime  # submission (pending) or report time
     report_reason: str | None = None
+    product_name: str | None = None  # a product review's product (docs/product-reviews.md)
 
 
 def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     """Pending reviews and open reports across shops, oldest first; and how many there are."""
     pending = db.session.execute(
-        select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at)
+        select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at,
+               Review.product_name)
         .join(Shop, Shop.id == Review.shop_id)
         .where(Review.status == ReviewState.PENDING.value)
         .order_by(Review.created_at, Review.id)
@@ -128,15 +130,17 @@ def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     ).all()
     reports = db.session.execute(
         select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at,
-               ReviewReport.created_at, ReviewReport.reason)
+               ReviewReport.created_at, ReviewReport.reason, Review.product_name)
         .join(Review, Review.id == ReviewReport.review_id)
         .join(Shop, Shop.id == Review.shop_id)
         .where(ReviewReport.resolved_at.is_(None), Review.status == ReviewState.PUBLISHED.value)
         .order_by(ReviewReport.created_at, ReviewReport.id)
         .limit(limit)
     ).all()
-    items = [QueueItem("pending", r[0], r[1], r[2], r[3], r[4], r[4]) for r in pending]
-    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in reports]
+    items = [QueueItem("pending", r[0], r[1], r[2], r[3], r[4], r[4], product_name=r[5])
+             for r in pending]
+    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6], product_name=r[7])
+              for r in reports]
     items.sort(key=lambda item: (item.since, item.review_id))
     return items[:limit], len(pending) + len(reports)
 
@@ -305,28 +309,32 @@ def reply_to_review(shop: Shop, review_id: int, user: User, text: object, *,
 
 
 def withdraw_by_author(request: ReviewRequest, *, now: datetime | None = None) -> Review:
-    """The author takes their review off the public page, the API and the averages.
+    """The author takes their review off the public page, the API and the averages, with the
+    product reviews given in the same questionnaire: every review of the request goes
+    (docs/product-reviews.md). Returns the shop review.
 
     Idempotent: a withdrawn review stays as it is (no second timeline row, no second event).
     The text stays stored (erasure is a separate step). Commits; ActionError("no_review")."""
     now = now or utcnow()
     try:
-        review_id = db.session.execute(
+        review_ids = list(db.session.execute(
             select(Review.id).where(Review.review_request_id == request.id)
-        ).scalar_one_or_none()
-        review = _locked_review(review_id) if review_id is not None else None
-        if review is None:
+            .order_by(Review.product_id.is_not(None), Review.id)
+        ).scalars())
+        reviews = [r for r in (_locked_review(i) for i in review_ids) if r is not None]
+        if not reviews:
             raise ActionError("no_review", "there is no review to withdraw")
-        try:
-            change_review_state(review, ReviewState.WITHDRAWN, actor=CUSTOMER,
-                                reason=WITHDRAWN_BY_AUTHOR, now=now)
-        except ReviewTransitionError:  # cannot happen: every state may be withdrawn
-            raise ActionError("state", "this review cannot be withdrawn") from None
+        for review in reviews:
+            try:
+                change_review_state(review, ReviewState.WITHDRAWN, actor=CUSTOMER,
+                                    reason=WITHDRAWN_BY_AUTHOR, now=now)
+            except ReviewTransitionError:  # cannot happen: every state may be withdrawn
+                raise ActionError("state", "this review cannot be withdrawn") from None
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    return review
+    return reviews[0]
 
 
 def reviews_with_reports(shop: Shop, review_ids: list[int]) -> set[int]:

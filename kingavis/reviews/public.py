@@ -198,15 +198,20 @@ def shop_by_slug(slug: str) -> Shop | None:
     return db.session.execute(select(Shop).where(Shop.slug == slug)).scalar_one_or_none()
 
 
-def _published(shop_id: int) -> Any:
-    return (Review.shop_id == shop_id) & (Review.status == ReviewState.PUBLISHED.value)
+def _published(shop_id: int, product_id: str | None = None) -> Any:
+    """A shop's published shop reviews, or with ``product_id`` that product's published
+    reviews: the two never mix in a page, a count or an average (docs/product-reviews.md)."""
+    product = Review.product_id.is_(None) if product_id is None else Review.product_id == product_id
+    return (Review.shop_id == shop_id) & product & (Review.status == ReviewState.PUBLISHED.value)
 
 
-def rating_summary(shop_id: int) -> RatingSummary:
-    """One GROUP BY over the shop's published reviews. Every rating counts the same way: the
-    average is over all of them, never a chosen subset (CONTRACT 7)."""
+def rating_summary(shop_id: int, product_id: str | None = None) -> RatingSummary:
+    """One GROUP BY over the shop's (or with ``product_id``, that product's) published reviews.
+    Every rating counts the same way: the average is over all of them, never a chosen subset
+    (CONTRACT 7)."""
     rows = db.session.execute(
-        select(Review.rating, func.count()).where(_published(shop_id)).group_by(Review.rating)
+        select(Review.rating, func.count()).where(_published(shop_id, product_id))
+        .group_by(Review.rating)
     ).all()
     distribution = {star: 0 for star in range(1, 6)}
     for rating, n in rows:
@@ -228,10 +233,11 @@ _ORDER = {
 }
 
 
-def list_published(shop: Shop, listing: Listing) -> ReviewPage:
-    """One page of the shop's published reviews, newest first unless the reader asked for
-    another order; a rating filter only when the reader asked for one."""
-    where = _published(shop.id)
+def list_published(shop: Shop, listing: Listing, product_id: str | None = None) -> ReviewPage:
+    """One page of the shop's published reviews (with ``product_id``: that product's), newest
+    first unless the reader asked for another order; a rating filter only when the reader
+    asked for one."""
+    where = _published(shop.id, product_id)
     if listing.rating is not None:
         where = where & (Review.rating == listing.rating)
     total = db.session.execute(select(func.count()).select_from(Review).where(where)).scalar_one()

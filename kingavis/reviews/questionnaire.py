@@ -3,8 +3,14 @@
 A review link ``/r/<token>`` exists only in a review-request email, so it accepts a review only
 when that email went out: the request is ``sent`` (or the customer postponed it and the new
 email is pending), the link has not expired (``sent_at`` + ``shop.review_link_days``) and no
-review was left yet. One review per request, enforced by the database (unique
-``review_request_id``): a double click stores one review and the second gets ``AlreadyReviewed``.
+review was left yet. One shop review per request, enforced by the database (a unique index on
+``review_request_id`` for shop reviews): a double click stores one review and the second gets
+``AlreadyReviewed``.
+
+The same submission may rate some of the order's products (``products_to_review``: the order's
+items, distinct by product id, at most the shop's ``product_review_count``); each product review
+is a row of the same table with its ``product_id``, under the same moderation rule
+(docs/product-reviews.md).
 
 Every function here commits its own change, or raises and changes nothing.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -22,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from kingavis.extensions import db
-from kingavis.models import RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
+from kingavis.models import Order, RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
 from kingavis.review_requests import lifecycle
 from kingavis.review_requests.notes import NoteCode
 from kingavis.reviews.moderation import moderation_reason
@@ -70,6 +77,75 @@ class CleanReview:
     comment: str | None
 
 
+@dataclass(frozen=True)
+class Product:
+    """A product of the order as the questionnaire shows it and a product review keeps it."""
+
+    id: str
+    name: str
+    sku: str | None = None
+    gtin: str | None = None
+    mpn: str | None = None
+    brand: str | None = None
+    url: str | None = None
+    image_url: str | None = None
+
+
+def products_to_review(items: Sequence[Mapping[str, object]] | None, limit: int) -> list[Product]:
+    """The products the questionnaire asks about: the order's items in the order received,
+    the first of each ``product_id`` only (two sizes of one dress are one product to review),
+    at most ``limit`` (the shop's setting; 0 asks about none)."""
+    products: list[Product] = []
+    seen: set[str] = set()
+    for item in items or ():
+        if len(products) >= max(limit, 0):
+            break
+        product_id, name = item.get("product_id"), item.get("name")
+        if not isinstance(product_id, str) or not isinstance(name, str) or product_id in seen:
+            continue
+        seen.add(product_id)
+
+        def text(key: str, item: Mapping[str, object] = item) -> str | None:
+            value = item.get(key)
+            return value if isinstance(value, str) and value else None
+
+        products.append(Product(id=product_id, name=name, sku=text("reference"),
+                                gtin=text("gtin"), mpn=text("mpn"), brand=text("brand"),
+                                url=text("url"), image_url=text("image_url")))
+    return products
+
+
+def order_products(order: Order, shop: Shop) -> list[Product]:
+    """``products_to_review`` for this order and its shop's setting."""
+    return products_to_review(order.items, shop.product_review_count)
+
+
+def clean_product_reviews(
+    products: Sequence[Product], answers: Mapping[str, tuple[object, object]]
+) -> dict[str, CleanReview]:
+    """The product ratings given, by product id: ``answers`` maps a product id to its
+    (rating, comment) as sent. A product with neither is skipped (every product is optional);
+    a comment without a rating is an error, so nothing the customer wrote is lost silently.
+    Ids that are not among ``products`` are ignored. Raises InvalidReview with keys
+    ``product.<id>.rating`` / ``product.<id>.comment``."""
+    clean: dict[str, CleanReview] = {}
+    errors: dict[str, str] = {}
+    for product in products:
+        rating, comment = answers.get(product.id, (None, None))
+        empty_rating = rating is None or (isinstance(rating, str) and not rating.strip())
+        empty_comment = comment is None or (isinstance(comment, str) and not comment.strip())
+        if empty_rating and empty_comment:
+            continue
+        try:
+            clean[product.id] = clean_review(rating, comment)
+        except InvalidReview as exc:
+            for key, code in exc.errors.items():
+                errors[f"product.{product.id}.{key}"] = code
+    if errors:
+        raise InvalidReview(errors)
+    return clean
+
+
 def find_request(token: str) -> ReviewRequest | None:
     return db.session.execute(
         select(ReviewRequest).where(ReviewRequest.token == token)
@@ -77,9 +153,18 @@ def find_request(token: str) -> ReviewRequest | None:
 
 
 def review_of(request: ReviewRequest) -> Review | None:
+    """The request's shop review (not its product reviews)."""
     return db.session.execute(
-        select(Review).where(Review.review_request_id == request.id)
+        select(Review).where(Review.review_request_id == request.id, Review.product_id.is_(None))
     ).scalar_one_or_none()
+
+
+def product_reviews_of(request: ReviewRequest) -> list[Review]:
+    """The request's product reviews, in the order they were given."""
+    return list(db.session.execute(
+        select(Review).where(Review.review_request_id == request.id,
+                             Review.product_id.is_not(None)).order_by(Review.id)
+    ).scalars())
 
 
 def expires_at(request: ReviewRequest) -> datetime | None:
@@ -159,15 +244,44 @@ def _locked(request_id: int) -> ReviewRequest:
     return row
 
 
-def submit_review(request: ReviewRequest, rating: object, comment: object, *,
-                  locale: str | None = None, now: datetime | None = None) -> Review:
-    """Store the one verified review of ``request``. Commits.
+def _store(review: Review, comment: str | None, now: datetime) -> None:
+    db.session.add(review)
+    db.session.flush()
+    # Published at once, unless the comment holds an email address, a phone number or a
+    # link: then it waits for an operator (CONTRACT 7). The rating plays no part.
+    why = moderation_reason(comment)
+    if why is None:
+        change_review_state(review, ReviewState.PUBLISHED, actor=CUSTOMER, now=now)
+    else:
+        hold_for_moderation(review, why, actor=CUSTOMER, now=now)
 
-    Raises InvalidReview (bad input), or ReviewError with REVIEWED (a review exists: double
-    click or second submission), EXPIRED, CLOSED or UNKNOWN. Nothing is stored on error.
+
+def submit_review(request: ReviewRequest, rating: object, comment: object, *,
+                  products: Mapping[str, tuple[object, object]] | None = None,
+                  locale: str | None = None, now: datetime | None = None) -> Review:
+    """Store the one verified shop review of ``request``, and the product reviews given with
+    it (``products``: product id → (rating, comment), see ``clean_product_reviews``), in one
+    transaction. Returns the shop review. Commits.
+
+    Raises InvalidReview (bad input, shop or product), or ReviewError with REVIEWED (a review
+    exists: double click or second submission), EXPIRED, CLOSED or UNKNOWN. Nothing is stored
+    on error.
     """
     now = now or utcnow()
-    clean = clean_review(rating, comment)
+    errors: dict[str, str] = {}
+    clean: CleanReview | None = None
+    try:
+        clean = clean_review(rating, comment)
+    except InvalidReview as exc:
+        errors.update(exc.errors)
+    asked = order_products(request.order, request.shop) if products else []
+    try:
+        product_reviews = clean_product_reviews(asked, products or {})
+    except InvalidReview as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidReview(errors)
+    assert clean is not None
     request_id = request.id
     try:
         locked = _locked(request_id)
@@ -184,15 +298,19 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
             created_at=now,
             status=ReviewState.PENDING.value,
         )
-        db.session.add(review)
-        db.session.flush()
-        # Published at once, unless the comment holds an email address, a phone number or a
-        # link: then it waits for an operator (CONTRACT 7). The rating plays no part.
-        why = moderation_reason(clean.comment)
-        if why is None:
-            change_review_state(review, ReviewState.PUBLISHED, actor=CUSTOMER, now=now)
-        else:
-            hold_for_moderation(review, why, actor=CUSTOMER, now=now)
+        _store(review, clean.comment, now)
+        for product in asked:
+            given = product_reviews.get(product.id)
+            if given is None:
+                continue
+            _store(Review(
+                shop_id=locked.shop_id, order_id=locked.order_id, review_request_id=locked.id,
+                rating=given.rating, comment=given.comment, locale=locale, created_at=now,
+                status=ReviewState.PENDING.value, product_id=product.id,
+                product_name=product.name, product_sku=product.sku, product_gtin=product.gtin,
+                product_mpn=product.mpn, product_brand=product.brand, product_url=product.url,
+                product_image_url=product.image_url,
+            ), given.comment, now)
         if locked.state == RequestState.SCHEDULED.value:
             # Postponed, and the order arrived after all: the second email is no longer needed.
             lifecycle.transition(locked, RequestState.SENT, note_code=NoteCode.POSTPONED_EMAIL_WITHDRAWN,
@@ -200,10 +318,11 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
             locked.next_attempt_at = None
         db.session.flush()
         fields = {"review_id": review.id, "shop_id": review.shop_id,
-                  "review_request_id": request_id, "rating": review.rating}
+                  "review_request_id": request_id, "rating": review.rating,
+                  "product_reviews": len(product_reviews)}
         db.session.commit()
     except IntegrityError:
-        # The unique review_request_id: another submission won the race.
+        # The unique shop review per request: another submission won the race.
         db.session.rollback()
         raise ReviewError(LinkState.REVIEWED) from None
     except BaseException:

@@ -419,4 +419,5 @@ def describe(shop: Shop) -> dict[str, Any]:
         "cancel_status_ids": list(shop.cancel_status_ids),
         "require_consent": shop.require_consent,
         "customer_window_days": shop.customer_window_days,
+        "product_reviews": shop.product_review_count,
     }
