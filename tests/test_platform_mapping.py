@@ -122,3 +122,17 @@ def test_any_shopify_line_items_map_to_valid_event_items(lines):
         for key in ("reference", "brand", "url", "image_url", "variant_id"):
             if key in item:
                 assert isinstance(item[key], str) and item[key].strip() == item[key]
+
+
+def test_the_mapping_keeps_within_the_order_status_webhooks_limits() -> None:
+    """A platform's item must never make its whole event a 422 (the platform would retry it
+    forever): every limit the mapping cuts at is at most the webhook schema's."""
+    from kingavis.platforms import items
+    from webhooks import schemas
+
+    assert items.MAX_ITEMS == schemas.MAX_ITEMS
+    assert items.MAX_ID <= schemas.MAX_ID
+    assert items.MAX_NAME <= schemas.MAX_PRODUCT_NAME
+    assert items.MAX_CODE <= min(schemas.MAX_REFERENCE, schemas.MAX_MPN)
+    assert items.MAX_BRAND <= schemas.MAX_BRAND
+    assert items.MAX_URL <= schemas.MAX_URL

@@ -19,9 +19,11 @@ from stdnum.exceptions import ValidationError as StdnumError
 MAX_ITEMS = 100
 MAX_ID = 64
 MAX_NAME = 200
+# The order-status webhook's own limits (webhooks/schemas.py; tests/test_platform_mapping.py
+# checks they agree): a value past them is left out, so the event is never refused for it.
 MAX_CODE = 64  # reference, mpn
-MAX_BRAND = 200
-MAX_URL = 2000
+MAX_BRAND = 70
+MAX_URL = 500
 # EAN-13 (and ISBN-13, which is one), UPC-A (12 digits) and GTIN-14; not EAN-8.
 GTIN_LENGTHS = (12, 13, 14)
 
