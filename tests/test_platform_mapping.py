@@ -133,6 +133,6 @@ def test_the_mapping_keeps_within_the_order_status_webhooks_limits() -> None:
     assert items.MAX_ITEMS == schemas.MAX_ITEMS
     assert items.MAX_ID <= schemas.MAX_ID
     assert items.MAX_NAME <= schemas.MAX_PRODUCT_NAME
-    assert items.MAX_CODE <= min(schemas.MAX_REFERENCE, schemas.MAX_MPN)
+    assert min(schemas.MAX_REFERENCE, schemas.MAX_MPN) >= items.MAX_CODE
     assert items.MAX_BRAND <= schemas.MAX_BRAND
     assert items.MAX_URL <= schemas.MAX_URL
