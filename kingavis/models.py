@@ -144,6 +144,10 @@ class Shop(db.Model):
     retention_months: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_RETENTION_MONTHS, server_default=str(DEFAULT_RETENTION_MONTHS)
     )
+    # Bumped in the database by every flush that changes the shop, its secrets or its rules
+    # (kingavis.shops.service, one listener): the webhook's cache of shops is keyed on it
+    # (docs/settings-version.md).
+    settings_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     secrets: Mapped[list[ShopSecret]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"

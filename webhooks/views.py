@@ -42,7 +42,7 @@ from kingavis.outages import is_database_outage, unavailable_problem
 from kingavis.privacy.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
-from kingavis.shops.service import ShopSnapshot, shop_cache
+from kingavis.shops.service import ShopChanged, ShopSnapshot, shop_cache
 from webhooks import blueprint
 from webhooks.schemas import flatten_errors, load_erasure, load_event
 from webhooks.signing import SignatureError, verify, webhook_id_of
@@ -194,6 +194,22 @@ def _json_response(body: dict[str, Any], status: int, headers: dict[str, str] | 
     return response
 
 
+# How many times a webhook starts again when the shop's settings changed under it.
+MAX_SHOP_REREADS = 3
+
+
+def _reread(shop_key: str, raw: bytes) -> tuple[ShopSnapshot, str]:
+    """The shop read afresh after a settings change (``ShopChanged``), and the webhook id
+    verified again with its secrets as they are now; raises Rejected (401, 404)."""
+    shop = shop_cache(current_app._get_current_object()).load(shop_key)  # type: ignore[attr-defined]
+    if shop is None:
+        raise _unknown_shop()
+    try:
+        return shop, _verify(shop, raw)
+    except SignatureError as exc:
+        raise Rejected(401, "invalid-signature", str(exc)) from None
+
+
 def _verified_body(shop_key: str, context: dict[str, Any]) -> tuple[ShopSnapshot, str, bytes, dict[str, Any]]:
     """Checks 1 to 6 (see the module docstring): the shop, the verified webhook id, the raw
     body and the parsed JSON object; raises Rejected."""
@@ -241,21 +257,30 @@ def _replied(body: dict[str, Any], status: int, replayed: bool) -> Response:
 
 
 def _handle(shop_key: str, context: dict[str, Any]) -> Response:
-    shop, webhook_id, _raw, payload = _verified_body(shop_key, context)
+    shop, webhook_id, raw, payload = _verified_body(shop_key, context)
     try:
         event = load_event(payload)
     except ValidationError as exc:
         raise _validation_failed(exc, "order-status event") from None
     context["order_id"] = event["data"]["order"]["id"]
 
-    result = apply_status_event(shop, event, webhook_id, raw_payload=payload)
+    # A settings change confirmed before this webhook arrived is used by it, whatever this
+    # process had cached (docs/settings-version.md): the version is read in the order upsert.
+    for attempt in range(1, MAX_SHOP_REREADS + 1):
+        try:
+            result = apply_status_event(shop, event, webhook_id, raw_payload=payload)
+            break
+        except ShopChanged:
+            if attempt == MAX_SHOP_REREADS:
+                raise
+            shop, webhook_id = _reread(shop_key, raw)
     context["outcome"] = result.body.get("outcome")
     context["replayed"] = result.replayed
     return _replied(result.body, result.status_code, result.replayed)
 
 
 def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
-    snapshot, webhook_id, _raw, payload = _verified_body(shop_key, context)
+    snapshot, webhook_id, raw, payload = _verified_body(shop_key, context)
     try:
         body = load_erasure(payload)
     except ValidationError as exc:
@@ -263,6 +288,9 @@ def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
     shop = db.session.get(Shop, snapshot.id)
     if shop is None:  # deleted since the signature check
         raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
+    if shop.settings_version != snapshot.settings_version:
+        # Secrets changed since the snapshot was read: verified again with today's.
+        snapshot, webhook_id = _reread(shop_key, raw)
     try:
         result = erase_customer(shop, body["data"]["customer"]["email"], source="webhook",
                                 webhook_id=webhook_id)

@@ -89,6 +89,14 @@ class ShopSnapshot:
     balancing_split_percent: int
     active_rule: RuleSnapshot | None
     secrets: list[str]  # the secrets a webhook may be signed with now, newest first
+    # shops.settings_version when read: the webhook checks it against the database's in a
+    # statement it makes anyway, and starts again from a fresh read when they differ.
+    settings_version: int = 0
+
+
+class ShopChanged(Exception):
+    """The shop's settings changed since its snapshot was read (``settings_version``): the
+    work done with it was rolled back; read the shop again and start over."""
 
 
 _shops = Shop.__table__
@@ -104,6 +112,7 @@ _SNAPSHOT = (
         _shops.c.balancing_platform,
         _shops.c.balancing_url,
         _shops.c.balancing_split_percent,
+        _shops.c.settings_version,
         _secrets.c.id.label("secret_id"),
         _secrets.c.secret,
         _secrets.c.expires_at,
@@ -156,6 +165,7 @@ def _read_snapshot(key: str) -> tuple[ShopSnapshot, tuple[SecretRow, ...]] | Non
         balancing_split_percent=first.balancing_split_percent or 0,
         active_rule=rule,
         secrets=[],
+        settings_version=first.settings_version,
     )
     return shop, secret_rows
 
@@ -184,13 +194,18 @@ def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
 #
 # Every webhook needs its shop's secrets, rule and guards; reading them is one more round trip
 # per request, for values that change a few times a year. Each process keeps what it read for
-# ``WEBHOOK_SHOP_CACHE_SECONDS`` (app config, default 5 s; 0 reads on every request):
+# ``WEBHOOK_SHOP_CACHE_SECONDS`` (app config, default 5 s; 0 reads on every request), and a
+# change is used by the next webhook in every process (docs/settings-version.md):
 #
-# - a change made through this process's ORM (back-office, CLI, the secret rotation) is seen by
-#   the next webhook: any flush touching a shop, a secret or a rule empties every cache of the
-#   process, and so does its commit (or rollback);
-# - a change made by another process (another gunicorn worker) is seen within the TTL, since an
-#   entry is never used more than that long after the query that read it;
+# - every flush that changes a shop, one of its secrets or its rules (back-office, CLI, the
+#   secret rotation: all go through the ORM) adds one to ``shops.settings_version`` in the same
+#   transaction (``_bump_versions``, the one place that writes it);
+# - the webhook reads the version in a statement it makes anyway (the order upsert's
+#   RETURNING, ``kingavis.orders.events``) and, when it is not the snapshot's, rolls back and
+#   starts again from a fresh read (``ShopChanged``); the erasure webhook compares it with the
+#   shop row it loads;
+# - a change made through this process's ORM also empties every cache of the process at its
+#   flush, commit and rollback, so nothing read inside a rolled-back transaction is kept;
 # - a secret's expiry is checked on every request against the clock, not against the cache;
 # - a new secret is seen at once: a signature that does not verify with the cached secrets is
 #   checked again with the shop read afresh (see ``webhooks.views``);
@@ -285,6 +300,38 @@ def _touches_shops(objects: Any) -> bool:
     return any(isinstance(obj, _SNAPSHOT_SOURCES) for obj in objects)
 
 
+_BUMP_VERSION = (
+    _shops.update()
+    .where(_shops.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(settings_version=_shops.c.settings_version + 1)
+)
+
+
+def _changed_shop_ids(session: Session) -> set[int]:
+    """The shops whose row, secrets or rules this flush wrote (a new shop starts at 1)."""
+    ids: set[int] = set()
+    for obj in session.dirty:
+        if isinstance(obj, Shop) and session.is_modified(obj, include_collections=False):
+            ids.add(obj.id)
+        elif isinstance(obj, (ShopSecret, InvitationRule)) and session.is_modified(
+            obj, include_collections=False
+        ):
+            ids.add(obj.shop_id)
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, (ShopSecret, InvitationRule)):
+            ids.add(obj.shop_id)
+    ids.discard(None)  # type: ignore[arg-type]
+    return ids
+
+
+def _bump_versions(session: Session) -> None:
+    """Add one to ``settings_version`` of every shop this flush changed, in its transaction:
+    the one place the version is written (docs/settings-version.md)."""
+    ids = _changed_shop_ids(session)
+    if ids:
+        session.connection().execute(_BUMP_VERSION, {"b_ids": sorted(ids)})
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     # new, dirty and deleted still hold what was just flushed.
@@ -295,6 +342,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     ):
         session.info[_CHANGED] = True
         _shops_changed()
+        _bump_versions(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
