@@ -18,6 +18,7 @@ from kingavis.csp import csp_nonce, default_csp
 from kingavis.extensions import babel, csrf, db, login_manager, migrate
 from kingavis.i18n import LANGUAGES
 from kingavis.logging import configure_logging
+from kingavis.mail_headers import check_python_email
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Flask:
@@ -28,6 +29,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     configure_logging(app.config["LOG_LEVEL"])
+    # The serving processes check their Python's email package at start: the web process
+    # before its first request, the worker and the dispatcher when they start (a one-line
+    # CLI error must stay one line). See docs/email-headers.md.
+    app.before_request(_check_python_email)
     register_proxy(app)
     register_input_guards(app)
     register_extensions(app)
@@ -37,6 +42,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def _check_python_email() -> None:
+    check_python_email()  # cached: logs once per process; a request hook must return None
 
 
 def _instance_path() -> str:

@@ -22,6 +22,7 @@ from kingavis.delivery.callbacks import attempt as attempt_callback
 from kingavis.delivery.callbacks import last_attempt
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
+from kingavis.mail_headers import check_python_email
 from kingavis.privacy.personal_data import run_retention
 
 T = TypeVar("T")
@@ -35,6 +36,7 @@ def worker_app() -> Flask:
     if _worker_app is None:
         load_env_file()  # the checkout's .env, as for the web and `flask` processes
         _worker_app = create_app()
+        check_python_email()
     return _worker_app
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
+from kingavis.mail_headers import CONTROL, header_text_problem
 from kingavis.models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
 from kingavis.orders.scheduling import (
     DEFAULT_CUSTOMER_WINDOW_DAYS,
@@ -380,8 +381,14 @@ def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ShopError("shop name must be 1 to 200 characters")
-    if any(ch in name for ch in "\r\n"):
-        raise ShopError("shop name must be a single line")
+    # The name is the default sender name of every email: judged as a mail program shows
+    # it, encoded words decoded (docs/email-headers.md).
+    problem = header_text_problem(name)
+    if problem == CONTROL:
+        raise ShopError("shop name must be a single line without control characters")
+    if problem is not None:
+        raise ShopError("shop name must not contain an encoded word (=?…?=): "
+                        "write the name as it should be shown")
     try:
         validate_timezone(timezone)
     except ValueError as exc:
