@@ -144,17 +144,23 @@ class Listing:
     rating: int | None = None
 
 
-def _whole(value: str | None, name: str, low: int, high: int | None,
+# The last page number asked for that is answered (an empty page past the last one); the
+# OpenAPI document says the same.
+MAX_PAGE = 999_999
+
+
+def _whole(value: str | None, name: str, low: int, high: int,
            errors: dict[str, str]) -> int | None:
     if value is None or value == "":
         return None
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
-        errors[name] = f"must be a whole number{f' from {low} to {high}' if high else f' of at least {low}'}"
+    if not text.isascii() or not text.isdigit():
+        errors[name] = f"must be a whole number from {low} to {high}"
         return None
-    number = int(text)
-    if number < low or (high is not None and number > high):
-        errors[name] = f"must be from {low} to {high}" if high else f"must be at least {low}"
+    # Digits only: a long one is too large, whatever its length (never parsed in full).
+    number = int(text) if len(text.lstrip("0")) <= len(str(high)) else high + 1
+    if number < low or number > high:
+        errors[name] = f"must be from {low} to {high}"
         return None
     return number
 
@@ -166,13 +172,19 @@ def parse_listing(args: Mapping[str, str], *, max_per_page: int = MAX_PER_PAGE,
     ListingError naming each bad parameter, so a caller never silently shows another page than
     the one asked for. ``per_page`` is at most ``max_per_page``."""
     errors: dict[str, str] = {}
-    page = _whole(args.get("page"), "page", 1, None, errors) or 1
+    # A NUL in any parameter, read here or not, is refused by name (README, Hardening).
+    pairs = args.items(multi=True) if hasattr(args, "getlist") else args.items()  # type: ignore[call-arg]
+    for key, value in pairs:
+        if "\x00" in key or "\x00" in value:
+            errors[key.replace("\x00", "\ufffd")[:40]] = "must not contain a NUL character"
+    args = {k: v for k, v in args.items() if k not in errors}
+    page = _whole(args.get("page"), "page", 1, MAX_PAGE, errors) or 1
     per_page = DEFAULT_PER_PAGE
     if allow_per_page:
         per_page = _whole(args.get("per_page"), "per_page", 1, max_per_page, errors) or DEFAULT_PER_PAGE
     rating = _whole(args.get("rating"), "rating", 1, 5, errors)
     sort = args.get("sort") or "recent"
-    if sort not in SORTS:
+    if sort not in SORTS and "sort" not in errors:
         errors["sort"] = f"must be one of {', '.join(SORTS)}"
     if errors:
         raise ListingError(errors)
