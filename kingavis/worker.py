@@ -172,6 +172,7 @@ class ReconnectingWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         # Its lines in the service's JSON format from the start, before any job makes the app.
         configure_logging(os.environ.get("KINGAVIS_LOG_LEVEL", "INFO").upper())
+        check_python_email()  # docs/email-headers.md
         self.max_connection_wait_time = MAX_WAIT_SECONDS
         self.outage = RedisOutage()
         self.log.addFilter(_QuietRetries(self.outage))

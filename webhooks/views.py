@@ -92,8 +92,8 @@ def _unknown_shop() -> Rejected:
 
 def _find_shop(shop_key: str) -> tuple[ShopSnapshot, bool]:
     """The shop, its valid secrets and its active rule as plain values, and whether they were
-    just read from the database (False: from this process's cache, at most
-    ``WEBHOOK_SHOP_CACHE_SECONDS`` old; see ``kingavis.shops.service.ShopSnapshotCache``)."""
+    just read from the database (False: from this process's cache, whose version the order
+    upsert checks; see ``kingavis.shops.service.ShopSnapshotCache``)."""
     if not 0 < len(shop_key) <= MAX_SHOP_KEY:
         raise _unknown_shop()
     shop, fresh = shop_cache(current_app._get_current_object()).get(shop_key)  # type: ignore[attr-defined]
