@@ -93,7 +93,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "require_consent", "customer_window_days", "paused", "created_at", "review_link_days",
         "postpone_days", "reminder_days", "balancing_platform", "balancing_url",
         "balancing_redirect_seconds", "balancing_split_percent", "callback_url",
-        "callback_secret", "retention_months")},
+        "callback_secret", "retention_months", "settings_version")},
     "shop_secrets": {c: "none" for c in ("id", "shop_id", "secret", "created_at", "expires_at")},
     "invitation_rules": {c: "none" for c in (
         "id", "shop_id", "name", "trigger_status_ids", "delay_days", "send_hour", "timezone",
