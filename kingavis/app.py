@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from kingavis.csp import csp_nonce, default_csp
 from kingavis.extensions import babel, csrf, db, login_manager, migrate
 from kingavis.i18n import LANGUAGES
 from kingavis.logging import configure_logging
+from kingavis.mail_headers import check_python_email
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Flask:
@@ -28,6 +30,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     configure_logging(app.config["LOG_LEVEL"])
+    # The serving processes check their Python's email package at start: the web process
+    # before its first request, the worker and the dispatcher when they start (a one-line
+    # CLI error must stay one line). See docs/email-headers.md.
+    app.before_request(_check_python_email)
     register_proxy(app)
     register_input_guards(app)
     register_extensions(app)
@@ -37,6 +43,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def _check_python_email() -> None:
+    check_python_email()  # cached: logs once per process; a request hook must return None
 
 
 def _instance_path() -> str:
@@ -84,6 +94,10 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+# The review listings: they read every query parameter through parse_listing.
+_NAMES_ITS_PARAMETERS = re.compile(r"/avis/[^/]+|/api/v1/shops/[^/]+(/products/[^/]+)?/reviews")
+
+
 def _holds_nul(pairs: Any) -> bool:
     return any("\x00" in key or "\x00" in value for key, value in pairs)
 
@@ -103,10 +117,11 @@ def register_input_guards(app: Flask) -> None:
     def _refuse_nul() -> None:
         from flask import abort, request
 
-        # The public API and review pages check each of their parameters themselves and name
-        # the one that is wrong (CONTRACT 7 and 8); a NUL there is one more bad value.
-        if (not request.path.startswith(("/api/", "/avis/"))
-                and _holds_nul(request.args.items(multi=True))):
+        # Every path. The review listings (public page and API) answer it themselves, naming
+        # the parameter (``reviews.public.parse_listing`` refuses a NUL in any of them).
+        if (not _NAMES_ITS_PARAMETERS.fullmatch(request.path)
+                and ("\x00" in request.query_string.decode("latin-1")
+                     or _holds_nul(request.args.items(multi=True)))):
             abort(400, description="NUL characters are not allowed in a URL")
         # The webhook reads its raw body itself (the signature covers the bytes): never parsed here.
         if (request.mimetype in FORM_MIMETYPES and not request.path.startswith("/webhooks/")
@@ -252,8 +267,17 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
+        from flask import request
+
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.blueprint == "admin":
+            # The back-office shows orders, customers and reviews: never kept by any cache.
+            headers["Cache-Control"] = "no-store"
+        if response.status_code >= 400:
+            # Errors are never cached publicly nor revalidated (README, Hardening).
+            headers["Cache-Control"] = "no-store"
+            headers.pop("ETag", None)
         if https:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if response.mimetype == "text/html":
@@ -275,7 +299,12 @@ def register_errorhandlers(app: Flask) -> None:
         from flask import request
 
         if request.path.startswith(("/webhooks/", "/healthz", "/api/")):
-            return problem(error.code or 500, error.description or "")
+            response = problem(error.code or 500, error.description or "")
+            # A 405 says what is allowed (RFC 9110 15.5.6), as werkzeug's own answer does.
+            allowed = getattr(error, "valid_methods", None)
+            if error.code == 405 and allowed:
+                response.headers["Allow"] = ", ".join(allowed)
+            return response
         return error
 
     app.register_error_handler(HTTPException, handle_http)

@@ -167,6 +167,10 @@ class Shop(db.Model):
         Integer, default=DEFAULT_PRODUCT_REVIEW_COUNT,
         server_default=str(DEFAULT_PRODUCT_REVIEW_COUNT),
     )
+    # Bumped in the database by every flush that changes the shop, its secrets or its rules
+    # (kingavis.shops.service, one listener): the webhook's cache of shops is keyed on it
+    # (docs/settings-version.md).
+    settings_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     secrets: Mapped[list[ShopSecret]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"

@@ -13,6 +13,7 @@ import logging
 from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
 
+from kingavis.csp import csp_nonce
 from kingavis.problems import problem
 
 log = logging.getLogger("kingavis.outages")
@@ -72,8 +73,8 @@ def unavailable_page() -> Response:
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
+        f"default-src 'none'; style-src 'nonce-{csp_nonce()}'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
     )
     return response
 

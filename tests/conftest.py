@@ -44,6 +44,11 @@ def _reachable(url: str, default_port: int) -> bool:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # The once-per-process check of Python's email package logs its error here, before any
+    # test watches the logs (docs/email-headers.md), not in whichever test runs first.
+    from kingavis.mail_headers import check_python_email
+
+    check_python_email()
     down = []
     if not _reachable(POSTGRES_URL, 5432):
         down.append(("PostgreSQL", POSTGRES_URL))

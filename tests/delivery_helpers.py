@@ -146,14 +146,14 @@ def count_states(database_url: str, ids: Iterable[int]) -> Counter[str]:
 
 
 class Worker:
-    """A real ``rq worker`` process (SimpleWorker, as the Procfile runs it)."""
+    """A real ``rq worker`` process (``kingavis.worker.ReconnectingWorker``, as the Procfile runs it)."""
 
     def __init__(self, env: dict[str, str], log_path: Path, queue: str = "kingavis") -> None:
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [str(BIN / "rq"), "worker", "--url", env["REDIS_URL"],
-             "--worker-class", "rq.worker.SimpleWorker", "--logging_level", "WARNING", queue],
+             "--worker-class", "kingavis.worker.ReconnectingWorker", "--logging_level", "WARNING", queue],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
 

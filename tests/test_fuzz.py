@@ -6,6 +6,12 @@
 - Hostile values (hypothesis): unstorable JSON numbers and strings spliced into real webhook
   bodies, hostile query strings on the back-office lists (``BACK_OFFICE_PAGES``, logged in),
   hostile tokens and query strings on the customer pages (``CUSTOMER_ROUTES``).
+- Merchant text (``MERCHANT_TEXTS``): RFC 2047 encoded words (q and b, any charset case,
+  decoding to line breaks, NUL or plain text) in every merchant-controlled text, typed in the
+  back-office and the CLI or already stored: never a 5xx, never saved, never a header of its
+  own in a message (docs/email-headers.md).
+- Customer names: a first name (or last name) that is an email address, a phone number or a
+  link never reaches a public author name (``kingavis.reviews.public.author_display``).
 
 A new public endpoint joins by adding its OpenAPI URL to ``PUBLIC_APIS`` (with, if it is
 signed, its path prefix to ``SIGNED_PATHS``), or its route to ``CUSTOMER_ROUTES`` /
@@ -15,6 +21,7 @@ database (well under a minute of CPU on the development machine).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -38,8 +45,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import delete, select, update
 
 from kingavis.accounts.users import create_user
+from kingavis.extensions import db
 from webhooks.signing import sign as sign_entry
 
 # Public OpenAPI documents fuzzed by schema; later public APIs add theirs here.
@@ -273,3 +282,152 @@ def test_hostile_customer_links(app: Flask, tracebacks: Tracebacks) -> None:
         assert response.status_code < 500, (method, path, params)
 
     run()
+
+
+# --- merchant text: encoded words -----------------------------------------------------------
+
+# Every text a merchant (or an operator, for the shop's name) chooses that could reach a
+# header: the email editor's fields (each language) and the shop's name.
+MERCHANT_TEXTS = ["sender_name", "subject", "intro", "logo_url", "shop_name"]
+_DECODES_TO = st.one_of(
+    st.sampled_from(["\r\nReply-To: x@evil.test", "\r\n\r\nFake body", "\n", "\r", "\x00",
+                     "a\tb", "\u2028", "Zoë", "=?utf-8?q?=0D=0A?=", "\r\n Folded: x"]),
+    st.text(max_size=20),
+)
+
+
+def _encoded_word(text: str, encoding: str, charset: str) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    if encoding.lower() == "b":
+        payload = base64.b64encode(data).decode("ascii")
+    else:
+        payload = "".join(f"={byte:02X}" for byte in data)
+    return f"=?{charset}?{encoding}?{payload}?="
+
+
+ENCODED_TEXT = st.builds(
+    lambda before, word, after: f"{before}{word}{after}",
+    st.sampled_from(["", "Votre avis ", "Boutique ", '"', "{shop_name} "]),
+    st.builds(_encoded_word, _DECODES_TO, st.sampled_from(["q", "b", "Q", "B"]),
+              st.sampled_from(["utf-8", "UTF-8", "iso-8859-1", "us-ascii"])),
+    st.sampled_from(["", " Fin", '"', "?=", " =?utf-8?q?x?="]),
+)
+_EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
+                     "List-Unsubscribe-Post", "MIME-Version", "Content-Type", "Content-Language"}
+
+
+def test_encoded_words_in_every_merchant_text(app: Flask, tracebacks: Tracebacks) -> None:
+    from kingavis.mail_headers import header_text_problem
+    from kingavis.models import EmailDesign
+    from kingavis.shops.service import ShopError, create_shop
+
+    shop, _ = make_shop("Boutique Zoë")
+    create_user(MERCHANT, PASSWORD, shop)
+    client = app.test_client()
+    assert client.post("/admin/login", data={"email": MERCHANT,
+                                             "password": PASSWORD}).status_code == 302
+
+    @settings(FUZZ, max_examples=HOSTILE_EXAMPLES)
+    @given(field=st.sampled_from(MERCHANT_TEXTS), value=ENCODED_TEXT,
+           lang=st.sampled_from(["fr", "en"]))
+    def run(field: str, value: str, lang: str) -> None:
+        if field == "shop_name":
+            try:
+                created = create_shop(value)
+            except ShopError:
+                return
+            assert header_text_problem(created.shop.name) is None, value
+            return
+        form = {"lang": lang, "sender_name": "", "subject": "", "intro": "", "logo_url": "",
+                "brand_colour": "", field: value}
+        for url in (f"/admin/shops/{shop.key}/email/preview", f"/admin/shops/{shop.key}/email"):
+            response = client.post(url, data=form)
+            assert response.status_code < 500, (url, form)
+        for row in db.session.scalars(select(EmailDesign)):
+            assert header_text_problem(row.sender_name or "") is None, value
+            assert header_text_problem(row.subject or "") is None, value
+
+    run()
+
+
+def test_stored_encoded_words_never_make_a_header(app: Flask) -> None:
+    """Values stored before they were checked (written here with SQL): the message is refused,
+    or every header is one of the expected ones and the body is still two parts."""
+    from email import message_from_bytes, policy
+
+    from delivery_helpers import schedule
+
+    from kingavis.delivery.errors import UnsafeHeaderError
+    from kingavis.delivery.mail import build_message
+    from kingavis.models import EmailDesign, ReviewRequest, Shop
+
+    shop, _ = make_shop("Boutique Zoë")
+    request_id = schedule(shop, "1")
+
+    @settings(FUZZ, max_examples=HOSTILE_EXAMPLES)
+    @given(field=st.sampled_from(["sender_name", "subject", "shop_name"]), value=ENCODED_TEXT)
+    def run(field: str, value: str) -> None:
+        db.session.rollback()
+        db.session.execute(delete(EmailDesign))
+        if field == "shop_name":
+            db.session.execute(update(Shop).where(Shop.id == shop.id).values(name=value))
+        else:
+            db.session.add(EmailDesign(shop_id=shop.id, language="fr", **{field: value}))
+        db.session.commit()
+        db.session.expire_all()
+        request = db.session.get(ReviewRequest, request_id)
+        try:
+            message = build_message(request, base_url="http://kingavis.test",
+                                    mail_from="avis@kingavis.test")
+        except UnsafeHeaderError:
+            return
+        parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+        assert set(parsed.keys()) == _EXPECTED_HEADERS, (value, parsed.keys())
+        assert parsed.get_content_type() == "multipart/alternative", value
+        assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["From"]), value
+
+    run()
+
+
+# --- customer names: contact data is no author name -----------------------------------------
+
+_PHONES = st.from_regex(r"(\+33 ?[1-9]( ?\d\d){4}|0[1-9](?:[ .-]?\d\d){4})", fullmatch=True)
+_LINKS = st.builds(lambda host, tld, scheme: f"{scheme}{host}.{tld}",
+                   st.from_regex(r"[a-z][a-z0-9-]{0,15}[a-z0-9]", fullmatch=True),
+                   st.sampled_from(["com", "fr", "net", "shop", "io"]),
+                   st.sampled_from(["", "www.", "https://", "http://"]))
+CONTACT_DATA = st.one_of(st.emails(), _PHONES, _LINKS)
+
+
+@settings(FUZZ, max_examples=200)
+@given(contact=CONTACT_DATA, other=st.one_of(st.none(), st.text(max_size=20)),
+       first=st.booleans())
+def test_contact_data_as_a_name_is_never_an_author(contact: str, other: str | None,
+                                                   first: bool) -> None:
+    from kingavis.reviews.public import author_display
+
+    names = (contact, other) if first else (other, contact)
+    assert author_display(*names) == ""
+
+
+def test_an_address_as_first_name_reaches_no_public_place(app: Flask,
+                                                          tracebacks: Tracebacks) -> None:
+    from publication_helpers import reviewed
+
+    shop, _ = make_shop("Boutique Zoë")
+    client = app.test_client()
+    seen: list[str] = []
+
+    @settings(FUZZ, max_examples=8)
+    @given(address=st.emails())
+    def run(address: str) -> None:
+        if "@" not in address or len(address) > 200:
+            return
+        reviewed(shop, f"o{len(seen)}", 5, first_name=address, last_name="Dupont")
+        seen.append(address)
+        for path in (f"/avis/{shop.slug}", f"/api/v1/shops/{shop.slug}/reviews?per_page=100"):
+            text = client.get(path).get_data(as_text=True)
+            assert address not in text and address.split("@")[0] + "@" not in text, path
+
+    run()
+    assert seen

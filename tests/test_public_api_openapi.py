@@ -59,8 +59,11 @@ def test_the_document_is_openapi_3_1_and_lists_every_endpoint_of_the_contract() 
         assert {"200", "304"} <= set(responses), path
         assert "ETag" in responses["200"]["headers"]
     reviews = {p["name"]: p["schema"] for p in operation("/api/v1/shops/{slug}/reviews")["parameters"]}
-    assert reviews["per_page"]["maximum"] == 100
-    assert reviews["sort"]["enum"] == ["recent", "rating_desc", "rating_asc"]
+    # Each parameter: its values, or an empty string for the default (issue 21).
+    assert reviews["per_page"]["oneOf"][0]["maximum"] == 100
+    assert reviews["sort"]["oneOf"][0]["enum"] == ["recent", "rating_desc", "rating_asc"]
+    assert all({"type": "string", "const": ""} in reviews[name]["oneOf"]
+               for name in ("page", "per_page", "sort", "rating"))
     assert {"page", "rating", "If-None-Match"} <= set(reviews)
 
 

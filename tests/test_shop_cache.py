@@ -1,9 +1,11 @@
 """The webhook's per-process cache of shop snapshots (``kingavis.shops.service.ShopSnapshotCache``).
 
-How stale it may be, proved with an injected clock (never by sleeping): a change made by
-another process (here: SQL on the engine, which no ORM event sees) is used within
-``ttl_seconds``; a change made through this process's ORM at once; a secret's expiry at its
-expiry. And what it never does: serve one shop's entry for another key.
+How long an entry is kept, proved with an injected clock (never by sleeping), and that it is
+never stale: a change made by another process (here: another ORM session, whose flush this
+process's listeners are made to forget) is used by the next webhook, through
+``shops.settings_version``; a change made through this process's ORM at once; a secret's
+expiry at its expiry. And what it never does: serve one shop's entry for another key.
+tests/test_settings_at_once.py does the same with a real second process.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 import pytest
 from factories import make_shop, post_event, status_event
 from flask import Flask
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session
 
+import kingavis.shops.service as service
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, OrderEvent, Shop, ShopSecret, utcnow
 from kingavis.shops.service import (
@@ -70,6 +74,21 @@ def elsewhere(statement: Any) -> None:
         conn.execute(statement)
 
 
+def another_process(model: Any, shop_id: int, change: Callable[[Any], None]) -> None:
+    """Change a shop, its rule or its secrets as the back-office or the CLI of another process
+    does: through the ORM, in a session and on a connection of its own, committed."""
+    db.session.commit()
+    # This process's listeners see that flush too and would void its cache: undone, since
+    # another process's flush never reaches this one.
+    generation = service._generation
+    with Session(db.engine) as other:
+        column = model.id if model is Shop else model.shop_id
+        for row in other.execute(select(model).where(column == shop_id)).scalars():
+            change(row)
+        other.commit()
+    service._generation = generation
+
+
 def outcome(response: Any) -> str:
     assert response.status_code == 202, response.get_data(as_text=True)
     return response.get_json()["outcome"]
@@ -88,18 +107,25 @@ def test_a_shop_is_read_once_per_ttl(client: Any, clock: Clock, shop_reads: Call
     assert shop_reads() == 2
 
 
-def test_a_secret_revoked_by_another_process_is_refused_within_the_ttl(client: Any, clock: Clock) -> None:
+def test_a_secret_revoked_by_another_process_is_refused_at_once(client: Any, clock: Clock) -> None:
     shop, secret = make_shop()
     assert post_event(client, shop, secret, status_event("o1", "2")).status_code == 202
-    elsewhere(update(ShopSecret.__table__).where(ShopSecret.__table__.c.shop_id == shop.id)
-              .values(expires_at=utcnow() - timedelta(seconds=1)))
-    # The documented staleness: this process may still accept it until its entry is TTL old…
-    clock.advance(TTL - 0.01)
-    assert post_event(client, shop, secret, status_event("o2", "2")).status_code == 202
-    # …and never after.
-    clock.advance(0.02)
-    response = post_event(client, shop, secret, status_event("o3", "2"))
+    another_process(ShopSecret, shop.id,
+                    lambda row: setattr(row, "expires_at", utcnow() - timedelta(seconds=1)))
+    # The cached entry is well within its TTL: the version read with the order says it is old.
+    response = post_event(client, shop, secret, status_event("o2", "2"))
     assert response.status_code == 401
+    assert db.session.execute(select(OrderEvent.id)).scalars().all() != []
+    assert len(db.session.execute(select(OrderEvent.id)).scalars().all()) == 1
+
+
+def test_a_secret_revoked_by_another_process_stops_a_replay_too(client: Any, clock: Clock) -> None:
+    shop, secret = make_shop()
+    body = status_event("o1", "2")
+    assert post_event(client, shop, secret, body, webhook_id="msg_same").status_code == 202
+    another_process(ShopSecret, shop.id,
+                    lambda row: setattr(row, "expires_at", utcnow() - timedelta(seconds=1)))
+    assert post_event(client, shop, secret, body, webhook_id="msg_same").status_code == 401
 
 
 def test_a_secret_revoked_in_this_process_is_refused_at_once(client: Any, clock: Clock) -> None:
@@ -138,22 +164,30 @@ def test_a_wrong_secret_is_refused_after_one_fresh_read(
     assert shop_reads() == 2
 
 
-def test_a_rule_and_cancel_statuses_changed_by_another_process_apply_within_the_ttl(
-    client: Any, clock: Clock
+def test_a_rule_and_cancel_statuses_changed_by_another_process_apply_at_once(
+    client: Any, clock: Clock, shop_reads: Callable[[], int]
 ) -> None:
     shop, secret = make_shop()  # trigger 5, cancel 6/7/8
     assert outcome(post_event(client, shop, secret, status_event("o1", "5", email="a@example.com"))) == "scheduled"
-    rules = InvitationRule.__table__
-    elsewhere(update(rules).where(rules.c.shop_id == shop.id).values(trigger_status_ids=["4"]))
-    elsewhere(update(Shop.__table__).where(Shop.__table__.c.id == shop.id)
-              .values(cancel_status_ids=["6", "7", "8", "9"]))
-    clock.advance(TTL - 0.01)
-    # Within the TTL this process may still apply what it read: 4 is no trigger, 9 no cancel.
-    assert outcome(post_event(client, shop, secret, status_event("o2", "4", email="b@example.com"))) == "recorded"
-    assert outcome(post_event(client, shop, secret, status_event("o1", "9", email="a@example.com"))) == "unchanged"
-    clock.advance(0.02)
+    another_process(InvitationRule, shop.id, lambda rule: setattr(rule, "trigger_status_ids", ["4"]))
+    another_process(Shop, shop.id, lambda row: setattr(row, "cancel_status_ids", ["6", "7", "8", "9"]))
+    assert shop_reads() == 1
+    # Well within the TTL, the next webhooks use both changes.
     assert outcome(post_event(client, shop, secret, status_event("o3", "4", email="c@example.com"))) == "scheduled"
     assert outcome(post_event(client, shop, secret, status_event("o1", "9", email="a@example.com"))) == "cancelled"
+    # One fresh read for the change, then the cache serves again.
+    assert shop_reads() == 2
+    assert outcome(post_event(client, shop, secret, status_event("o4", "2", email="d@example.com"))) == "recorded"
+    assert shop_reads() == 2
+
+
+def test_a_write_that_changes_nothing_keeps_the_version(app: Flask) -> None:
+    shop, _ = make_shop()
+    version = db.session.execute(select(Shop.settings_version).where(Shop.id == shop.id)).scalar_one()
+    another_process(Shop, shop.id, lambda row: setattr(row, "paused", row.paused))
+    assert db.session.execute(select(Shop.settings_version).where(Shop.id == shop.id)).scalar_one() == version
+    another_process(Shop, shop.id, lambda row: setattr(row, "paused", not row.paused))
+    assert db.session.execute(select(Shop.settings_version).where(Shop.id == shop.id)).scalar_one() == version + 1
 
 
 def test_a_rule_changed_in_this_process_applies_at_once(client: Any, clock: Clock) -> None:

@@ -194,9 +194,10 @@ def test_the_pages_are_kept_out_of_indexes_caches_and_frames(client, scheduled: 
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Content-Security-Policy"] == (
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-            "frame-ancestors 'none'")
+        assert re.fullmatch(
+            r"default-src 'none'; style-src 'nonce-[\w-]+'; form-action 'self'; "
+            r"base-uri 'none'; frame-ancestors 'none'",
+            response.headers["Content-Security-Policy"])
 
 
 def test_each_unsubscription_is_logged_with_the_address_masked(client, scheduled: ReviewRequest) -> None:

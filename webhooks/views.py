@@ -49,7 +49,7 @@ from kingavis.platforms import service as platforms
 from kingavis.privacy.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
-from kingavis.shops.service import ShopSnapshot, shop_cache
+from kingavis.shops.service import ShopChanged, ShopSnapshot, shop_cache
 from webhooks import blueprint
 from webhooks.schemas import flatten_errors, load_erasure, load_event, load_states
 from webhooks.signing import SignatureError, verify, webhook_id_of
@@ -99,8 +99,8 @@ def _unknown_shop() -> Rejected:
 
 def _find_shop(shop_key: str) -> tuple[ShopSnapshot, bool]:
     """The shop, its valid secrets and its active rule as plain values, and whether they were
-    just read from the database (False: from this process's cache, at most
-    ``WEBHOOK_SHOP_CACHE_SECONDS`` old; see ``kingavis.shops.service.ShopSnapshotCache``)."""
+    just read from the database (False: from this process's cache, whose version the order
+    upsert checks; see ``kingavis.shops.service.ShopSnapshotCache``)."""
     if not 0 < len(shop_key) <= MAX_SHOP_KEY:
         raise _unknown_shop()
     shop, fresh = shop_cache(current_app._get_current_object()).get(shop_key)  # type: ignore[attr-defined]
@@ -201,6 +201,22 @@ def _json_response(body: dict[str, Any], status: int, headers: dict[str, str] | 
     return response
 
 
+# How many times a webhook starts again when the shop's settings changed under it.
+MAX_SHOP_REREADS = 3
+
+
+def _reread(shop_key: str, raw: bytes) -> tuple[ShopSnapshot, str]:
+    """The shop read afresh after a settings change (``ShopChanged``), and the webhook id
+    verified again with its secrets as they are now; raises Rejected (401, 404)."""
+    shop = shop_cache(current_app._get_current_object()).load(shop_key)  # type: ignore[attr-defined]
+    if shop is None:
+        raise _unknown_shop()
+    try:
+        return shop, _verify(shop, raw)
+    except SignatureError as exc:
+        raise Rejected(401, "invalid-signature", str(exc)) from None
+
+
 def _verified_body(shop_key: str, context: dict[str, Any]) -> tuple[ShopSnapshot, str, bytes, dict[str, Any]]:
     """Checks 1 to 6 (see the module docstring): the shop, the verified webhook id, the raw
     body and the parsed JSON object; raises Rejected."""
@@ -248,21 +264,30 @@ def _replied(body: dict[str, Any], status: int, replayed: bool) -> Response:
 
 
 def _handle(shop_key: str, context: dict[str, Any]) -> Response:
-    shop, webhook_id, _raw, payload = _verified_body(shop_key, context)
+    shop, webhook_id, raw, payload = _verified_body(shop_key, context)
     try:
         event = load_event(payload)
     except ValidationError as exc:
         raise _validation_failed(exc, "order-status event") from None
     context["order_id"] = event["data"]["order"]["id"]
 
-    result = apply_status_event(shop, event, webhook_id, raw_payload=payload)
+    # A settings change confirmed before this webhook arrived is used by it, whatever this
+    # process had cached (docs/settings-version.md): the version is read in the order upsert.
+    for attempt in range(1, MAX_SHOP_REREADS + 1):
+        try:
+            result = apply_status_event(shop, event, webhook_id, raw_payload=payload)
+            break
+        except ShopChanged:
+            if attempt == MAX_SHOP_REREADS:
+                raise
+            shop, webhook_id = _reread(shop_key, raw)
     context["outcome"] = result.body.get("outcome")
     context["replayed"] = result.replayed
     return _replied(result.body, result.status_code, result.replayed)
 
 
 def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
-    snapshot, webhook_id, _raw, payload = _verified_body(shop_key, context)
+    snapshot, webhook_id, raw, payload = _verified_body(shop_key, context)
     try:
         body = load_erasure(payload)
     except ValidationError as exc:
@@ -270,6 +295,9 @@ def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
     shop = db.session.get(Shop, snapshot.id)
     if shop is None:  # deleted since the signature check
         raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
+    if shop.settings_version != snapshot.settings_version:
+        # Secrets changed since the snapshot was read: verified again with today's.
+        snapshot, webhook_id = _reread(shop_key, raw)
     try:
         result = erase_customer(shop, body["data"]["customer"]["email"], source="webhook",
                                 webhook_id=webhook_id, test=body["test"])

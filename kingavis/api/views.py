@@ -441,7 +441,8 @@ def openapi() -> Response:
 
 @blueprint.after_app_request
 def public_headers(response: Response) -> Response:
-    """CONTRACT 8's headers on every answer of the public paths, errors and preflights included."""
+    """CONTRACT 8's headers on every answer of the public paths, errors and preflights included;
+    an error answer (4xx, 5xx) is ``no-store`` and has no ETag."""
     if not is_public_path(request.path):
         return response
     headers = response.headers
@@ -452,6 +453,11 @@ def public_headers(response: Response) -> Response:
     headers.pop("Set-Cookie", None)
     if request.method == "OPTIONS":
         headers.update(_PREFLIGHT_HEADERS)
+        return response
+    if response.status_code >= 400:
+        # An error is never kept by a shared cache nor revalidated: the next request may succeed.
+        headers["Cache-Control"] = "no-store"
+        headers.pop("ETag", None)
         return response
     if "Cache-Control" not in headers:
         max_age = current_app.config.get("PUBLIC_MAX_AGE", MAX_AGE_SECONDS)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kingavis.cli_support import OneLineCommand
 from kingavis.extensions import db
+from kingavis.mail_headers import check_python_email
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -69,6 +70,7 @@ def dispatch_command(once: bool, interval: int) -> None:
     def _stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
+    check_python_email()  # docs/email-headers.md
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(f"dispatcher started: a tick every {interval} s (Ctrl-C or SIGTERM stops it)")
     retention_ran: float | None = None

@@ -37,3 +37,14 @@ class PermanentMailError(MailError):
 
 class InvalidMessageError(PermanentMailError):
     """The message cannot be built, e.g. the customer's address is not a valid address."""
+
+
+class UnsafeHeaderError(InvalidMessageError):
+    """A header would span lines or hold a control character once decoded (an RFC 2047
+    encoded word in a shop's name, sender name or subject): the message is refused, never
+    sent (docs/email-headers.md). ``header`` names the header, never its value."""
+
+    def __init__(self, header: str, problem: str) -> None:
+        super().__init__(f"the {header} header was refused: {problem}")
+        self.header = header
+        self.problem = problem

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import random
 import re
 import sys
@@ -52,9 +53,12 @@ from kingavis.delivery.design import (
     one_line,
     parse,
 )
-from kingavis.delivery.errors import InvalidMessageError
+from kingavis.delivery.errors import InvalidMessageError, UnsafeHeaderError
 from kingavis.emails import InvalidAddress, parse_address
+from kingavis.mail_headers import folded_header_problem
 from kingavis.models import ReviewRequest
+
+log = logging.getLogger("kingavis.delivery.mail")
 
 DEFAULT_LANGUAGE = "fr"
 TEMPLATE = "email/review_request.{lang}.{part}"
@@ -118,14 +122,32 @@ _SMTPUTF8: EmailPolicy = policy.SMTPUTF8.clone(header_factory=_HEADERS)
 _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
 
 
+def _checked(header: BaseHeader) -> BaseHeader:
+    """``header`` if it folds into one logical line whose decoded value holds no control
+    character, with either policy; else UnsafeHeaderError (docs/email-headers.md).
+
+    Python's email package before CVE-2024-6923 was fixed writes a line break decoded from an
+    encoded word raw; this check does not depend on the version. The folded text is kept by
+    ``_FoldOnceHeader``, so sending folds nothing twice."""
+    for pol in (_SMTP, _SMTPUTF8):
+        try:
+            problem = folded_header_problem(header.fold(policy=pol), pol.linesep)
+        except (ValueError, HeaderParseError, MessageDefect, IndexError) as exc:
+            problem = f"it cannot be folded ({type(exc).__name__})"
+        if problem is not None:
+            raise UnsafeHeaderError(header.name, problem)
+    return header
+
+
 @functools.lru_cache(maxsize=4096)
 def _header(name: str, value: str) -> BaseHeader:
-    """The header object for a value that repeats across messages, parsed once.
+    """The header object for a value that repeats across messages, parsed and checked once.
 
     Keyed by the exact value, so a shop renamed (or a new date) is a new key, never a stale
-    header. ``header_store_parse`` is what ``msg[name] = value`` calls: it refuses CR and LF.
+    header. ``header_store_parse`` is what ``msg[name] = value`` calls: it refuses CR and LF;
+    ``_checked`` refuses what decoding would turn into them.
     """
-    return _SMTP.header_store_parse(name, value)[1]
+    return _checked(_SMTP.header_store_parse(name, value)[1])
 
 
 @functools.lru_cache(maxsize=4)
@@ -137,8 +159,9 @@ def _date_header(value: str) -> BaseHeader:
 
 @functools.lru_cache(maxsize=1024)
 def _sender_header(shop_name: str | None, mail_from: str) -> BaseHeader:
-    """The From header for a shop's name and MAIL_FROM, parsed and encoded once per pair."""
-    return _SMTP.header_store_parse("From", sender_address(shop_name or "", mail_from))[1]
+    """The From header for a shop's name and MAIL_FROM, parsed, encoded and checked once per
+    pair."""
+    return _checked(_SMTP.header_store_parse("From", sender_address(shop_name or "", mail_from))[1])
 
 
 def _quoted_printable(text: str, max_line_length: int | None) -> str:
@@ -386,6 +409,37 @@ def render(lang: str, context: dict[str, object]) -> tuple[str, str, str]:
 _SAVED: Any = object()
 
 
+def _refuse_unsafe(msg: EmailMessage, request: ReviewRequest) -> EmailMessage:
+    """``msg`` once every header of it is checked (``_checked``); else the message is refused:
+    logged (shop, request and header name; never a value) and UnsafeHeaderError raised, which
+    the sender records as a failure, never as sent. The subject and sender were checked when
+    their cached header objects were made, and raise from there with the same log line."""
+    for _name, header in msg.items():
+        _checked(header)
+    return msg
+
+
+def _refusals_logged(build: Any) -> Any:
+    """Log a message refused for an unsafe header: the shop, the request and the header's
+    name, never its value (it may be anything); the error goes on to the caller."""
+
+    @functools.wraps(build)
+    def logged(*args: Any, **kwargs: Any) -> EmailMessage:
+        try:
+            message: EmailMessage = build(*args, **kwargs)
+        except UnsafeHeaderError as exc:
+            request = next((a for a in args if isinstance(a, ReviewRequest)), None)
+            log.error("message refused: unsafe header", extra={"fields": {
+                "shop": getattr(getattr(request, "shop", None), "key", None),
+                "review_request": getattr(request, "id", None),
+                "header": exc.header, "problem": exc.problem}})
+            raise
+        return message
+
+    return logged
+
+
+@_refusals_logged
 def build_message(
     request: ReviewRequest, *, base_url: str, mail_from: str, reminder: bool = False,
     design: Design | None = _SAVED,
@@ -439,7 +493,8 @@ def build_message(
     # Quoted-printable: 7-bit safe for any server, short lines whatever the customer's text.
     msg.attach(text_part)
     msg.attach(html_part)
-    return finish(msg, bounce_token=request.bounce_token, mail_from=mail_from)
+    return finish(_refuse_unsafe(msg, request), bounce_token=request.bounce_token,
+                  mail_from=mail_from)
 
 
 # --- Emails to a review's author: moderation decision, the merchant's reply -----------------
@@ -484,6 +539,7 @@ def author_message_id(kind: str, outgoing_id: int, token: str, base_url: str) ->
     return f"<review-{kind}.{outgoing_id}.{digest}@{host}>"
 
 
+@_refusals_logged
 def build_author_message(
     kind: str,
     outgoing_id: int,
@@ -535,4 +591,5 @@ def build_author_message(
     msg["Content-Language"] = _header("Content-Language", lang)
     msg.attach(text_part)
     msg.attach(html_part)
-    return finish(msg, bounce_token=request.bounce_token, mail_from=mail_from)
+    return finish(_refuse_unsafe(msg, request), bounce_token=request.bounce_token,
+                  mail_from=mail_from)

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     Row,
     bindparam,
     false,
@@ -28,6 +29,9 @@ from sqlalchemy import (
     select,
     text,
     update,
+)
+from sqlalchemy import (
+    column as sql_column,
 )
 
 from kingavis.delivery.service import choose_platform
@@ -59,7 +63,7 @@ from kingavis.orders.scheduling import (
 from kingavis.orders.statuses import remember_seen_status, seen_status_committed
 from kingavis.privacy.customer_keys import customer_key
 from kingavis.review_requests.lifecycle import SYSTEM, decision_row
-from kingavis.shops.service import ShopSnapshot
+from kingavis.shops.service import ShopChanged, ShopSnapshot
 from kingavis.transactions import retry_on_conflict
 
 log = logging.getLogger("kingavis.orders.events")
@@ -133,7 +137,14 @@ _suppressions = Suppression.__table__
 # of keys and reuses it, where building a statement per call would cost more than running it.
 # The two upserts are text: the dialects' INSERT … ON CONFLICT constructs are not cached, and
 # the SQL is the same on PostgreSQL and SQLite (3.35+).
-_REPLAY = select(_events.c.response).where(
+_shops = Shop.__table__
+# The shop's settings version, read with the statements the webhook makes anyway: a snapshot
+# of another version is stale (kingavis.shops.service, docs/settings-version.md).
+_SHOP_VERSION = (
+    select(_shops.c.settings_version).where(_shops.c.id == bindparam("b_shop_id"))
+    .scalar_subquery().label("shop_version")
+)
+_REPLAY = select(_events.c.response, _SHOP_VERSION).where(
     _events.c.shop_id == bindparam("b_shop_id"), _events.c.webhook_id == bindparam("b_webhook_id")
 )
 # No row back: this webhook id was already applied (a replay), and the order is left alone.
@@ -144,11 +155,13 @@ _LOCK_ORDER = (
         "WHERE NOT EXISTS (SELECT 1 FROM order_events "
         "WHERE shop_id = :shop_id AND webhook_id = :webhook_id) "
         "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
-        "RETURNING id, external_id, review_consent, latest_changed_at"
+        "RETURNING id, external_id, review_consent, latest_changed_at, "
+        "(SELECT settings_version FROM shops WHERE id = :shop_id) AS shop_version"
     )
     .bindparams(bindparam("now", type_=UTCDateTime))
     .columns(
-        _orders.c.id, _orders.c.external_id, _orders.c.review_consent, _orders.c.latest_changed_at
+        _orders.c.id, _orders.c.external_id, _orders.c.review_consent, _orders.c.latest_changed_at,
+        sql_column("shop_version", Integer),
     )
 )
 _REQUEST = select(
@@ -246,13 +259,22 @@ def _lock_request(conn: Connection, order_id: int) -> _Request | None:
     return None if row is None else _Request(row.id, row.state, row.reason, row.due_at)
 
 
-def _replay(conn: Connection, shop_id: int, webhook_id: str) -> EventResult | None:
-    previous = conn.execute(
-        _REPLAY, {"b_shop_id": shop_id, "b_webhook_id": webhook_id}
-    ).scalar_one_or_none()
-    if previous is None:
+def _replay(conn: Connection, shop: AnyShop, webhook_id: str) -> EventResult | None:
+    row = conn.execute(
+        _REPLAY, {"b_shop_id": shop.id, "b_webhook_id": webhook_id}
+    ).one_or_none()
+    if row is None:
         return None
-    return EventResult(200, previous, True)
+    _check_version(shop, row.shop_version)
+    return EventResult(200, row.response, True)
+
+
+def _check_version(shop: AnyShop, version: int | None) -> None:
+    """ShopChanged (the transaction rolled back) when ``shop`` is a snapshot older than the
+    shop's settings in the database. An ORM ``Shop`` is read in this transaction: never stale."""
+    if isinstance(shop, ShopSnapshot) and version != shop.settings_version:
+        db.session.rollback()
+        raise ShopChanged(shop.key)
 
 
 def _answer_test(shop: AnyShop, event: dict[str, Any], webhook_id: str) -> EventResult:
@@ -293,11 +315,12 @@ def _apply(
     # unique (shop_id, webhook_id) constraint; the retry then finds it here.
     order = _lock_order(conn, shop.id, webhook_id, order_data)
     if order is None:
-        replay = _replay(conn, shop.id, webhook_id)
+        replay = _replay(conn, shop, webhook_id)
         db.session.commit()
         if replay is None:  # pragma: no cover - the statement just saw the event
             raise AssertionError(f"webhook {webhook_id} neither new nor stored")
         return replay
+    _check_version(shop, order.shop_version)
     request = _lock_request(conn, order.id)
     rule = shop_rule(shop)
     guards = shop_guards(shop)

@@ -95,7 +95,9 @@ def _date(value: Any, lang: str, zone: str | None = None) -> str:
 
 def _url(slug: str, lang: str, explicit_lang: bool, *, product_id: str | None = None,
          **params: Any) -> str:
-    query = {k: v for k, v in params.items() if v not in (None, "", 1) or (k == "page" and v != 1)}
+    # Only the defaults are left out (page 1, the "recent" order): a filter equal to 1 (one
+    # star) is a filter like any other.
+    query = {k: v for k, v in params.items() if v is not None and v != ""}
     if query.get("page") == 1:
         query.pop("page")
     if query.get("sort") == "recent":
@@ -107,7 +109,8 @@ def _url(slug: str, lang: str, explicit_lang: bool, *, product_id: str | None = 
     return f"{base}?{urlencode(query)}" if query else base
 
 
-def _json_ld(shop: Shop, summary: Any, reviews: list[Any], url: str) -> dict[str, Any]:
+def _json_ld(shop: Shop, summary: Any, reviews: list[Any], url: str,
+             anonymous: str) -> dict[str, Any]:
     """schema.org data for the page: the shop as an Organization with its AggregateRating and
     the reviews shown on this page (never more, never other ones)."""
     data: dict[str, Any] = {
@@ -129,7 +132,7 @@ def _json_ld(shop: Shop, summary: Any, reviews: list[Any], url: str) -> dict[str
         data["review"] = [
             {
                 "@type": "Review",
-                "author": {"@type": "Person", "name": r.author or "—"},
+                "author": {"@type": "Person", "name": r.author or anonymous},
                 "datePublished": r.published_at.date().isoformat(),
                 "reviewRating": {"@type": "Rating", "ratingValue": r.rating,
                                  "bestRating": 5, "worstRating": 1},
@@ -210,7 +213,7 @@ def _reviews_page(shop: Shop, lang: str, product: ProductInfo | None) -> Respons
         for r in page.reviews
     ]
     if product is None:
-        json_ld = _json_ld(shop, summary, page.reviews, canonical)
+        json_ld = _json_ld(shop, summary, page.reviews, canonical, t["anonymous"])
         title = t["title"].format(shop=shop.name)
         heading = t["heading"].format(shop=shop.name)
     else:

@@ -12,7 +12,6 @@ submission or second "not received", 410 expired link or a cancelled/suppressed 
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from flask import Response, redirect, request
 
+from kingavis.csp import csp_nonce
 from kingavis.delivery.callbacks import notify_review_created
 from kingavis.delivery.mail import choose_language
 from kingavis.extensions import csrf, db
@@ -187,7 +187,7 @@ def _render(template: str, review_request: ReviewRequest, status: int = 200, **e
     shop = review_request.shop
     order = review_request.order
     lang = _lang(review_request)
-    nonce = secrets.token_urlsafe(16)
+    nonce = csp_nonce()  # the response's one nonce, for its styles and its script
     platform = PLATFORM_NAMES.get(shop.balancing_platform or "") or _host(shop.balancing_url) \
         or TEXT[lang]["platform_other"]
     context: dict[str, Any] = {
@@ -218,7 +218,7 @@ def _render(template: str, review_request: ReviewRequest, status: int = 200, **e
     form_action = " ".join(filter(None, ["'self'", _origin(context["balancing_url"])]))
     response.headers["Content-Security-Policy"] = (
         # Product images come from the shop's own site (docs/product-reviews.md).
-        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
         "img-src https: http:; "
         f"form-action {form_action}; base-uri 'none'; frame-ancestors 'none'"
     )

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from flask import Response, current_app, make_response, request
 from sqlalchemy import select
 
+from kingavis.csp import csp_nonce
 from kingavis.delivery.mail import available_languages, choose_language
 from kingavis.extensions import csrf, db
 from kingavis.logging import mask_email
@@ -38,7 +39,8 @@ def _page(template: str, status: int = 200, **context: object) -> Response:
     response = make_response(html, status)
     keep_private(response)
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        f"default-src 'none'; style-src 'nonce-{csp_nonce()}'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
     )
     return response
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from kingavis.extensions import db
 from kingavis.models import Order, Review, ReviewRequest, ReviewState, Shop
+from kingavis.reviews.moderation import moderation_reason
 
 MAX_SLUG_CHARS = 80
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -58,13 +59,36 @@ def public_url(shop: Shop) -> str:
     return f"{current_app.config['KINGAVIS_BASE_URL']}/avis/{shop.slug}"
 
 
+_DIGITS = re.compile(r"\d")
+
+
+def _is_contact_data(text: str) -> bool:
+    """Whether a name holds an email address, a phone number or a link: any "@", what the
+    moderation rule finds in a comment (``kingavis.reviews.moderation``), or four digits (no
+    name has them; a phone number written oddly still does)."""
+    return (
+        "@" in text
+        or "\uff20" in text  # the full-width commercial at
+        or moderation_reason(text) is not None
+        or len(_DIGITS.findall(text)) >= 4
+    )
+
+
 def author_display(first_name: str | None, last_name: str | None) -> str:
     """How a review's author is shown publicly (CONTRACT 7): the first name and the initial of
     the last name ("Zoë Ł."), never the whole last name and never the email address. With no
     first name only the initial is shown; with neither, an empty string (the page then says
-    "verified customer" in its own language)."""
+    "verified customer" in its own language).
+
+    Shops do send an email address, a phone number or a web address as a first or last name
+    (a form filled in the wrong field): then nothing of the name is shown, an empty string
+    too, whatever the other part holds, since the initial of an address is no name either.
+    This is the one function every public place uses (page, JSON-LD, API, widget, feeds).
+    """
     first = " ".join((first_name or "").split())
     last = " ".join((last_name or "").split())
+    if _is_contact_data(first) or _is_contact_data(last):
+        return ""
     initial = f"{last[0].upper()}." if last else ""
     return " ".join(part for part in (first, initial) if part)
 
@@ -77,8 +101,11 @@ def review_author(review: Review, order: Order) -> str:
 
 
 def kept_or_made_author(kept: str | None, first_name: str | None, last_name: str | None) -> str:
-    """``review_author`` from plain column values, for queries that read no ORM objects."""
-    return kept or author_display(first_name, last_name)
+    """``review_author`` from plain column values, for queries that read no ORM objects. A kept
+    name saved before names were checked for contact data is checked again here."""
+    if kept:
+        return "" if _is_contact_data(kept) else kept
+    return author_display(first_name, last_name)
 
 
 def experience_date(placed_at: datetime | None, triggered_at: datetime | None,
@@ -117,17 +144,23 @@ class Listing:
     rating: int | None = None
 
 
-def _whole(value: str | None, name: str, low: int, high: int | None,
+# The last page number asked for that is answered (an empty page past the last one); the
+# OpenAPI document says the same.
+MAX_PAGE = 999_999
+
+
+def _whole(value: str | None, name: str, low: int, high: int,
            errors: dict[str, str]) -> int | None:
     if value is None or value == "":
         return None
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
-        errors[name] = f"must be a whole number{f' from {low} to {high}' if high else f' of at least {low}'}"
+    if not text.isascii() or not text.isdigit():
+        errors[name] = f"must be a whole number from {low} to {high}"
         return None
-    number = int(text)
-    if number < low or (high is not None and number > high):
-        errors[name] = f"must be from {low} to {high}" if high else f"must be at least {low}"
+    # Digits only: a long one is too large, whatever its length (never parsed in full).
+    number = int(text) if len(text.lstrip("0")) <= len(str(high)) else high + 1
+    if number < low or number > high:
+        errors[name] = f"must be from {low} to {high}"
         return None
     return number
 
@@ -139,13 +172,19 @@ def parse_listing(args: Mapping[str, str], *, max_per_page: int = MAX_PER_PAGE,
     ListingError naming each bad parameter, so a caller never silently shows another page than
     the one asked for. ``per_page`` is at most ``max_per_page``."""
     errors: dict[str, str] = {}
-    page = _whole(args.get("page"), "page", 1, None, errors) or 1
+    # A NUL in any parameter, read here or not, is refused by name (README, Hardening).
+    pairs = args.items(multi=True) if hasattr(args, "getlist") else args.items()  # type: ignore[call-arg]
+    for key, value in pairs:
+        if "\x00" in key or "\x00" in value:
+            errors[key.replace("\x00", "\ufffd")[:40]] = "must not contain a NUL character"
+    args = {k: v for k, v in args.items() if k not in errors}
+    page = _whole(args.get("page"), "page", 1, MAX_PAGE, errors) or 1
     per_page = DEFAULT_PER_PAGE
     if allow_per_page:
         per_page = _whole(args.get("per_page"), "per_page", 1, max_per_page, errors) or DEFAULT_PER_PAGE
     rating = _whole(args.get("rating"), "rating", 1, 5, errors)
     sort = args.get("sort") or "recent"
-    if sort not in SORTS:
+    if sort not in SORTS and "sort" not in errors:
         errors["sort"] = f"must be one of {', '.join(SORTS)}"
     if errors:
         raise ListingError(errors)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
+from kingavis.mail_headers import CONTROL, header_text_problem
 from kingavis.models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
 from kingavis.orders.scheduling import (
     DEFAULT_CUSTOMER_WINDOW_DAYS,
@@ -95,6 +96,14 @@ class ShopSnapshot:
     platform: str = "prestashop"
     platform_secrets: tuple[str, ...] = ()  # the signing secrets a platform gave (Shopify)
     language: str = "fr"
+    # shops.settings_version when read: the webhook checks it against the database's in a
+    # statement it makes anyway, and starts again from a fresh read when they differ.
+    settings_version: int = 0
+
+
+class ShopChanged(Exception):
+    """The shop's settings changed since its snapshot was read (``settings_version``): the
+    work done with it was rolled back; read the shop again and start over."""
 
 
 _shops = Shop.__table__
@@ -113,6 +122,7 @@ _SNAPSHOT = (
         _shops.c.platform,
         _shops.c.platform_secrets,
         _shops.c.language,
+        _shops.c.settings_version,
         _secrets.c.id.label("secret_id"),
         _secrets.c.secret,
         _secrets.c.expires_at,
@@ -168,6 +178,7 @@ def _read_snapshot(key: str) -> tuple[ShopSnapshot, tuple[SecretRow, ...]] | Non
         platform=first.platform or "prestashop",
         platform_secrets=tuple(s for s in first.platform_secrets or () if isinstance(s, str)),
         language=first.language or "fr",
+        settings_version=first.settings_version,
     )
     return shop, secret_rows
 
@@ -196,13 +207,18 @@ def shop_snapshot(key: str, now: datetime | None = None) -> ShopSnapshot | None:
 #
 # Every webhook needs its shop's secrets, rule and guards; reading them is one more round trip
 # per request, for values that change a few times a year. Each process keeps what it read for
-# ``WEBHOOK_SHOP_CACHE_SECONDS`` (app config, default 5 s; 0 reads on every request):
+# ``WEBHOOK_SHOP_CACHE_SECONDS`` (app config, default 5 s; 0 reads on every request), and a
+# change is used by the next webhook in every process (docs/settings-version.md):
 #
-# - a change made through this process's ORM (back-office, CLI, the secret rotation) is seen by
-#   the next webhook: any flush touching a shop, a secret or a rule empties every cache of the
-#   process, and so does its commit (or rollback);
-# - a change made by another process (another gunicorn worker) is seen within the TTL, since an
-#   entry is never used more than that long after the query that read it;
+# - every flush that changes a shop, one of its secrets or its rules (back-office, CLI, the
+#   secret rotation: all go through the ORM) adds one to ``shops.settings_version`` in the same
+#   transaction (``_bump_versions``, the one place that writes it);
+# - the webhook reads the version in a statement it makes anyway (the order upsert's
+#   RETURNING, ``kingavis.orders.events``) and, when it is not the snapshot's, rolls back and
+#   starts again from a fresh read (``ShopChanged``); the erasure webhook compares it with the
+#   shop row it loads;
+# - a change made through this process's ORM also empties every cache of the process at its
+#   flush, commit and rollback, so nothing read inside a rolled-back transaction is kept;
 # - a secret's expiry is checked on every request against the clock, not against the cache;
 # - a new secret is seen at once: a signature that does not verify with the cached secrets is
 #   checked again with the shop read afresh (see ``webhooks.views``);
@@ -297,6 +313,38 @@ def _touches_shops(objects: Any) -> bool:
     return any(isinstance(obj, _SNAPSHOT_SOURCES) for obj in objects)
 
 
+_BUMP_VERSION = (
+    _shops.update()
+    .where(_shops.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(settings_version=_shops.c.settings_version + 1)
+)
+
+
+def _changed_shop_ids(session: Session) -> set[int]:
+    """The shops whose row, secrets or rules this flush wrote (a new shop starts at 1)."""
+    ids: set[int] = set()
+    for obj in session.dirty:
+        if isinstance(obj, Shop) and session.is_modified(obj, include_collections=False):
+            ids.add(obj.id)
+        elif isinstance(obj, (ShopSecret, InvitationRule)) and session.is_modified(
+            obj, include_collections=False
+        ):
+            ids.add(obj.shop_id)
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, (ShopSecret, InvitationRule)):
+            ids.add(obj.shop_id)
+    ids.discard(None)  # type: ignore[arg-type]
+    return ids
+
+
+def _bump_versions(session: Session) -> None:
+    """Add one to ``settings_version`` of every shop this flush changed, in its transaction:
+    the one place the version is written (docs/settings-version.md)."""
+    ids = _changed_shop_ids(session)
+    if ids:
+        session.connection().execute(_BUMP_VERSION, {"b_ids": sorted(ids)})
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     # new, dirty and deleted still hold what was just flushed.
@@ -307,6 +355,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     ):
         session.info[_CHANGED] = True
         _shops_changed()
+        _bump_versions(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -346,8 +395,14 @@ def create_shop(name: str, timezone: str = DEFAULT_TIMEZONE, language: str = "fr
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ShopError("shop name must be 1 to 200 characters")
-    if any(ch in name for ch in "\r\n"):
-        raise ShopError("shop name must be a single line")
+    # The name is the default sender name of every email: judged as a mail program shows
+    # it, encoded words decoded (docs/email-headers.md).
+    problem = header_text_problem(name)
+    if problem == CONTROL:
+        raise ShopError("shop name must be a single line without control characters")
+    if problem is not None:
+        raise ShopError("shop name must not contain an encoded word (=?…?=): "
+                        "write the name as it should be shown")
     try:
         validate_timezone(timezone)
     except ValueError as exc:
