@@ -417,6 +417,7 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
             ):
                 counts.reviews_withdrawn += 1
             review.comment = None
+            review.withdrawn_from = None  # nothing left to restore
             review.reply_text = None
             review.author_display = None
         review.callback_last_error = None

@@ -60,8 +60,11 @@ class NoteCode(enum.StrEnum):
     REVIEW_PENDING = "review_pending"
     REVIEW_REJECTED = "review_rejected"
     REVIEW_WITHDRAWN = "review_withdrawn"
+    REVIEW_RESTORED = "review_restored"
+    REVIEW_RESUBMITTED = "review_resubmitted"
     # A merchant's report and reply, and an operator's decision to keep a reported review.
     REVIEW_REPORTED = "review_reported"
+    REVIEW_REPORTED_BY_READER = "review_reported_by_reader"
     REVIEW_REPORT_DISMISSED = "review_report_dismissed"
     REVIEW_REPLY_PUBLISHED = "review_reply_published"
     REVIEW_REPLY_UPDATED = "review_reply_updated"
@@ -104,7 +107,12 @@ MESSAGES: dict[str, Any] = {
     NoteCode.REVIEW_PENDING: lazy_gettext("avis (%(rating)s/5) en attente de modération"),
     NoteCode.REVIEW_REJECTED: lazy_gettext("avis refusé : %(reason)s"),
     NoteCode.REVIEW_WITHDRAWN: lazy_gettext("avis retiré : %(reason)s"),
+    NoteCode.REVIEW_RESTORED: lazy_gettext("avis rétabli par son auteur (%(rating)s/5)"),
+    NoteCode.REVIEW_RESUBMITTED: lazy_gettext(
+        "avis corrigé par son auteur après refus, en attente de modération"),
     NoteCode.REVIEW_REPORTED: lazy_gettext("avis signalé par le marchand : %(report)s"),
+    NoteCode.REVIEW_REPORTED_BY_READER: lazy_gettext(
+        "avis signalé depuis la page publique : %(reason)s"),
     NoteCode.REVIEW_REPORT_DISMISSED: lazy_gettext(
         "signalement examiné par la modération : l'avis reste publié"),
     NoteCode.REVIEW_REPLY_PUBLISHED: lazy_gettext("réponse du marchand publiée"),
