@@ -410,8 +410,8 @@ def _done_message(result: rr.ActionResult, days: int | None) -> str:
         return ngettext("%(num)d demande annulée.", "%(num)d demandes annulées.", count)
     if result.action is rr.Action.SEND_NOW:
         return ngettext(
-            "%(num)d demande sera envoyée au prochain passage de l'envoi.",
-            "%(num)d demandes seront envoyées au prochain passage de l'envoi.",
+            "%(num)d demande sera envoyée dans la minute (l'envoi passe chaque minute).",
+            "%(num)d demandes seront envoyées dans la minute (l'envoi passe chaque minute).",
             count,
         )
     return ngettext("%(num)d demande reportée de %(days)d jours.",

@@ -270,13 +270,15 @@ def register_errorhandlers(app: Flask) -> None:
 
     outages.register(app)
 
+    from kingavis.errors import http_error_page
+
     def handle_http(error: HTTPException) -> Any:
-        # Machine-facing paths get RFC 9457 problems; pages keep Flask's HTML.
+        # Machine-facing paths get RFC 9457 problems; pages get the product's own page.
         from flask import request
 
-        if request.path.startswith(("/webhooks/", "/healthz", "/api/")):
+        if request.path.startswith(("/webhooks/", "/healthz", "/api/", "/widget.js")):
             return problem(error.code or 500, error.description or "")
-        return error
+        return http_error_page(error)
 
     app.register_error_handler(HTTPException, handle_http)
 

@@ -165,7 +165,7 @@ def test_row_actions_apply_at_once(client, shop) -> None:
     assert decisions(a)[-1].actor == "marchand@example.com"
 
     response = act(client, shop, action="send_now", scope="one", ids=str(b))
-    assert "1 demande sera envoyée au prochain passage de l'envoi." in flashes(response)
+    assert "1 demande sera envoyée dans la minute (l'envoi passe chaque minute)." in flashes(response)
     row = request_row(b)
     assert row.state == "scheduled" and row.next_attempt_at == row.due_at <= utcnow()
 
