@@ -48,8 +48,9 @@ from kingavis.delivery.design import (
 from kingavis.delivery.errors import MailError
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
-from kingavis.models import EmailDesign, Order, ReviewRequest, Shop, User, new_token
+from kingavis.models import EmailDesign, Order, ReviewRequest, Shop, User
 from kingavis.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from kingavis.shops.sample_links import sample_token
 
 log = logging.getLogger("kingavis.shops.email_design")
 
@@ -409,7 +410,7 @@ def send_test_email(shop: Shop, user: User, language: str, *, reminder: bool = F
     error: str | None = None
     try:
         message = _build(shop, language, None, reminder=reminder, email=user.email,
-                         token=new_token())
+                         token=sample_token(shop.id, language))
         with open_transport(current_app.config["MAIL_URL"]) as transport:
             transport.send(message)
     except (MailError, OSError, ValueError) as exc:
