@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from delivery_helpers import request_row
 from factories import make_shop
 from moderation_helpers import operator, reviewed
 from playwright.sync_api import expect
