@@ -12,7 +12,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField
@@ -31,6 +31,7 @@ from kingavis.reviews.actions import (
     report_review,
     reviews_with_reports,
 )
+from kingavis.reviews.public import rating_summary
 from kingavis.reviews.publication import rejection_label
 
 PER_PAGE = 25
@@ -89,11 +90,8 @@ def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
             per_page=PER_PAGE,
             error_out=False,
         )
-    # The header counts what the public sees: published reviews only.
-    stats = db.session.execute(
-        select(func.count(Review.id), func.avg(Review.rating)).where(
-            Review.shop_id == shop.id, Review.status == ReviewState.PUBLISHED.value)
-    ).one()
+    # The header counts what the public sees: published reviews only, the one average.
+    summary = rating_summary(shop.id)
     shown = [r.id for r in pagination.items] if pagination is not None else []
     return render_template(
         "admin/reviews.html",
@@ -101,8 +99,8 @@ def _page(shop: Shop, status: int = 200) -> tuple[str, int]:
         form=form,
         params=params,
         pagination=pagination,
-        total=stats[0],
-        average=float(stats[1]) if stats[1] is not None else None,
+        total=summary.count,
+        average=summary.average,
         show=Display(shop),
         platform_labels=PLATFORM_LABELS,
         callback_labels=CALLBACK_LABELS,

@@ -213,12 +213,19 @@ def rating_summary(shop_id: int) -> RatingSummary:
         if rating in distribution:
             distribution[rating] += n
     count = sum(distribution.values())
-    if not count:
-        return RatingSummary(average=None, count=0, distribution=distribution)
     total = sum(star * n for star, n in distribution.items())
-    # Round half up to one decimal (4.25 → 4.3), as people read averages.
-    average = float((Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), ROUND_HALF_UP))
-    return RatingSummary(average=average, count=count, distribution=distribution)
+    return RatingSummary(average=average_rating(total, count), count=count,
+                         distribution=distribution)
+
+
+def average_rating(total: int, count: int) -> float | None:
+    """The one definition of an average rating, used by every page, the API, the badge and the
+    statistics: the sum of the ratings of **published** reviews over their number (callers pass
+    only those), rounded half up to one decimal (4.25 → 4.3) as people read averages; None when
+    there is none. Pending, rejected and withdrawn reviews never count (docs/averages.md)."""
+    if not count:
+        return None
+    return float((Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 _ORDER = {
