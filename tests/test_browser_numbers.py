@@ -5,6 +5,7 @@ the statistics say so; the statistics CSV opens as it is in a spreadsheet of tha
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from delivery_helpers import request_row
@@ -76,7 +77,7 @@ def test_statistics_csv_follows_the_language(app, live_server, page, size) -> No
         page.goto(f"/admin/shops/{key}/stats")
         with page.expect_download() as info:
             page.get_by_role("link", name=button).click()
-        data = open(info.value.path(), "rb").read()
+        data = Path(info.value.path()).read_bytes()
         assert data.startswith(b"\xef\xbb\xbf")  # UTF-8, said so to the spreadsheet
         text = data.decode("utf-8-sig")
         lines = text.splitlines()
