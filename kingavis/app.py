@@ -35,6 +35,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     register_blueprints(app)
     register_security_headers(app)
     register_errorhandlers(app)
+    register_formatting(app)
     register_commands(app)
     return app
 
@@ -241,6 +242,14 @@ def _favicon() -> Any:
     return response
 
 
+
+
+def register_formatting(app: Flask) -> None:
+    """The one date and number helper (kingavis.formatting) for every template."""
+    from kingavis import formatting
+
+    app.jinja_env.filters["elide"] = formatting.elide
+    app.jinja_env.globals.update(fmt=formatting)
 
 
 def register_security_headers(app: Flask) -> None:

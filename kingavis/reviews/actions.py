@@ -117,6 +117,9 @@ class QueueItem:
     submitted_at: datetime
     since: datetime  # submission (pending) or report time
     report_reason: str | None = None
+    # A reader's report from the public page: its reason code and the address to answer.
+    report_code: str | None = None
+    reporter_email: str | None = None
 
 
 def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
@@ -130,7 +133,8 @@ def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     ).all()
     reports = db.session.execute(
         select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at,
-               ReviewReport.created_at, ReviewReport.reason)
+               ReviewReport.created_at, ReviewReport.reason, ReviewReport.reason_code,
+               ReviewReport.reporter_email)
         .join(Review, Review.id == ReviewReport.review_id)
         .join(Shop, Shop.id == Review.shop_id)
         .where(ReviewReport.resolved_at.is_(None), Review.status == ReviewState.PUBLISHED.value)
@@ -138,7 +142,8 @@ def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
         .limit(limit)
     ).all()
     items = [QueueItem("pending", r[0], r[1], r[2], r[3], r[4], r[4]) for r in pending]
-    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in reports]
+    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+              for r in reports]
     items.sort(key=lambda item: (item.since, item.review_id))
     return items[:limit], len(pending) + len(reports)
 
@@ -406,13 +411,13 @@ def resubmit_by_author(request: ReviewRequest, comment: object, *,
     return review
 
 
-def report_by_reader(review: Review, reason_code: object, email: object, text: object, *,
+def report_by_reader(review_id: int, reason_code: object, email: object, text: object, *,
                      now: datetime | None = None) -> ReviewReport | None:
     """Anyone reports a published review from the public page: a reason of the published list,
     an address for the operator's answer and a short text. The review stays published until an
     operator decides, as for a merchant's report. Returns None when a report already awaits a
-    decision (the reader's is not needed). Commits; ActionError("invalid") for bad input,
-    ("state") when the review is not published."""
+    decision (the reader's is not needed). Commits; ActionError("invalid", field) for bad input
+    (field: reason, email or text), ("state") when the review is not published."""
     from email_validator import EmailNotValidError, validate_email
 
     if reason_code not in REJECTION_REASONS:
@@ -423,10 +428,13 @@ def report_by_reader(review: Review, reason_code: object, email: object, text: o
         address = validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError:
         raise ActionError("invalid", "email") from None
-    body = clean_text(text, MAX_REPORT_CHARS, minimum=MIN_REPORT_CHARS)
+    try:
+        body = clean_text(text, MAX_REPORT_CHARS, minimum=MIN_REPORT_CHARS)
+    except ActionError:
+        raise ActionError("invalid", "text") from None
     now = now or utcnow()
     try:
-        locked = _locked_review(review.id)
+        locked = _locked_review(review_id)
         if locked is None or locked.status != ReviewState.PUBLISHED.value:
             raise ActionError("state", "only a published review can be reported")
         if open_report(locked.id) is not None:
