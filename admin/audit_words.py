@@ -26,6 +26,7 @@ from flask_babel import (
 )
 from sqlalchemy import select
 
+from admin.formatting import plural
 from kingavis.extensions import db
 from kingavis.models import AuditLog, InvitationRule, Order, ReviewRequest, Shop, ShopStatus
 from kingavis.reviews.publication import rejection_label
@@ -301,10 +302,10 @@ class Wording:
             lines = [str(SOURCES.get(d.get("source"), "")).capitalize()] if d.get("source") in SOURCES else []
             if action == "customer.erase":
                 lines += [
-                    ngettext("%(num)d commande effacée", "%(num)d commandes effacées", d.get("orders", 0)),
-                    ngettext("%(num)d demande d'avis annulée", "%(num)d demandes d'avis annulées",
-                             d.get("review_requests_cancelled", 0)),
-                    ngettext("%(num)d avis retiré", "%(num)d avis retirés", d.get("reviews_withdrawn", 0)),
+                    plural("%(num)d commande effacée", "%(num)d commandes effacées", d.get("orders", 0)),
+                    plural("%(num)d demande d'avis annulée", "%(num)d demandes d'avis annulées",
+                           d.get("review_requests_cancelled", 0)),
+                    plural("%(num)d avis retiré", "%(num)d avis retirés", d.get("reviews_withdrawn", 0)),
                 ]
             return lines
         if action == "email_design.test_send":

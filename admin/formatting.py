@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel import Locale
-from flask_babel import format_decimal, format_percent, get_locale, gettext
+from flask_babel import format_decimal, format_percent, get_locale, get_translations, gettext
 
 from kingavis import formatting
 
@@ -33,6 +33,15 @@ def rating(value: float | None) -> str:
     if value is None:
         return "–"
     return gettext("%(rating)s / 5", rating=format_decimal(value, format="0.0"))
+
+
+def plural(singular: str, plural_: str, n: int) -> str:
+    """ngettext with the reader's plural rule: French counts 0 as singular ("0 avis retiré",
+    "0 demande annulée"), English as plural. (French is the source language, so without this
+    gettext would apply the English rule to it.)"""
+    french = str(get_locale() or "fr").startswith("fr")
+    chosen = get_translations().ngettext(singular, plural_, 1 if french and n == 0 else n)
+    return chosen % {"num": n}
 
 
 def day(value: date | datetime | None) -> str:

@@ -108,7 +108,7 @@ def test_timeline_shows_merchant_decisions_with_who(client, shop) -> None:
 
     entries = items(client.get(timeline_url(shop, request_row(request_id).order_id)))
 
-    assert "par marchand@example.com — reportée de 4 jour(s) par le marchand" in entries[-2]
+    assert "par marchand@example.com — reportée de 4 jours par le marchand" in entries[-2]
     assert "Annulée par le marchand" in entries[-1]
     assert "n'est jamais reprogrammée" in entries[-1]
 

@@ -85,3 +85,57 @@ def test_statistics_csv_follows_the_language(app, live_server, page, size) -> No
         assert "W50" not in text and not re.search(r"\d{4}-W\d\d", text)
         row = next(line for line in lines[1:] if re.search(average, line))
         assert re.search(week, row, re.M), row
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["390", "1366"])
+def test_numbers_plurals_and_words_read_as_people_write_them(app, live_server, page, size) -> None:
+    from delivery_helpers import schedule
+    from playwright.sync_api import expect as expect_
+
+    from kingavis.delivery.dispatcher import tick
+
+    shop, _ = make_shop("Épicerie Zoë")
+    user = merchant(shop)
+    fr_token = request_row(schedule(shop, "1", email="zoe@example.com")).token
+    en_token = request_row(schedule(shop, "2", locale="en")).token
+    assert tick().sent == 2
+    reviewed(shop, "3", 4, "Bien.")
+    key = shop.key
+    db.session.rollback()
+    page.set_viewport_size(size)
+    page.set_default_timeout(30_000)
+
+    # The questionnaire: "5 000 caractères", in the counter and in the error.
+    for token, counter, error in ((fr_token, r"0 / 5\s000 caractères", r"dépasse 5\s000 caractères \(5\s001"),
+                                  (en_token, r"0 / 5,000 characters", r"longer than 5,000 characters \(5,001")):
+        page.goto(f"/r/{token}")
+        expect_(page.locator("#comment-counter")).to_have_text(re.compile(counter))
+        page.locator('label[for="rating-4"]').click()
+        page.locator("#comment").evaluate("(el) => { el.removeAttribute('maxlength'); el.value = 'x'.repeat(5001); }")
+        page.locator("#submit").click()
+        expect_(page.locator("#comment-error")).to_have_text(re.compile(error))
+
+    browser_login(page, app, user)
+    db.session.rollback()
+    for lang, erased, words, date in (
+            ("fr", "Données du client effacées : 1 commande effacée, 0 demande d'avis annulée, 0 avis retiré.",
+             ("review.created", "callback", "Notification"), r"\d{1,2} [a-zéû]+\.? \d{4}, \d\d:\d\d"),
+            ("en", "Customer data erased: 1 order erased, 0 review requests cancelled, 0 reviews withdrawn.",
+             ("review.created", "callback URL"), r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d\d")):
+        accounts.set_language(user, lang)
+        db.session.rollback()
+        page.goto(f"/admin/shops/{key}/collection")
+        body = page.locator("main").inner_text()
+        for word in words:
+            assert word not in body, word
+        # The back-office writes a moment with the page's and the widget's medium date.
+        page.goto(f"/admin/shops/{key}/reviews")
+        expect_(page.locator("main time").first).to_have_text(re.compile(date))
+        if lang == "fr":
+            page.goto(f"/admin/shops/{key}/customers")
+            page.locator("input[name=email]").first.fill("zoe@example.com")
+            page.locator("form", has=page.locator("input[name=email]")).first.locator(
+                "button[type=submit]").click()
+            page.get_by_role("button", name=re.compile("Effacer")).first.click()
+            page.get_by_role("button", name=re.compile("Effacer définitivement|Oui")).first.click()
+            expect_(page.locator(".flash-success, .flash").first).to_contain_text(erased.replace(" :", "\u00a0:"))

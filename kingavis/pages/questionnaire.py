@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from flask import Response, redirect, request
 
+from kingavis import formatting
 from kingavis.delivery.callbacks import notify_review_created
 from kingavis.delivery.mail import choose_language
 from kingavis.extensions import csrf, db
@@ -278,7 +279,8 @@ def review_page(review_request: ReviewRequest) -> Response:
 def _field_errors(lang: str, errors: dict[str, str], comment: str) -> dict[str, str]:
     t = TEXT[lang]
     n = len(comment.replace("\r\n", "\n"))
-    return {field: t[f"error_{field}_{code}"].format(max=service.MAX_COMMENT_CHARS, n=n)
+    return {field: t[f"error_{field}_{code}"].format(
+        max=formatting.number(service.MAX_COMMENT_CHARS, lang), n=formatting.number(n, lang))
             for field, code in errors.items()}
 
 

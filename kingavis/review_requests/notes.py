@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, ngettext
 
 log = logging.getLogger("kingavis.review_requests.notes")
 
@@ -99,9 +99,9 @@ MESSAGES: dict[str, Any] = {
     NoteCode.POSTPONED_EMAIL_WITHDRAWN: lazy_gettext(
         "avis laissé\u00a0: le nouvel envoi prévu est retiré"),
     NoteCode.NOT_RECEIVED_YET: lazy_gettext(
-        "commande pas encore reçue\u00a0: email renvoyé dans %(days)s jours"),
+        "commande pas encore reçue\u00a0: email renvoyé dans %(days)s"),
     NoteCode.SEND_NOW_BY_MERCHANT: lazy_gettext("envoi immédiat demandé par le marchand"),
-    NoteCode.POSTPONED_BY_MERCHANT: lazy_gettext("reportée de %(days)s jour(s) par le marchand"),
+    NoteCode.POSTPONED_BY_MERCHANT: lazy_gettext("reportée de %(days)s par le marchand"),
     NoteCode.RULE_APPLIED: lazy_gettext("règle appliquée"),
     NoteCode.REVIEW_PUBLISHED: lazy_gettext("avis publié (%(rating)s/5)"),
     NoteCode.REVIEW_PENDING: lazy_gettext("avis (%(rating)s/5) en attente de modération"),
@@ -149,6 +149,9 @@ class HasNote(Protocol):
 
 
 def _value(name: str, value: Any) -> str:
+    if name == "days" and isinstance(value, int) and not isinstance(value, bool):
+        # "1 jour", "3 jours": the language's plural forms (docs/averages.md, formatting).
+        return ngettext("%(num)d jour", "%(num)d jours", value)
     labels = VALUE_LABELS.get(name)
     if labels is not None and isinstance(value, str) and value in labels:
         return str(labels[value])
