@@ -200,6 +200,8 @@ class EmailDesign(db.Model):
     intro: Mapped[str | None] = mapped_column(Text, nullable=True)
     logo_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     brand_colour: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    # The shop's own site (https), linked from the public review page with the logo.
+    shop_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     shop: Mapped[Shop] = relationship(back_populates="email_designs")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from kingavis.extensions import db
 from kingavis.models import ReviewReport
+from kingavis.shops.email_design import DesignInput, save_design
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +35,9 @@ def test_public_page_stars_words_meta_and_permalink(app, live_server, page, size
     first = reviewed(shop, "1", 4, "Très bon thé.", first_name="Zoë", last_name="Łukasiewicz")
     reviewed(shop, "2", 4, "Bien.")
     reviewed(shop, "3", 3, "Correct.")
+    # The logo and the shop's own site, as the merchant set them in the email design.
+    save_design(shop, None, "fr", DesignInput(logo_url="https://cdn.example/logo.png",
+                                              shop_url="https://epicerie.example/"))
     slug, first_id = shop.slug, first.id
     empty, _ = make_shop("Atelier vide")
     empty_slug = empty.slug
@@ -43,6 +47,10 @@ def test_public_page_stars_words_meta_and_permalink(app, live_server, page, size
 
     page.goto(f"/avis/{slug}")
     expect(page.locator("h1")).to_have_text("Avis clients d'Épicerie Zoë")
+    expect(page.locator("img.logo")).to_have_attribute("src", "https://cdn.example/logo.png")
+    expect(page.locator("#back-to-shop")).to_have_text("Aller sur le site d'Épicerie Zoë")
+    expect(page.locator("#back-to-shop")).to_have_attribute("href", "https://epicerie.example/")
+    assert page.locator('meta[property="og:image"]').get_attribute("content") == "https://cdn.example/logo.png"
     # 11/3 = 3.7: three gold stars and 70 % of the fourth, the number beside.
     row = page.locator(".average-stars svg.star-row")
     fill, width = float(row.get_attribute("data-fill")), float(row.get_attribute("width"))

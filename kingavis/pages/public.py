@@ -243,8 +243,7 @@ def shop_brand(shop: Shop, lang: str) -> dict[str, str | None]:
     design of the page's language, else of the other one)."""
     designs = sorted(shop.email_designs, key=lambda d: d.language != lang)
     logo = next((d.logo_url for d in designs if d.logo_url), None)
-    site = next((getattr(d, "shop_url", None) for d in designs if getattr(d, "shop_url", None)),
-                None)
+    site = next((d.shop_url for d in designs if d.shop_url), None)
     return {"logo": logo, "site": site}
 
 

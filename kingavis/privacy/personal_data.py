@@ -154,7 +154,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
     # The shop's own email texts: merchant content, never a customer's.
     "email_designs": {c: "none" for c in (
         "id", "shop_id", "language", "sender_name", "subject", "intro", "logo_url",
-        "brand_colour", "updated_at")},
+        "brand_colour", "updated_at", "shop_url")},
     # Emails to a review's author and callback events: the address is read from the order when
     # sending, never stored here; a mail server's reply may quote it.
     "outgoing_messages": {

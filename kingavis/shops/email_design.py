@@ -92,6 +92,7 @@ class DesignInput:
     intro: str = ""
     logo_url: str = ""
     brand_colour: str = ""
+    shop_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def editor_values(shop: Shop, language: str) -> DesignInput:
         intro=design.intro or DEFAULT_INTROS[language],
         logo_url=design.logo_url or "",
         brand_colour=design.brand_colour or DEFAULT_COLOUR,
+        shop_url=design.shop_url or "",
     )
 
 
@@ -252,6 +254,10 @@ def validate(language: str, data: DesignInput) -> Design:
         _add(errors, "brand_colour", gettext(
             "La couleur doit s'écrire #rrggbb, par exemple %(example)s.", example=DEFAULT_COLOUR))
 
+    site = (data.shop_url or "").strip() or None
+    if site is not None and (message := shop_url_error(site)):
+        _add(errors, "shop_url", message)
+
     if errors:
         raise DesignError(errors)
     return Design(
@@ -260,7 +266,15 @@ def validate(language: str, data: DesignInput) -> Design:
         intro=None if not intro or intro == DEFAULT_INTROS[language] else intro,
         logo_url=logo,
         brand_colour=None if colour == DEFAULT_COLOUR else colour,
+        shop_url=site,
     )
+
+
+def shop_url_error(url: str) -> str | None:
+    """Why the shop's site address is refused, or None: an https address like the logo's."""
+    if logo_url_error(url) is None:
+        return None
+    return gettext("L'adresse de la boutique doit être une adresse https:// valable, sans espace.")
 
 
 def logo_url_error(url: str) -> str | None:

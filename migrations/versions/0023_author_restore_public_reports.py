@@ -22,6 +22,9 @@ def upgrade():
         batch.add_column(sa.Column('withdrawn_from', sa.String(length=16), nullable=True))
         # When the author of a rejected review sent a corrected comment (once).
         batch.add_column(sa.Column('resubmitted_at', sa.DateTime(), nullable=True))
+    with op.batch_alter_table('email_designs') as batch:
+        # The shop's own site, linked from the public review page with the logo.
+        batch.add_column(sa.Column('shop_url', sa.String(length=500), nullable=True))
     with op.batch_alter_table('review_reports') as batch:
         # A reader's report from the public page: a reason code of the published list and
         # the address the operator answers.
@@ -30,6 +33,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('email_designs') as batch:
+        batch.drop_column('shop_url')
     with op.batch_alter_table('review_reports') as batch:
         batch.drop_column('reporter_email')
         batch.drop_column('reason_code')
