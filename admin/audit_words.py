@@ -50,7 +50,7 @@ FIELD_LABELS: dict[str, Any] = {
     "balancing_redirect_seconds": lazy_gettext("Redirection automatique"),
     "redirect_seconds": lazy_gettext("Redirection automatique"),
     "balancing_split_percent": lazy_gettext("Part des invitations vers le site d'avis"),
-    "callback_url": lazy_gettext("Adresse de rappel review.created"),
+    "callback_url": lazy_gettext("Adresse de notification des nouveaux avis"),
     "ip": lazy_gettext("Adresse IP"),
     "minutes": lazy_gettext("Durée du blocage"),
     "language": lazy_gettext("Langue"),

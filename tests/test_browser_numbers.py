@@ -119,7 +119,7 @@ def test_numbers_plurals_and_words_read_as_people_write_them(app, live_server, p
     db.session.rollback()
     for lang, erased, words, date in (
             ("fr", "Données du client effacées : 1 commande effacée, 0 demande d'avis annulée, 0 avis retiré.",
-             ("review.created", "callback", "Notification"), r"\d{1,2} [a-zéû]+\.? \d{4}, \d\d:\d\d"),
+             ("review.created", "callback", "Notification", "POST JSON"), r"\d{1,2} [a-zéû]+\.? \d{4}, \d\d:\d\d"),
             ("en", "Customer data erased: 1 order erased, 0 review requests cancelled, 0 reviews withdrawn.",
              ("review.created", "callback URL"), r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d\d")):
         accounts.set_language(user, lang)
