@@ -245,7 +245,7 @@ def _favicon() -> Any:
 
 
 def register_formatting(app: Flask) -> None:
-    """The one date and number helper (kingavis.formatting) for every template."""
+    """Dates and numbers worded in one place (kingavis.formatting), for every template."""
     from kingavis import formatting
 
     app.jinja_env.filters["elide"] = formatting.elide
