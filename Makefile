@@ -107,7 +107,7 @@ screenshots: $(DEV_STAMP) chromium services
 # tests/test_translations.py fails while any string is untranslated or fuzzy.
 TRANSLATIONS := kingavis/translations
 translations: $(RUN_STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -k plural:1,2 \
 		--ignore-dirs ".* ._ tests bench docs migrations instance" --width 100 \
 		--project King-Avis --version 0.1.0 --copyright-holder King-Avis \
 		-o $(TRANSLATIONS)/messages.pot .

@@ -16,11 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import format_datetime, format_decimal, gettext, lazy_gettext, ngettext
+from flask_babel import (
+    format_datetime,
+    format_decimal,
+    get_locale,
+    gettext,
+    lazy_gettext,
+    ngettext,
+)
 from sqlalchemy import select
 
+from admin.formatting import plural
 from kingavis.extensions import db
 from kingavis.models import AuditLog, InvitationRule, Order, ReviewRequest, Shop, ShopStatus
+from kingavis.reviews.publication import rejection_label
 
 FIELD_LABELS: dict[str, Any] = {
     "name": lazy_gettext("Nom"),
@@ -41,11 +50,23 @@ FIELD_LABELS: dict[str, Any] = {
     "balancing_redirect_seconds": lazy_gettext("Redirection automatique"),
     "redirect_seconds": lazy_gettext("Redirection automatique"),
     "balancing_split_percent": lazy_gettext("Part des invitations vers le site d'avis"),
-    "callback_url": lazy_gettext("Adresse de rappel review.created"),
+    "callback_url": lazy_gettext("Adresse de notification des nouveaux avis"),
     "product_review_count": lazy_gettext("Produits à évaluer par commande"),
     "ip": lazy_gettext("Adresse IP"),
     "minutes": lazy_gettext("Durée du blocage"),
+    "language": lazy_gettext("Langue"),
+    "reason": lazy_gettext("Motif"),
+    "chars": lazy_gettext("Longueur"),
 }
+
+# What the entries keep only to be checked later and never show: an address's keyed hash, ids.
+HIDDEN_KEYS = {"email_hash", "report_id", "webhook_id", "ids"}
+SOURCES: dict[str, Any] = {
+    "cli": lazy_gettext("depuis la ligne de commande"),
+    "back_office": lazy_gettext("depuis l'espace marchand"),
+    "webhook": lazy_gettext("à la demande de la boutique (webhook)"),
+}
+LANGUAGES: dict[str, Any] = {"fr": lazy_gettext("français"), "en": lazy_gettext("anglais")}
 
 PLATFORMS = {"google": "Google", "trustpilot": "Trustpilot"}
 
@@ -278,10 +299,45 @@ class Wording:
                 when = str(until)
             return [gettext("l'ancien secret reste valable jusqu'au %(when)s", when=when)] \
                 if when else []
+        if action in ("customer.erase", "customer.export"):
+            lines = [str(SOURCES.get(d.get("source"), "")).capitalize()] if d.get("source") in SOURCES else []
+            if action == "customer.erase":
+                lines += [
+                    plural("%(num)d commande effacée", "%(num)d commandes effacées", d.get("orders", 0)),
+                    plural("%(num)d demande d'avis annulée", "%(num)d demandes d'avis annulées",
+                           d.get("review_requests_cancelled", 0)),
+                    plural("%(num)d avis retiré", "%(num)d avis retirés", d.get("reviews_withdrawn", 0)),
+                ]
+            return lines
+        if action == "email_design.test_send":
+            sent = d.get("outcome") == "sent"
+            which = gettext("relance") if d.get("reminder") else gettext("invitation")
+            language = str(LANGUAGES.get(d.get("language"), d.get("language") or ""))
+            return [gettext("Email d'essai (%(which)s, %(language)s) envoyé", which=which,
+                            language=language) if sent else
+                    gettext("Email d'essai (%(which)s, %(language)s) non envoyé : échec de l'envoi",
+                            which=which, language=language)]
+        if action == "email_design.update":
+            language = str(LANGUAGES.get(d.get("language"), d.get("language") or ""))
+            changed = list((d.get("after") or {}).keys())
+            return [gettext("Email en %(language)s", language=language),
+                    ngettext("%(num)d élément modifié", "%(num)d éléments modifiés", len(changed))]
+        if action == "moderation.reject":
+            reason = d.get("reason")
+            lines = [_pair(_label("reason"), rejection_label(reason, str(get_locale() or "fr")))] \
+                if reason else []
+            if d.get("reported"):
+                lines.append(gettext("après un signalement"))
+            return lines
+        if action in ("review.reply", "review.reply_update"):
+            return [ngettext("%(num)d caractère", "%(num)d caractères", d.get("chars", 0))]
+        if action == "review.report":
+            return []
         if action == "login.locked":
             return [_pair(_label("minutes"), self.value("minutes", d.get("minutes"))),
                     _pair(_label("ip"), _plain(d.get("ip")))]
-        return [_pair(_label(k), self.value(k, v)) for k, v in d.items()]
+        return [_pair(_label(k), self.value(k, v)) for k, v in d.items()
+                if k not in HIDDEN_KEYS and not k.endswith("_hash")]
 
     def target(self, entry: AuditLog) -> tuple[str, int | None]:
         """What the entry is about, and the order to link to (if any)."""
@@ -302,4 +358,8 @@ class Wording:
             return gettext("Secret du webhook"), None
         if kind == "shop":
             return gettext("Boutique"), None
+        if kind == "customer":
+            return gettext("Données d'un client"), None
+        if kind == "review":
+            return gettext("Avis n° %(id)s", id=raw), None
         return "", None

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from admin import blueprint
 from admin.access import shop_view
+from admin.formatting import plural
 from kingavis.models import Shop
 from kingavis.privacy import personal_data
 
@@ -106,8 +107,11 @@ def customer_erase(shop: Shop) -> Response:
                      erase_form=EraseForm(formdata=None, data={"email": email}))
     result = personal_data.erase_customer(shop, email, source="back_office", user=current_user)
     counts = result.summary
-    flash(gettext("Données du client effacées : %(orders)s commande(s), %(cancelled)s demande(s) "
-                  "annulée(s), %(reviews)s avis retiré(s).", orders=counts["orders"],
-                  cancelled=counts["review_requests_cancelled"],
-                  reviews=counts["reviews_withdrawn"]), "success")
+    parts = [
+        plural("%(num)d commande effacée", "%(num)d commandes effacées", counts["orders"]),
+        plural("%(num)d demande d'avis annulée", "%(num)d demandes d'avis annulées",
+               counts["review_requests_cancelled"]),
+        plural("%(num)d avis retiré", "%(num)d avis retirés", counts["reviews_withdrawn"]),
+    ]
+    flash(gettext("Données du client effacées\u00a0: %(parts)s.", parts=", ".join(parts)), "success")
     return redirect(url_for("admin.customers", shop_key=shop.key))

@@ -129,7 +129,9 @@ def chart(weeks: list[Week], width: int = 720, height: int = 220) -> dict[str, A
 @shop_view
 def dashboard(shop: Shop) -> str:
     from kingavis.review_requests.stats import funnel_totals
+    from kingavis.reviews.public import rating_summary
 
     figures = dashboard_figures(shop)
     return render_template("admin/dashboard.html", shop=shop, figures=figures,
-                           chart=chart(figures["weeks"]), funnel=funnel_totals(shop))
+                           chart=chart(figures["weeks"]), funnel=funnel_totals(shop),
+                           published=rating_summary(shop.id))

@@ -51,6 +51,7 @@ class DesignForm(FlaskForm):
     intro = TextAreaField(lazy_gettext("Introduction"))
     logo_url = StringField(lazy_gettext("Adresse du logo (https, vide : pas de logo)"))
     brand_colour = StringField(lazy_gettext("Couleur du bouton et des liens"))
+    shop_url = StringField(lazy_gettext("Adresse de votre boutique (https, pour la page d'avis publique)"))
 
     def data_input(self) -> email_design.DesignInput:
         return email_design.DesignInput(
@@ -59,6 +60,7 @@ class DesignForm(FlaskForm):
             intro=self.intro.data or "",
             logo_url=self.logo_url.data or "",
             brand_colour=self.brand_colour.data or "",
+            shop_url=self.shop_url.data or "",
         )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel import Locale
-from flask_babel import format_date, format_decimal, format_percent, get_locale, gettext
+from flask_babel import format_decimal, format_percent, get_locale, get_translations, gettext
+
+from kingavis import formatting
 
 
 def number(value: int | float | None) -> str:
@@ -33,9 +35,18 @@ def rating(value: float | None) -> str:
     return gettext("%(rating)s / 5", rating=format_decimal(value, format="0.0"))
 
 
+def plural(singular: str, plural_: str, n: int) -> str:
+    """ngettext with the reader's plural rule: French counts 0 as singular ("0 avis retiré",
+    "0 demande annulée"), English as plural. (French is the source language, so without this
+    gettext would apply the English rule to it.)"""
+    french = str(get_locale() or "fr").startswith("fr")
+    chosen = get_translations().ngettext(singular, plural_, 1 if french and n == 0 else n)
+    return chosen % {"num": n}
+
+
 def day(value: date | datetime | None) -> str:
-    """A calendar day in the locale's short form (30/11/2026, 11/30/26)."""
-    return "–" if value is None else format_date(value, "short")
+    """A calendar day as every page writes it (7 déc. 2026, Dec 7, 2026: kingavis.formatting)."""
+    return "–" if value is None else formatting.day(value, str(get_locale() or "fr"))
 
 
 JINJA_GLOBALS = {"fmt_number": number, "fmt_percent": percent, "fmt_rating": rating,

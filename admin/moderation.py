@@ -28,6 +28,7 @@ from kingavis.reviews.actions import (
     operator_publish,
     operator_reject,
 )
+from kingavis.reviews.public import contact_email
 from kingavis.reviews.publication import REJECTION_REASONS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,6 +69,7 @@ def _queue_page(status: int = 200, error: str | None = None) -> tuple[str, int]:
     return render_template(
         "admin/moderation.html", items=items, total=total, form=DecisionForm(formdata=None),
         reasons=REJECTION_REASONS, error=error, show=Display(OPERATOR_CLOCK), lang=str(get_locale()),
+        contact=contact_email(),
     ), status
 
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime as babel_format_datetime
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta as babel_format_timedelta
 from flask_babel import get_locale, gettext, lazy_gettext, ngettext
@@ -33,6 +32,7 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from admin import blueprint
 from admin.access import page_arg, shop_view
+from kingavis import formatting
 from kingavis.extensions import db
 from kingavis.models import Reason, RequestState, Shop, ShopStatus, utcnow
 from kingavis.review_requests import actions as rr
@@ -141,10 +141,8 @@ class Display:
     def dt(self, value: datetime | None) -> str:
         if value is None:
             return "—"
-        # The reader's locale's short form: 30/11/2026 07:19 in French, 11/30/26, 7:19 AM in English.
-        return babel_format_datetime(
-            value, "short", tzinfo=self.zone, locale=str(get_locale() or "fr")
-        )
+        # As every page writes a moment: 7 déc. 2026 07:19, Dec 7, 2026, 7:19 AM (kingavis.formatting).
+        return formatting.moment(value, str(get_locale() or "fr"), self.shop.timezone)
 
     def iso(self, value: datetime | None) -> str:
         return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -422,8 +420,8 @@ def _done_message(result: rr.ActionResult, days: int | None) -> str:
         return ngettext("%(num)d demande annulée.", "%(num)d demandes annulées.", count)
     if result.action is rr.Action.SEND_NOW:
         return ngettext(
-            "%(num)d demande sera envoyée au prochain passage de l'envoi.",
-            "%(num)d demandes seront envoyées au prochain passage de l'envoi.",
+            "%(num)d demande sera envoyée dans la minute (l'envoi passe chaque minute).",
+            "%(num)d demandes seront envoyées dans la minute (l'envoi passe chaque minute).",
             count,
         )
     return ngettext("%(num)d demande reportée de %(days)d jours.",

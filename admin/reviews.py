@@ -13,7 +13,7 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField
@@ -35,6 +35,7 @@ from kingavis.reviews.actions import (
 )
 from kingavis.reviews.feed import GOOGLE_MINIMUM_REVIEWS, feed_version
 from kingavis.reviews.products import product_stats
+from kingavis.reviews.public import rating_summary
 from kingavis.reviews.publication import rejection_label
 
 PER_PAGE = 25
@@ -107,12 +108,8 @@ def _page(shop: Shop, status: int = 200) -> Response:
             per_page=PER_PAGE,
             error_out=False,
         )
-    # The header counts what the public sees of the shop: its published shop reviews.
-    stats = db.session.execute(
-        select(func.count(Review.id), func.avg(Review.rating)).where(
-            Review.shop_id == shop.id, Review.product_id.is_(None),
-            Review.status == ReviewState.PUBLISHED.value)
-    ).one()
+    # The header counts what the public sees: published reviews only, the one average.
+    summary = rating_summary(shop.id)
     feed = feed_version(shop)
     shown = [r.id for r in pagination.items] if pagination is not None else []
     response = make_response(render_template(
@@ -121,8 +118,8 @@ def _page(shop: Shop, status: int = 200) -> Response:
         form=form,
         params=params,
         pagination=pagination,
-        total=stats[0],
-        average=float(stats[1]) if stats[1] is not None else None,
+        total=summary.count,
+        average=summary.average,
         show=Display(shop),
         platform_labels=PLATFORM_LABELS,
         callback_labels=CALLBACK_LABELS,

@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
-from babel.dates import format_datetime as babel_format_datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, ngettext
 from flask_login import current_user
@@ -22,6 +21,7 @@ from werkzeug.wrappers import Response
 from admin import blueprint
 from admin.access import shop_view
 from admin.forms_settings import ActionForm, ApplyForm, RuleForm, SettingsForm
+from kingavis import formatting
 from kingavis.models import InvitationRule, Shop
 from kingavis.shops import rules
 
@@ -34,8 +34,7 @@ def timezone_names() -> list[str]:
 def format_due(shop: Shop, value: datetime | None) -> str:
     if value is None:
         return "—"
-    return babel_format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=ZoneInfo(shop.timezone),
-                                 locale=str(get_locale() or "fr"))
+    return formatting.moment(value, str(get_locale() or "fr"), shop.timezone)
 
 
 def _rule_or_404(shop: Shop, rule_id: int) -> InvitationRule:

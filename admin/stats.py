@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import Response, render_template
-from flask_babel import format_decimal, gettext
+from flask_babel import format_decimal, get_locale, gettext
 
 from admin import blueprint, formatting
 from admin.access import shop_view
 from kingavis.models import Shop
 from kingavis.review_requests import stats as funnel_stats
+from kingavis.reviews.public import rating_summary
 
 PLATFORM_LABELS = {"kingavis": "King-Avis", "google": "Google", "trustpilot": "Trustpilot"}
 
@@ -45,6 +46,7 @@ def stats(shop: Shop) -> str:
         platform_label=platform_label,
         percent=percent,
         rating=rating,
+        published=rating_summary(shop.id),
     )
 
 
@@ -52,7 +54,9 @@ def stats(shop: Shop) -> str:
 @shop_view
 def stats_csv(shop: Shop) -> Response:
     result = funnel_stats.funnel(shop)
-    body = funnel_stats.funnel_csv(result)
+    lang = str(get_locale() or "fr")
+    # UTF-8 with a byte order mark: spreadsheets then read the accents right.
+    body = "\ufeff" + funnel_stats.funnel_csv(result, lang)
     filename = f"kingavis-funnel-{result.since.isoformat()}-{result.until.isoformat()}.csv"
     return Response(
         body.encode("utf-8"),

@@ -41,6 +41,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     register_blueprints(app)
     register_security_headers(app)
     register_errorhandlers(app)
+    register_formatting(app)
     register_commands(app)
     return app
 
@@ -258,6 +259,14 @@ def _favicon() -> Any:
 
 
 
+def register_formatting(app: Flask) -> None:
+    """Dates and numbers worded in one place (kingavis.formatting), for every template."""
+    from kingavis import formatting
+
+    app.jinja_env.filters["elide"] = formatting.elide
+    app.jinja_env.globals.update(fmt=formatting)
+
+
 def register_security_headers(app: Flask) -> None:
     """Headers on every response: no MIME sniffing, HSTS when the public URL is https, and on
     HTML pages a Content-Security-Policy (pages may set a stricter one of their own), a
@@ -294,18 +303,20 @@ def register_errorhandlers(app: Flask) -> None:
 
     outages.register(app)
 
+    from kingavis.errors import http_error_page
+
     def handle_http(error: HTTPException) -> Any:
-        # Machine-facing paths get RFC 9457 problems; pages keep Flask's HTML.
+        # Machine-facing paths get RFC 9457 problems; pages get the product's own page.
         from flask import request
 
-        if request.path.startswith(("/webhooks/", "/healthz", "/api/")):
+        if request.path.startswith(("/webhooks/", "/healthz", "/api/", "/widget.js")):
             response = problem(error.code or 500, error.description or "")
             # A 405 says what is allowed (RFC 9110 15.5.6), as werkzeug's own answer does.
             allowed = getattr(error, "valid_methods", None)
             if error.code == 405 and allowed:
                 response.headers["Allow"] = ", ".join(allowed)
             return response
-        return error
+        return http_error_page(error)
 
     app.register_error_handler(HTTPException, handle_http)
 

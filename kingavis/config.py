@@ -169,6 +169,9 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "REDIS_URL": redis_url,
         "MAIL_URL": mail_url,
         "MAIL_FROM": env.get("MAIL_FROM") or "no-reply@localhost",
+        # The operator's address the charter gives for questions (docs/report-a-review.md).
+        "KINGAVIS_CONTACT_EMAIL": env.get("KINGAVIS_CONTACT_EMAIL") or env.get("MAIL_FROM")
+        or "no-reply@localhost",
         "KINGAVIS_BASE_URL": base_url,
         # Bounces, complaints and DKIM (docs/deliverability.md).
         "KINGAVIS_BOUNCE_DOMAIN": bounce_domain,

@@ -227,6 +227,8 @@ class EmailDesign(db.Model):
     intro: Mapped[str | None] = mapped_column(Text, nullable=True)
     logo_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     brand_colour: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    # The shop's own site (https), linked from the public review page with the logo.
+    shop_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     shop: Mapped[Shop] = relationship(back_populates="email_designs")
@@ -527,6 +529,11 @@ class Review(db.Model):
     )
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The state the author withdrew it from: a restore within RESTORE_DAYS returns it there
+    # (None once restored, erased, or withdrawn for another reason).
+    withdrawn_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # When the author of a rejected review sent a corrected comment (allowed once).
+    resubmitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The merchant's one public reply, editable.
     reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     reply_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -610,6 +617,10 @@ class ReviewReport(db.Model):
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(Text)
+    # A reader's report from the public page: a code of the published rejection reasons and the
+    # address the operator answers (None for a merchant's report).
+    reason_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reporter_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     reported_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )

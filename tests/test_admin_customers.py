@@ -73,7 +73,7 @@ def test_erasure_asks_for_confirmation_then_erases_and_audits(client, shop) -> N
     done = client.post(f"/admin/shops/{shop.key}/customers/erase",
                        data={"email": EMAIL, "confirm": "yes"}, follow_redirects=True)
     text = page_text(done)
-    assert "Données du client effacées : 3 commande(s), 2 demande(s) annulée(s), 1 avis retiré(s)." in text
+    assert "Données du client effacées : 3 commandes effacées, 2 demandes d'avis annulées, 1 avis retiré." in text
     (entry,) = [e for e in audit_entries(shop) if e.action == "customer.erase"]
     assert entry.details["email_hash"] == customer_key(shop.id, EMAIL)
     assert entry.details["source"] == "back_office"

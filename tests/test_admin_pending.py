@@ -22,6 +22,7 @@ from requests_helpers import (
     set_due,
 )
 
+from kingavis import formatting
 from kingavis.delivery.dispatcher import claim
 from kingavis.extensions import db
 from kingavis.models import utcnow
@@ -72,7 +73,7 @@ def test_list_shows_each_scheduled_request_with_its_order(client, shop) -> None:
     assert row_ids(response.get_data(as_text=True)) == [a, b]
     assert "ABC-1" in page and "zoe@example.com" in page and "Zoë Martin" in page
     assert "Livré" in page  # the status that triggered it, and the current one
-    due = request_row(a).due_at.astimezone(rr.ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y %H:%M")
+    due = formatting.moment(request_row(a).due_at, "fr", "Europe/Paris")  # 7 déc. 2026, 09:00
     assert due in page  # due time in the shop's time zone
     assert "Europe/Paris" in page
     assert "2 demandes programmées correspondent." in page
@@ -165,7 +166,7 @@ def test_row_actions_apply_at_once(client, shop) -> None:
     assert decisions(a)[-1].actor == "marchand@example.com"
 
     response = act(client, shop, action="send_now", scope="one", ids=str(b))
-    assert "1 demande sera envoyée au prochain passage de l'envoi." in flashes(response)
+    assert "1 demande sera envoyée dans la minute (l'envoi passe chaque minute)." in flashes(response)
     row = request_row(b)
     assert row.state == "scheduled" and row.next_attempt_at == row.due_at <= utcnow()
 

@@ -65,7 +65,7 @@ def test_lists_reviews_newest_first_with_rating_comment_order_and_date(client, s
     assert "REF-1" in body and "REF-2" in body
     order_id = db.session.execute(select(Review.order_id).where(Review.id == new)).scalar_one()
     assert f'href="/admin/shops/{shop.key}/orders/{order_id}"' in page
-    assert re.search(r"\d\d/\d\d/20\d\d \d\d:\d\d", body)
+    assert re.search(r"\d{1,2} [a-zéû]+\.? 20\d\d, \d\d:\d\d", body)  # 7 déc. 2026, 09:30
 
 
 def test_filter_by_rating(client, shop) -> None:

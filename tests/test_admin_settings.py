@@ -422,9 +422,9 @@ def preview_rows(response, table: str) -> list[tuple[int, list[str]]]:
 
 
 def paris(value: datetime) -> str:
-    from zoneinfo import ZoneInfo
+    from kingavis import formatting
 
-    return value.astimezone(ZoneInfo(PARIS)).strftime("%d/%m/%Y %H:%M")
+    return formatting.moment(value, "fr", PARIS)
 
 
 def test_editing_the_active_rule_asks_to_apply_with_a_preview(client, shop) -> None:

@@ -12,7 +12,6 @@ from requests_helpers import event, login, merchant, request_row, scheduled, set
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.models import Order, utcnow
-from kingavis.review_requests import actions as rr
 
 
 def text(response) -> str:
@@ -109,7 +108,7 @@ def test_timeline_shows_merchant_decisions_with_who(client, shop) -> None:
 
     entries = items(client.get(timeline_url(shop, request_row(request_id).order_id)))
 
-    assert "par marchand@example.com — reportée de 4 jour(s) par le marchand" in entries[-2]
+    assert "par marchand@example.com — reportée de 4 jours par le marchand" in entries[-2]
     assert "Annulée par le marchand" in entries[-1]
     assert "n'est jamais reprogrammée" in entries[-1]
 
@@ -166,6 +165,8 @@ def test_due_time_is_shown_in_the_shop_time_zone(app) -> None:
     due = utcnow().replace(microsecond=0) + timedelta(days=3)
     set_due(request_id, due)
     page = text(client.get(timeline_url(shop, request_row(request_id).order_id)))
-    local = due.astimezone(rr.ZoneInfo("Pacific/Auckland")).strftime("%d/%m/%Y %H:%M")
+    from kingavis import formatting
+
+    local = formatting.moment(due, "fr", "Pacific/Auckland")
     assert f"Envoi prévu le {local}" in page
     assert "Pacific/Auckland" in page

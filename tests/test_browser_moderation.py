@@ -93,11 +93,12 @@ def test_customer_withdraws_their_review_from_the_link(app, live_server, page) -
     page.goto(f"/r/{token}")
     expect(page.locator("#review-text")).to_have_text("Très déçu par le service.")
     no_sideways_scroll(page)
-    page.get_by_role("button", name="Retirer mon avis").click()
+    page.get_by_role("link", name="Retirer mon avis").click()
+    page.get_by_role("button", name="Oui, retirer mon avis").click()
     expect(page.locator("h1")).to_have_text("Votre avis est retiré")
     no_sideways_scroll(page)
     assert fresh(review_id).status == "withdrawn"
 
     page.goto(f"/r/{token}")
     expect(page.locator("h1")).to_have_text("Votre avis est retiré")
-    expect(page.get_by_role("button", name="Retirer mon avis")).to_have_count(0)
+    expect(page.get_by_role("link", name="Retirer mon avis")).to_have_count(0)

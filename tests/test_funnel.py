@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from delivery_helpers import request_row, schedule
 from factories import make_shop
 from flask import Flask, g
@@ -140,7 +141,8 @@ def test_dashboard_shows_the_funnel_totals(dataset: Shop, client: Any) -> None:
     assert 'id="funnel-opened">5 <span class="muted">(100,0\u00a0%)' in page
     assert 'id="funnel-clicked">4 <span class="muted">(80,0\u00a0%)' in page
     assert 'id="funnel-reviewed">3 <span class="muted">(60,0\u00a0%)' in page
-    assert 'id="funnel-rating">4,0 / 5<' in page
+    # The average is the public page's: every published review, the 13-week-old one too.
+    assert 'id="funnel-rating">3,3 / 5<' in page
     assert f'href="/admin/shops/{dataset.key}/stats"' in page
 
 
@@ -150,20 +152,23 @@ def test_csv_export(dataset: Shop, client: Any) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"].startswith('attachment; filename="kingavis-funnel-')
-    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8"))))
-    assert rows[0] == list(stats.CSV_COLUMNS)
-    this_week = stats.iso_week(utcnow().date())
+    # French (the merchant's language): what French Excel opens as it is.
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == list(stats.CSV_HEADERS["fr"])
+    monday = utcnow().date() - timedelta(days=utcnow().date().weekday())
+    this_week = "semaine du " + format_date(monday, "medium", locale="fr")
     body = {(r[0], r[2]): r for r in rows[1:]}
     assert len(rows) == 1 + 12 + 3
-    assert body[(this_week, "all")][3:] == ["5", "4", "4", "3", "2", "4.50", "1", "0"]
-    assert body[(this_week, "google")][3:] == ["1", "1", "1", "1", "0", "", "0", "0"]
+    assert body[(this_week, "Toutes")][3:] == ["5", "4", "4", "3", "2", "4,5", "1", "0"]
+    assert body[(this_week, "Google")][3:] == ["1", "1", "1", "1", "0", "", "0", "0"]
 
 
 def test_csv_export_escapes_formulas(dataset: Shop, client: Any) -> None:
     _request(dataset, "99", platform="=HYPERLINK(\"http://evil\")")
     _login(client, dataset)
-    text = client.get(f"/admin/shops/{dataset.key}/stats.csv").data.decode("utf-8")
-    rows = list(csv.reader(io.StringIO(text)))
+    text = client.get(f"/admin/shops/{dataset.key}/stats.csv").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert any(r[2] == "'=HYPERLINK(\"http://evil\")" for r in rows)
     assert not any(cell.startswith(("=", "+", "@")) for r in rows for cell in r)
 

@@ -39,7 +39,7 @@ def test_the_review_link_shows_the_review_and_a_withdraw_button(app: Flask, clie
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert "Colis &lt;abîmé&gt;" in body
-    assert f'action="/r/{token}/withdraw"' in body and "Retirer mon avis" in body
+    assert f'href="/r/{token}/withdraw"' in body and "Retirer mon avis" in body
     assert "Votre avis est publié" in text(page)
 
 

@@ -63,6 +63,7 @@ def test_allowed_moves() -> None:
             assert transition_allowed(current, target) == (target in {
                 ReviewState.PENDING: {"published", "rejected", "withdrawn"},
                 ReviewState.PUBLISHED: {"rejected", "withdrawn"},
-                ReviewState.REJECTED: {"published", "withdrawn"},
-                ReviewState.WITHDRAWN: set(),
+                ReviewState.REJECTED: {"published", "pending", "withdrawn"},
+                # Only back to the state the author withdrew it from (change_review_state).
+                ReviewState.WITHDRAWN: {"published", "pending", "rejected"},
             }[current])

@@ -149,7 +149,8 @@ def test_second_submission_is_409_and_changes_nothing(client, sent: ReviewReques
         ({"rating": "4.5"}, "rating", "La note doit être comprise entre 1 et 5."),
         ({"rating": "five"}, "rating", "La note doit être comprise entre 1 et 5."),
         ({"rating": "3", "comment": "x" * (MAX_COMMENT_CHARS + 1)}, "comment",
-         f"Votre commentaire dépasse {MAX_COMMENT_CHARS} caractères ({MAX_COMMENT_CHARS + 1} actuellement)."),
+         # French writes 5 000 (Babel's narrow no-break space): kingavis.formatting.
+         "Votre commentaire dépasse 5\u202f000 caractères (5\u202f001 actuellement)."),
     ],
 )
 def test_invalid_input_is_422_with_the_message_by_the_field(client, sent: ReviewRequest,

@@ -90,7 +90,7 @@ def test_postpone_moves_due_time_and_next_attempt(app) -> None:
     # An overdue request is postponed from now, not into the past.
     moved = request_row(overdue).due_at
     assert abs(moved - (now + timedelta(days=3))) < timedelta(seconds=1)
-    assert describe_note(decisions(a)[-1]) == "reportée de 3 jour(s) par le marchand"
+    assert describe_note(decisions(a)[-1]) == "reportée de 3 jours par le marchand"
     assert audit_entries(shop)[-1].details["days"] == 3
 
 

@@ -24,7 +24,7 @@ CATALOG_DIR = ROOT / "kingavis" / "translations" / "en" / "LC_MESSAGES"
 PO_PATH = CATALOG_DIR / "messages.po"
 MO_PATH = CATALOG_DIR / "messages.mo"
 # Keep in step with the Makefile's `translations` target.
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2), "plural": (1, 2)}
 IGNORED_DIRS = {"tests", "bench", "docs", "migrations", "instance"}
 
 # A %-format placeholder as Python (and Jinja2's newstyle gettext) reads it, "%%" included.

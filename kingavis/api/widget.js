@@ -45,16 +45,20 @@
       count: function (n, text) { return n ? text + " avis" : "Pas encore d'avis"; },
       stars: function (r) { return r + (r > 1 ? " étoiles" : " étoile") + " sur 5"; },
       anonymous: "Client vérifié",
+      // Experience first, then publication: the order of the public page.
       dates: function (published, experience) {
-        return "Publié le " + published + (experience ? " · expérience du " + experience : "");
+        return (experience ? "Expérience du " + experience + " · " : "") + "Publié le " + published;
       },
-      reply: function (shop) { return "Réponse de " + shop; },
+      // "Réponse d'Épicerie Zoë": French elides "de" before a vowel (kingavis/formatting.py).
+      reply: function (shop) {
+        return "Réponse " + (/^[aeiouyàâäéèêëîïôöùûüœæ]/i.test(shop) ? "d'" : "de ") + shop;
+      },
       latest: "Derniers avis",
       verified: "Avis vérifiés par King-Avis",
       charter: "comment nous les vérifions"
     },
     en: {
-      locale: "en-GB",
+      locale: "en-US",
       label: function (name, avg, n) {
         return n ? name + ": average rating " + avg + " out of 5, " + n + " verified review" +
           (n > 1 ? "s" : "") : name + ": no verified reviews yet";
@@ -64,7 +68,7 @@
       stars: function (r) { return r + (r > 1 ? " stars" : " star") + " out of 5"; },
       anonymous: "Verified customer",
       dates: function (published, experience) {
-        return "Published " + published + (experience ? " · experience on " + experience : "");
+        return (experience ? "Experience of " + experience + " · " : "") + "Published on " + published;
       },
       reply: function (shop) { return "Reply from " + shop; },
       latest: "Latest reviews",
@@ -124,7 +128,8 @@
   function day(value, t) {
     if (!value) return "";
     var date = new Date(value.length === 10 ? value + "T12:00:00Z" : value);
-    return new Intl.DateTimeFormat(t.locale, {day: "numeric", month: "long", year: "numeric",
+    // The medium date of every page (kingavis/formatting.py): 7 déc. 2026, Dec 7, 2026.
+    return new Intl.DateTimeFormat(t.locale, {day: "numeric", month: "short", year: "numeric",
       timeZone: value.length === 10 ? "UTC" : undefined}).format(date);
   }
 

@@ -67,12 +67,15 @@ class Design:
     intro: str | None = None
     logo_url: str | None = None
     brand_colour: str | None = None
+    # The shop's own site: the public review page's logo links to it, with a "back to the
+    # shop" link (docs/report-a-review.md). Not used in the email itself.
+    shop_url: str | None = None
 
     def is_default(self) -> bool:
         return all(getattr(self, name) is None for name in FIELDS)
 
 
-FIELDS = ("sender_name", "subject", "intro", "logo_url", "brand_colour")
+FIELDS = ("sender_name", "subject", "intro", "logo_url", "brand_colour", "shop_url")
 
 
 class PlaceholderError(ValueError):

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 blueprint = Blueprint("pages", __name__)
 
-from kingavis.pages import public, questionnaire, views  # noqa: E402,F401
+from kingavis.pages import author, home, public, public_review, questionnaire, sample, views  # noqa: E402,F401

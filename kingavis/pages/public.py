@@ -18,10 +18,11 @@ import secrets
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from babel.dates import format_date
-from babel.numbers import format_decimal
 from flask import Response, current_app, make_response, request
 
+from kingavis import formatting
+from kingavis.api.badge import _STARS as STARS
+from kingavis.api.badge import GOLD, GREY, STAR_GAP, STAR_SIZE, filled_width
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.pages import blueprint
@@ -37,6 +38,7 @@ from kingavis.reviews.public import (
     SORTS,
     Listing,
     ListingError,
+    contact_email,
     list_published,
     parse_listing,
     public_url,
@@ -73,7 +75,7 @@ def _respond(template: str, status: int, lang: str, **context: Any) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; "
+        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' https:; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     )
     return response
@@ -84,13 +86,22 @@ def _not_found(lang: str) -> Response:
 
 
 def _date(value: Any, lang: str, zone: str | None = None) -> str:
-    if value is None:
-        return ""
-    if zone is not None and hasattr(value, "astimezone"):
-        from zoneinfo import ZoneInfo
+    return formatting.day(value, lang, zone)
 
-        value = value.astimezone(ZoneInfo(zone))
-    return format_date(value, format="long", locale=lang)
+
+def star_row(value: float, size: int = 20) -> dict[str, Any]:
+    """Five stars filled to ``value`` (3.6: three stars and 60 % of the fourth), drawn as the
+    badge draws them (kingavis.api.badge), ``size`` pixels high: the geometry the template's
+    ``star_row`` macro draws. Decorative: the number is always written beside them."""
+    scale = size / STAR_SIZE
+    return {"width": round((5 * STAR_SIZE + 4 * STAR_GAP) * scale, 2), "height": size,
+            "fill": round(filled_width(value) * scale, 2), "scale": round(scale, 4),
+            "path": STARS, "gold": GOLD, "grey": GREY}
+
+
+def _bad_parameters(errors: dict[str, str], t: dict[str, str]) -> dict[str, str]:
+    """Each bad parameter with the page's own words (the listing's messages are English)."""
+    return {name: t.get(f"bad_{name}", t["bad_other"]) for name in errors}
 
 
 def _url(slug: str, lang: str, explicit_lang: bool, *, product_id: str | None = None,
@@ -172,12 +183,20 @@ def _reviews_page(shop: Shop, lang: str, product: ProductInfo | None) -> Respons
     try:
         listing = parse_listing(request.args, allow_per_page=False)
     except ListingError as exc:
-        return _respond("public/bad_request.html", 400, lang, t=t, errors=exc.errors,
+        return _respond("public/bad_request.html", 400, lang, t=t,
+                        errors=_bad_parameters(exc.errors, t),
                         back=_url(shop.slug, lang, explicit_lang, product_id=product_id))
     summary = rating_summary(shop.id, product_id)
     page = list_published(shop, listing, product_id)
     if listing.page > page.pages:
-        return _not_found(lang)
+        # The shop exists: say that this page of it does not, and where its reviews are.
+        words = t["past_end_one"] if page.pages == 1 else t["past_end_many"]
+        return _respond("public/past_end.html", 404, lang, t=t, shop=shop,
+                        text=formatting.elide(words.format(shop=shop.name, pages=page.pages),
+                                              shop.name, lang),
+                        first=_url(shop.slug, lang, explicit_lang),
+                        last=_url(shop.slug, lang, explicit_lang, page=page.pages)
+                        if page.pages > 1 else None)
 
     base = current_app.config["KINGAVIS_BASE_URL"]
     filtered = listing.rating is not None or listing.sort != "recent"
@@ -196,7 +215,7 @@ def _reviews_page(shop: Shop, lang: str, product: ProductInfo | None) -> Respons
         return _url(shop.slug, lang, explicit_lang, product_id=product_id, **params)
 
     def number(value: float) -> str:
-        return format_decimal(value, format="0.0", locale=lang)
+        return formatting.one_decimal(value, lang)
 
     reviews = [
         {
@@ -242,7 +261,39 @@ def _reviews_page(shop: Shop, lang: str, product: ProductInfo | None) -> Respons
         other_lang="en" if lang == "fr" else "fr",
         other_lang_url=_url(shop.slug, "en" if lang == "fr" else "fr", True, product_id=product_id,
                             rating=listing.rating, sort=listing.sort, page=listing.page),
+        star_row=star_row, description=_description(shop, summary, t, lang),
+        review_url=lambda review_id: review_link(shop, review_id, lang, explicit_lang),
+        report_url=lambda review_id: review_link(shop, review_id, lang, explicit_lang, "/signaler"),
+        brand=shop_brand(shop, lang),
     )
+
+
+def _description(shop: Shop, summary: Any, t: dict[str, str], lang: str) -> str:
+    """The page's meta description (and Open Graph description)."""
+    if not summary.count:
+        text = t["description_zero"].format(shop=shop.name)
+    else:
+        count = (t["count_one"] if summary.count == 1
+                 else t["count"].format(count=formatting.number(summary.count, lang)))
+        text = t["description"].format(shop=shop.name, count=count,
+                                       average=formatting.one_decimal(summary.average, lang))
+    return formatting.elide(text, shop.name, lang)
+
+
+def review_link(shop: Shop, review_id: int, lang: str, explicit_lang: bool, suffix: str = "") -> str:
+    """The permalink of one published review (``/avis/<slug>/<id>``), or with ``suffix`` one of
+    its pages (``/signaler``, the report form)."""
+    url = f"/avis/{shop.slug}/{review_id}{suffix}"
+    return f"{url}?lang={lang}" if explicit_lang or lang != "fr" else url
+
+
+def shop_brand(shop: Shop, lang: str) -> dict[str, str | None]:
+    """The logo and the shop's own site, as the merchant set them in their email design (the
+    design of the page's language, else of the other one)."""
+    designs = sorted(shop.email_designs, key=lambda d: d.language != lang)
+    logo = next((d.logo_url for d in designs if d.logo_url), None)
+    site = next((d.shop_url for d in designs if d.shop_url), None)
+    return {"logo": logo, "site": site}
 
 
 def _charter_url(shop: Shop, lang: str, explicit_lang: bool) -> str:
@@ -268,7 +319,7 @@ def charter(slug: str) -> Response:
         noindex=False,
         rejection_reasons=rejection_reasons(lang),
         retention_months=shop.retention_months,
-        contact=current_app.config.get("MAIL_FROM") or "no-reply@localhost",
+        contact=contact_email(),
         public_url=public_url(shop),
         review_link_days=shop.review_link_days,
         other_lang="en" if lang == "fr" else "fr",

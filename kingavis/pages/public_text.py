@@ -55,6 +55,26 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "product_back": "Tous les avis sur {shop}",
         "product_see": "Voir le produit",
         "filtered": "{count} avis avec {stars}",
+        "bad_page": "le numéro de page doit être un nombre entier, à partir de 1",
+        "bad_rating": "la note doit être un nombre entier de 1 à 5",
+        "bad_sort": "le tri doit être l'un de ceux proposés sur la page",
+        "bad_other": "valeur incorrecte",
+        "past_end_title": "Cette page d'avis n'existe pas",
+        "past_end_one": "Les avis de {shop} tiennent sur une seule page.",
+        "past_end_many": "Les avis de {shop} tiennent sur {pages} pages.",
+        "first_page": "Voir la première page",
+        "last_page": "Voir la dernière page",
+        "zero": "0 avis",
+        "none_yet": "Aucun avis publié pour l'instant. Les avis sont laissés par les clients après une commande réelle, par un lien personnel.",
+        "see_charter": "Comment les avis sont collectés et vérifiés{nb}: la charte",
+        "description": "Avis clients vérifiés de {shop}{nb}: note moyenne {average} sur 5, {count}.",
+        "description_zero": "Avis clients vérifiés de {shop}, collectés par King-Avis après chaque commande.",
+        "permalink": "Lien vers cet avis",
+        "report_link": "Signaler cet avis",
+        "all_reviews": "Tous les avis de {shop}",
+        "review_title": "Avis de {author} sur {shop}",
+        "back_to_shop": "Aller sur le site de {shop}",
+        "logo_alt": "Logo de {shop}",
     },
     "en": {
         "title": "Customer reviews of {shop}",
@@ -101,6 +121,26 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "product_back": "All reviews of {shop}",
         "product_see": "See the product",
         "filtered": "{count} reviews with {stars}",
+        "bad_page": "the page number must be a whole number from 1",
+        "bad_rating": "the rating must be a whole number from 1 to 5",
+        "bad_sort": "the order must be one of those the page offers",
+        "bad_other": "incorrect value",
+        "past_end_title": "This page of reviews does not exist",
+        "past_end_one": "The reviews of {shop} fit on a single page.",
+        "past_end_many": "The reviews of {shop} fit on {pages} pages.",
+        "first_page": "See the first page",
+        "last_page": "See the last page",
+        "zero": "0 reviews",
+        "none_yet": "No review published yet. Reviews are left by customers after a real order, through a personal link.",
+        "see_charter": "How reviews are collected and verified: the charter",
+        "description": "Verified customer reviews of {shop}: average rating {average} out of 5, {count}.",
+        "description_zero": "Verified customer reviews of {shop}, collected by King-Avis after each order.",
+        "permalink": "Link to this review",
+        "report_link": "Report this review",
+        "all_reviews": "All reviews of {shop}",
+        "review_title": "Review by {author} of {shop}",
+        "back_to_shop": "Go to the {shop} site",
+        "logo_alt": "{shop} logo",
     },
 }
 for _words in PAGE_TEXT.values():
@@ -171,19 +211,22 @@ CHARTER_TEXT: dict[str, dict[str, str]] = {
         ),
         "report_h": "Signaler un avis",
         "report": (
-            "La boutique peut signaler un avis depuis son espace, en donnant un motif{nb}; tout lecteur"
-            " peut le signaler en écrivant à {contact} avec l'adresse de l'avis. L'avis signalé"
-            " reste publié jusqu'à la décision du modérateur, prise pour l'un des motifs ci-dessus."
+            "Tout lecteur peut signaler un avis avec le lien «{nb}Signaler cet avis{nb}» placé sous"
+            " chacun, en choisissant l'un des motifs ci-dessus et en laissant son adresse pour la"
+            " réponse{nb}; la boutique peut aussi le signaler depuis son espace. L'avis signalé reste"
+            " publié jusqu'à la décision du modérateur de King-Avis."
         ),
         "rights_h": "Les droits de l'auteur",
         "rights": (
             "L'auteur peut retirer son avis à tout moment depuis le lien personnel reçu par e-mail{nb};"
-            " un avis retiré quitte la page, les moyennes et l'API dans la minute. La boutique peut"
+            " un avis retiré quitte la page, les moyennes et l'API dans la minute, et son auteur peut"
+            " le rétablir depuis le même lien pendant 30{nb}jours. La boutique peut"
             " publier une réponse à un avis{nb}; l'auteur en est prévenu par e-mail. L'auteur peut"
             " aussi demander à la boutique l'accès à ses données ou leur effacement{nb}; l'effacement"
             " retire son avis."
         ),
         "back": "Revenir aux avis de {shop}",
+        "contact": "Pour toute question sur ces avis, écrivez à {contact}.",
     },
     "en": {
         "title": "Review charter — {shop}",
@@ -241,19 +284,22 @@ CHARTER_TEXT: dict[str, dict[str, str]] = {
         ),
         "report_h": "Reporting a review",
         "report": (
-            "The shop can report a review from its back-office, giving a reason; any reader can"
-            " report one by writing to {contact} with the review's address. A reported review stays"
-            " published until the moderator decides, for one of the reasons above."
+            "Any reader can report a review with the \u201cReport this review\u201d link under each"
+            " one, choosing one of the reasons above and leaving their address for the answer; the"
+            " shop can also report it from its back-office. A reported review stays published until"
+            " the King-Avis moderator decides."
         ),
         "rights_h": "The author's rights",
         "rights": (
             "The author can withdraw their review at any time from the personal link in their"
-            " email; a withdrawn review leaves the page, the averages and the API within a minute."
+            " email; a withdrawn review leaves the page, the averages and the API within a minute,"
+            " and its author can restore it from the same link for 30 days."
             " The shop may publish a reply to a review; the author is emailed when it does. The"
             " author can also ask the shop for access to their data or for its erasure; erasure"
             " withdraws the review."
         ),
         "back": "Back to {shop}'s reviews",
+        "contact": "For any question about these reviews, write to {contact}.",
     },
 }
 for _words in CHARTER_TEXT.values():

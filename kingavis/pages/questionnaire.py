@@ -20,17 +20,18 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from flask import Response, redirect, request
 
+from kingavis import formatting
 from kingavis.csp import csp_nonce
 from kingavis.delivery.callbacks import notify_review_created
 from kingavis.delivery.mail import choose_language
 from kingavis.extensions import csrf, db
 from kingavis.models import Review, ReviewRequest
 from kingavis.pages import blueprint
+from kingavis.pages.author_text import AUTHOR_TEXT, author_context
 from kingavis.pages.views import _not_found, _page, by_token
 from kingavis.private_urls import keep_private
 from kingavis.review_requests.tracking import count_click, third_party_redirect
 from kingavis.reviews import questionnaire as service
-from kingavis.reviews.actions import ActionError, withdraw_by_author
 from kingavis.reviews.questionnaire import LinkState, ReviewError
 
 PLATFORM_NAMES = {"google": "Google", "trustpilot": "Trustpilot"}
@@ -165,6 +166,11 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+# The author's pages after a review (withdraw, restore, correct): kingavis.pages.author.
+for _code, _words in AUTHOR_TEXT.items():
+    TEXT[_code].update(_words)
+
+
 def _lang(review_request: ReviewRequest) -> str:
     lang = choose_language(review_request.order.customer_locale, review_request.shop.language)
     return lang if lang in TEXT else "fr"
@@ -234,15 +240,17 @@ def _message(review_request: ReviewRequest, state: LinkState, status: int, **ext
 
 
 def _thanks(review_request: ReviewRequest, review: Review, status: int = 200, *,
-            again: bool = False) -> Response:
+            again: bool = False, **extra: Any) -> Response:
     from kingavis.reviews.public import public_url
     from kingavis.reviews.publication import rejection_label
 
     lang = _lang(review_request)
     reason = rejection_label(review.rejection_reason, lang) if review.rejection_reason else ""
+    zone = review_request.shop.timezone
+    extra.update(author_context(review, lambda d: _date(d, lang, zone)))
     return _render("pages/review_thanks.html", review_request, status, review=review, again=again,
                    public_url=public_url(review_request.shop), rejection=reason,
-                   product_reviews=service.product_reviews_of(review_request))
+                   product_reviews=service.product_reviews_of(review_request), **extra)
 
 
 def _refusal(review_request: ReviewRequest, state: LinkState) -> Response:
@@ -319,7 +327,8 @@ def _field_errors(lang: str, errors: dict[str, str], comment: str,
             if key not in t:
                 key = f"error_{name}_{code}"
         n = len(text.replace("\r\n", "\n"))
-        worded[field] = t[key].format(max=service.MAX_COMMENT_CHARS, n=n)
+        worded[field] = t[key].format(max=formatting.number(service.MAX_COMMENT_CHARS, lang),
+                                       n=formatting.number(n, lang))
     return worded
 
 
@@ -361,19 +370,6 @@ def not_received(review_request: ReviewRequest) -> Response:
     assert review_request is not None
     return _questionnaire(review_request, LinkState.POSTPONED, just_postponed=True,
                           due=_date(due, lang, review_request.shop.timezone))
-
-
-@blueprint.post("/r/<token>/withdraw")
-@csrf.exempt
-@by_token
-def withdraw(review_request: ReviewRequest) -> Response:
-    """The author withdraws their review (CONTRACT 7). Idempotent: a second POST shows the
-    same page, 200, and changes nothing. The token is the secret, as for the other forms."""
-    try:
-        review = withdraw_by_author(review_request)
-    except ActionError:
-        return _render("pages/review_withdrawn.html", review_request, 409, withdrawn=False)
-    return _render("pages/review_withdrawn.html", review_request, withdrawn=True, review=review)
 
 
 @blueprint.route("/r/<token>/share", methods=["POST"])

@@ -60,14 +60,23 @@ def _not_found() -> Response:
     return _page("pages/not_found.html", 404, lang=lang)
 
 
+# The preview pages of a test email's links, by view name (kingavis.pages.sample registers
+# them); "*" answers every other page of such a link.
+SAMPLE_PAGES: dict[str, Callable[[str], Response]] = {}
+
+
 def by_token(view: Callable[[ReviewRequest], Response]) -> Callable[[str], Response]:
-    """A page of the customer's link: ``view`` gets the request its token names; an unknown
-    or malformed token gets the not-found page."""
+    """A page of the customer's link: ``view`` gets the request its token names; a test email's
+    token gets its preview page (nothing stored); an unknown or malformed token gets the
+    not-found page."""
 
     @functools.wraps(view)
     def page(token: str) -> Response:
         review_request = _find(token)
         if review_request is None:
+            sample = SAMPLE_PAGES.get(view.__name__) or SAMPLE_PAGES.get("*")
+            if sample is not None and token.startswith("essai-"):
+                return sample(token)
             return _not_found()
         return view(review_request)
 

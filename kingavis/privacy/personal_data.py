@@ -181,11 +181,12 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         **{c: "exported" for c in (
             "product_id", "product_name", "product_sku", "product_gtin", "product_mpn",
             "product_brand", "product_url", "product_image_url")},
+        "withdrawn_from": "erased", "resubmitted_at": "exported",
     },
     # The shop's own email texts: merchant content, never a customer's.
     "email_designs": {c: "none" for c in (
         "id", "shop_id", "language", "sender_name", "subject", "intro", "logo_url",
-        "brand_colour", "updated_at")},
+        "brand_colour", "updated_at", "shop_url")},
     # Emails to a review's author and callback events: the address is read from the order when
     # sending, never stored here; a mail server's reply may quote it.
     "outgoing_messages": {
@@ -193,10 +194,12 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
                                "next_attempt_at", "attempts", "created_at", "sent_at")},
         "last_error": "erased",
     },
-    # A merchant's report of a review: its reason is the merchant's words about the review.
+    # A report of a review (a merchant's, or a reader's from the public page): its text is
+    # someone's words about the review; a reader's address is theirs, not the customer's.
     "review_reports": {
         **{c: "none" for c in ("id", "review_id", "shop_id", "reported_by_id", "created_at",
-                               "resolved_at", "resolution", "resolved_by_id")},
+                               "resolved_at", "resolution", "resolved_by_id", "reason_code",
+                               "reporter_email")},
         "reason": "erased",
     },
     "user_shops": {"user_id": "none", "shop_id": "none"},
@@ -358,7 +361,10 @@ def _erase(shop: Shop, email: str, source: str, webhook_id: str | None, user: Us
             db.session.rollback()
             return replay
     key = customer_key(shop.id, email)
-    actor = user.email if user is not None else "system"
+    # Who did it, in the audit log and on the order timelines: the account, the command line,
+    # or the shop's module (the webhook: King-Avis acting on the shop's request).
+    audit_actor: audit.Actor = user if user is not None else (audit.CLI if source == "cli" else None)
+    actor = audit.actor_name(audit_actor)
     counts = _erase_orders(shop, customer_order_ids(shop, email), now=now, actor=actor,
                            retention=False, extra_terms=[email])
     # The unsubscription is remembered by its hash only.
@@ -378,7 +384,7 @@ def _erase(shop: Shop, email: str, source: str, webhook_id: str | None, user: Us
         body = {"webhook_id": webhook_id, **body}
     db.session.add(Erasure(shop_id=shop.id, webhook_id=webhook_id, source=source,
                            email_hash=key, response=body, created_at=now))
-    audit.record(user, "customer.erase", shop=shop, target_type="customer",
+    audit.record(audit_actor, "customer.erase", shop=shop, target_type="customer",
                  details={"email_hash": key, "source": source, **counts.as_dict()})
     db.session.commit()
     log.info("customer data erased", extra={"fields": {"shop": shop.key, "source": source,
@@ -546,6 +552,7 @@ def _erase_orders(shop: Shop, order_ids: Sequence[int], *, now: datetime, actor:
             ):
                 counts.reviews_withdrawn += 1
             review.comment = None
+            review.withdrawn_from = None  # nothing left to restore
             review.reply_text = None
             review.author_display = None
         review.callback_last_error = None
@@ -755,7 +762,8 @@ def _export_review(review: Review) -> dict[str, Any]:
 def record_export(shop: Shop, email: str, *, user: User | None, source: str) -> None:
     """The audit entry of an export (the address's hash, never the address). Commits."""
     key = customer_key(shop.id, validate_email(email))
-    audit.record(user, "customer.export", shop=shop, target_type="customer",
+    actor: audit.Actor = user if user is not None else (audit.CLI if source == "cli" else None)
+    audit.record(actor, "customer.export", shop=shop, target_type="customer",
                  details={"email_hash": key, "source": source})
     db.session.commit()
 

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, ngettext
 
 log = logging.getLogger("kingavis.review_requests.notes")
 
@@ -60,8 +60,11 @@ class NoteCode(enum.StrEnum):
     REVIEW_PENDING = "review_pending"
     REVIEW_REJECTED = "review_rejected"
     REVIEW_WITHDRAWN = "review_withdrawn"
+    REVIEW_RESTORED = "review_restored"
+    REVIEW_RESUBMITTED = "review_resubmitted"
     # A merchant's report and reply, and an operator's decision to keep a reported review.
     REVIEW_REPORTED = "review_reported"
+    REVIEW_REPORTED_BY_READER = "review_reported_by_reader"
     REVIEW_REPORT_DISMISSED = "review_report_dismissed"
     REVIEW_REPLY_PUBLISHED = "review_reply_published"
     REVIEW_REPLY_UPDATED = "review_reply_updated"
@@ -101,15 +104,20 @@ MESSAGES: dict[str, Any] = {
     NoteCode.POSTPONED_EMAIL_WITHDRAWN: lazy_gettext(
         "avis laissé\u00a0: le nouvel envoi prévu est retiré"),
     NoteCode.NOT_RECEIVED_YET: lazy_gettext(
-        "commande pas encore reçue\u00a0: email renvoyé dans %(days)s jours"),
+        "commande pas encore reçue\u00a0: email renvoyé dans %(days)s"),
     NoteCode.SEND_NOW_BY_MERCHANT: lazy_gettext("envoi immédiat demandé par le marchand"),
-    NoteCode.POSTPONED_BY_MERCHANT: lazy_gettext("reportée de %(days)s jour(s) par le marchand"),
+    NoteCode.POSTPONED_BY_MERCHANT: lazy_gettext("reportée de %(days)s par le marchand"),
     NoteCode.RULE_APPLIED: lazy_gettext("règle appliquée"),
     NoteCode.REVIEW_PUBLISHED: lazy_gettext("avis publié (%(rating)s/5)"),
     NoteCode.REVIEW_PENDING: lazy_gettext("avis (%(rating)s/5) en attente de modération"),
     NoteCode.REVIEW_REJECTED: lazy_gettext("avis refusé : %(reason)s"),
     NoteCode.REVIEW_WITHDRAWN: lazy_gettext("avis retiré : %(reason)s"),
+    NoteCode.REVIEW_RESTORED: lazy_gettext("avis rétabli par son auteur (%(rating)s/5)"),
+    NoteCode.REVIEW_RESUBMITTED: lazy_gettext(
+        "avis corrigé par son auteur après refus, en attente de modération"),
     NoteCode.REVIEW_REPORTED: lazy_gettext("avis signalé par le marchand : %(report)s"),
+    NoteCode.REVIEW_REPORTED_BY_READER: lazy_gettext(
+        "avis signalé depuis la page publique : %(reason)s"),
     NoteCode.REVIEW_REPORT_DISMISSED: lazy_gettext(
         "signalement examiné par la modération : l'avis reste publié"),
     NoteCode.REVIEW_REPLY_PUBLISHED: lazy_gettext("réponse du marchand publiée"),
@@ -155,6 +163,9 @@ class HasNote(Protocol):
 
 
 def _value(name: str, value: Any) -> str:
+    if name == "days" and isinstance(value, int) and not isinstance(value, bool):
+        # "1 jour", "3 jours": the language's plural forms (docs/averages.md, formatting).
+        return ngettext("%(num)d jour", "%(num)d jours", value)
     labels = VALUE_LABELS.get(name)
     if labels is not None and isinstance(value, str) and value in labels:
         return str(labels[value])

@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+from babel.numbers import format_decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from kingavis.extensions import db
-from kingavis.models import Review, ReviewRequest, Shop, utcnow
+from kingavis.models import Review, ReviewRequest, ReviewState, Shop, utcnow
+from kingavis.reviews.public import average_rating
 
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 104
@@ -32,6 +35,20 @@ CSV_COLUMNS = (
     "week", "week_start", "platform", "scheduled", "sent", "opened", "clicked", "reviewed",
     "average_rating", "reminders_sent", "product_reviews",
 )
+# The export in the reader's language: what a spreadsheet of that language opens as it is
+# (French Excel wants ";" between cells, a decimal comma and a UTF-8 byte order mark).
+CSV_HEADERS = {
+    "fr": ("Semaine", "Début de semaine", "Plateforme", "Programmées", "Envoyées", "Ouvertes",
+           "Cliquées", "Avis laissés", "Note moyenne (avis publiés)", "Relances",
+           "Avis produits"),
+    "en": ("Week", "Week start", "Platform", "Scheduled", "Sent", "Opened", "Clicked",
+           "Reviews left", "Average rating (published reviews)", "Reminders",
+           "Product reviews"),
+}
+CSV_WORDS = {"fr": {"all": "Toutes", "other": "Autre site", "week": "semaine du {date}"},
+             "en": {"all": "All", "other": "Other site", "week": "week of {date}"}}
+CSV_DELIMITER = {"fr": ";", "en": ","}
+PLATFORM_NAMES = {KINGAVIS: "King-Avis", "google": "Google", "trustpilot": "Trustpilot"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -48,13 +65,16 @@ class FunnelRow:
     clicked: int = 0
     reviewed: int = 0
     reminders_sent: int = 0
+    # The published reviews among ``reviewed`` and the sum of their ratings: the average counts
+    # only what the public page counts (kingavis.reviews.public.average_rating).
+    published: int = 0
     rating_sum: int = 0
     # Product reviews given with those requests' shop reviews (docs/product-reviews.md).
     product_reviews: int = 0
 
     @property
     def average_rating(self) -> float | None:
-        return round(self.rating_sum / self.reviewed, 2) if self.reviewed else None
+        return average_rating(self.rating_sum, self.published)
 
     def rate(self, step: str, of: str = "sent") -> float | None:
         """``step`` as a percentage of ``of`` (None when ``of`` is 0)."""
@@ -63,7 +83,7 @@ class FunnelRow:
 
     def add(self, other: FunnelRow) -> None:
         for name in ("scheduled", "sent", "opened", "clicked", "reviewed", "reminders_sent",
-                     "rating_sum", "product_reviews"):
+                     "published", "rating_sum", "product_reviews"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -109,6 +129,7 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
             select(func.count(products.id))
             .where(products.review_request_id == ReviewRequest.id, products.product_id.is_not(None))
             .scalar_subquery(),
+            Review.status,
         )
         .outerjoin(Review, (Review.review_request_id == ReviewRequest.id)
                    & Review.product_id.is_(None))
@@ -118,7 +139,8 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
     mondays = [first_monday + timedelta(weeks=i) for i in range(weeks)]
     week_rows = {m: FunnelRow(iso_week(m), m, None) for m in mondays}
     cells: dict[tuple[date, str], FunnelRow] = {}
-    for created_at, platform, sent_at, opened_at, clicked_at, reminder_at, rating, rated in rows:
+    for (created_at, platform, sent_at, opened_at, clicked_at, reminder_at, rating, rated,
+         status) in rows:
         monday = _monday(created_at.astimezone(zone).date())
         if monday not in week_rows:  # created "in the future" (clock skew): not shown
             continue
@@ -135,6 +157,8 @@ def funnel(shop: Shop, *, weeks: int = DEFAULT_WEEKS, now: datetime | None = Non
         cell.product_reviews += rated or 0
         if steps["reviewed"]:
             cell.reviewed += 1
+        if steps["reviewed"] and status == ReviewState.PUBLISHED.value:
+            cell.published += 1
             cell.rating_sum += int(rating)
 
     result = Funnel(shop_id=shop.id, since=first_monday, until=mondays[-1] + timedelta(days=6))
@@ -189,9 +213,10 @@ def safe_cell(value: object) -> str:
     return text
 
 
-def csv_rows(result: Funnel) -> Iterable[list[str]]:
-    """Header, then one line per week and platform ("all" first), newest week first."""
-    yield list(CSV_COLUMNS)
+def csv_rows(result: Funnel, lang: str = "en") -> Iterable[list[str]]:
+    """Header, then one line per week and platform (all first), newest week first, in ``lang``."""
+    lang = lang if lang in CSV_HEADERS else "en"
+    yield list(CSV_HEADERS[lang])
     by_week: dict[date, list[FunnelRow]] = {}
     for cell in result.by_week_platform:
         assert cell.week_start is not None
@@ -199,21 +224,28 @@ def csv_rows(result: Funnel) -> Iterable[list[str]]:
     for week in result.weeks:
         assert week.week_start is not None
         for row in [week, *by_week.get(week.week_start, [])]:
-            yield [safe_cell(v) for v in _csv_values(row)]
+            yield [safe_cell(v) for v in _csv_values(row, lang)]
 
 
-def _csv_values(row: FunnelRow) -> list[object]:
+def _csv_values(row: FunnelRow, lang: str) -> list[object]:
+    words = CSV_WORDS[lang]
     average = row.average_rating
+    platform = words["all"] if row.platform is None else (
+        words["other"] if row.platform == "other" else PLATFORM_NAMES.get(row.platform, row.platform))
     return [
-        row.week, row.week_start.isoformat() if row.week_start else "",
-        row.platform or "all", row.scheduled, row.sent, row.opened, row.clicked, row.reviewed,
-        f"{average:.2f}" if average is not None else "", row.reminders_sent, row.product_reviews,
+        words["week"].format(date=format_date(row.week_start, "medium", locale=lang))
+        if row.week_start else "",
+        row.week_start.isoformat() if row.week_start else "",
+        platform, row.scheduled, row.sent, row.opened, row.clicked, row.reviewed,
+        format_decimal(average, format="0.0", locale=lang) if average is not None else "",
+        row.reminders_sent, row.product_reviews,
     ]
 
 
-def funnel_csv(result: Funnel) -> str:
-    """The funnel as CSV text (UTF-8 when encoded, comma-separated, CRLF line ends)."""
+def funnel_csv(result: Funnel, lang: str = "en") -> str:
+    """The funnel as CSV text in ``lang``: French uses ";" and a decimal comma (and the caller
+    adds a UTF-8 byte order mark), English "," and a decimal point; CRLF line ends."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerows(csv_rows(result))
+    writer = csv.writer(out, delimiter=CSV_DELIMITER.get(lang, ","))
+    writer.writerows(csv_rows(result, lang))
     return out.getvalue()

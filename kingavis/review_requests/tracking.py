@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
 from kingavis.private_urls import keep_private
+from kingavis.shops.sample_links import read_sample_token
 
 blueprint = Blueprint("tracking", __name__)
 
@@ -114,6 +115,8 @@ def count_click(review_request: ReviewRequest, user_agent: str | None, method: s
 @blueprint.get("/o/<token>.gif")
 def open_pixel(token: str) -> Response:
     review_request = _find(token)
+    if review_request is None and read_sample_token(token) is not None:
+        return Response(_GIF, mimetype="image/gif")  # a test email: nothing to count
     if review_request is None:
         db.session.rollback()
         abort(404)
@@ -133,6 +136,9 @@ def click(token: str) -> Response:
     if target not in ("review", "unsubscribe"):
         abort(404)
     review_request = _find(token)
+    if review_request is None and read_sample_token(token) is not None:
+        # A test email's link: on to its preview page, nothing counted.
+        return _redirect(f"{_base()}/{'u' if target == 'unsubscribe' else 'r'}/{token}")
     if review_request is None:
         db.session.rollback()
         abort(404)

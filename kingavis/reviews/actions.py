@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +26,8 @@ from kingavis.reviews.publication import (
     CALLBACK_REPLIED,
     EMAIL_REPLY,
     REJECTION_REASONS,
+    RESTORE_DAYS,
     WITHDRAWN_BY_AUTHOR,
-    ReviewTransitionError,
     change_review_state,
     queue_author_email,
     queue_callback,
@@ -42,6 +42,8 @@ MAX_REPORT_CHARS = 1000
 # The timeline's actor for an operator's decision (the audit log keeps which operator).
 MODERATION = "moderation"
 CUSTOMER = "customer"
+# The timeline's actor for a report made from the public page (the address stays on the report).
+READER = "reader"
 UPHELD, DISMISSED = "upheld", "dismissed"
 
 
@@ -116,6 +118,9 @@ class QueueItem:
     since: datetime  # submission (pending) or report time
     report_reason: str | None = None
     product_name: str | None = None  # a product review's product (docs/product-reviews.md)
+    # A reader's report from the public page: its reason code and the address to answer.
+    report_code: str | None = None
+    reporter_email: str | None = None
 
 
 def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
@@ -130,7 +135,8 @@ def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     ).all()
     reports = db.session.execute(
         select(Review.id, Shop.name, Review.rating, Review.comment, Review.created_at,
-               ReviewReport.created_at, ReviewReport.reason, Review.product_name)
+               ReviewReport.created_at, ReviewReport.reason, ReviewReport.reason_code,
+               ReviewReport.reporter_email, Review.product_name)
         .join(Review, Review.id == ReviewReport.review_id)
         .join(Shop, Shop.id == Review.shop_id)
         .where(ReviewReport.resolved_at.is_(None), Review.status == ReviewState.PUBLISHED.value)
@@ -139,7 +145,8 @@ def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     ).all()
     items = [QueueItem("pending", r[0], r[1], r[2], r[3], r[4], r[4], product_name=r[5])
              for r in pending]
-    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6], product_name=r[7])
+    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+                        product_name=r[9])
               for r in reports]
     items.sort(key=lambda item: (item.since, item.review_id))
     return items[:limit], len(pending) + len(reports)
@@ -308,33 +315,151 @@ def reply_to_review(shop: Shop, review_id: int, user: User, text: object, *,
 # --- The author: withdrawal ------------------------------------------------------------------
 
 
+def _request_reviews(request: ReviewRequest) -> list[Review]:
+    """Every review left through this request's link (the order's review and any product
+    reviews), each re-read under a row lock: the order's review first, then the products' in
+    the order they were given."""
+    ids = db.session.execute(
+        select(Review.id).where(Review.review_request_id == request.id)
+        .order_by(Review.product_id.is_not(None), Review.id)
+    ).scalars().all()
+    return [review for review in (_locked_review(i) for i in ids) if review is not None]
+
+
 def withdraw_by_author(request: ReviewRequest, *, now: datetime | None = None) -> Review:
-    """The author takes their review off the public page, the API and the averages, with the
-    product reviews given in the same questionnaire: every review of the request goes
-    (docs/product-reviews.md). Returns the shop review.
+    """The author takes their reviews off the public page, the API and the averages: every
+    review of the request (the order's and its products', docs/product-reviews.md) together.
 
     Idempotent: a withdrawn review stays as it is (no second timeline row, no second event).
-    The text stays stored (erasure is a separate step). Commits; ActionError("no_review")."""
+    The text stays stored for RESTORE_DAYS (``restore_by_author``; erasure is a separate step).
+    Returns the request's first review, the order's. Commits; ActionError("no_review")."""
     now = now or utcnow()
     try:
-        review_ids = list(db.session.execute(
-            select(Review.id).where(Review.review_request_id == request.id)
-            .order_by(Review.product_id.is_not(None), Review.id)
-        ).scalars())
-        reviews = [r for r in (_locked_review(i) for i in review_ids) if r is not None]
+        reviews = _request_reviews(request)
         if not reviews:
             raise ActionError("no_review", "there is no review to withdraw")
         for review in reviews:
-            try:
-                change_review_state(review, ReviewState.WITHDRAWN, actor=CUSTOMER,
-                                    reason=WITHDRAWN_BY_AUTHOR, now=now)
-            except ReviewTransitionError:  # cannot happen: every state may be withdrawn
-                raise ActionError("state", "this review cannot be withdrawn") from None
+            change_review_state(review, ReviewState.WITHDRAWN, actor=CUSTOMER,
+                                reason=WITHDRAWN_BY_AUTHOR, now=now)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     return reviews[0]
+
+
+def restore_deadline(review: Review) -> datetime | None:
+    """Until when the author may restore ``review``: RESTORE_DAYS after their withdrawal; None
+    when it cannot be restored (not withdrawn by its author, or erased)."""
+    if review.status != ReviewState.WITHDRAWN.value or not review.withdrawn_from \
+            or review.withdrawn_at is None:
+        return None
+    return review.withdrawn_at + timedelta(days=RESTORE_DAYS)
+
+
+def can_restore(review: Review, now: datetime | None = None) -> bool:
+    """Whether the author may still restore ``review`` (see ``restore_deadline``)."""
+    deadline = restore_deadline(review)
+    return deadline is not None and (now or utcnow()) < deadline
+
+
+def restore_by_author(request: ReviewRequest, *, now: datetime | None = None) -> Review:
+    """The author brings back what they withdrew, within RESTORE_DAYS: every review of the
+    request returns to the state it had (published, pending moderation or rejected).
+
+    Idempotent: reviews no longer withdrawn are left as they are. Commits; ActionError
+    ("no_review") when there is none, ("state") when the time has passed or the review was
+    withdrawn for another reason (erasure: its text is gone)."""
+    now = now or utcnow()
+    try:
+        reviews = _request_reviews(request)
+        if not reviews:
+            raise ActionError("no_review", "there is no review to restore")
+        withdrawn = [r for r in reviews if r.status == ReviewState.WITHDRAWN.value]
+        if any(not can_restore(r, now) for r in withdrawn):
+            raise ActionError("state", "this review can no longer be restored")
+        for review in withdrawn:
+            assert review.withdrawn_from is not None
+            change_review_state(review, ReviewState(review.withdrawn_from), actor=CUSTOMER,
+                                note_code=NoteCode.REVIEW_RESTORED, now=now)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return reviews[0]
+
+
+def resubmit_by_author(request: ReviewRequest, comment: object, *,
+                       now: datetime | None = None) -> Review:
+    """The author of a rejected review sends a corrected comment, once: the review goes back to
+    moderation (``pending``) whatever the comment holds, since an operator refused it before.
+    Commits; ActionError("invalid") for an empty or too long comment, ("state") when the
+    request's review is not rejected or was already corrected once."""
+    from kingavis.reviews.questionnaire import MAX_COMMENT_CHARS
+
+    body = clean_text(comment, MAX_COMMENT_CHARS)
+    now = now or utcnow()
+    try:
+        rejected = [r for r in _request_reviews(request) if r.status == ReviewState.REJECTED.value]
+        if not rejected:
+            raise ActionError("state", "no rejected review to correct")
+        review = rejected[0]
+        if review.resubmitted_at is not None:
+            raise ActionError("state", "this review was already corrected once")
+        review.comment = body
+        review.resubmitted_at = now
+        change_review_state(review, ReviewState.PENDING, actor=CUSTOMER,
+                            note_code=NoteCode.REVIEW_RESUBMITTED, now=now)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return review
+
+
+def report_by_reader(review_id: int, reason_code: object, email: object, text: object, *,
+                     now: datetime | None = None) -> ReviewReport | None:
+    """Anyone reports a published review from the public page: a reason of the published list,
+    an address for the operator's answer and a short text. The review stays published until an
+    operator decides, as for a merchant's report. Returns None when a report already awaits a
+    decision (the reader's is not needed). Commits; ActionError("invalid", field) for bad input
+    (field: reason, email or text), ("state") when the review is not published."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if reason_code not in REJECTION_REASONS:
+        raise ActionError("invalid", "reason")
+    if not isinstance(email, str) or len(email) > 320:
+        raise ActionError("invalid", "email")
+    try:
+        address = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ActionError("invalid", "email") from None
+    try:
+        body = clean_text(text, MAX_REPORT_CHARS, minimum=MIN_REPORT_CHARS)
+    except ActionError:
+        raise ActionError("invalid", "text") from None
+    now = now or utcnow()
+    try:
+        locked = _locked_review(review_id)
+        if locked is None or locked.status != ReviewState.PUBLISHED.value:
+            raise ActionError("state", "only a published review can be reported")
+        if open_report(locked.id) is not None:
+            db.session.rollback()
+            return None
+        report = ReviewReport(review_id=locked.id, shop_id=locked.shop_id, reason=body,
+                              reason_code=str(reason_code), reporter_email=address,
+                              created_at=now)
+        db.session.add(report)
+        timeline_note(locked, NoteCode.REVIEW_REPORTED_BY_READER,
+                      {"rating": locked.rating, "reason": reason_code}, actor=READER, now=now)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    except BaseException:
+        db.session.rollback()
+        raise
+    return report
 
 
 def reviews_with_reports(shop: Shop, review_ids: list[int]) -> set[int]:

@@ -74,6 +74,17 @@ def _is_contact_data(text: str) -> bool:
     )
 
 
+def contact_email() -> str | None:
+    """The operator's address for the charter: KINGAVIS_CONTACT_EMAIL (MAIL_FROM by default);
+    None while it is a localhost address, which nobody could write to (the charter then gives
+    only the report link, and the operators' back-office says so)."""
+    address = str(current_app.config.get("KINGAVIS_CONTACT_EMAIL") or "")
+    domain = address.rpartition("@")[2].lower()
+    if not domain or domain == "localhost" or domain.endswith(".localhost"):
+        return None
+    return address
+
+
 def author_display(first_name: str | None, last_name: str | None) -> str:
     """How a review's author is shown publicly (CONTRACT 7): the first name and the initial of
     the last name ("Zoë Ł."), never the whole last name and never the email address. With no
@@ -257,12 +268,19 @@ def rating_summary(shop_id: int, product_id: str | None = None) -> RatingSummary
         if rating in distribution:
             distribution[rating] += n
     count = sum(distribution.values())
-    if not count:
-        return RatingSummary(average=None, count=0, distribution=distribution)
     total = sum(star * n for star, n in distribution.items())
-    # Round half up to one decimal (4.25 → 4.3), as people read averages.
-    average = float((Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), ROUND_HALF_UP))
-    return RatingSummary(average=average, count=count, distribution=distribution)
+    return RatingSummary(average=average_rating(total, count), count=count,
+                         distribution=distribution)
+
+
+def average_rating(total: int, count: int) -> float | None:
+    """The one definition of an average rating, used by every page, the API, the badge and the
+    statistics: the sum of the ratings of **published** reviews over their number (callers pass
+    only those), rounded half up to one decimal (4.25 → 4.3) as people read averages; None when
+    there is none. Pending, rejected and withdrawn reviews never count (docs/averages.md)."""
+    if not count:
+        return None
+    return float((Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 _ORDER = {
@@ -307,3 +325,26 @@ def list_published(shop: Shop, listing: Listing, product_id: str | None = None) 
         for row in rows
     ]
     return ReviewPage(reviews=reviews, total=total, listing=listing)
+
+
+def published_review(shop: Shop, review_id: int) -> PublicReview | None:
+    """One published review of ``shop`` as anyone may see it (its permalink), or None."""
+    row = db.session.execute(
+        select(Review.id, Review.rating, Review.comment, Review.published_at, Review.created_at,
+               Review.reply_text, Review.author_display,
+               Review.reply_published_at, Order.customer_first_name, Order.customer_last_name,
+               Order.placed_at, ReviewRequest.triggered_at)
+        .join(Order, Order.id == Review.order_id)
+        .join(ReviewRequest, ReviewRequest.id == Review.review_request_id)
+        .where(_published(shop.id), Review.id == review_id)
+    ).first()
+    if row is None:
+        return None
+    return PublicReview(
+        id=row.id, rating=row.rating, comment=row.comment,
+        author=kept_or_made_author(row.author_display, row.customer_first_name,
+                                   row.customer_last_name),
+        experience_date=experience_date(row.placed_at, row.triggered_at, shop.timezone),
+        published_at=row.published_at or row.created_at,
+        reply_text=row.reply_text, reply_published_at=row.reply_published_at,
+    )

@@ -68,14 +68,18 @@ EMAIL_REJECTED = "rejected"
 EMAIL_REPLY = "reply"
 
 # Which state a review may move to from which: the author may withdraw at any time before
-# withdrawal; an operator publishes or rejects a pending review and may reject a published one
-# after a report; a withdrawn review is final (its text may be gone).
+# withdrawal and restore within RESTORE_DAYS (back to the state it had); an operator publishes or
+# rejects a pending review and may reject a published one after a report; the author of a
+# rejected review may send a corrected comment once (back to moderation). A review withdrawn
+# for another reason (erasure) is final: its text is gone (``withdrawn_from`` is None).
 ALLOWED: dict[ReviewState, frozenset[ReviewState]] = {
     ReviewState.PENDING: frozenset({ReviewState.PUBLISHED, ReviewState.REJECTED, ReviewState.WITHDRAWN}),
     ReviewState.PUBLISHED: frozenset({ReviewState.REJECTED, ReviewState.WITHDRAWN}),
-    ReviewState.REJECTED: frozenset({ReviewState.PUBLISHED, ReviewState.WITHDRAWN}),
-    ReviewState.WITHDRAWN: frozenset(),
+    ReviewState.REJECTED: frozenset({ReviewState.PUBLISHED, ReviewState.PENDING, ReviewState.WITHDRAWN}),
+    ReviewState.WITHDRAWN: frozenset({ReviewState.PUBLISHED, ReviewState.PENDING, ReviewState.REJECTED}),
 }
+# How long the author may restore a withdrawn review from their link (docs/withdrawal.md).
+RESTORE_DAYS = 30
 
 _NOTES = {
     ReviewState.PENDING: NoteCode.REVIEW_PENDING,
@@ -102,6 +106,7 @@ def change_review_state(
     actor: str,
     reason: str | None = None,
     note_args: Mapping[str, Any] | None = None,
+    note_code: NoteCode | None = None,
     now: datetime | None = None,
     notify_author: bool = False,
 ) -> bool:
@@ -124,18 +129,25 @@ def change_review_state(
         return False
     if not transition_allowed(current, target):
         raise ReviewTransitionError(f"a {current.value} review cannot become {target.value}")
+    if current == ReviewState.WITHDRAWN and review.withdrawn_from != target.value:
+        # Only the author's restore leaves withdrawal, and only back to the state it had.
+        raise ReviewTransitionError(f"this withdrawn review cannot become {target.value}")
     review.status = target.value
     if target == ReviewState.PUBLISHED and review.published_at is None:
         review.published_at = now
     if target == ReviewState.WITHDRAWN:
         review.withdrawn_at = now
+        review.withdrawn_from = current.value if reason == WITHDRAWN_BY_AUTHOR else None
+    elif current == ReviewState.WITHDRAWN:
+        review.withdrawn_at = None
+        review.withdrawn_from = None
     if target == ReviewState.REJECTED:
-        review.rejection_reason = reason
+        review.rejection_reason = reason or review.rejection_reason
     elif target == ReviewState.PUBLISHED:
         review.rejection_reason = None
     args: dict[str, Any] = {"rating": review.rating, "reason": reason or ""}
     args.update(note_args or {})
-    timeline_note(review, _NOTES[target], args, actor=actor, now=now)
+    timeline_note(review, note_code or _NOTES[target], args, actor=actor, now=now)
     if target == ReviewState.PUBLISHED:
         queue_callback(review, CALLBACK_PUBLISHED, now=now)
     elif target == ReviewState.WITHDRAWN:

@@ -49,8 +49,9 @@ from kingavis.delivery.errors import MailError, UnsafeHeaderError
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
 from kingavis.mail_headers import CONTROL, ENCODED, header_text_problem
-from kingavis.models import EmailDesign, Order, ReviewRequest, Shop, User, new_token
+from kingavis.models import EmailDesign, Order, ReviewRequest, Shop, User
 from kingavis.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from kingavis.shops.sample_links import sample_token
 
 log = logging.getLogger("kingavis.shops.email_design")
 
@@ -92,6 +93,7 @@ class DesignInput:
     intro: str = ""
     logo_url: str = ""
     brand_colour: str = ""
+    shop_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def editor_values(shop: Shop, language: str) -> DesignInput:
         intro=design.intro or DEFAULT_INTROS[language],
         logo_url=design.logo_url or "",
         brand_colour=design.brand_colour or DEFAULT_COLOUR,
+        shop_url=design.shop_url or "",
     )
 
 
@@ -261,6 +264,10 @@ def validate(language: str, data: DesignInput) -> Design:
         _add(errors, "brand_colour", gettext(
             "La couleur doit s'écrire #rrggbb, par exemple %(example)s.", example=DEFAULT_COLOUR))
 
+    site = (data.shop_url or "").strip() or None
+    if site is not None and (message := shop_url_error(site)):
+        _add(errors, "shop_url", message)
+
     if errors:
         raise DesignError(errors)
     return Design(
@@ -269,7 +276,15 @@ def validate(language: str, data: DesignInput) -> Design:
         intro=None if not intro or intro == DEFAULT_INTROS[language] else intro,
         logo_url=logo,
         brand_colour=None if colour == DEFAULT_COLOUR else colour,
+        shop_url=site,
     )
+
+
+def shop_url_error(url: str) -> str | None:
+    """Why the shop's site address is refused, or None: an https address like the logo's."""
+    if logo_url_error(url) is None:
+        return None
+    return gettext("L'adresse de la boutique doit être une adresse https:// valable, sans espace.")
 
 
 def logo_url_error(url: str) -> str | None:
@@ -425,7 +440,7 @@ def send_test_email(shop: Shop, user: User, language: str, *, reminder: bool = F
     error: str | None = None
     try:
         message = _build(shop, language, None, reminder=reminder, email=user.email,
-                         token=new_token())
+                         token=sample_token(shop.id, language))
         with open_transport(current_app.config["MAIL_URL"]) as transport:
             transport.send(message)
     except (MailError, OSError, ValueError) as exc:
