@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import exists, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import exists, literal_column, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from kingavis.delivery import service
 from kingavis.delivery.errors import PermanentMailError, TransientMailError, UncertainDeliveryError
@@ -34,6 +34,7 @@ from kingavis.emails import normalize_email
 from kingavis.extensions import db
 from kingavis.logging import mask_email
 from kingavis.models import (
+    Order,
     Reason,
     RequestState,
     Review,
@@ -115,6 +116,9 @@ class Kind:
     sent: Callable[[ReviewRequest, int, str | None, datetime], Outcome]
     failed: Callable[[ReviewRequest, int, str | None, datetime], Outcome]
     retry: Callable[[ReviewRequest, int, str | None, datetime], Outcome]
+    # ``sent`` for a row this transaction locked and found claimed (PostgreSQL): Core
+    # statements instead of the ORM's unit of work; None: ``sent`` is used.
+    sent_locked: Callable[[ReviewRequest, int, str | None, datetime], Outcome] | None = None
 
 
 def deliver(
@@ -123,11 +127,18 @@ def deliver(
 ) -> Outcome:
     """Send one claimed email (the invitation unless ``kind`` says otherwise) and record the
     outcome in its own commit."""
-    kind = kind or INVITATION
-    now = now or utcnow()
+    return _deliver(request_id, attempt, transport, now=now or utcnow(), kind=kind or INVITATION)
+
+
+def _deliver(
+    request_id: int, attempt: int, transport: Transport, *, now: datetime, kind: Kind,
+    batch: _Batch | None = None,
+) -> Outcome:
+    """``deliver``; ``batch`` (PostgreSQL): the batch's rows read beforehand, used when the
+    row lock finds them unchanged."""
     postgres = db.session.get_bind().dialect.name == "postgresql"
     try:
-        loaded = _load(request_id, lock=postgres)
+        loaded = batch.lock(request_id) if batch is not None else _load(request_id, lock=postgres)
         if loaded is None or not kind.claimed(loaded[0], attempt):
             db.session.rollback()
             return Outcome.STALE
@@ -190,10 +201,13 @@ def send_batch(kind: Kind, claims: Iterable[tuple[int, int]], *,
     claims = [(int(request_id), int(attempt)) for request_id, attempt in claims]
     outcomes: Counter[str] = Counter()
     done: set[int] = set()
+    batch = _Batch.read([c[0] for c in claims]) \
+        if claims and db.session.get_bind().dialect.name == "postgresql" else None
     try:
         with open_transport(current_app.config["MAIL_URL"]) as transport:
             for request_id, attempt in claims:
-                outcome = deliver(request_id, attempt, transport, now=now, kind=kind)
+                outcome = _deliver(request_id, attempt, transport, now=now or utcnow(), kind=kind,
+                                   batch=batch)
                 done.add(request_id)
                 outcomes[outcome.value] += 1
     except TransientMailError as exc:
@@ -206,7 +220,89 @@ def send_batch(kind: Kind, claims: Iterable[tuple[int, int]], *,
                               "error": service.mask_emails(str(exc))}},
         )
         return outcomes, False
+    finally:
+        if batch is not None:
+            batch.close()
     return outcomes, True
+
+
+class _Batch:
+    """A claimed batch's requests with their orders, shops and email designs, read in one
+    query (and one for the designs) before the first send (PostgreSQL; docs/performance.md).
+
+    Each message still locks its request row before its checks (``lock``: ``SELECT … FOR
+    UPDATE SKIP LOCKED``, one light statement) and reads with it the row versions (``xmin``)
+    of the request, its order and its shop and whether its address is unsubscribed now: when
+    the versions are those read with the batch, the objects read then are current and are
+    used; when anything changed since (a webhook, the merchant, another claim), the request
+    is read again in full as ``deliver`` does. The session keeps the objects across the
+    per-message commits for the time of the batch (``expire_on_commit`` off, restored by
+    ``close``). An email design edited during a batch applies from the next batch.
+    """
+
+    _VERSIONS = (
+        literal_column("review_requests.xmin::text"),
+        literal_column("orders.xmin::text"),
+        literal_column("shops.xmin::text"),
+    )
+
+    def __init__(self, rows: dict[int, tuple[ReviewRequest, tuple[str, str, str]]],
+                 expire_on_commit: bool) -> None:
+        self.rows = rows
+        self.expire_on_commit = expire_on_commit
+
+    @classmethod
+    def read(cls, ids: list[int]) -> _Batch:
+        session = db.session()
+        batch = cls({}, session.expire_on_commit)
+        session.expire_on_commit = False
+        try:
+            query = (
+                select(ReviewRequest, *cls._VERSIONS)
+                .join(Order, Order.id == ReviewRequest.order_id)
+                .join(Shop, Shop.id == ReviewRequest.shop_id)
+                .where(ReviewRequest.id.in_(ids))
+                .options(contains_eager(ReviewRequest.order), contains_eager(ReviewRequest.shop),
+                         selectinload(ReviewRequest.shop, Shop.email_designs))
+                .execution_options(populate_existing=True)
+            )
+            for request, *versions in db.session.execute(query):
+                batch.rows[request.id] = (request, (versions[0], versions[1], versions[2]))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            batch.close()
+            raise
+        return batch
+
+    def lock(self, request_id: int) -> tuple[ReviewRequest, bool] | None:
+        """Lock the request for its send; the request (current) and whether its recorded
+        address is unsubscribed, or None when another transaction holds it or it is gone."""
+        known = self.rows.get(request_id)
+        unsubscribed = (
+            exists()
+            .where(Unsubscription.shop_id == ReviewRequest.shop_id,
+                   Unsubscription.email_hash == ReviewRequest.customer_email_hash)
+            .label("unsubscribed")
+        )
+        row = db.session.execute(
+            select(*self._VERSIONS, unsubscribed)
+            .select_from(ReviewRequest)
+            .join(Order, Order.id == ReviewRequest.order_id)
+            .join(Shop, Shop.id == ReviewRequest.shop_id)
+            .where(ReviewRequest.id == request_id)
+            .with_for_update(skip_locked=True, of=ReviewRequest)
+        ).one_or_none()
+        if row is None:
+            return None
+        if known is None or tuple(row[:3]) != known[1]:
+            return _load(request_id, lock=True)  # changed since: read it all again, locked
+        return known[0], bool(row[3])
+
+    def close(self) -> None:
+        session = db.session()
+        session.expire_on_commit = self.expire_on_commit
+        session.expire_all()
 
 
 def _send_and_record(
@@ -241,7 +337,8 @@ def _send_and_record(
         )
         return _after_send(request_id, attempt, kind.retry, f"{type(exc).__name__}: {exc}", now,
                            held)
-    return _after_send(request_id, attempt, kind.sent, message_id, now, held)
+    sent = kind.sent_locked if held is not None and kind.sent_locked is not None else kind.sent
+    return _after_send(request_id, attempt, sent, message_id, now, held)
 
 
 def mailed_address(request: ReviewRequest) -> str:
@@ -383,6 +480,28 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
             and request.order.erased_at is None:
         # The one reminder, if the shop wants it: claimed by the dispatcher when due.
         request.reminder_due_at = now + timedelta(days=request.shop.reminder_days)
+    _log(request, "review request sent", attempt=attempt)
+    return Outcome.SENT
+
+
+def _sent_locked(request: ReviewRequest, attempt: int, message_id: str | None,
+                 now: datetime) -> Outcome:
+    """``_sent`` for a request whose row this transaction locked and found claimed with this
+    attempt (PostgreSQL): the same writes, as one statement (``lifecycle.transition_where``)."""
+    values: dict[str, Any] = {"sent_at": now, "message_id": message_id, "last_error": None,
+                              "next_attempt_at": None}
+    if request.shop.reminder_days and request.reminder_sent_at is None \
+            and request.order.erased_at is None:
+        values["reminder_due_at"] = now + timedelta(days=request.shop.reminder_days)
+    db.session.flush()  # what the checks changed (the address the request now belongs to)
+    changed = lifecycle.transition_where(
+        [request.id], RequestState.SENT, only_from=(RequestState.SENDING,),
+        where=[ReviewRequest.attempts == attempt], values=values, note_code=NoteCode.SENT,
+        note_args={"attempt": attempt}, actor=lifecycle.DISPATCHER, now=now,
+    )
+    if not changed:  # not as locked after all: the general path decides
+        fresh = db.session.get(ReviewRequest, request.id, populate_existing=True)
+        return Outcome.STALE if fresh is None else _sent(fresh, attempt, message_id, now)
     _log(request, "review request sent", attempt=attempt)
     return Outcome.SENT
 
@@ -581,6 +700,7 @@ INVITATION = Kind(
     name="invitation", what="message", reminder=False, claimed=_invitation_claimed,
     unsubscribed=_invitation_recipient, check=_check_before_send,
     hold_lease=_hold_invitation_lease, sent=_sent, failed=_failed, retry=_retry,
+    sent_locked=_sent_locked,
 )
 REMINDER = Kind(
     name="reminder", what="reminder", reminder=True, claimed=_reminder_claimed,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import Update, insert, literal, select, update
 
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, RequestState, ReviewRequest, utcnow
@@ -137,15 +137,21 @@ def transition_where(
     if not wanted:
         return []
     now = now or utcnow()
-    rows = db.session.execute(
+    changed = (
         update(ReviewRequest)
         .where(ReviewRequest.id.in_(wanted),
                ReviewRequest.state.in_([s.value for s in only_from]),
                *where)
         .values(state=state.value, reason=reason, updated_at=now, **dict(values or {}))
         .returning(ReviewRequest.id, ReviewRequest.due_at, *returning)
-        .execution_options(synchronize_session=False)
-    ).all()
+    )
+    if not callable(note_args) and db.session.get_bind().dialect.name == "postgresql":
+        # One round trip: the timeline rows are inserted by the same statement, from the rows
+        # the UPDATE changed (a data-modifying CTE; docs/performance.md).
+        return _transition_in_one_statement(changed, decision_row(
+            0, state.value, reason=reason, actor=actor, note=note, note_code=note_code,
+            note_args=note_args, now=now))
+    rows = db.session.execute(changed.execution_options(synchronize_session=False)).all()
     if rows:
         db.session.execute(insert(RequestDecision.__table__), [
             decision_row(
@@ -155,3 +161,20 @@ def transition_where(
             for row in rows
         ])
     return rows
+
+
+def _transition_in_one_statement(changed: Update, row: dict[str, Any]) -> list[Any]:
+    """``WITH changed AS (UPDATE … RETURNING …), noted AS (INSERT INTO request_decisions
+    SELECT … FROM changed) SELECT * FROM changed``: the rows ``changed`` and their timeline
+    rows (``row`` with each changed request's id and due date) in one statement (PostgreSQL)."""
+    table = RequestDecision.__table__
+    cte = changed.cte("changed")
+    constants = {k: v for k, v in row.items() if k not in ("review_request_id", "due_at")}
+    noted = insert(table).from_select(
+        ["review_request_id", "due_at", *constants],
+        select(cte.c.id, cte.c.due_at,
+               *(literal(v, type_=table.c[k].type) for k, v in constants.items())),
+    ).cte("noted")
+    return list(db.session.execute(
+        select(cte).add_cte(noted).execution_options(synchronize_session=False)
+    ).all())
