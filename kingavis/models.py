@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -250,7 +251,16 @@ class ShopStatus(db.Model):
 
 class Order(db.Model):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("shop_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "external_id"),
+        # The back-office's "reference or email contains" search (ILIKE '%…%'): trigram
+        # indexes on PostgreSQL (pg_trgm), plain ones on SQLite (docs/performance.md).
+        *(Index(f"ix_orders_{column}_trgm", column, postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"})
+          for column in ("reference", "customer_email")),
+        # A customer's orders by address, any case (erasure, export).
+        Index("ix_orders_shop_email_lower", "shop_id", func.lower(text("customer_email"))),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
