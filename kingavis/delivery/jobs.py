@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import exists, literal_column, select
+from sqlalchemy import bindparam, exists, literal_column, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from kingavis.delivery import service
@@ -279,20 +279,7 @@ class _Batch:
         """Lock the request for its send; the request (current) and whether its recorded
         address is unsubscribed, or None when another transaction holds it or it is gone."""
         known = self.rows.get(request_id)
-        unsubscribed = (
-            exists()
-            .where(Unsubscription.shop_id == ReviewRequest.shop_id,
-                   Unsubscription.email_hash == ReviewRequest.customer_email_hash)
-            .label("unsubscribed")
-        )
-        row = db.session.execute(
-            select(*self._VERSIONS, unsubscribed)
-            .select_from(ReviewRequest)
-            .join(Order, Order.id == ReviewRequest.order_id)
-            .join(Shop, Shop.id == ReviewRequest.shop_id)
-            .where(ReviewRequest.id == request_id)
-            .with_for_update(skip_locked=True, of=ReviewRequest)
-        ).one_or_none()
+        row = db.session.connection().execute(_BATCH_LOCK, {"request_id": request_id}).one_or_none()
         if row is None:
             return None
         if known is None or tuple(row[:3]) != known[1]:
@@ -303,6 +290,25 @@ class _Batch:
         session = db.session()
         session.expire_on_commit = self.expire_on_commit
         session.expire_all()
+
+
+# Built once (a statement built per message costs more than running it): the row versions of
+# a request, its order and its shop, and whether its recorded address is unsubscribed now,
+# the request's row locked.
+_BATCH_LOCK = (
+    select(
+        *_Batch._VERSIONS,
+        exists()
+        .where(Unsubscription.shop_id == ReviewRequest.shop_id,
+               Unsubscription.email_hash == ReviewRequest.customer_email_hash)
+        .label("unsubscribed"),
+    )
+    .select_from(ReviewRequest)
+    .join(Order, Order.id == ReviewRequest.order_id)
+    .join(Shop, Shop.id == ReviewRequest.shop_id)
+    .where(ReviewRequest.id == bindparam("request_id"))
+    .with_for_update(skip_locked=True, of=ReviewRequest)
+)
 
 
 def _send_and_record(

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, insert, or_, select, update
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, selectinload
 
 from kingavis.accounts import audit
 from kingavis.extensions import db
@@ -512,7 +512,9 @@ def history_query(shop: Shop, flt: HistoryFilter) -> Select[Any]:
 
 def search_orders(shop: Shop, q: str | None) -> Select[Any]:
     """The shop's orders, most recent first, optionally matching a reference or email."""
-    query = select(Order).where(Order.shop_id == shop.id)
+    # The list shows each order's request: loaded with the page in one more query, not one
+    # query per row (docs/performance.md).
+    query = select(Order).where(Order.shop_id == shop.id).options(selectinload(Order.review_request))
     if q and q.strip():
         query = query.where(_search(q))
     return query.order_by(Order.updated_at.desc(), Order.id.desc())
