@@ -448,6 +448,10 @@ class Review(db.Model):
     __table_args__ = (
         # The public page and API: a shop's published reviews, newest first.
         Index("ix_reviews_shop_status_published", "shop_id", "status", "published_at"),
+        # The rating summary (count by rating) and the pages sorted by rating, read from the
+        # index alone; the back-office's list, newest first (docs/performance.md).
+        Index("ix_reviews_shop_status_rating", "shop_id", "status", "rating", "published_at"),
+        Index("ix_reviews_shop_created", "shop_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -73,8 +73,8 @@ INSERT INTO review_requests (shop_id, order_id, state, reason, due_at, next_atte
                              customer_email_normalized, customer_email_hash, trigger_status_id,
                              trigger_status_name, triggered_at, attempts, sent_at, created_at,
                              updated_at)
-SELECT o.shop_id, o.id, st.state, st.reason, o.latest_changed_at + interval '10 days',
-       CASE WHEN st.state = 'scheduled' THEN o.latest_changed_at + interval '10 days' END,
+SELECT o.shop_id, o.id, st.state, st.reason, st.due_at,
+       CASE WHEN st.state = 'scheduled' THEN st.due_at END,
        't' || o.id || md5(random()::text), o.customer_email,
        encode(sha256(convert_to(o.shop_id || ':' || o.customer_email, 'UTF8')), 'hex'),
        '5', 'Livré', o.latest_changed_at, CASE WHEN st.state = 'sent' THEN 1 ELSE 0 END,
@@ -85,7 +85,11 @@ JOIN LATERAL (SELECT CASE o.id % 10 WHEN 0 THEN 'cancelled' WHEN 1 THEN 'suppres
                           WHEN 2 THEN 'failed' WHEN 3 THEN 'sent' WHEN 4 THEN 'sent'
                           WHEN 5 THEN 'sent' ELSE 'scheduled' END AS state,
                      CASE o.id % 10 WHEN 0 THEN 'order_cancelled' WHEN 1 THEN 'recent_request'
-                          WHEN 2 THEN 'delivery_failed' END AS reason) st ON true
+                          WHEN 2 THEN 'delivery_failed' END AS reason,
+                     -- Scheduled requests fall due over the next 60 days (none due yet).
+                     CASE WHEN o.id % 10 >= 6
+                          THEN (now() AT TIME ZONE 'utc') + interval '1 hour' + (o.id % 60) * interval '1 day'
+                          ELSE o.latest_changed_at + interval '10 days' END AS due_at) st ON true
 """
 
 DECISIONS = """
