@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -302,7 +303,16 @@ class OrderStateSync(db.Model):
 
 class Order(db.Model):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("shop_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "external_id"),
+        # The back-office's "reference or email contains" search (ILIKE '%…%'): trigram
+        # indexes on PostgreSQL (pg_trgm), plain ones on SQLite (docs/performance.md).
+        *(Index(f"ix_orders_{column}_trgm", column, postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"})
+          for column in ("reference", "customer_email")),
+        # A customer's orders by address, any case (erasure, export).
+        Index("ix_orders_shop_email_lower", "shop_id", func.lower(text("customer_email"))),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -511,6 +521,10 @@ class Review(db.Model):
         Index("uq_reviews_product_review_per_request", "review_request_id", "product_id",
               unique=True, sqlite_where=text("product_id IS NOT NULL"),
               postgresql_where=text("product_id IS NOT NULL")),
+        # The rating summary (count by rating) and the pages sorted by rating, read from the
+        # index alone; the back-office's list, newest first (docs/performance.md).
+        Index("ix_reviews_shop_status_rating", "shop_id", "status", "rating", "published_at"),
+        Index("ix_reviews_shop_created", "shop_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, insert, or_, select, update
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, selectinload
 
 from kingavis.accounts import audit
 from kingavis.extensions import db
@@ -105,6 +105,12 @@ class PendingFilter:
     def is_empty(self) -> bool:
         return self == PendingFilter()
 
+    def reads_orders(self) -> bool:
+        """Whether a filter is on the order (its status, dates, reference or address): the
+        others are on the request alone."""
+        return bool(self.unpaid or self.undelivered or self.open_status or self.status_id
+                    or self.stale_days is not None or (self.q and self.q.strip()))
+
 
 def week_end(shop: Shop, now: datetime) -> datetime:
     """The end of the shop's current week (next Monday 00:00 in its time zone), in UTC."""
@@ -175,13 +181,16 @@ def pending_conditions(shop: Shop, flt: PendingFilter, now: datetime) -> list[An
 def pending_query(shop: Shop, flt: PendingFilter, now: datetime | None = None) -> Select[Any]:
     """Scheduled requests of ``shop`` matching ``flt`` (with their order), soonest due first."""
     now = now or utcnow()
-    return (
+    query = (
         select(ReviewRequest)
-        .join(ReviewRequest.order)
-        .options(contains_eager(ReviewRequest.order))
         .where(*pending_conditions(shop, flt, now))
         .order_by(ReviewRequest.due_at, ReviewRequest.id)
     )
+    if flt.reads_orders():
+        return query.join(ReviewRequest.order).options(contains_eager(ReviewRequest.order))
+    # Unfiltered by the order: the page's orders in one more query, so that counting the
+    # pages reads the requests' index alone, not every order of the shop (docs/performance.md).
+    return query.options(selectinload(ReviewRequest.order))
 
 
 def count_pending(shop: Shop, flt: PendingFilter, now: datetime | None = None) -> int:
@@ -512,7 +521,9 @@ def history_query(shop: Shop, flt: HistoryFilter) -> Select[Any]:
 
 def search_orders(shop: Shop, q: str | None) -> Select[Any]:
     """The shop's orders, most recent first, optionally matching a reference or email."""
-    query = select(Order).where(Order.shop_id == shop.id)
+    # The list shows each order's request: loaded with the page in one more query, not one
+    # query per row (docs/performance.md).
+    query = select(Order).where(Order.shop_id == shop.id).options(selectinload(Order.review_request))
     if q and q.strip():
         query = query.where(_search(q))
     return query.order_by(Order.updated_at.desc(), Order.id.desc())
