@@ -10,5 +10,5 @@ load_env_file()
 try:
     app = create_app()
 except ConfigError as exc:
-    # One clear line instead of a traceback (CONTRACT 2: errors are one line on stderr).
+    # One clear line instead of a traceback (docs/command-line.md: errors are one line on stderr).
     raise SystemExit(f"Error: {exc}") from None

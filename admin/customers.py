@@ -1,4 +1,4 @@
-"""Back-office: a customer's personal data (CONTRACT 9) — find it by email, download it, erase it.
+"""Back-office: a customer's personal data (docs/personal-data.md) — find it by email, download it, erase it.
 
 The address travels in POST bodies only (never in a URL, so never in an access log). The
 download is a JSON attachment, never cached, and audited; the erasure asks for confirmation

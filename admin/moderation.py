@@ -1,4 +1,4 @@
-"""Back-office: the operators' moderation queue (CONTRACT 7).
+"""Back-office: the operators' moderation queue (docs/publication.md).
 
 Operators are King-Avis accounts (``users create --operator``) that manage no shop: every
 shop page answers them 404 (``shop_view``), and these pages answer 404 to merchants. The queue

@@ -155,7 +155,7 @@ def reviews(shop: Shop) -> Response:
     return _page(shop)
 
 
-# --- The merchant's reply and report (CONTRACT 7): never a way to delete or hide a review ---
+# --- The merchant's reply and report (docs/publication.md): never a way to delete or hide a review ---
 
 ACTION_ERRORS = {
     ("reply", "invalid"): lazy_gettext("La réponse doit compter de 1 à %(max)d caractères."),

@@ -236,7 +236,7 @@ def register_blueprints(app: Flask) -> None:
     from webhooks import blueprint as webhooks_bp
 
     app.register_blueprint(health_bp)
-    # CONTRACT 8: the public API, badge and widget.js; no cookies there, a per-process cache.
+    # docs/publication.md: the public API, badge and widget.js; no cookies there, a per-process cache.
     app.register_blueprint(api.blueprint)
     api_session.init_app(app)
     api_cache.init_app(app)

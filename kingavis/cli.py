@@ -1,4 +1,4 @@
-"""Command line (CONTRACT 2): ``flask --app wsgi shops …``, ``users …``, ``customers …``.
+"""Command line (docs/command-line.md): ``flask --app wsgi shops …``, ``users …``, ``customers …``.
 
 Every command validates its input first; errors exit non-zero with one line on stderr.
 """

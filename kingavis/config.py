@@ -1,6 +1,6 @@
 """Configuration from the environment, validated at start-up (fail fast).
 
-The public variables are those of CONTRACT.md section 1; a few operational knobs are added
+The public variables are those of docs/configuration.md; a few operational knobs are added
 with the ``KINGAVIS_`` prefix.
 """
 

@@ -1,4 +1,4 @@
-"""GET /healthz (CONTRACT 6): 200 when the database (and Redis, when configured) answer."""
+"""GET /healthz (docs/production.md): 200 when the database (and Redis, when configured) answer."""
 
 from __future__ import annotations
 

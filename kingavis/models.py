@@ -68,14 +68,14 @@ class Reason(enum.StrEnum):
     RECENT_REQUEST = "recent_request"
     MERCHANT_CANCELLED = "merchant_cancelled"
     DELIVERY_FAILED = "delivery_failed"
-    ERASED = "erased"  # the customer's personal data was erased (CONTRACT 9): never sent
+    ERASED = "erased"  # the customer's personal data was erased (docs/personal-data.md): never sent
     # The address hard-bounced, or its owner complained (marked as spam): docs/deliverability.md.
     BOUNCED = "bounced"
     COMPLAINED = "complained"
 
 
 class ReviewState(enum.StrEnum):
-    """A review's publication state (CONTRACT 7). Only ``published`` reviews are shown."""
+    """A review's publication state (docs/publication.md). Only ``published`` reviews are shown."""
 
     PENDING = "pending"
     PUBLISHED = "published"
@@ -83,13 +83,13 @@ class ReviewState(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-# How long a customer's contact data is kept after the order's last activity (CONTRACT 9).
+# How long a customer's contact data is kept after the order's last activity (docs/personal-data.md).
 DEFAULT_RETENTION_MONTHS = 24
 
 # How many of an order's products the questionnaire asks about by default (docs/product-reviews.md).
 DEFAULT_PRODUCT_REVIEW_COUNT = 5
 
-# A request cancelled for one of these reasons may be scheduled again (CONTRACT 4.3).
+# A request cancelled for one of these reasons may be scheduled again (docs/rules.md.3).
 RESCHEDULABLE_REASONS = frozenset({Reason.ORDER_CANCELLED.value, Reason.ORDER_UNPAID.value})
 
 
@@ -129,7 +129,7 @@ class Shop(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True, default=new_shop_key)
     name: Mapped[str] = mapped_column(String(200))
-    # The public review page's address: /avis/<slug> (CONTRACT 7). Made from the name, unique.
+    # The public review page's address: /avis/<slug> (docs/publication.md). Made from the name, unique.
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     language: Mapped[str] = mapped_column(String(8), default="fr")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
@@ -153,7 +153,7 @@ class Shop(db.Model):
     # Optional review.created callback, signed the Standard Webhooks way with callback_secret.
     callback_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     callback_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    # Personal data retention: contact data of orders inactive this long is removed (CONTRACT 9).
+    # Personal data retention: contact data of orders inactive this long is removed (docs/personal-data.md).
     retention_months: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_RETENTION_MONTHS, server_default=str(DEFAULT_RETENTION_MONTHS)
     )
@@ -374,7 +374,7 @@ class OrderEvent(db.Model):
 
 
 def request_outcome(request_id: int, state: str, reason: str | None, due_at: datetime) -> dict[str, Any]:
-    """A review request as the webhook's outcome object shows it (CONTRACT section 3)."""
+    """A review request as the webhook's outcome object shows it (docs/webhooks.md)."""
     return {
         "id": str(request_id),
         "state": state,
@@ -488,7 +488,7 @@ class RequestDecision(db.Model):
 
 class Unsubscription(db.Model):
     """An address that used the unsubscribe link. Looked up by its keyed hash; the address
-    itself is removed when the customer's data is erased, the hash stays (CONTRACT 9)."""
+    itself is removed when the customer's data is erased, the hash stays (docs/personal-data.md)."""
 
     __tablename__ = "unsubscriptions"
     __table_args__ = (UniqueConstraint("shop_id", "email_hash"),)
@@ -537,7 +537,7 @@ class Review(db.Model):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Publication (CONTRACT 7): a ReviewState; published_at is set when it first goes public.
+    # Publication (docs/publication.md): a ReviewState; published_at is set when it first goes public.
     status: Mapped[str] = mapped_column(
         String(16), default=ReviewState.PUBLISHED.value, server_default=ReviewState.PUBLISHED.value
     )
@@ -559,7 +559,7 @@ class Review(db.Model):
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     callback_last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The author's public name (first name + last-name initial), kept here when the order's
-    # names are removed by retention so a published review still shows it (CONTRACT 7, 9).
+    # names are removed by retention so a published review still shows it (docs/publication.md, docs/personal-data.md).
     author_display: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Product reviews only (None for a shop review): the product as the order's items said.
     product_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -597,7 +597,7 @@ class User(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Back-office language (fr by default, en available).
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    # A King-Avis operator (moderation, CONTRACT 7) rather than a shop's merchant.
+    # A King-Avis operator (moderation, docs/publication.md) rather than a shop's merchant.
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     shops: Mapped[list[Shop]] = relationship(secondary=user_shops, order_by="Shop.id")
@@ -612,7 +612,7 @@ class User(db.Model):
 
 
 class ReviewReport(db.Model):
-    """A merchant's report of a review (CONTRACT 7). The review stays published until an
+    """A merchant's report of a review (docs/publication.md). The review stays published until an
     operator decides: ``resolution`` "upheld" (the review was rejected) or "dismissed".
     At most one open report (``resolved_at`` NULL) per review, enforced by the database."""
 
@@ -713,7 +713,7 @@ class AuditLog(db.Model):
 
 
 class Erasure(db.Model):
-    """One erasure of a customer's data in a shop (CONTRACT 9): what was done, and the answer
+    """One erasure of a customer's data in a shop (docs/personal-data.md): what was done, and the answer
     given, replayed unchanged for the same ``webhook_id``. Holds the address's keyed hash only."""
 
     __tablename__ = "erasures"
@@ -735,7 +735,7 @@ class Erasure(db.Model):
 class Suppression(db.Model):
     """An address of a shop that must not be emailed again: it hard-bounced (``bounced``) or
     its owner complained (``complained``). Looked up by its keyed hash, like an unsubscription;
-    the address is removed on erasure, the hash stays (CONTRACT 9)."""
+    the address is removed on erasure, the hash stays (docs/personal-data.md)."""
 
     __tablename__ = "suppressions"
     __table_args__ = (UniqueConstraint("shop_id", "email_hash"),)

@@ -90,7 +90,7 @@ def _retention() -> str:
 
 
 def retention_run() -> str:
-    """Personal data retention in every shop (``rq cron``, daily; CONTRACT 9)."""
+    """Personal data retention in every shop (``rq cron``, daily; docs/personal-data.md)."""
     return str(in_app(_retention))
 
 

@@ -72,7 +72,7 @@ def status_event(
     placed_at: datetime | str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A webhook body as a shop module sends it (CONTRACT 3)."""
+    """A webhook body as a shop module sends it (docs/webhooks.md)."""
     if changed_at is None:
         changed_at = datetime.now(UTC)
     if isinstance(changed_at, datetime):

@@ -121,7 +121,7 @@ def test_a_retried_send_keeps_the_platform(app: Flask) -> None:
     text = message.get_body(("plain",)).get_content()
     token = request_row(request_id).token
     assert "Donner mon avis sur Google" in html and "Donner mon avis sur Google" in text
-    # The review link stays ours (CONTRACT 5); it redirects to the platform.
+    # The review link stays ours (docs/sending.md); it redirects to the platform.
     assert f"http://kingavis.test/r/{token}" in text
     assert f'href="http://kingavis.test/c/{token}?to=review"' in html
 
@@ -136,7 +136,7 @@ def test_third_party_invitation_link_redirects_to_the_platform(app: Flask, clien
     response = client.get(f"/c/{row.token}?to=review", headers={"User-Agent": "Mozilla/5.0"})
     assert response.status_code == 302 and response.headers["Location"] == GOOGLE
     assert private_headers(response) == PRIVATE
-    # The review link itself (CONTRACT 5) redirects there too.
+    # The review link itself (docs/sending.md) redirects there too.
     response = client.get(f"/r/{row.token}")
     assert response.status_code == 302 and response.headers["Location"] == GOOGLE
     assert private_headers(response) == PRIVATE

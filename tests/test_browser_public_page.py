@@ -1,4 +1,4 @@
-"""The public review page and charter in Chromium, at desktop and phone width (CONTRACT 7)."""
+"""The public review page and charter in Chromium, at desktop and phone width (docs/publication.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The command line of CONTRACT 2: `shops create`, `shops configure`, `users create`.
+"""The command line of docs/command-line.md: `shops create`, `shops configure`, `users create`.
 
 In-process runs (Flask's CLI runner) cover every option and error on SQLite and PostgreSQL;
 subprocess runs of the real `flask --app wsgi …` prove the entry point, exit codes and the

@@ -1,4 +1,4 @@
-"""Configuration from the environment (CONTRACT 1): fails fast, with a message naming the variable."""
+"""Configuration from the environment (docs/configuration.md): fails fast, with a message naming the variable."""
 
 from __future__ import annotations
 

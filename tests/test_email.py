@@ -1,4 +1,4 @@
-"""The review-request email (CONTRACT 5): headers, languages, links, hostile customer text.
+"""The review-request email (docs/sending.md): headers, languages, links, hostile customer text.
 
 Every message is serialised with as_bytes() and parsed back, as a mail server would see it.
 """

@@ -70,7 +70,7 @@ def bodies(msg: EmailMessage) -> tuple[str, str]:
 
 
 def assert_contract(msg: EmailMessage, token: str, base: str) -> None:
-    """CONTRACT 5, whatever the customisation: From address, links, unsubscribe headers."""
+    """docs/sending.md, whatever the customisation: From address, links, unsubscribe headers."""
     assert msg["From"].addresses[0].addr_spec == MAIL_FROM
     assert msg["List-Unsubscribe"].strip() == f"<{base}/u/{token}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

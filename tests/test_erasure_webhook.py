@@ -1,4 +1,4 @@
-"""``POST /webhooks/v1/<shop key>/customer-erasure`` (CONTRACT 9): signed, checked, problems and
+"""``POST /webhooks/v1/<shop key>/customer-erasure`` (docs/personal-data.md): signed, checked, problems and
 replay exactly as the order-status webhook, and described in webhooks/openapi.json."""
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def _order_export(shop, email: str) -> dict:
 
 
 def test_the_order_is_what_its_newest_event_says_and_keeps_what_later_ones_omit(app) -> None:
-    """The customer's data export (CONTRACT 9) shows the order as the events described it."""
+    """The customer's data export (docs/personal-data.md) shows the order as the events described it."""
     shop, _ = make_shop()
     placed = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     apply_status_event(shop, event("1", "3", CHANGED - timedelta(days=2), email="zoe@example.com",
@@ -105,7 +105,7 @@ def test_an_order_described_again_after_its_erasure_is_no_longer_erased(app) -> 
 
 
 def test_each_event_and_its_decision_are_kept_as_received(app) -> None:
-    """The export (CONTRACT 9) lists each event as received and the timeline of the request."""
+    """The export (docs/personal-data.md) lists each event as received and the timeline of the request."""
     shop, _ = make_shop()
     received = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
     first = apply_status_event(

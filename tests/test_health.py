@@ -1,4 +1,4 @@
-"""GET /healthz (CONTRACT 6) against real, absent and stuck services."""
+"""GET /healthz (docs/production.md) against real, absent and stuck services."""
 
 from __future__ import annotations
 

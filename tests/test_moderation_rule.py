@@ -1,4 +1,4 @@
-"""The moderation rule at submission (CONTRACT 7): a comment holding an email address, a phone
+"""The moderation rule at submission (docs/publication.md): a comment holding an email address, a phone
 number or a link waits for an operator; anything else is published at once."""
 
 from __future__ import annotations

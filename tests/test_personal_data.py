@@ -1,4 +1,4 @@
-"""Personal data (CONTRACT 9): erasure three ways, what is remembered, export, retention.
+"""Personal data (docs/personal-data.md): erasure three ways, what is remembered, export, retention.
 
 Every erasure test ends with a dump of the whole database (SQLite's iterdump, PostgreSQL's
 pg_dump) searched for the address, in any case, and the names.

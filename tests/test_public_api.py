@@ -1,4 +1,4 @@
-"""The public API of CONTRACT 8 as a shop's page sees it: summary, reviews, badge, widget.js.
+"""The public API of docs/publication.md as a shop's page sees it: summary, reviews, badge, widget.js.
 
 Every parameter and error, the headers every answer carries (CORS, cache, ETag, nosniff), no
 cookie ever, only published reviews with the author shown the public way, and ratings never

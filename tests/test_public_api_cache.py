@@ -1,4 +1,4 @@
-"""Caching of the public API (CONTRACT 8): ETag and 304, what changes the ETag (publication,
+"""Caching of the public API (docs/publication.md): ETag and 304, what changes the ETag (publication,
 reply, withdrawal), the staleness bound, and that a cached answer costs no SQL statement."""
 
 from __future__ import annotations

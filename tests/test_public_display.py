@@ -1,4 +1,4 @@
-"""What the public sees of a review's author and dates (CONTRACT 7), one rule for every page."""
+"""What the public sees of a review's author and dates (docs/publication.md), one rule for every page."""
 
 from __future__ import annotations
 

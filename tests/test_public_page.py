@@ -1,4 +1,4 @@
-"""The public review page ``/avis/<slug>`` and its charter (CONTRACT 7), as a shop's customers
+"""The public review page ``/avis/<slug>`` and its charter (docs/publication.md), as a shop's customers
 and search engines see them. SQLite and PostgreSQL; reviews made through the questionnaire."""
 
 from __future__ import annotations

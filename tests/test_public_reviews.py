@@ -1,4 +1,4 @@
-"""Reading published reviews (CONTRACT 7 and 8): the one query behind the public page and API."""
+"""Reading published reviews (docs/publication.md): the one query behind the public page and API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The review questionnaire ``/r/<token>`` (CONTRACT 5, issue 5 points 1, 3, 4): every page and
+"""The review questionnaire ``/r/<token>`` (docs/sending.md, issue 5 points 1, 3, 4): every page and
 status code, one verified review per order, "not received yet" once, the share button's click
 count. Runs on SQLite and PostgreSQL; requests are sent by the real dispatcher (file outbox)."""
 
@@ -428,7 +428,7 @@ def test_review_posts_need_no_csrf_token_but_the_back_office_does(database_url: 
 
 def test_an_invitation_sent_to_the_third_party_platform_redirects_there(client, shop: Shop,
                                                                         sent: ReviewRequest) -> None:
-    """CONTRACT 5: for an invitation Review Balancing sent to a third-party platform, the same
+    """docs/sending.md: for an invitation Review Balancing sent to a third-party platform, the same
     link redirects there."""
     set_balancing(db.session.get(Shop, shop.id), "google", "https://g.page/r/zoe-review", None)  # type: ignore[arg-type]
     row = request_row(sent.id)

@@ -2,7 +2,7 @@
 
 Statuses come from PrestaShop's preset (1-13) plus a custom trigger (42) and a custom cancel
 status (43); changed_at offsets repeat and go backwards; consent and paid flags vary. After
-every event the invariants of CONTRACT 4 (rules 1, 3, 4, 6, 7) must hold: through the
+every event the invariants of docs/rules.md (rules 1, 3, 4, 6, 7) must hold: through the
 database service on SQLite and PostgreSQL, and on the pure decide() with many more examples.
 """
 

@@ -1,4 +1,4 @@
-"""The scheduling rules as pure functions (CONTRACT 4): no database, no app.
+"""The scheduling rules as pure functions (docs/rules.md): no database, no app.
 
 compute_due_at (rule 2), send_time_reason (rule 5), suppression_reason (rule 7) and decide
 (rules 1, 3, 4, 6), including time zones, DST change days and a property over instants.

@@ -1,4 +1,4 @@
-"""The nine scheduling rules (CONTRACT 4) through the service the webhook calls.
+"""The nine scheduling rules (docs/rules.md) through the service the webhook calls.
 
 Events are built as a shop module sends them (tests/factories.status_event) and loaded the
 way the endpoint loads them (data.changed_at an aware datetime), then applied with

@@ -1,4 +1,4 @@
-"""CONTRACT rule 5: at send time, the address the email would go to (the order's latest, compared
+"""Rule 5 (docs/rules.md): at send time, the address the email would go to (the order's latest, compared
 case-insensitively) is checked against the unsubscribe list, and the email's unsubscribe link
 unsubscribes the address that received it. A real SMTP server counts what was sent.
 """

@@ -1,4 +1,4 @@
-"""The unsubscribe link (CONTRACT 5): a GET shows a button, a POST or an RFC 8058 one-click POST
+"""The unsubscribe link (docs/sending.md): a GET shows a button, a POST or an RFC 8058 one-click POST
 unsubscribes, both idempotent. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations

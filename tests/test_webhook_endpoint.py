@@ -1,4 +1,4 @@
-"""POST /webhooks/v1/<shop key>/order-status (CONTRACT 3), on SQLite and PostgreSQL.
+"""POST /webhooks/v1/<shop key>/order-status (docs/webhooks.md), on SQLite and PostgreSQL.
 
 Every refusal is checked for its RFC 9457 body and for storing nothing at all.
 """

@@ -1,4 +1,4 @@
-"""The order-status webhook endpoint (CONTRACT 3)."""
+"""The order-status webhook endpoint (docs/webhooks.md)."""
 
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""The order-status webhook body (CONTRACT section 3) as marshmallow schemas.
+"""The order-status webhook body (docs/webhooks.md) as marshmallow schemas.
 
 Choices, documented in ``webhooks/openapi.json`` too:
 
@@ -382,7 +382,7 @@ class ErasureDataSchema(_Base):
 
 
 class CustomerErasureSchema(_Base):
-    """``POST /webhooks/v1/<shop key>/customer-erasure`` body (CONTRACT 9)."""
+    """``POST /webhooks/v1/<shop key>/customer-erasure`` body (docs/personal-data.md)."""
 
     type = fields.String(
         required=True,

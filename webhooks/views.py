@@ -1,5 +1,5 @@
-"""``POST /webhooks/v1/<shop key>/order-status`` (CONTRACT section 3),
-``POST /webhooks/v1/<shop key>/customer-erasure`` (CONTRACT section 9),
+"""``POST /webhooks/v1/<shop key>/order-status`` (docs/webhooks.md),
+``POST /webhooks/v1/<shop key>/customer-erasure`` (docs/personal-data.md),
 ``PUT /webhooks/v1/<shop key>/order-states`` (docs/webhooks.md) and their OpenAPI document.
 
 The endpoints share the same pipeline (``_serve`` and ``_verified_body``). Checks run in this order, each answering an RFC 9457 problem and storing nothing:

@@ -32,7 +32,7 @@ from .verify import Checks, outcome_counts, verify
 from .wrk import RunResult, ensure_wrk, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
-TOLERANCE_SECONDS = 300  # CONTRACT 3: webhook-timestamp within ±5 minutes
+TOLERANCE_SECONDS = 300  # docs/webhooks.md: webhook-timestamp within ±5 minutes
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
 

@@ -1,4 +1,4 @@
-"""Throughput of the public API and widget.js (CONTRACT 8) against a no-op route, and of a
+"""Throughput of the public API and widget.js (docs/publication.md) against a no-op route, and of a
 product's summary (docs/product-reviews.md), what ``data-kingavis-product`` asks for.
 
 Run through ``bench/widget``; ``bench/README.md`` says what it measures.

@@ -30,7 +30,7 @@ def _find(email: str) -> User | None:
 
 
 def create_operator(email: str, password: str) -> User:
-    """Create a King-Avis operator account (moderation, CONTRACT 7). Commits.
+    """Create a King-Avis operator account (moderation, docs/publication.md). Commits.
 
     An operator manages no shop: the back-office shows them the moderation queue only. An
     address that already has an account (operator or merchant) is refused, so one account is

@@ -1,4 +1,4 @@
-"""Reviews on the shop's own pages (CONTRACT 8): the public JSON API, the SVG badge, widget.js
+"""Reviews on the shop's own pages (docs/publication.md): the public JSON API, the SVG badge, widget.js
 and their OpenAPI document.
 
 Public and read-only: no cookies, ``Access-Control-Allow-Origin: *``, an ``ETag`` on every

@@ -1,4 +1,4 @@
-"""The SVG badge (CONTRACT 8): five stars filled to the average, the average and the count.
+"""The SVG badge (docs/publication.md): five stars filled to the average, the average and the count.
 
 A pure function of the shop's name, its rating summary and a language, so it can be rendered
 once per cached summary and language. The layout is 48 user units high and as wide as the count line needs (scalable):

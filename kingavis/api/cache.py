@@ -8,7 +8,7 @@ each page of ``/reviews`` asked for, that page. Each entry carries its ETag, com
 data (not from the rendered body), and the bodies rendered so far; an unknown slug is kept too,
 so a widget left on a page after its shop is gone does not query the database on every view.
 
-Staleness bound (CONTRACT 8: a publication, reply or withdrawal shows within 60 seconds):
+Staleness bound (docs/publication.md: a publication, reply or withdrawal shows within 60 seconds):
 
 - An entry lives ``PUBLIC_CACHE_SECONDS`` (25 s) at most (80 to 100 % of it, at random, so
   entries filled together are not all read again together), then the next request reads the
@@ -56,12 +56,12 @@ def staleness_bound(cache_seconds: float, max_age: int) -> float:
     if cache_seconds < 0 or max_age < 0:
         raise ValueError("cache lifetime and max-age must not be negative")
     if max_age > 300:
-        raise ValueError("max-age must be at most 300 seconds (CONTRACT 8)")
+        raise ValueError("max-age must be at most 300 seconds (docs/publication.md)")
     bound = cache_seconds + max_age
     if bound > CONTRACT_BOUND_SECONDS:
         raise ValueError(
             f"cache lifetime {cache_seconds:g} s + max-age {max_age} s = {bound:g} s: a change "
-            f"must show within {CONTRACT_BOUND_SECONDS} s (CONTRACT 8)"
+            f"must show within {CONTRACT_BOUND_SECONDS} s (docs/publication.md)"
         )
     return bound
 

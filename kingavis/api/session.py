@@ -1,4 +1,4 @@
-"""No cookies on the public paths (CONTRACT 8).
+"""No cookies on the public paths (docs/publication.md).
 
 The public API and widget.js are fetched from shops' pages by every visitor: they must not read
 a session (a merchant browsing their own shop while logged in to the back-office would otherwise

@@ -1,4 +1,4 @@
-"""The public endpoints of CONTRACT 8. Each view validates its parameters, reads the shop's
+"""The public endpoints of docs/publication.md. Each view validates its parameters, reads the shop's
 cache entry (``kingavis.api.cache``: one database read per shop and worker every 25 s at
 most), and answers ``304`` when the client already holds that version, else the body, rendered
 once per entry and kept with it.
@@ -65,7 +65,7 @@ _PREFLIGHT_HEADERS = {
 
 
 def is_public_path(path: str) -> bool:
-    """The paths of CONTRACT 8 and the product review feed (docs/product-reviews.md): public,
+    """The paths of docs/publication.md and the product review feed (docs/product-reviews.md): public,
     no cookies, CORS for every origin."""
     return path.startswith(("/api/", "/feeds/")) or path == "/widget.js"
 
@@ -169,7 +169,7 @@ def _utc(moment: datetime | None) -> str | None:
 
 
 def summary_document(view: PublicShop) -> dict[str, Any]:
-    """CONTRACT 8's summary: the shop, and the average, count and distribution of ratings."""
+    """docs/publication.md's summary: the shop, and the average, count and distribution of ratings."""
     rating = view.summary
     return {
         "shop": {"name": view.name, "public_url": view.public_url},
@@ -441,7 +441,7 @@ def openapi() -> Response:
 
 @blueprint.after_app_request
 def public_headers(response: Response) -> Response:
-    """CONTRACT 8's headers on every answer of the public paths, errors and preflights included;
+    """docs/publication.md's headers on every answer of the public paths, errors and preflights included;
     an error answer (4xx, 5xx) is ``no-store`` and has no ETag."""
     if not is_public_path(request.path):
         return response

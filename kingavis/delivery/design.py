@@ -9,7 +9,7 @@ placeholder names; it is never given to ``str.format`` (no attribute or index ac
 format specification), and when it is rendered, the literal pieces and the values are escaped
 separately for the HTML part. Which placeholders a text may use depends on where it goes:
 the sender name and the subject are headers, and customer-supplied text never goes into a
-header (CONTRACT 5), so there only ``{shop_name}`` is allowed.
+header (docs/sending.md), so there only ``{shop_name}`` is allowed.
 
 What no customisation can change: the From address (MAIL_FROM), the recipient, the review
 link, the unsubscribe link and the ``List-Unsubscribe`` headers. They are not among the fields

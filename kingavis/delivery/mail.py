@@ -1,4 +1,4 @@
-"""The review-request email (CONTRACT 5).
+"""The review-request email (docs/sending.md).
 
 Headers are set through ``email.headerregistry`` objects, never by string concatenation, and
 no customer-supplied text goes into any header: the subject names the shop only, the recipient
@@ -366,7 +366,7 @@ def _custom(text: str | None, allowed: tuple[str, ...]) -> Any:
 
 
 def sender_name(shop_name: str, design: Design | Any | None) -> str:
-    """The From display name: the shop's name unless the merchant set another (CONTRACT 5)."""
+    """The From display name: the shop's name unless the merchant set another (docs/sending.md)."""
     pieces = _custom(design.sender_name if design is not None else None, HEADER_PLACEHOLDERS)
     if pieces is None:
         return shop_name or ""

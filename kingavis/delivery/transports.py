@@ -1,4 +1,4 @@
-"""Mail transports for ``MAIL_URL`` (CONTRACT 1).
+"""Mail transports for ``MAIL_URL`` (docs/configuration.md).
 
 ``open_transport(mail_url)`` gives a context manager whose ``send(msg)`` hands one message to
 the mail server; many messages may be sent over one connection (a batch)::

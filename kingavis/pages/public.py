@@ -1,5 +1,5 @@
 """``/avis/<slug>``: a shop's public review page, ``/avis/<slug>/charte``, its charter
-(CONTRACT 7), and ``/avis/<slug>/produits/<product_id>``, one product's reviews
+(docs/publication.md), and ``/avis/<slug>/produits/<product_id>``, one product's reviews
 (docs/product-reviews.md).
 
 Anyone may read these pages, so they hold only what a published review shows: the author's first
@@ -48,13 +48,13 @@ from kingavis.reviews.public import (
 
 LANGS = ("fr", "en")
 # Seconds a browser or proxy may keep a page: a publication, reply or withdrawal shows within
-# this (CONTRACT 8 asks for 60 s at most).
+# this (docs/publication.md asks for 60 s at most).
 MAX_AGE = 60
 
 
 def page_language() -> str:
     """``?lang=en`` or ``?lang=fr`` when given, else the browser's preference between French and
-    English, else French (CONTRACT 7)."""
+    English, else French (docs/publication.md)."""
     asked = request.args.get("lang")
     if asked in LANGS:
         return asked

@@ -148,7 +148,7 @@ for _words in PAGE_TEXT.values():
         _words[_key] = _value.replace("{nb}", NB)
 
 def rejection_reasons(lang: str) -> list[tuple[str, str]]:
-    """The published list of refusal reasons (CONTRACT 7), the one moderation decides with,
+    """The published list of refusal reasons (docs/publication.md), the one moderation decides with,
     worded for ``lang``, in a stable order."""
     return [(code, rejection_label(code, lang)) for code in REJECTION_REASONS]
 

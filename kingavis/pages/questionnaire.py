@@ -1,4 +1,4 @@
-"""``/r/<token>``: the review questionnaire, "not received yet", and the share button (CONTRACT 5).
+"""``/r/<token>``: the review questionnaire, "not received yet", and the share button (docs/sending.md).
 
 The token in the URL (192 random bits, only ever sent in the customer's email) is the secret
 that authorises these POSTs, as for the unsubscribe link: they are exempt from CSRF. A forged

@@ -1,4 +1,4 @@
-"""``/u/<token>``: unsubscribe from a shop's review requests (CONTRACT 5).
+"""``/u/<token>``: unsubscribe from a shop's review requests (docs/sending.md).
 
 A GET only shows a page with a button (mail scanners fetch links); the button's POST, or the
 RFC 8058 one-click POST (``List-Unsubscribe=One-Click``) that mail providers send to the

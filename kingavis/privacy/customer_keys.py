@@ -1,7 +1,7 @@
 """The keyed hash of a customer's address: how an address is remembered without being kept.
 
 Every check that asks "is this the same customer?" — the unsubscribe check and the
-per-customer window (CONTRACT 4.7), at scheduling and at send time — compares
+per-customer window (docs/rules.md.7), at scheduling and at send time — compares
 ``customer_key(shop_id, address)`` with the hash stored beside the address
 (``review_requests.customer_email_hash``, ``unsubscriptions.email_hash``). After an erasure the
 address itself is gone and only the hash is left, so an unsubscribed address stays

@@ -1,4 +1,4 @@
-"""Customers' personal data (CONTRACT 9): erasure, export and retention, one service each.
+"""Customers' personal data (docs/personal-data.md): erasure, export and retention, one service each.
 
 ``erase_customer`` is what the erasure webhook, ``flask customers erase`` and the back-office
 call; ``run_retention`` (the daily job) anonymises inactive orders through the same

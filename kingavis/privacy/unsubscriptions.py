@@ -1,4 +1,4 @@
-"""A shop's unsubscribe list: the addresses that asked for no more review requests (CONTRACT 5).
+"""A shop's unsubscribe list: the addresses that asked for no more review requests (docs/sending.md).
 
 An entry is keyed by the address's keyed hash (``customer_keys``), which outlives an erasure:
 an erased customer stays unsubscribed, and an erased request's link still unsubscribes its

@@ -1,4 +1,4 @@
-"""What people do to a published review (CONTRACT 7): an operator's moderation decision, a
+"""What people do to a published review (docs/publication.md): an operator's moderation decision, a
 merchant's report and reply, the author's withdrawal.
 
 Every state change goes through ``kingavis.reviews.publication.change_review_state`` (which writes the

@@ -33,7 +33,7 @@ _PHONE_INTL = re.compile(
 def moderation_reason(comment: str | None) -> str | None:
     """Why a comment must wait for an operator ("email", "phone" or "link"), or None.
 
-    CONTRACT 7: a review is published at once unless its comment holds an email address, a
+    docs/publication.md: a review is published at once unless its comment holds an email address, a
     phone number or a link. Those are what the charter refuses (personal data, advertising),
     and the only things a machine can tell reliably; everything else is published at once and
     can be reported. The rating is not an argument: nothing here can depend on it.

@@ -27,7 +27,7 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 def slugify(name: str) -> str:
-    """The URL-safe ASCII form of a shop's name (CONTRACT 7): accents dropped ("Boutique Zoë" →
+    """The URL-safe ASCII form of a shop's name (docs/publication.md): accents dropped ("Boutique Zoë" →
     "boutique-zoe"), anything else than letters and digits becomes one hyphen, no hyphen at
     either end, at most 70 characters so a numeric suffix still fits. A name with no letter or
     digit at all gives "boutique", so every shop gets a usable address."""
@@ -55,7 +55,7 @@ def unique_slug(name: str) -> str:
 
 
 def public_url(shop: Shop) -> str:
-    """The shop's public review page (CONTRACT 7), under KINGAVIS_BASE_URL."""
+    """The shop's public review page (docs/publication.md), under KINGAVIS_BASE_URL."""
     return f"{current_app.config['KINGAVIS_BASE_URL']}/avis/{shop.slug}"
 
 
@@ -86,7 +86,7 @@ def contact_email() -> str | None:
 
 
 def author_display(first_name: str | None, last_name: str | None) -> str:
-    """How a review's author is shown publicly (CONTRACT 7): the first name and the initial of
+    """How a review's author is shown publicly (docs/publication.md): the first name and the initial of
     the last name ("Zoë Ł."), never the whole last name and never the email address. With no
     first name only the initial is shown; with neither, an empty string (the page then says
     "verified customer" in its own language).
@@ -121,7 +121,7 @@ def kept_or_made_author(kept: str | None, first_name: str | None, last_name: str
 
 def experience_date(placed_at: datetime | None, triggered_at: datetime | None,
                     zone: str = "UTC") -> date | None:
-    """The date of the customer's experience (CONTRACT 7): the order's ``placed_at``, else the
+    """The date of the customer's experience (docs/publication.md): the order's ``placed_at``, else the
     date the order reached the trigger status, as a calendar date in the shop's time zone."""
     moment = placed_at or triggered_at
     if moment is None:
@@ -178,8 +178,7 @@ def _whole(value: str | None, name: str, low: int, high: int,
 
 def parse_listing(args: Mapping[str, str], *, max_per_page: int = MAX_PER_PAGE,
                   allow_per_page: bool = True) -> Listing:
-    """Read ``page``, ``per_page``, ``sort`` and ``rating`` from query parameters (CONTRACT 7
-    and 8). Empty parameters take their default; anything else that is not understood raises
+    """Read ``page``, ``per_page``, ``sort`` and ``rating`` from query parameters (docs/publication.md). Empty parameters take their default; anything else that is not understood raises
     ListingError naming each bad parameter, so a caller never silently shows another page than
     the one asked for. ``per_page`` is at most ``max_per_page``."""
     errors: dict[str, str] = {}
@@ -258,7 +257,7 @@ def _published(shop_id: int, product_id: str | None = None) -> Any:
 def rating_summary(shop_id: int, product_id: str | None = None) -> RatingSummary:
     """One GROUP BY over the shop's (or with ``product_id``, that product's) published reviews.
     Every rating counts the same way: the average is over all of them, never a chosen subset
-    (CONTRACT 7)."""
+    (docs/publication.md)."""
     rows = db.session.execute(
         select(Review.rating, func.count()).where(_published(shop_id, product_id))
         .group_by(Review.rating)

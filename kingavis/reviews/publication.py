@@ -3,7 +3,7 @@
 Every caller — the questionnaire, the author's withdrawal, an operator's moderation, erasure of
 the customer's data — goes through ``change_review_state`` so that a review's status, its dates
 and the order timeline never disagree. Nothing here looks at the rating: no review is held
-back, hidden or ordered because of it (CONTRACT 7).
+back, hidden or ordered because of it (docs/publication.md).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from kingavis.models import (
 from kingavis.review_requests.lifecycle import decision_row
 from kingavis.review_requests.notes import VALUE_LABELS, NoteCode
 
-# Why an operator may refuse a review: the fixed, published list (CONTRACT 7), shown on the
+# Why an operator may refuse a review: the fixed, published list (docs/publication.md), shown on the
 # charter, in the moderation queue and in the email to the author. Codes are stored
 # (Review.rejection_reason, the timeline) and never change; labels are French msgids with an
 # English translation (``rejection_label`` words one in a given language).

@@ -248,7 +248,7 @@ def _store(review: Review, comment: str | None, now: datetime) -> None:
     db.session.add(review)
     db.session.flush()
     # Published at once, unless the comment holds an email address, a phone number or a
-    # link: then it waits for an operator (CONTRACT 7). The rating plays no part.
+    # link: then it waits for an operator (docs/publication.md). The rating plays no part.
     why = moderation_reason(comment)
     if why is None:
         change_review_state(review, ReviewState.PUBLISHED, actor=CUSTOMER, now=now)
