@@ -1,8 +1,9 @@
 # King-Avis developer commands.
 #   make run   create .venv, install requirements, migrate SQLite, serve http://$HOST:$PORT (127.0.0.1:5000)
 #   make test  install dev requirements (+ Chromium), check PostgreSQL/Redis, ruff, whole pytest suite
-#              (after the PrestaShop module's checks: php -l and PHPUnit); the suite includes the
-#              module on a real PrestaShop (MariaDB, PHP extensions and composer installed when missing)
+#              in $(PYTEST_WORKERS) parallel processes (pytest-xdist), after the PrestaShop module's
+#              checks (php -l and PHPUnit); the suite includes the module on a real PrestaShop
+#              (MariaDB, PHP extensions and composer installed when missing)
 #   make prestashop-module   build dist/kingavis.zip, the PrestaShop module
 # Installs are stamped by the hash of the requirements files: re-running is quick.
 
@@ -16,6 +17,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTANCE := $(or $(KINGAVIS_INSTANCE_PATH),instance)
 PYTEST_ARGS ?=
+# Test processes of `make test` (pytest-xdist); PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= 2
 
 RUN_HASH := $(shell cat requirements.txt | sha256sum | cut -c1-16)
 DEV_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
@@ -72,7 +75,7 @@ lint: $(DEV_STAMP)
 
 # pytest's exit code 5 ("no tests collected") is non-zero, so it fails here and in CI too.
 test: prestashop-test $(DEV_STAMP) chromium services lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The PrestaShop module (prestashop/kingavis): Debian's PHP and PHPUnit, installed when missing.
 php:

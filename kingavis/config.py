@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from werkzeug.security import generate_password_hash
+
 from kingavis.deliverability.envelope import valid_domain
 
 
@@ -126,6 +128,24 @@ def load_env_file(path: str | Path | None = None) -> bool:
     return load_dotenv(target, override=False, encoding="utf-8")
 
 
+def _password_hash_method(env: Mapping[str, str]) -> str:
+    """werkzeug's scrypt unless KINGAVIS_PASSWORD_HASH_METHOD names another method werkzeug has.
+
+    Only the test suite sets it (a cheap pbkdf2, docs/tests.md): scrypt is slow on purpose.
+    """
+    method = (env.get("KINGAVIS_PASSWORD_HASH_METHOD") or "").strip()
+    if not method:
+        return "scrypt"
+    try:
+        generate_password_hash("", method=method)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            "KINGAVIS_PASSWORD_HASH_METHOD must be scrypt[:n:r:p] or pbkdf2[:hash[:iterations]], "
+            f"got {method!r}"
+        ) from exc
+    return method
+
+
 def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read and validate the configuration; raise ConfigError with a precise message."""
     env = os.environ if env is None else env
@@ -195,6 +215,8 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "CALLBACK_ALLOW_PRIVATE": _bool(env, "KINGAVIS_CALLBACK_ALLOW_PRIVATE", False),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
         "PROXY_COUNT": _int(env, "KINGAVIS_PROXY_COUNT", 0),
+        # How back-office passwords are hashed (kingavis.accounts.passwords).
+        "PASSWORD_HASH_METHOD": _password_hash_method(env),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),

@@ -12,10 +12,11 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
+from processes import TEST_PASSWORD_HASH_METHOD
 from sqlalchemy import create_engine, text
 
 # Fixture modules registered once for the whole run. The browser fixtures must not be imported
@@ -26,7 +27,29 @@ pytest_plugins = ["browser", "log_privacy", "pytester"]
 POSTGRES_URL = os.environ.get(
     "KINGAVIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("KINGAVIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def worker_redis_url(base: str, worker: str) -> str:
+    """The Redis database of one pytest-xdist worker: the base URL's number plus the worker's.
+
+    ``gw0`` keeps the base database, ``gw1`` the next one, and so on (docs/tests.md), so two
+    workers never flush or read each other's queues and counters. Outside xdist: the base.
+    """
+    if not worker.startswith("gw"):
+        return base
+    index = int(worker[2:])
+    parts = urlsplit(base)
+    database = int(parts.path.strip("/") or 0) + index
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("KINGAVIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/1"), _worker()
+)
 
 HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
@@ -59,33 +82,82 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("\n".join(lines), returncode=3)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Fail, naming them, on threads a test left running, rather than hang at exit.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (``make test``), the browser tests share a worker,
+    and so do the real-PrestaShop tests.
 
-    Python waits for every non-daemon thread before it exits: one stuck thread (a barrier
-    whose partner died) would keep the finished run open until CI's deadline.
+    One Chromium runs instead of one per worker, on machines where memory is scarcer than
+    cores; the other worker takes the rest of the suite meanwhile (docs/tests.md).
     """
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.get_closest_marker("prestashop"):
+            # One real PrestaShop installed per run, not one per worker.
+            item.add_marker(pytest.mark.xdist_group("prestashop"))
+
+
+def _stuck_threads(config: pytest.Config) -> str:
+    """The stacks of the threads a test left running (waiting up to 30 s for them), or ""."""
     import sys
     import threading
     import traceback
 
+    if hasattr(config, "_kingavis_stuck_threads"):
+        return config._kingavis_stuck_threads
     deadline = time.monotonic() + 30
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join(max(0.0, deadline - time.monotonic()))
     stuck = [t for t in threading.enumerate()
              if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-    if stuck:
-        frames = sys._current_frames()
-        for thread in stuck:
-            sys.stderr.write(f"\nthread {thread.name!r} is still running after the tests:\n")
-            sys.stderr.write("".join(traceback.format_stack(frames.get(thread.ident))))
+    frames = sys._current_frames()
+    report = "".join(
+        f"\nthread {thread.name!r} is still running after the tests:\n"
+        + "".join(traceback.format_stack(frames.get(thread.ident)))
+        for thread in stuck
+    )
+    config._kingavis_stuck_threads = report  # type: ignore[attr-defined]
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker, hand the stuck threads' stacks to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["stuck_threads"] = _stuck_threads(session.config)
+    elif getattr(session.config, "_kingavis_workers_stuck", False):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # type: ignore[no-untyped-def]
+    """pytest-xdist controller: print a worker's stuck threads and fail the run."""
+    report = getattr(node, "workeroutput", {}).get("stuck_threads")
+    if report:
+        import sys
+
+        sys.stderr.write(f"\n[{node.gateway.id}]{report}")
         sys.stderr.flush()
+        node.config._kingavis_workers_stuck = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Fail, naming them, on threads a test left running, rather than hang at exit.
+
+    Python waits for every non-daemon thread before it exits: one stuck thread (a barrier
+    whose partner died) would keep the finished run open until CI's deadline. Under
+    pytest-xdist each worker checks its own threads and reports them to the controller
+    (``pytest_sessionfinish`` above), which fails the run.
+    """
+    import sys
+
+    report = _stuck_threads(config)
+    if report:
+        if not hasattr(config, "workeroutput"):
+            sys.stderr.write(report)
+            sys.stderr.flush()
         os._exit(1)
-
-
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def _migrate(app: Flask) -> None:
@@ -106,6 +178,8 @@ def make_app(database_url: str, tmp_path: Path, **overrides: object) -> Flask:
         "KINGAVIS_BASE_URL": "http://kingavis.test",
         "WTF_CSRF_ENABLED": False,
         "REDIS_URL": None,
+        # A cheap password hash (tests/processes.py says why).
+        "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH_METHOD,
     }
     config.update(overrides)
     env = {"SECRET_KEY": "test-secret-key", "DATABASE_URL": database_url}

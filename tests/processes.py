@@ -21,6 +21,9 @@ BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get(
     "KINGAVIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# scrypt, the production hash, costs tens of milliseconds per password: the tests' apps and
+# processes use a cheap one (docs/tests.md); tests/test_password_hashing.py checks scrypt.
+TEST_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 # Variables the service reads; a test process starts from none of them.
 _SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "MAIL_FROM", "SECRET_KEY", "FLASK_DEBUG", "FLASK_APP")
 
@@ -52,6 +55,7 @@ def flask_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]
         PYTHONUNBUFFERED="1",
         # A developer's .env (written by `make run`) must not leak into the tests' processes.
         FLASK_SKIP_DOTENV="1",
+        KINGAVIS_PASSWORD_HASH_METHOD=TEST_PASSWORD_HASH_METHOD,
     )
     env.update(extra)
     return env

@@ -25,9 +25,9 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import func, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from kingavis.accounts import audit
+from kingavis.accounts.passwords import check_against_dummy, check_password
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
 from kingavis.models import User, utcnow
@@ -42,8 +42,6 @@ DEFAULT_IP_WINDOW_SECONDS = 15 * 60
 UNKNOWN_EMAIL_MEMORY_SECONDS = 24 * 3600
 EXTENSION_KEY = "kingavis_login_counters"
 REDIS_PREFIX = "kingavis:login:"
-
-_DUMMY_HASH = generate_password_hash("not a password, only makes the check take its usual time")
 
 
 class Counters(Protocol):
@@ -223,11 +221,11 @@ def authenticate(email: str, password: str, ip: str | None, now: datetime | None
     if user is not None:
         if user.locked_until is not None and user.locked_until > now:
             return LoginResult("locked", retry_after=int((user.locked_until - now).total_seconds()) + 1)
-        password_ok = check_password_hash(user.password_hash, password or "")
+        password_ok = check_password(user.password_hash, password)
     else:
         if counters.get(_email_key(email) + ":locked"):
             return LoginResult("locked", retry_after=lock_seconds)
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_against_dummy(password)
         password_ok = False
 
     if password_ok:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
+from kingavis.accounts.passwords import hash_password
 from kingavis.extensions import db
 from kingavis.models import Shop, User
 
@@ -42,7 +42,7 @@ def create_operator(email: str, password: str) -> User:
         raise UserError(f"{email} already has an account ({kind})")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    user = User(email=email, password_hash=generate_password_hash(password), is_operator=True)
+    user = User(email=email, password_hash=hash_password(password), is_operator=True)
     db.session.add(user)
     db.session.commit()
     return user
@@ -61,7 +61,7 @@ def create_user(email: str, password: str, shop: Shop) -> tuple[User, bool]:
     if user is None:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-        user = User(email=email, password_hash=generate_password_hash(password))
+        user = User(email=email, password_hash=hash_password(password))
         db.session.add(user)
     elif shop in user.shops:
         raise UserError(f"{email} already has access to shop {shop.key}")
