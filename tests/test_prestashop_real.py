@@ -479,7 +479,7 @@ def test_psgdpr_1_4_shape_is_still_understood(shop: PrestaShop, king_avis: KingA
 
 
 def test_a_new_order_state_is_sent_at_once(shop: PrestaShop, king_avis: KingAvis) -> None:
-    shop.run_php("""
+    state_id = shop.run_php("""
 $state = new OrderState();
 $state->name = [(int) Configuration::get('PS_LANG_DEFAULT') => 'Livré en point relais'];
 $state->color = '#32CD32';
@@ -494,6 +494,15 @@ echo json_encode((int) $state->id);
     assert sent and sent[-1]["signature_valid"]
     names = {s["name"]: s for s in sent[-1]["json"]["data"]["states"]}
     assert names["Livré en point relais"]["delivered"] is True
+    # King-Avis took the list, so the merchant can choose the new state as a trigger before any
+    # order reaches it (the command line and the back-office share the check).
+    assert sent[-1]["status"] == 200
+    new_id = str(state_id)
+    assert names["Livré en point relais"]["id"] == new_id
+    configured = king_avis.app.test_cli_runner().invoke(
+        args=["shops", "configure", king_avis.key, "--trigger-status", new_id])
+    assert configured.exit_code == 0, configured.output
+    assert new_id in json.loads(configured.output.strip().splitlines()[-1])["rule"]["trigger_status_ids"]
 
 
 # ---------------------------------------------------------------------------- product reviews
