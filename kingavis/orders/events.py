@@ -281,7 +281,7 @@ def _answer_test(shop: AnyShop, event: dict[str, Any], webhook_id: str) -> Event
     """A test event (``"test": true``, docs/webhooks.md): checked like a real one by the
     caller, answered ``outcome: test`` and stored nowhere; no order, customer or request is
     read or touched. A webhook id a real event already used is a replay, answered as such."""
-    replay = _replay(db.session.connection(), shop.id, webhook_id)
+    replay = _replay(db.session.connection(), shop, webhook_id)
     db.session.rollback()
     if replay is not None:
         return replay
