@@ -145,8 +145,8 @@ def moderation_queue(limit: int = 200) -> tuple[list[QueueItem], int]:
     ).all()
     items = [QueueItem("pending", r[0], r[1], r[2], r[3], r[4], r[4], product_name=r[5])
              for r in pending]
-    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                        product_name=r[9])
+    items += [QueueItem("report", r[0], r[1], r[2], r[3], r[4], r[5], r[6], report_code=r[7],
+                        reporter_email=r[8], product_name=r[9])
               for r in reports]
     items.sort(key=lambda item: (item.since, item.review_id))
     return items[:limit], len(pending) + len(reports)
