@@ -525,6 +525,9 @@ class Review(db.Model):
         # index alone; the back-office's list, newest first (docs/performance.md).
         Index("ix_reviews_shop_status_rating", "shop_id", "status", "rating", "published_at"),
         Index("ix_reviews_shop_created", "shop_id", "created_at", "id"),
+        Index("ix_reviews_products_by_shop", "shop_id", "status", "published_at",
+              sqlite_where=text("product_id IS NOT NULL"),
+              postgresql_where=text("product_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -82,6 +82,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("\n".join(lines), returncode=3)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``pytest -n N --dist loadgroup`` (``make test``), the browser tests share a worker,
     and so do the real-PrestaShop tests.

@@ -357,7 +357,7 @@ def test_the_form_speaks_english_to_an_english_merchant(back_office: Any, shop: 
     login(back_office, user)
 
     page = back_office.get(collection(shop)).get_data(as_text=True)
-    assert "which must be that of a public server, reachable on the Internet" in html.unescape(page)
+    assert "which must be a public server's, reachable on the Internet" in html.unescape(page)
     response = back_office.post(collection(shop), data=form("https://10.1.2.3/cb"))
 
     assert response.status_code == 422

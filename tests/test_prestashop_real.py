@@ -35,7 +35,8 @@ from prestashop_shop import (
 )
 from sqlalchemy import select
 
-pytestmark = pytest.mark.prestashop
+# One worker takes every test of the real shop: one shop installed per run.
+pytestmark = [pytest.mark.prestashop, pytest.mark.xdist_group("prestashop")]
 
 @dataclass
 class KingAvis:

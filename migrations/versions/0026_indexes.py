@@ -1,7 +1,7 @@
 """indexes for a million orders: contains-search, a customer's orders, a shop's reviews
 
 Revision ID: 0026
-Revises: 0009
+Revises: 0023
 Create Date: 2026-12-07 02:55:00.000000
 
 PostgreSQL: trigram (pg_trgm, GIN) indexes on the order's reference and address, which the
@@ -39,9 +39,14 @@ def upgrade():
                     ['shop_id', 'status', 'rating', 'published_at'], unique=False)
     op.create_index('ix_reviews_shop_created', 'reviews', ['shop_id', 'created_at', 'id'],
                     unique=False)
+    # A shop's product reviews by state (the Google feed's version and count, the back-office).
+    op.create_index('ix_reviews_products_by_shop', 'reviews', ['shop_id', 'status', 'published_at'],
+                    unique=False, sqlite_where=sa.text('product_id IS NOT NULL'),
+                    postgresql_where=sa.text('product_id IS NOT NULL'))
 
 
 def downgrade():
+    op.drop_index('ix_reviews_products_by_shop', table_name='reviews')
     op.drop_index('ix_reviews_shop_created', table_name='reviews')
     op.drop_index('ix_reviews_shop_status_rating', table_name='reviews')
     op.drop_index('ix_orders_shop_email_lower', table_name='orders')
