@@ -528,7 +528,9 @@ def test_product_pages_show_the_stars_and_the_json_ld_rendered_on_the_server(sho
     assert ('class="kingavis-product-reviews" data-kingavis-shop="boutique-zoe" data-kingavis-product="1" '
             'data-kingavis-reviews="3"') in page
     assert "<script>alert(1)" not in page
-    scripts = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    # Marked as the widget marks its own, so widget.js never adds the same Product twice.
+    assert '<script type="application/ld+json" data-kingavis-jsonld="boutique-zoe/1">' in page
+    scripts = re.findall(r'<script type="application/ld\+json"[^>]*>(.*?)</script>', page, re.S)
     assert hostile in [json.loads(s) for s in scripts if "aggregateRating" in s]
     assert page.count("/widget.js") == 1  # one script for every block of the page
     fetched = king_avis.recorder.of("/products/1/jsonld", "GET")
