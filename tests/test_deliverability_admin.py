@@ -172,7 +172,8 @@ def test_operator_pages(bounce_app: Flask, client) -> None:
     with DNSServer({"_dmarc.kingavis.test": ["v=DMARC1; p=none"]}) as dns:
         bounce_app.config["DELIVERABILITY_NAMESERVER"] = dns.address
         page = client.get("/admin/operator/domain").get_data(as_text=True)
-    assert f"SPF: no v=spf1 record at {BOUNCE_DOMAIN}" in page
+    # In the operator's language (French here); the command line says it in English.
+    assert f"SPF : aucun enregistrement v=spf1 pour {BOUNCE_DOMAIN}" in page
     assert f"{BOUNCE_DOMAIN}. TXT &#34;v=spf1 mx -all&#34;" in page
 
 

@@ -15,6 +15,7 @@ import threading
 
 import click
 from flask import current_app
+from flask_babel import force_locale
 
 from kingavis.cli_support import OneLineGroup, one_line
 from kingavis.deliverability.envelope import at_bounce_domain
@@ -98,7 +99,8 @@ def mail_check_domain(nameserver: str | None) -> None:
     from kingavis.deliverability.domain import DomainCheckError, check_domain, report_lines
 
     try:
-        findings = check_domain(current_app.config, nameserver=nameserver)
+        with force_locale("en"):  # the command line speaks English, as every command does
+            findings = check_domain(current_app.config, nameserver=nameserver)
     except DomainCheckError as exc:
         raise click.ClickException(one_line(str(exc))) from None
     for line in report_lines(findings):

@@ -24,6 +24,7 @@ from typing import Any
 
 import dns.exception
 import dns.resolver
+from flask_babel import gettext as _
 
 from kingavis.deliverability.signing import KeyFileError, domain_of, load_key
 
@@ -101,22 +102,27 @@ def check_spf(resolver: dns.resolver.Resolver, domain: str) -> Finding:
     records = [r for r in _txt(resolver, domain) if r.lower().split(" ", 1)[0] == "v=spf1"]
     suggested = f'{domain}. TXT "v=spf1 mx -all"'
     if not records:
-        return Finding("spf", False, f"SPF: no v=spf1 record at {domain}; publish one naming "
-                       "the servers that send for it (add ip4:/include: for your relay)", suggested)
+        return Finding("spf", False, _("SPF : aucun enregistrement v=spf1 pour %(domain)s ; publiez-en un qui nomme les "
+                         "serveurs qui envoient pour lui (ajoutez ip4:/include: pour votre relais)",
+                         domain=domain), suggested)
     if len(records) > 1:
-        return Finding("spf", False, f"SPF: {len(records)} v=spf1 records at {domain}; receivers "
-                       "treat that as an error: merge them into one", suggested)
+        return Finding("spf", False, _("SPF : %(count)s enregistrements v=spf1 pour %(domain)s ; les destinataires y "
+                         "voient une erreur : fusionnez-les en un seul",
+                         count=len(records), domain=domain), suggested)
     if records[0].split()[-1].lower() in ("+all", "all"):
-        return Finding("spf", False, f"SPF at {domain} ends with +all: anyone may send as it",
+        return Finding("spf", False, _("SPF : celui de %(domain)s finit par +all : n'importe qui peut envoyer en son nom",
+                         domain=domain),
                        suggested)
-    return Finding("spf", True, f"SPF: {domain} has one record: {records[0]}")
+    return Finding("spf", True, _("SPF : %(domain)s a un seul enregistrement : %(record)s",
+                                        domain=domain, record=records[0]))
 
 
 def check_dkim(resolver: dns.resolver.Resolver, config: Mapping[str, Any], domain: str) -> Finding:
     selector, key_file = config.get("KINGAVIS_DKIM_SELECTOR"), config.get("KINGAVIS_DKIM_KEY_FILE")
     if not (selector and key_file):
-        return Finding("dkim", True, "DKIM: King-Avis does not sign (KINGAVIS_DKIM_SELECTOR and "
-                       "KINGAVIS_DKIM_KEY_FILE unset): your mail relay must sign for " + domain)
+        return Finding("dkim", True, _("DKIM : King-Avis ne signe pas (KINGAVIS_DKIM_SELECTOR et "
+                         "KINGAVIS_DKIM_KEY_FILE absents) : votre relais doit signer pour "
+                         "%(domain)s", domain=domain))
     try:
         key = load_key(str(key_file))
     except KeyFileError as exc:
@@ -125,16 +131,17 @@ def check_dkim(resolver: dns.resolver.Resolver, config: Mapping[str, Any], domai
     publish = f'{name}. TXT "{key.record()}"'
     records = [r for r in _txt(resolver, name) if "p=" in r]
     if not records:
-        return Finding("dkim", False, f"DKIM: no key published at {name}", publish)
+        return Finding("dkim", False, _("DKIM : aucune clé publiée en %(name)s", name=name), publish)
     tags = _tags(records[0])
     try:
         published = base64.b64decode(tags.get("p", ""), validate=True)
     except ValueError:
         published = b""
     if tags.get("k", "rsa").lower() != key.key_type or published != key.public:
-        return Finding("dkim", False, f"DKIM: the key published at {name} does not match "
-                       "the key file", publish)
-    return Finding("dkim", True, f"DKIM: {name} publishes the key file's {key.key_type} key")
+        return Finding("dkim", False, _("DKIM : la clé publiée en %(name)s ne correspond pas au fichier de "
+                         "clé", name=name), publish)
+    return Finding("dkim", True, _("DKIM : %(name)s publie la clé %(type)s du fichier de clé",
+                                         name=name, type=key.key_type))
 
 
 def check_dmarc(resolver: dns.resolver.Resolver, config: Mapping[str, Any], from_domain: str,
@@ -150,11 +157,12 @@ def check_dmarc(resolver: dns.resolver.Resolver, config: Mapping[str, Any], from
     findings = []
     if record is None:
         findings.append(Finding(
-            "dmarc", False, f"DMARC: no record at _dmarc.{from_domain}",
+            "dmarc", False, _("DMARC : aucun enregistrement en _dmarc.%(domain)s", domain=from_domain),
             f'_dmarc.{from_domain}. TXT "v=DMARC1; p=none; rua=mailto:postmaster@{from_domain}"'))
         tags: dict[str, str] = {}
     else:
-        findings.append(Finding("dmarc", True, f"DMARC: _dmarc.{where}: {record}"))
+        findings.append(Finding("dmarc", True, _("DMARC : _dmarc.%(domain)s : %(record)s",
+                                                  domain=where, record=record)))
         tags = _tags(record)
     signs = bool(config.get("KINGAVIS_DKIM_SELECTOR") and config.get("KINGAVIS_DKIM_KEY_FILE"))
     strict_spf = tags.get("aspf", "r").lower() == "s"
@@ -162,12 +170,15 @@ def check_dmarc(resolver: dns.resolver.Resolver, config: Mapping[str, Any], from
                    else organisational_domain(envelope_domain) == organisation)
     if spf_aligned or signs:
         how = "DKIM (d=" + from_domain + ")" if signs else "SPF (" + envelope_domain + ")"
-        findings.append(Finding("alignment", True, f"Alignment: {how} is aligned with {from_domain}"))
+        findings.append(Finding("alignment", True, _("Alignement : %(how)s est aligné sur %(domain)s",
+                                                       how=how, domain=from_domain)))
     else:
         findings.append(Finding(
-            "alignment", False, f"Alignment: the envelope domain {envelope_domain} is not "
-            f"aligned with {from_domain} and King-Avis does not sign: use a bounce domain under "
-            f"{organisation}, or configure DKIM"))
+            "alignment", False, _("Alignement : le domaine d'enveloppe %(envelope)s n'est pas aligné sur "
+                                "%(domain)s et King-Avis ne signe pas : utilisez un domaine de "
+                                "retour sous %(organisation)s, ou configurez DKIM",
+                                envelope=envelope_domain, domain=from_domain,
+                                organisation=organisation)))
     return findings
 
 
