@@ -4,10 +4,6 @@ delivery id, and what each topic means for a review request. Plain functions, no
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +25,7 @@ from kingavis.platforms.mapping import (
     reference_of,
 )
 from kingavis.platforms.presets import state_name
+from kingavis.platforms.signing import base64_hmac_matches
 
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled",
                 "orders/fulfilled")
@@ -45,17 +42,7 @@ def signature_matches(secrets: Iterable[str], header: str | None, body: bytes) -
     """Whether ``X-Shopify-Hmac-Sha256`` is the base64 HMAC-SHA256 of the raw body keyed with
     one of ``secrets`` (the text, UTF-8), as Shopify computes it. Every secret is compared, in
     constant time, whichever matches."""
-    if not header:
-        return False
-    try:
-        given = base64.b64decode(header.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    matched = False
-    for secret in secrets:
-        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-        matched |= hmac.compare_digest(expected, given)
-    return matched
+    return base64_hmac_matches(secrets, header, body)
 
 
 def delivery_id(headers: Mapping[str, str]) -> str | None:

@@ -10,10 +10,7 @@ headers ``X-WC-Webhook-Topic``, ``-Resource``, ``-Event``, ``-Signature``, ``-ID
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -32,6 +29,7 @@ from kingavis.platforms.mapping import (
     reference_of,
 )
 from kingavis.platforms.presets import state_name
+from kingavis.platforms.signing import base64_hmac_matches
 
 TOPICS = ("order.created", "order.updated", "order.deleted")
 PAID_STATUSES = frozenset({"processing", "completed"})  # wc_get_is_paid_statuses()
@@ -48,17 +46,7 @@ def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
 def signature_matches(secrets: Iterable[str], header: str | None, body: bytes) -> bool:
     """Whether ``X-WC-Webhook-Signature`` is the base64 HMAC-SHA256 of the raw body keyed with
     one of ``secrets`` as UTF-8 text (``generate_signature``). Constant-time, every secret."""
-    if not header:
-        return False
-    try:
-        given = base64.b64decode(header.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    matched = False
-    for secret in secrets:
-        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-        matched |= hmac.compare_digest(expected, given)
-    return matched
+    return base64_hmac_matches(secrets, header, body)
 
 
 def delivery_id(headers: Mapping[str, str], body: bytes) -> str | None:
