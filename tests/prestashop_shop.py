@@ -520,6 +520,18 @@ class BackOffice:
     def configuration_page(self) -> str:
         return self.get(self.modules_url())
 
+    def shown(self) -> str:
+        """The last page's text as its reader sees it (no tags, scripts or menus), for a
+        failing assertion to say what the page said instead."""
+        import html
+        import re
+
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", self.page, flags=re.S | re.I)
+        text = re.sub(r"<[^>]+>", " ", text)
+        text = re.sub(r"\s+", " ", html.unescape(text)).strip()
+        start = text.find("Module Manager Menu")
+        return text[start:] if start >= 0 else text[-4000:]
+
     def click(self, button: str, **values: str) -> str:
         """Submit the configuration page's form that holds `button`, by that button, with
         `values` typed in; returns the page that answers."""

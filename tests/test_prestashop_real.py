@@ -218,7 +218,7 @@ def test_each_button_of_the_configuration_page_does_its_own_job(shop: PrestaShop
     set_config(shop, KINGAVIS_URL=None, KINGAVIS_SHOP_KEY=None, KINGAVIS_WEBHOOK_SECRET=None)
     office = BackOffice(shop)
     page = office.configuration_page()
-    assert "Connexion à King-Avis" in page  # the module's French (translations/fr-FR)
+    assert "Connexion à King-Avis" in page, office.shown()  # the module's French (translations/fr-FR)
 
     saved = office.click("submitKingavisConnection", KINGAVIS_URL=king_avis.server.url,
                          KINGAVIS_SHOP_KEY=king_avis.key, KINGAVIS_WEBHOOK_SECRET=king_avis.secret,
@@ -386,7 +386,7 @@ def test_a_failing_event_never_blocks_the_others_then_is_given_up_and_sent_again
     assert cron(shop).json()["given_up"] == 1
     office = BackOffice(shop)
     page = office.configuration_page()
-    assert "1 webhooks ont été abandonnés" in page
+    assert "1 webhooks ont été abandonnés" in page, office.shown()
 
     king_avis.recorder.fail_ids = set()
     retried = office.click("submitKingavisRetry")
@@ -594,6 +594,11 @@ Configuration::updateGlobalValue('PS_MULTISHOP_FEATURE_ACTIVE', 0);
 echo json_encode(true);
 """)
         shop.sql(f"DELETE FROM ps_configuration WHERE id_shop = {int(id_shop)}")  # noqa: S608 (the test's own values)
+        # Adding and deleting a shop clears PrestaShop's cache; the first PHP process after that
+        # (this test's own CLI code, with the new shop as its context) may rebuild the list of
+        # active modules, and the translation catalogue with it, without this module: the next
+        # back-office page would be in English. A merchant's "Clear cache" is what follows.
+        shutil.rmtree(shop.root / "var" / "cache" / "prod", ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- the zip
