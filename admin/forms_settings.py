@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from kingavis.orders.scheduling import MAX_DELAY_DAYS
+from kingavis.scheduling import MAX_DELAY_DAYS
 from kingavis.shops.rules import MAX_WINDOW_DAYS
 
 

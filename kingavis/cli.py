@@ -17,10 +17,10 @@ from kingavis.accounts.users import UserError, create_operator, create_user
 from kingavis.cli_support import OneLineGroup, one_line
 from kingavis.extensions import db
 from kingavis.platforms import service as platform_service
-from kingavis.platforms.presets import PLATFORMS
 from kingavis.reviews.products import set_product_review_count, validate_product_review_count
 from kingavis.reviews.public import public_url
 from kingavis.shops import rules
+from kingavis.shops.presets import PLATFORMS
 from kingavis.shops.service import ShopError, create_shop, describe, get_shop, webhook_url
 
 shops_cli = OneLineGroup("shops", help="Create and configure shops.")

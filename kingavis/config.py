@@ -183,7 +183,7 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
     return {
         "DEBUG": debug,
         "SECRET_KEY": _secret_key(env, instance, debug),
-        # Key of the customer address hash (kingavis.privacy.customer_keys); unset: derived from SECRET_KEY.
+        # Key of the customer address hash (kingavis.customer_keys); unset: derived from SECRET_KEY.
         "EMAIL_HASH_KEY": env.get("KINGAVIS_EMAIL_HASH_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,

@@ -94,11 +94,11 @@ RESCHEDULABLE_REASONS = frozenset({Reason.ORDER_CANCELLED.value, Reason.ORDER_UN
 
 
 def _hash_default(shop_column: str, email_column: str) -> Any:
-    """Column default: the keyed hash of the row's address (kingavis.privacy.customer_keys), so every
+    """Column default: the keyed hash of the row's address (kingavis.customer_keys), so every
     insert that gives the address also stores the key lookups use."""
 
     def default(context: Any) -> str | None:
-        from kingavis.privacy.customer_keys import customer_key
+        from kingavis.customer_keys import customer_key
 
         params = context.get_current_parameters()
         email = params.get(email_column)
@@ -420,7 +420,7 @@ class ReviewRequest(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     # The address (null once erased) and its keyed hash, which every per-customer check uses
-    # (kingavis.privacy.customer_keys) and which stays after an erasure.
+    # (kingavis.customer_keys) and which stays after an erasure.
     customer_email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
     customer_email_hash: Mapped[str] = mapped_column(
         String(64), default=_hash_default("shop_id", "customer_email_normalized")

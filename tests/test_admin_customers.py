@@ -14,9 +14,9 @@ from personal_data_helpers import EMAIL, FIRST, make_customer
 from requests_helpers import audit_entries, login, merchant
 from sqlalchemy import select
 
+from kingavis.customer_keys import customer_key
 from kingavis.extensions import db
 from kingavis.models import Erasure, Order, Shop
-from kingavis.privacy.customer_keys import customer_key
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import claim
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, utcnow
-from kingavis.orders.scheduling import Rule, compute_due_at
 from kingavis.review_requests.notes import describe_note
+from kingavis.scheduling import Rule, compute_due_at
 
 PARIS = "Europe/Paris"
 

@@ -1,4 +1,4 @@
-"""The code's shape: no import cycles between King-Avis's modules.
+"""The code's shape: no import cycles between King-Avis's modules, nor between its packages.
 
 Every import counts, those inside functions too: an import moved into a function to dodge a
 cycle at load time is still a cycle of design (two modules that each need the other), and the
@@ -125,6 +125,54 @@ def test_no_import_cycles() -> None:
     graph = import_graph()
     found = cycles(graph)
     assert not found, "import cycles:\n" + "\n".join(_describe(c, graph) for c in found)
+
+
+def package_of(module: str) -> str:
+    """The package a module belongs to: a blueprint package (``admin``, ``webhooks``), a domain
+    package of ``kingavis`` (``kingavis.orders``), or a module of ``kingavis`` itself
+    (``kingavis.models``), which counts as a package of one."""
+    parts = module.split(".")
+    return parts[0] if parts[0] != "kingavis" else ".".join(parts[:2])
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Package -> the other packages its modules import."""
+    packages: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        here = package_of(module)
+        packages.setdefault(here, set()).update(package_of(t) for t in targets if package_of(t) != here)
+    for targets in list(packages.values()):
+        for target in targets:
+            packages.setdefault(target, set())
+    return packages
+
+
+def test_no_import_cycles_between_packages() -> None:
+    """Packages stand in layers (docs/architecture.md): a package imports only packages below
+    it, so a reader can learn them bottom up, and two packages never need each other."""
+    graph = import_graph()
+    packages = package_graph(graph)
+    found = cycles(packages)
+
+    def arrows(component: list[str]) -> str:
+        inside = set(component)
+        lines = []
+        for package in component:
+            for target in sorted(packages[package] & inside):
+                via = sorted(f"{a} -> {b}" for a, bs in graph.items() for b in bs
+                             if package_of(a) == package and package_of(b) == target)
+                lines.append(f"  {package} -> {target}: " + ", ".join(via))
+        return "\n".join([" <-> ".join(component), *lines])
+
+    assert not found, "package cycles:\n" + "\n".join(arrows(c) for c in found)
+
+
+def test_the_package_check_sees_a_cycle_through_two_modules() -> None:
+    """The check itself: two packages whose modules import each other's are one cycle."""
+    graph = {"kingavis.a.x": {"kingavis.b.y"}, "kingavis.b.y": set(), "kingavis.b.z": {"kingavis.a.w"},
+             "kingavis.a.w": set()}
+    assert cycles(package_graph(graph)) == [["kingavis.a", "kingavis.b"]]
+    assert cycles(package_graph({"kingavis.a.x": {"kingavis.b.y"}, "kingavis.b.y": set()})) == []
 
 
 def test_the_cycle_check_sees_imports_inside_functions() -> None:

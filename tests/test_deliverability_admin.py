@@ -206,8 +206,8 @@ def test_a_suppressed_address_is_exported_and_erased_with_the_customer(bounce_ap
 def test_at_send_time_a_suppressed_address_is_not_mailed(bounce_app: Flask) -> None:
     """A request claimed before its address was suppressed (the list is read again when it
     is sent): suppressed, reason bounced, nothing sent."""
+    from kingavis.customer_keys import customer_key
     from kingavis.delivery.dispatcher import tick
-    from kingavis.privacy.customer_keys import customer_key
 
     shop, _ = make_shop()
     request_id = schedule(shop, "1", email="zoe@example.com")

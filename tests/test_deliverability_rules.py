@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kingavis.models import RequestState
-from kingavis.orders.scheduling import send_time_decision, suppression_reason
+from kingavis.scheduling import send_time_decision, suppression_reason
 
 ORDER = ["no_consent", "complained", "unsubscribed", "bounced", "recent_request"]
 

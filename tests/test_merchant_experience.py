@@ -18,10 +18,10 @@ from requests_helpers import event, login, merchant, scheduled
 from sqlalchemy import select
 
 from admin.pending import elapsed
+from kingavis.customer_keys import customer_key
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, Review, Shop, User, utcnow
-from kingavis.privacy.customer_keys import customer_key
 from kingavis.privacy.unsubscriptions import unsubscribe
 from kingavis.review_requests import actions as rr
 from kingavis.shops import rules

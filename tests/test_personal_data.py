@@ -27,6 +27,7 @@ from personal_data_helpers import (
 from requests_helpers import login, merchant
 from sqlalchemy import select
 
+from kingavis.customer_keys import customer_key
 from kingavis.delivery.dispatcher import claim
 from kingavis.delivery.jobs import Outcome, deliver
 from kingavis.extensions import db
@@ -41,7 +42,6 @@ from kingavis.models import (
     Shop,
     utcnow,
 )
-from kingavis.privacy.customer_keys import customer_key
 from kingavis.privacy.personal_data import (
     PERSONAL_COLUMNS,
     PersonalDataError,

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kingavis.reviews.public import author_display, experience_date, slugify
+from kingavis.reviews.public import author_display, experience_date
+from kingavis.shops.slugs import slugify
 
 
 @pytest.mark.parametrize(

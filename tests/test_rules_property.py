@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from kingavis.extensions import db
 from kingavis.models import RESCHEDULABLE_REASONS, Order, OrderEvent, ReviewRequest
 from kingavis.orders.events import apply_status_event
-from kingavis.orders.scheduling import Action, Guards, Rule, decide
+from kingavis.scheduling import Action, Guards, Rule, decide
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 BASE = NOW - timedelta(days=5)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kingavis.models import RequestState
-from kingavis.orders.scheduling import (
+from kingavis.scheduling import (
     Action,
     Guards,
     Rule,

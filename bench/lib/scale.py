@@ -66,7 +66,7 @@ JOIN LATERAL (SELECT CASE WHEN g <= :largest_orders THEN :largest
                           ELSE :other_first + (g % :others) END AS id) s ON true
 """
 
-# customer_email_hash: a plain digest stands in for the keyed hash (kingavis.privacy.customer_keys);
+# customer_email_hash: a plain digest stands in for the keyed hash (kingavis.customer_keys);
 # only the erasure of CUSTOMER compares it, and that finds the orders by address as well.
 REQUESTS = """
 INSERT INTO review_requests (shop_id, order_id, state, reason, due_at, next_attempt_at, token,

@@ -11,7 +11,7 @@ from werkzeug.http import is_resource_modified
 from kingavis.api import blueprint
 from kingavis.problems import problem
 from kingavis.reviews.feed import feed_chunks, feed_version
-from kingavis.reviews.public import shop_by_slug
+from kingavis.shops.slugs import shop_by_slug
 
 
 @blueprint.get("/feeds/v1/<slug>/google-product-reviews.xml")

@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
+from kingavis.customer_keys import customer_key
 from kingavis.delivery import service
 from kingavis.delivery.errors import PermanentMailError, TransientMailError, UncertainDeliveryError
 from kingavis.emails import normalize_email
@@ -43,11 +44,10 @@ from kingavis.models import (
     Unsubscription,
     utcnow,
 )
-from kingavis.orders.scheduling import send_time_decision
-from kingavis.privacy.customer_keys import customer_key
 from kingavis.privacy.unsubscriptions import is_unsubscribed
 from kingavis.review_requests import lifecycle
 from kingavis.review_requests.notes import NoteCode
+from kingavis.scheduling import send_time_decision
 
 log = logging.getLogger("kingavis.delivery")
 

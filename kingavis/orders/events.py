@@ -34,6 +34,7 @@ from sqlalchemy import (
     column as sql_column,
 )
 
+from kingavis.customer_keys import customer_key
 from kingavis.delivery.service import choose_platform
 from kingavis.emails import normalize_email
 from kingavis.extensions import db
@@ -52,7 +53,9 @@ from kingavis.models import (
     request_outcome,
     utcnow,
 )
-from kingavis.orders.scheduling import (
+from kingavis.orders.statuses import remember_seen_status, seen_status_committed
+from kingavis.review_requests.lifecycle import SYSTEM, decision_row
+from kingavis.scheduling import (
     Action,
     Guards,
     Rule,
@@ -60,9 +63,6 @@ from kingavis.orders.scheduling import (
     decide,
     suppression_reason,
 )
-from kingavis.orders.statuses import remember_seen_status, seen_status_committed
-from kingavis.privacy.customer_keys import customer_key
-from kingavis.review_requests.lifecycle import SYSTEM, decision_row
 from kingavis.shops.service import ShopChanged, ShopSnapshot
 from kingavis.transactions import retry_on_conflict
 

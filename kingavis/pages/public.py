@@ -43,8 +43,8 @@ from kingavis.reviews.public import (
     parse_listing,
     public_url,
     rating_summary,
-    shop_by_slug,
 )
+from kingavis.shops.slugs import shop_by_slug
 
 LANGS = ("fr", "en")
 # Seconds a browser or proxy may keep a page: a publication, reply or withdrawal shows within

@@ -33,7 +33,8 @@ from kingavis.reviews.actions import (
     ActionError,
     report_by_reader,
 )
-from kingavis.reviews.public import PublicReview, published_review, shop_by_slug
+from kingavis.reviews.public import PublicReview, published_review
+from kingavis.shops.slugs import shop_by_slug
 
 REPORT_TEXT: dict[str, dict[str, str]] = {
     "fr": {

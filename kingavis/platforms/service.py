@@ -31,6 +31,7 @@ from marshmallow import ValidationError
 from sqlalchemy import delete, select
 
 from kingavis.accounts import audit
+from kingavis.customer_keys import customer_key
 from kingavis.extensions import db
 from kingavis.models import Order, Shop, utcnow
 from kingavis.orders.events import apply_status_event
@@ -45,14 +46,13 @@ from kingavis.platforms.mapping import (
     TestOrder,
 )
 from kingavis.platforms.models import DataRequest, PlatformDelivery
-from kingavis.platforms.presets import WEBHOOK_PLATFORMS
-from kingavis.privacy.customer_keys import customer_key
 from kingavis.privacy.personal_data import (
     PersonalDataError,
     erase_customer,
     erase_shop,
     validate_email,
 )
+from kingavis.shops.presets import WEBHOOK_PLATFORMS
 from kingavis.shops.service import ShopError, ShopSnapshot
 
 log = logging.getLogger("kingavis.platforms")

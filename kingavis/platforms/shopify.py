@@ -24,8 +24,8 @@ from kingavis.platforms.mapping import (
     parse_time,
     reference_of,
 )
-from kingavis.platforms.presets import state_name
 from kingavis.platforms.signing import base64_hmac_matches
+from kingavis.shops.presets import state_name
 
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled",
                 "orders/fulfilled")

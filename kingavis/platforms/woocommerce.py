@@ -28,8 +28,8 @@ from kingavis.platforms.mapping import (
     parse_time,
     reference_of,
 )
-from kingavis.platforms.presets import state_name
 from kingavis.platforms.signing import base64_hmac_matches
+from kingavis.shops.presets import state_name
 
 TOPICS = ("order.created", "order.updated", "order.deleted")
 PAID_STATUSES = frozenset({"processing", "completed"})  # wc_get_is_paid_statuses()

@@ -46,6 +46,7 @@ from marshmallow.validate import Email
 from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
 
 from kingavis.accounts import audit
+from kingavis.customer_keys import customer_key, normalize_email
 from kingavis.extensions import db
 from kingavis.models import (
     AuditLog,
@@ -69,7 +70,6 @@ from kingavis.models import (
     utcnow,
 )
 from kingavis.platforms.models import DataRequest
-from kingavis.privacy.customer_keys import customer_key, normalize_email
 from kingavis.privacy.unsubscriptions import unsubscribed_at
 from kingavis.review_requests import lifecycle
 from kingavis.reviews.public import review_author

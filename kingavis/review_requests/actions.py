@@ -25,6 +25,7 @@ from sqlalchemy import Select, exists, func, insert, or_, select, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from kingavis.accounts import audit
+from kingavis.customer_keys import customer_key
 from kingavis.extensions import db
 from kingavis.models import (
     Order,
@@ -40,7 +41,6 @@ from kingavis.models import (
     utcnow,
 )
 from kingavis.orders.events import normalize_email
-from kingavis.privacy.customer_keys import customer_key
 from kingavis.privacy.unsubscriptions import unsubscribed_at
 from kingavis.review_requests import lifecycle
 from kingavis.review_requests.lifecycle import decision_row

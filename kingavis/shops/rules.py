@@ -34,9 +34,9 @@ from kingavis.models import (
     ShopStatus,
     utcnow,
 )
-from kingavis.orders.scheduling import MAX_DELAY_DAYS, Rule, compute_due_at, validate_timezone
 from kingavis.review_requests.lifecycle import decision_row
 from kingavis.review_requests.notes import NoteCode
+from kingavis.scheduling import MAX_DELAY_DAYS, Rule, compute_due_at, validate_timezone
 
 log = logging.getLogger("kingavis.settings")
 

@@ -22,15 +22,15 @@ from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
 from kingavis.mail_headers import CONTROL, header_text_problem
 from kingavis.models import InvitationRule, Shop, ShopSecret, ShopStatus, utcnow
-from kingavis.orders.scheduling import (
+from kingavis.scheduling import (
     DEFAULT_CUSTOMER_WINDOW_DAYS,
     DEFAULT_DELAY_DAYS,
     DEFAULT_TIMEZONE,
     prestashop_preset,
     validate_timezone,
 )
-from kingavis.platforms.presets import PLATFORMS, WEBHOOK_PLATFORMS, platform_preset
-from kingavis.reviews.public import unique_slug
+from kingavis.shops.presets import PLATFORMS, WEBHOOK_PLATFORMS, platform_preset
+from kingavis.shops.slugs import unique_slug
 
 # What new_shop_key() makes: "shp_" and URL-safe base64.
 _SHOP_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")

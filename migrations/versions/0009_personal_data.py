@@ -17,13 +17,13 @@ depends_on = None
 
 
 def _backfill(conn, table, email_column, hash_column):
-    # The same keyed hash as the application computes (kingavis.privacy.customer_keys): the key comes
+    # The same keyed hash as the application computes (kingavis.customer_keys): the key comes
     # from this install's configuration, so it must be the application's own function.
     rows = conn.execute(sa.text(f"SELECT id, shop_id, {email_column} FROM {table} "
                                 f"WHERE {hash_column} IS NULL")).fetchall()
     if not rows:
         return
-    from kingavis.privacy.customer_keys import customer_key
+    from kingavis.customer_keys import customer_key
 
     for row_id, shop_id, email in rows:
         conn.execute(sa.text(f"UPDATE {table} SET {hash_column} = :h WHERE id = :id"),

@@ -1,6 +1,6 @@
 """The presets of the shops whose events come from Shopify or WooCommerce (docs/platforms.md).
 
-Same shape as ``kingavis.orders.scheduling.prestashop_preset``: the statuses with their names
+Same shape as ``kingavis.scheduling.prestashop_preset``: the statuses with their names
 (French and English), paid/shipped flags and role, and the trigger, cancel and unpaid ids.
 The delay (10 days), no send hour and the shop's time zone are the same for every platform.
 """
