@@ -440,7 +440,7 @@ def test_reply_and_report_work_on_a_product_review(client, rated) -> None:
 
 
 def test_the_funnel_counts_product_reviews(client, rated) -> None:
-    from kingavis.review_requests.stats import funnel
+    from kingavis.reviews.stats import funnel
 
     total = funnel(rated).total
     assert total.reviewed == 2 and total.product_reviews == 3

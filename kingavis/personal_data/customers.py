@@ -15,7 +15,8 @@ from marshmallow import ValidationError
 from marshmallow.validate import Email
 from sqlalchemy import Text, cast, func, select
 
-from kingavis.customer_keys import customer_key, normalize_email
+from kingavis.customer_keys import customer_key
+from kingavis.emails import normalize_email
 from kingavis.extensions import db
 from kingavis.models import Order, OrderEvent, ReviewRequest, Shop
 

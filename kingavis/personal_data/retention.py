@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import exists, or_, select, update
 
-from kingavis.customer_keys import customer_key, normalize_email
+from kingavis.customer_keys import customer_key
+from kingavis.emails import normalize_email
 from kingavis.extensions import db
 from kingavis.models import Order, Review, ReviewRequest, Shop, Unsubscription, utcnow
 from kingavis.personal_data.erasure import BATCH, erase_orders
