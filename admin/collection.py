@@ -38,7 +38,11 @@ from kingavis.accounts import audit
 from kingavis.delivery import callbacks, service
 from kingavis.extensions import db
 from kingavis.models import Shop
-from kingavis.privacy import personal_data
+from kingavis.personal_data.retention import (
+    MAX_RETENTION_MONTHS,
+    MIN_RETENTION_MONTHS,
+    set_retention,
+)
 from kingavis.reviews import products
 from kingavis.reviews import questionnaire as reviews
 from kingavis.reviews.questionnaire import MAX_REDIRECT_SECONDS
@@ -117,10 +121,10 @@ class CollectionForm(FlaskForm):
     # Left out of a submitted form (an older page): the period is kept as it is.
     retention_months = WholeNumberField(
         lazy_gettext("Durée de conservation (mois)"),
-        personal_data.MIN_RETENTION_MONTHS, personal_data.MAX_RETENTION_MONTHS,
+        MIN_RETENTION_MONTHS, MAX_RETENTION_MONTHS,
         lazy_gettext("La durée de conservation doit être un nombre entier de mois entre "
-                     "%(min)s et %(max)s.", min=personal_data.MIN_RETENTION_MONTHS,
-                     max=personal_data.MAX_RETENTION_MONTHS),
+                     "%(min)s et %(max)s.", min=MIN_RETENTION_MONTHS,
+                     max=MAX_RETENTION_MONTHS),
         required=False,
     )
     # Left out of a submitted form (an older page): the count is kept as it is.
@@ -369,7 +373,7 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
     if split_changed:
         service.set_split(shop, wanted["balancing_split_percent"], actor=actor)
     if "retention_months" in changed:
-        personal_data.set_retention(shop, wanted["retention_months"], actor=actor)
+        set_retention(shop, wanted["retention_months"], actor=actor)
     if "product_review_count" in changed:  # audited by the service, as from the command line
         products.set_product_review_count(shop, wanted["product_review_count"],
                                           actor=current_user)

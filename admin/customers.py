@@ -3,7 +3,7 @@
 The address travels in POST bodies only (never in a URL, so never in an access log). The
 download is a JSON attachment, never cached, and audited; the erasure asks for confirmation
 first and is audited too. Audit entries hold the address's keyed hash, never the address.
-The work is done by ``kingavis.privacy.personal_data``; this module validates, calls it and renders.
+The work is done by ``kingavis.personal_data``; this module validates, calls it and renders.
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ from admin import blueprint
 from admin.access import shop_view
 from admin.formatting import plural
 from kingavis.models import Shop
-from kingavis.privacy import personal_data
+from kingavis.personal_data.customers import MAX_EMAIL, PersonalDataError, validate_email
+from kingavis.personal_data.erasure import erase_customer
+from kingavis.personal_data.export import export_customer, record_export
 
 
 def _address(form: FlaskForm, field: Any) -> None:
     try:
-        field.normalized = personal_data.validate_email(field.data or "")
-    except personal_data.PersonalDataError:
+        field.normalized = validate_email(field.data or "")
+    except PersonalDataError:
         raise ValidationError(str(lazy_gettext(
             "Indiquez une adresse email valable, par exemple client@exemple.fr."))) from None
 
@@ -37,7 +39,7 @@ def _address(form: FlaskForm, field: Any) -> None:
 class CustomerForm(FlaskForm):
     email = StringField(lazy_gettext("Adresse email du client"),
                         validators=[DataRequired(lazy_gettext("Indiquez l'adresse email du client.")),
-                                    Length(max=personal_data.MAX_EMAIL), _address])
+                                    Length(max=MAX_EMAIL), _address])
 
 
 class EraseForm(CustomerForm):
@@ -71,7 +73,7 @@ def customers(shop: Shop) -> Response:
     if not form.validate():
         return _page(shop, form, 422)
     email = form.email.normalized
-    document = personal_data.export_customer(shop, email)
+    document = export_customer(shop, email)
     return _page(shop, form, email=email, summary=_summary(document), erase_form=EraseForm(
         formdata=None, data={"email": email}))
 
@@ -83,8 +85,8 @@ def customer_export(shop: Shop) -> Response:
     if not form.validate():
         return _page(shop, form, 422)
     email = form.email.normalized
-    document = personal_data.export_customer(shop, email)
-    personal_data.record_export(shop, email, user=current_user, source="back_office")
+    document = export_customer(shop, email)
+    record_export(shop, email, user=current_user, source="back_office")
     response = make_response(json.dumps(document, ensure_ascii=False, indent=2))
     response.mimetype = "application/json"
     # A fixed name: the address must not end up in a header or a file name.
@@ -101,11 +103,11 @@ def customer_erase(shop: Shop) -> Response:
         return _page(shop, form, 422)
     email = form.email.normalized
     if form.confirm.data != "yes":
-        document = personal_data.export_customer(shop, email)
+        document = export_customer(shop, email)
         return _page(shop, CustomerForm(formdata=None, data={"email": email}), email=email,
                      summary=_summary(document), confirm=True,
                      erase_form=EraseForm(formdata=None, data={"email": email}))
-    result = personal_data.erase_customer(shop, email, source="back_office", user=current_user)
+    result = erase_customer(shop, email, source="back_office", user=current_user)
     counts = result.summary
     parts = [
         plural("%(num)d commande effacée", "%(num)d commandes effacées", counts["orders"]),

@@ -128,8 +128,8 @@ def chart(weeks: list[Week], width: int = 720, height: int = 220) -> dict[str, A
 @blueprint.route("/shops/<shop_key>/")
 @shop_view
 def dashboard(shop: Shop) -> str:
-    from kingavis.review_requests.stats import funnel_totals
     from kingavis.reviews.public import rating_summary
+    from kingavis.reviews.stats import funnel_totals
 
     figures = dashboard_figures(shop)
     return render_template("admin/dashboard.html", shop=shop, figures=figures,

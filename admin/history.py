@@ -12,10 +12,11 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from admin import blueprint
 from admin.access import page_arg, shop_view
-from admin.pending import REASON_LABELS, STATE_LABELS, Display
+from admin.pending import Display
 from kingavis.extensions import db
 from kingavis.models import Reason, Shop
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.labels import REASON_LABELS, STATE_LABELS
+from kingavis.review_requests.queries import HISTORY_STATES, HistoryFilter, history_query
 
 PER_PAGE = 50
 
@@ -38,7 +39,7 @@ class HistoryFilterForm(FlaskForm):
     state = SelectField(
         lazy_gettext("État"),
         choices=[SelectChoice("", lazy_gettext("Tous"))]
-        + [SelectChoice(s, STATE_LABELS[s]) for s in rr.HISTORY_STATES],
+        + [SelectChoice(s, STATE_LABELS[s]) for s in HISTORY_STATES],
         validators=[Optional()],
     )
     reason = SelectField(
@@ -59,8 +60,8 @@ class HistoryFilterForm(FlaskForm):
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError(gettext("La date de fin doit être après la date de début."))
 
-    def to_filter(self) -> rr.HistoryFilter:
-        return rr.HistoryFilter(
+    def to_filter(self) -> HistoryFilter:
+        return HistoryFilter(
             state=self.state.data or None,
             reason=self.reason.data or None,
             date_from=self.date_from.data,
@@ -88,7 +89,7 @@ def history(shop: Shop) -> str:
     pagination = None
     if form.validate():
         pagination = db.paginate(
-            rr.history_query(shop, form.to_filter()),
+            history_query(shop, form.to_filter()),
             page=page_arg(),
             per_page=PER_PAGE,
             error_out=False,

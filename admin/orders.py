@@ -13,8 +13,9 @@ from admin.access import get_or_404, page_arg, shop_view
 from admin.pending import Display
 from kingavis.extensions import db
 from kingavis.models import Order, Shop, utcnow
-from kingavis.review_requests import actions as rr
 from kingavis.review_requests.notes import describe_note
+from kingavis.review_requests.queries import search_orders
+from kingavis.review_requests.timeline import timeline
 from kingavis.shops.rules import status_options
 
 PER_PAGE = 50
@@ -45,7 +46,7 @@ def orders(shop: Shop) -> str:
     if form.validate():
         q = (form.q.data or "").strip()
         pagination = db.paginate(
-            rr.search_orders(shop, q),
+            search_orders(shop, q),
             page=page_arg(),
             per_page=PER_PAGE,
             error_out=False,
@@ -78,7 +79,7 @@ def order_timeline(shop: Shop, order_id: int) -> str:
         rule=rule,
         trigger_names=trigger_names,
         request_=order.review_request,
-        entries=rr.timeline(order),
+        entries=timeline(order),
         show=Display(shop, now),
         outcome_labels=OUTCOME_LABELS,
         describe_note=describe_note,

@@ -1,8 +1,8 @@
 """Back-office: pending review requests (filters, actions on one / selected / all matching) and
 this week's check.
 
-The work is done by ``kingavis.review_requests.actions``; these views parse and validate input, ask for
-confirmation (bulk actions) and report what changed.
+The work is done by ``kingavis.review_requests.actions`` (the lists: ``.queries``); these views
+parse and validate input, ask for confirmation (bulk actions) and report what changed.
 """
 
 from __future__ import annotations
@@ -34,32 +34,28 @@ from admin import blueprint
 from admin.access import page_arg, shop_view
 from kingavis import formatting
 from kingavis.extensions import db
-from kingavis.models import Reason, RequestState, Shop, ShopStatus, utcnow
-from kingavis.review_requests import actions as rr
+from kingavis.models import Reason, Shop, ShopStatus, utcnow
+from kingavis.review_requests.actions import (
+    MAX_POSTPONE_DAYS,
+    MIN_POSTPONE_DAYS,
+    RequestAction,
+    RequestActionError,
+    RequestActionResult,
+    apply,
+    validate_postpone_days,
+)
+from kingavis.review_requests.labels import REASON_LABELS, STATE_LABELS
+from kingavis.review_requests.queries import (
+    DUE_SOON_DAYS,
+    STUCK_DAYS,
+    PendingFilter,
+    count_pending,
+    matching_ids,
+    pending_query,
+    scheduled_among,
+)
 
 PER_PAGE = 50
-
-STATE_LABELS = {
-    RequestState.SCHEDULED.value: lazy_gettext("Programmée"),
-    RequestState.SENDING.value: lazy_gettext("Envoi en cours"),
-    RequestState.SENT.value: lazy_gettext("Envoyée"),
-    RequestState.CANCELLED.value: lazy_gettext("Annulée"),
-    RequestState.SUPPRESSED.value: lazy_gettext("Non envoyée (règle)"),
-    RequestState.FAILED.value: lazy_gettext("Échec d'envoi"),
-}
-
-REASON_LABELS = {
-    Reason.ORDER_CANCELLED.value: lazy_gettext("Commande annulée"),
-    Reason.ORDER_UNPAID.value: lazy_gettext("Commande non payée"),
-    Reason.NO_CONSENT.value: lazy_gettext("Pas de consentement"),
-    Reason.UNSUBSCRIBED.value: lazy_gettext("Client désinscrit"),
-    Reason.RECENT_REQUEST.value: lazy_gettext("Demande récente pour ce client"),
-    Reason.MERCHANT_CANCELLED.value: lazy_gettext("Annulée par le marchand"),
-    Reason.DELIVERY_FAILED.value: lazy_gettext("Échec de remise de l'email"),
-    Reason.ERASED.value: lazy_gettext("Données du client effacées"),
-    Reason.BOUNCED.value: lazy_gettext("Adresse en échec de remise"),
-    Reason.COMPLAINED.value: lazy_gettext("Le client a signalé un email comme spam"),
-}
 
 REASON_EXPLANATIONS = {
     Reason.ORDER_CANCELLED.value: lazy_gettext(
@@ -107,9 +103,9 @@ REASON_EXPLANATIONS = {
 }
 
 ACTION_LABELS = {
-    rr.Action.CANCEL.value: lazy_gettext("Annuler"),
-    rr.Action.SEND_NOW.value: lazy_gettext("Envoyer maintenant"),
-    rr.Action.POSTPONE.value: lazy_gettext("Reporter"),
+    RequestAction.CANCEL.value: lazy_gettext("Annuler"),
+    RequestAction.SEND_NOW.value: lazy_gettext("Envoyer maintenant"),
+    RequestAction.POSTPONE.value: lazy_gettext("Reporter"),
 }
 
 
@@ -224,9 +220,9 @@ class PendingFilterForm(FlaskForm):
         super().__init__(formdata=formdata, **kwargs)
         self.status.choices = [SelectChoice("", gettext("Tous")), *status_choices(shop)]
 
-    def to_filter(self) -> rr.PendingFilter:
+    def to_filter(self) -> PendingFilter:
         due = self.due.data or ""
-        return rr.PendingFilter(
+        return PendingFilter(
             due_this_week=due == "week",
             due_within_days=int(due) if due.isdigit() else None,
             unpaid=bool(self.unpaid.data),
@@ -252,7 +248,7 @@ class PendingFilterForm(FlaskForm):
         return {k: v for k, v in out.items() if v}
 
 
-def filter_params(flt: rr.PendingFilter) -> dict[str, str]:
+def filter_params(flt: PendingFilter) -> dict[str, str]:
     """Query-string parameters of the pending list that select ``flt``."""
     out: dict[str, str] = {}
     if flt.q:
@@ -291,14 +287,14 @@ class ActionForm(FlaskForm):
     confirm = HiddenField()
 
     def validate_days(self, field: Any) -> None:
-        if self.action.data != rr.Action.POSTPONE.value:
+        if self.action.data != RequestAction.POSTPONE.value:
             return
         try:
-            rr.validate_postpone_days(field.data)
-        except rr.ActionError:
+            validate_postpone_days(field.data)
+        except RequestActionError:
             raise ValidationError(
                 gettext("Indiquez un nombre de jours entier entre %(min)d et %(max)d.",
-                        min=rr.MIN_POSTPONE_DAYS, max=rr.MAX_POSTPONE_DAYS)
+                        min=MIN_POSTPONE_DAYS, max=MAX_POSTPONE_DAYS)
             ) from None
 
     def validate_ids(self, field: Any) -> None:
@@ -321,7 +317,7 @@ def pending(shop: Shop) -> str:
     pagination = None
     if not filters.errors:
         pagination = db.paginate(
-            rr.pending_query(shop, filters.to_filter(), now),
+            pending_query(shop, filters.to_filter(), now),
             page=max(page_number, 1),
             per_page=PER_PAGE,
             error_out=False,
@@ -352,14 +348,14 @@ def pending_action(shop: Shop) -> Response | str:
         return redirect(back)
     action = form.action.data
     scope = form.scope.data
-    days = rr.validate_postpone_days(form.days.data) if action == rr.Action.POSTPONE.value else None
+    days = validate_postpone_days(form.days.data) if action == RequestAction.POSTPONE.value else None
     if scope == "filter":
         if not filters_ok:
             flash(gettext("Le filtre n'est pas valide\u00a0: rien n'a été modifié."), "error")
             return redirect(back)
-        targets = rr.matching_ids(shop, filters.to_filter())
+        targets = matching_ids(shop, filters.to_filter())
     else:
-        targets = rr.scheduled_among(shop, form.ids.data or [])
+        targets = scheduled_among(shop, form.ids.data or [])
 
     if scope != "one" and form.confirm.data != "yes":
         if not targets:
@@ -385,7 +381,7 @@ def pending_action(shop: Shop) -> Response | str:
     if scope != "filter":
         # Every id asked for: those no longer scheduled are reported as left alone.
         targets = list(form.ids.data or [])
-    result = rr.apply(shop, action, targets, days=days, user=current_user._get_current_object())
+    result = apply(shop, action, targets, days=days, user=current_user._get_current_object())
     if result.changed == 0:
         flash(gettext("Aucune demande n'était encore en attente\u00a0: rien n'a été modifié."), "error")
     else:
@@ -405,20 +401,20 @@ def pending_action(shop: Shop) -> Response | str:
 
 
 def _question(action: str, count: int, days: int | None) -> str:
-    if action == rr.Action.CANCEL.value:
+    if action == RequestAction.CANCEL.value:
         return ngettext("Annuler %(num)d demande\u00a0?", "Annuler %(num)d demandes\u00a0?", count)
-    if action == rr.Action.SEND_NOW.value:
+    if action == RequestAction.SEND_NOW.value:
         return ngettext("Envoyer %(num)d demande maintenant\u00a0?",
                         "Envoyer %(num)d demandes maintenant\u00a0?", count)
     return ngettext("Reporter %(num)d demande de %(days)d jours\u00a0?",
                     "Reporter %(num)d demandes de %(days)d jours\u00a0?", count, days=days or 0)
 
 
-def _done_message(result: rr.ActionResult, days: int | None) -> str:
+def _done_message(result: RequestActionResult, days: int | None) -> str:
     count = result.changed
-    if result.action is rr.Action.CANCEL:
+    if result.action is RequestAction.CANCEL:
         return ngettext("%(num)d demande annulée.", "%(num)d demandes annulées.", count)
-    if result.action is rr.Action.SEND_NOW:
+    if result.action is RequestAction.SEND_NOW:
         return ngettext(
             "%(num)d demande sera envoyée dans la minute (l'envoi passe chaque minute).",
             "%(num)d demandes seront envoyées dans la minute (l'envoi passe chaque minute).",
@@ -441,30 +437,30 @@ def weekly_check(shop: Shop) -> str:
             "title": gettext("Commandes non payées avec une demande programmée"),
             "help": gettext("Le dernier statut reçu indique que la commande n'est pas payée\u00a0; "
                             "la demande sera annulée à l'envoi si rien ne change."),
-            "filter": rr.PendingFilter(unpaid=True),
+            "filter": PendingFilter(unpaid=True),
         },
         {
             "key": "stuck",
             "title": gettext("Commandes bloquées dans un statut"),
             "help": gettext("Aucun changement de statut depuis plus de %(days)d jours, et le "
                             "statut n'est ni un statut déclencheur ni un statut d'annulation.",
-                            days=rr.STUCK_DAYS),
-            "filter": rr.PendingFilter(stale_days=rr.STUCK_DAYS, open_status=True),
+                            days=STUCK_DAYS),
+            "filter": PendingFilter(stale_days=STUCK_DAYS, open_status=True),
         },
         {
             "key": "undelivered",
             "title": gettext("Demandes dues sous %(days)d jours, commande non livrée",
-                             days=rr.DUE_SOON_DAYS),
+                             days=DUE_SOON_DAYS),
             "help": gettext("Le dernier statut n'est ni un statut déclencheur de la règle active "
                             "ni un statut « expédié »."),
-            "filter": rr.PendingFilter(due_within_days=rr.DUE_SOON_DAYS, undelivered=True),
+            "filter": PendingFilter(due_within_days=DUE_SOON_DAYS, undelivered=True),
         },
     ]
     for section in sections:
         flt = section["filter"]
-        section["count"] = rr.count_pending(shop, flt, now)
+        section["count"] = count_pending(shop, flt, now)
         section["rows"] = list(
-            db.session.execute(rr.pending_query(shop, flt, now).limit(WEEKLY_SAMPLE))
+            db.session.execute(pending_query(shop, flt, now).limit(WEEKLY_SAMPLE))
             .unique()
             .scalars()
         )

@@ -8,7 +8,7 @@ from flask_babel import format_decimal, get_locale, gettext
 from admin import blueprint, formatting
 from admin.access import shop_view
 from kingavis.models import Shop
-from kingavis.review_requests import stats as funnel_stats
+from kingavis.reviews import stats as funnel_stats
 from kingavis.reviews.public import rating_summary
 
 PLATFORM_LABELS = {"kingavis": "King-Avis", "google": "Google", "trustpilot": "Trustpilot"}

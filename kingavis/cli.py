@@ -195,7 +195,8 @@ def users_create(email: str, shop_key: str | None, operator: bool) -> None:
 @click.option("--email", required=True, help="The customer's email address (any case).")
 def customers_erase(shop_key: str, email: str) -> None:
     """Erase the customer's personal data in that shop and print the JSON summary."""
-    from kingavis.privacy.personal_data import PersonalDataError, erase_customer
+    from kingavis.personal_data.customers import PersonalDataError
+    from kingavis.personal_data.erasure import erase_customer
 
     try:
         shop = get_shop(shop_key)
@@ -211,7 +212,8 @@ def customers_erase(shop_key: str, email: str) -> None:
 @click.option("--email", required=True, help="The customer's email address (any case).")
 def customers_export(shop_key: str, email: str) -> None:
     """Print, as one JSON document, every piece of personal data held about the customer."""
-    from kingavis.privacy.personal_data import PersonalDataError, export_customer, record_export
+    from kingavis.personal_data.customers import PersonalDataError
+    from kingavis.personal_data.export import export_customer, record_export
 
     try:
         shop = get_shop(shop_key)

@@ -30,7 +30,7 @@ from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.logging import configure_logging
 from kingavis.mail_headers import check_python_email
-from kingavis.privacy.personal_data import run_retention
+from kingavis.personal_data.retention import run_retention
 
 T = TypeVar("T")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from factories import days_ago, make_shop
@@ -13,7 +14,7 @@ from requests_helpers import event, login, merchant, row_ids, scheduled, set_due
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.actions import cancel
 
 
 def text(response) -> str:
@@ -41,7 +42,7 @@ def finished(shop) -> dict[str, int]:
     set_due(sent, utcnow() - timedelta(minutes=1))
     tick()
     cancelled = scheduled(shop, "2", reference="H-CANCEL", email="cancel@example.com")
-    rr.cancel(shop, [cancelled])
+    cancel(shop, [cancelled])
     body = event(shop, "3", "5", days_ago(1), consent=False, reference="H-SUPP",
                  email="supp@example.com")
     suppressed = int(body["review_request"]["id"])
@@ -87,7 +88,7 @@ def test_history_filters(client, shop, finished) -> None:
     assert listed(client, shop, state="cancelled", reason="no_consent") == []
     assert listed(client, shop, q="h-fail") == [f["failed"]]
     assert listed(client, shop, q="SUPP@EXAMPLE") == [f["suppressed"]]
-    today = utcnow().astimezone(rr.ZoneInfo(shop.timezone)).date()
+    today = utcnow().astimezone(ZoneInfo(shop.timezone)).date()
     yesterday = today - timedelta(days=1)
     assert len(listed(client, shop, date_from=today.isoformat(), date_to=today.isoformat())) == 5
     assert listed(client, shop, date_to=yesterday.isoformat()) == []
@@ -113,7 +114,7 @@ def test_history_invalid_filters_are_explained(client, shop, finished, query, me
 
 def test_history_is_paginated(client, shop) -> None:
     ids = [scheduled(shop, str(i)) for i in range(1, 53)]
-    rr.cancel(shop, ids)
+    cancel(shop, ids)
     first = listed(client, shop)
     second = listed(client, shop, page=2)
     assert len(first) == 50 and len(second) == 2 and sorted(first + second) == sorted(ids)

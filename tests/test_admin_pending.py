@@ -26,7 +26,8 @@ from kingavis import formatting
 from kingavis.delivery.dispatcher import claim
 from kingavis.extensions import db
 from kingavis.models import utcnow
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.actions import cancel
+from kingavis.review_requests.queries import week_end
 
 
 def text(response) -> str:
@@ -64,7 +65,7 @@ def test_list_shows_each_scheduled_request_with_its_order(client, shop) -> None:
                   last_name="Martin")
     b = scheduled(shop, "2", reference="ABC-2")
     done = scheduled(shop, "3")
-    rr.cancel(shop, [done])
+    cancel(shop, [done])
 
     response = client.get(url(shop))
 
@@ -99,10 +100,10 @@ def test_each_filter_from_the_query_string(client, shop, monkeypatch) -> None:
     unpaid = delivered("3", 1, ref="XYZ-3")
     stuck = delivered("4", 9, ref="XYZ-4")
     quiet = delivered("5", 9, ref="QUIET-5")  # stale too, but in a final status (delivered)
-    set_due(soon, rr.week_end(shop, now) - timedelta(hours=1))
+    set_due(soon, week_end(shop, now) - timedelta(hours=1))
     for other in (later, unpaid, quiet):
         set_due(other, now + timedelta(days=20))
-    set_due(stuck, rr.week_end(shop, now) + timedelta(minutes=1))  # next week, within 7 days
+    set_due(stuck, week_end(shop, now) + timedelta(minutes=1))  # next week, within 7 days
     event(shop, "3", "10", now - timedelta(days=0.5), paid=False, reference="XYZ-3",
           email="client3@example.com")
     event(shop, "4", "3", now - timedelta(days=8), reference="XYZ-4", email="client4@example.com")
@@ -383,7 +384,7 @@ def test_pages_render_for_an_english_speaking_merchant(app, shop) -> None:
     client = app.test_client()
     login(client, user)
     a = scheduled(shop, "1", reference="EN-1")
-    rr.cancel(shop, [scheduled(shop, "2", reference="EN-1-B")])  # for the history
+    cancel(shop, [scheduled(shop, "2", reference="EN-1-B")])  # for the history
     for path in ("pending", "weekly", "history", "orders", f"orders/{request_row(a).order_id}"):
         response = client.get(url(shop, path))
         assert response.status_code == 200, path

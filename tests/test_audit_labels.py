@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from admin.audit import ACTION_LABELS
-from kingavis.review_requests.actions import Action
+from kingavis.review_requests.actions import RequestAction
 
 ROOT = Path(__file__).resolve().parent.parent
 # audit.record(user, "action", …) or record(user, "action", …) — not other functions named *record.
@@ -20,7 +20,7 @@ def recorded_actions() -> set[str]:
     for path in [*ROOT.joinpath("admin").rglob("*.py"), *ROOT.joinpath("kingavis").rglob("*.py")]:
         found.update(RECORDED.findall(path.read_text(encoding="utf-8")))
     # kingavis/review_requests/actions.py records f"review_requests.{action.value}".
-    found.update(f"review_requests.{action.value}" for action in Action)
+    found.update(f"review_requests.{action.value}" for action in RequestAction)
     return found
 
 

@@ -18,7 +18,7 @@ from test_browser_phone import admin_paths, shop_with_everything
 from kingavis.accounts import service as accounts
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
-from kingavis.privacy.personal_data import erase_customer
+from kingavis.personal_data.erasure import erase_customer
 from kingavis.reviews.actions import operator_reject, reply_to_review, withdraw_by_author
 
 pytestmark = pytest.mark.browser

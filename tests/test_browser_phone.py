@@ -17,7 +17,7 @@ from requests_helpers import browser_login, event, merchant, scheduled
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, ReviewRequest
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.actions import cancel
 from kingavis.reviews.questionnaire import set_balancing
 from kingavis.shops import rules
 
@@ -48,7 +48,7 @@ def shop_with_everything() -> dict[str, Any]:
                                                         "Europe/Paris"))
     rules.update_rule(shop, user, rule, rules.RuleData("Expédié + 7 jours, 9 h", ["4"], 5, 9,
                                                        "Europe/Paris"))
-    rr.cancel(shop, ids[:2], user=user)
+    cancel(shop, ids[:2], user=user)
     order_id = db.session.get(ReviewRequest, ids[3]).order_id  # type: ignore[union-attr]
     data = {"key": shop.key, "user": user, "token": token, "unsub_token": unsub_token,
             "rule_id": rule.id, "order_id": order_id}

@@ -17,7 +17,7 @@ from requests_helpers import browser_login, merchant, scheduled
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.actions import cancel
 from kingavis.shops import rules
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ def merchant_with_history() -> tuple[str, Any]:
                                                         "Europe/Paris"))
     rules.update_rule(shop, user, rule, rules.RuleData("Expédié + 3", ["4"], 5, None,
                                                        "Europe/Paris"))
-    rr.cancel(shop, [scheduled(shop, "11", reference="KDZ11"),
+    cancel(shop, [scheduled(shop, "11", reference="KDZ11"),
                      scheduled(shop, "12", reference="KDZ12")], user=user)
     for order, rating in (("21", 4), ("22", 5)):
         request_id = schedule(shop, order)

@@ -178,7 +178,8 @@ def test_operator_pages(bounce_app: Flask, client) -> None:
 
 
 def test_a_suppressed_address_is_exported_and_erased_with_the_customer(bounce_app: Flask) -> None:
-    from kingavis.privacy.personal_data import erase_customer, export_customer
+    from kingavis.personal_data.erasure import erase_customer
+    from kingavis.personal_data.export import export_customer
 
     shop, _ = make_shop()
     suppressed(shop, "1", "zoe@example.com", Reason.BOUNCED)

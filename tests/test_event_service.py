@@ -11,7 +11,8 @@ from sqlalchemy import select
 from kingavis.extensions import db
 from kingavis.models import OrderEvent
 from kingavis.orders.events import apply_status_event
-from kingavis.privacy.personal_data import erase_customer, export_customer
+from kingavis.personal_data.erasure import erase_customer
+from kingavis.personal_data.export import export_customer
 
 CHANGED = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 

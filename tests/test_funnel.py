@@ -17,7 +17,7 @@ from flask import Flask, g
 from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import Review, Shop, utcnow
-from kingavis.review_requests import stats
+from kingavis.reviews import stats
 
 
 def _login(client: Any, shop: Shop, email: str = "marchand@example.com") -> None:

@@ -23,7 +23,7 @@ from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, Review, Shop, User, utcnow
 from kingavis.privacy.unsubscriptions import unsubscribe
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.actions import cancel
 from kingavis.shops import rules
 from kingavis.shops.rules import KnownStatus, trigger_coverage
 
@@ -126,7 +126,7 @@ def test_the_audit_log_speaks_the_merchants_language(client: Any, shop: Shop) ->
     rules.update_rule(shop, owner, rule, rules.RuleData("Expédié + 3", ["4", "5"], 5, 9,
                                                         "Europe/Paris"))
     ids = [scheduled(shop, "61", reference="KDZ61"), scheduled(shop, "62", reference="KDZ62")]
-    rr.cancel(shop, ids, user=owner)
+    cancel(shop, ids, user=owner)
 
     page = text(client.get(f"/admin/shops/{shop.key}/audit"))
     assert f"Délai{NBSP}: 3 → 5 jours" in page

@@ -42,15 +42,11 @@ from kingavis.models import (
     Shop,
     utcnow,
 )
-from kingavis.privacy.personal_data import (
-    PERSONAL_COLUMNS,
-    PersonalDataError,
-    apply_retention,
-    erase_customer,
-    export_customer,
-    months_before,
-    run_retention,
-)
+from kingavis.personal_data.columns import PERSONAL_COLUMNS
+from kingavis.personal_data.customers import PersonalDataError
+from kingavis.personal_data.erasure import erase_customer
+from kingavis.personal_data.export import export_customer
+from kingavis.personal_data.retention import apply_retention, months_before, run_retention
 
 SUMMARY = {"orders": 3, "review_requests_cancelled": 2, "reviews_withdrawn": 1}
 
@@ -258,7 +254,7 @@ def test_export_holds_every_piece_of_personal_data(app: Flask) -> None:
 
 def test_every_column_is_classified() -> None:
     """A new column must say whether it holds customer data and how erasure and export treat
-    it (kingavis.privacy.personal_data.PERSONAL_COLUMNS); this fails until it does."""
+    it (kingavis.personal_data.columns.PERSONAL_COLUMNS); this fails until it does."""
     kinds = {"none", "exported", "erased", "hash", "scrubbed"}
     missing = []
     for table in db.metadata.sorted_tables:
@@ -270,7 +266,7 @@ def test_every_column_is_classified() -> None:
                 assert classified[column.name] in kinds
         stale = set(classified) - {c.name for c in table.columns}
         assert not stale, f"{table.name}: classified columns that no longer exist: {stale}"
-    assert not missing, f"classify in kingavis.privacy.personal_data.PERSONAL_COLUMNS: {missing}"
+    assert not missing, f"classify in kingavis.personal_data.columns.PERSONAL_COLUMNS: {missing}"
     assert set(PERSONAL_COLUMNS) == {t.name for t in db.metadata.sorted_tables}
 
 
@@ -332,7 +328,7 @@ def test_retention_anonymises_inactive_orders_with_a_moved_clock(app: Flask, dat
 
 
 def test_retention_follows_the_shop_setting_and_recent_activity(app: Flask) -> None:
-    from kingavis.privacy.personal_data import set_retention
+    from kingavis.personal_data.retention import set_retention
     from kingavis.shops.service import ShopError
 
     shop, _ = make_shop()

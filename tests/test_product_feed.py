@@ -138,7 +138,7 @@ def test_an_unchanged_feed_answers_304_and_a_change_a_new_version(client, review
 
 
 def test_withdrawn_rejected_pending_and_erased_reviews_leave_the_feed(client, reviewed) -> None:
-    from kingavis.privacy.personal_data import erase_customer
+    from kingavis.personal_data.erasure import erase_customer
 
     shop = reviewed["shop"]
     withdraw_by_author(db.session.get(type(reviewed["second"]), reviewed["second"].id))

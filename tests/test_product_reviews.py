@@ -105,7 +105,8 @@ def test_every_accepted_gtin_kind_and_too_many_items(client, shop_secret) -> Non
 
 
 def test_items_are_erased_and_exported_with_the_customer(client, shop_secret) -> None:
-    from kingavis.privacy.personal_data import erase_customer, export_customer
+    from kingavis.personal_data.erasure import erase_customer
+    from kingavis.personal_data.export import export_customer
 
     shop, secret = shop_secret
     assert post_event(client, shop, secret, items_event("3005", email="zoe@example.com")).status_code == 202
@@ -439,7 +440,7 @@ def test_reply_and_report_work_on_a_product_review(client, rated) -> None:
 
 
 def test_the_funnel_counts_product_reviews(client, rated) -> None:
-    from kingavis.review_requests.stats import funnel
+    from kingavis.reviews.stats import funnel
 
     total = funnel(rated).total
     assert total.reviewed == 2 and total.product_reviews == 3
@@ -471,7 +472,8 @@ def test_retention_keeps_a_published_product_review_with_its_public_name(client,
     from datetime import timedelta
 
     from kingavis.models import utcnow
-    from kingavis.privacy.personal_data import apply_retention, export_customer
+    from kingavis.personal_data.export import export_customer
+    from kingavis.personal_data.retention import apply_retention
 
     exported = export_customer(rated, "customer-5001@example.com")
     assert [r["product"]["id"] for r in exported["orders"][0]["product_reviews"]] == ["42", "77"]

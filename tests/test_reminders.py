@@ -494,7 +494,7 @@ def test_a_temporary_error_on_a_reminder_no_longer_ours_records_nothing(
     ended) or the customer was erased: the old job schedules no retry of it."""
     from kingavis.delivery.dispatcher import claim_reminders
     from kingavis.delivery.transports import open_transport
-    from kingavis.privacy.personal_data import erase_customer
+    from kingavis.personal_data.erasure import erase_customer
 
     _mid_send_changes_possible(mail_app)
     shop = _shop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from factories import days_ago, make_shop
@@ -19,8 +20,19 @@ from requests_helpers import (
 from kingavis.delivery.dispatcher import claim, tick
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.actions import RequestActionError, apply, cancel, postpone, send_now
 from kingavis.review_requests.notes import describe_note
+from kingavis.review_requests.queries import (
+    HistoryFilter,
+    PendingFilter,
+    count_pending,
+    history_query,
+    matching_ids,
+    pending_query,
+    scheduled_among,
+    week_end,
+)
+from kingavis.review_requests.timeline import timeline
 
 
 def ids_of(query) -> list[int]:
@@ -36,7 +48,7 @@ def test_cancel_records_decision_and_audit_and_is_never_rescheduled(app) -> None
     a = scheduled(shop, "1")
     b = scheduled(shop, "2")
 
-    result = rr.cancel(shop, [a], user=user)
+    result = cancel(shop, [a], user=user)
 
     assert result.changed_ids == [a] and result.skipped == 0
     row = request_row(a)
@@ -62,7 +74,7 @@ def test_send_now_makes_it_due_for_the_next_dispatcher_tick(app) -> None:
     assert tick().claimed == 0  # due in nine days
 
     now = utcnow()
-    result = rr.send_now(shop, [a], actor="cli:ops", now=now)
+    result = send_now(shop, [a], actor="cli:ops", now=now)
 
     assert result.changed == 1
     row = request_row(a)
@@ -82,7 +94,7 @@ def test_postpone_moves_due_time_and_next_attempt(app) -> None:
     now = utcnow()
     set_due(overdue, now - timedelta(days=2))  # e.g. waited while the shop was paused
 
-    result = rr.postpone(shop, [a, overdue], 3, now=now)
+    result = postpone(shop, [a, overdue], 3, now=now)
 
     assert result.changed == 2
     assert request_row(a).due_at == before + timedelta(days=3)
@@ -101,8 +113,8 @@ def test_postpone_rejects_bad_day_counts_and_changes_nothing(app, days) -> None:
     before = request_row(a).due_at
     count = len(decisions(a))
 
-    with pytest.raises(rr.ActionError, match="entre 1 et 365"):
-        rr.postpone(shop, [a], days)  # type: ignore[arg-type]
+    with pytest.raises(RequestActionError, match="entre 1 et 365"):
+        postpone(shop, [a], days)  # type: ignore[arg-type]
 
     assert request_row(a).due_at == before
     assert len(decisions(a)) == count
@@ -112,8 +124,8 @@ def test_postpone_rejects_bad_day_counts_and_changes_nothing(app, days) -> None:
 def test_unknown_action_is_refused(app) -> None:
     shop, _ = make_shop()
     a = scheduled(shop, "1")
-    with pytest.raises(rr.ActionError, match="action inconnue"):
-        rr.apply(shop, "delete", [a])
+    with pytest.raises(RequestActionError, match="action inconnue"):
+        apply(shop, "delete", [a])
     assert request_row(a).state == "scheduled"
 
 
@@ -125,7 +137,7 @@ def test_a_request_the_dispatcher_claimed_is_left_alone(app) -> None:
     set_due(claimed, utcnow() - timedelta(minutes=1))
     assert [c[0] for c in claim(utcnow(), 10)] == [claimed]
 
-    result = rr.cancel(shop, [claimed, waiting], user=user)
+    result = cancel(shop, [claimed, waiting], user=user)
 
     assert result.changed_ids == [waiting] and result.skipped == 1
     assert request_row(claimed).state == "sending"
@@ -140,19 +152,19 @@ def test_other_shops_requests_are_ignored(app) -> None:
     mine = scheduled(shop, "1")
     theirs = scheduled(other, "1")
 
-    result = rr.cancel(shop, [mine, theirs])
+    result = cancel(shop, [mine, theirs])
 
     assert result.changed_ids == [mine] and result.requested == 1
     assert request_row(theirs).state == "scheduled"
-    assert rr.scheduled_among(shop, [mine, theirs]) == []
-    assert rr.scheduled_among(other, [mine, theirs]) == [theirs]
+    assert scheduled_among(shop, [mine, theirs]) == []
+    assert scheduled_among(other, [mine, theirs]) == [theirs]
 
 
 def test_finished_requests_are_not_touched(app) -> None:
     shop, _ = make_shop()
     a = scheduled(shop, "1")
-    rr.cancel(shop, [a])
-    result = rr.send_now(shop, [a])
+    cancel(shop, [a])
+    result = send_now(shop, [a])
     assert result.changed == 0
     assert request_row(a).state == "cancelled"
     assert len(audit_entries(shop)) == 1  # nothing changed, nothing audited
@@ -169,7 +181,7 @@ WEDNESDAY = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 def test_pending_filters(app) -> None:
     shop, _ = make_shop()
     now = WEDNESDAY
-    assert rr.week_end(shop, now) == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+    assert week_end(shop, now) == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
 
     def delivered(order_id: str, days: float, **kwargs) -> int:
         kwargs.setdefault("email", f"client{order_id}@example.com")
@@ -184,11 +196,11 @@ def test_pending_filters(app) -> None:
     # Delivered 9 days ago and nothing since: stale, but in a final status (a trigger).
     quiet = delivered("6", 9, reference="QUIET", email="fay@example.com")
     done = delivered("5", 1, reference="DONE", email="eve@example.com")
-    rr.cancel(shop, [done])
-    set_due(soon, rr.week_end(shop, now) - timedelta(hours=1))
+    cancel(shop, [done])
+    set_due(soon, week_end(shop, now) - timedelta(hours=1))
     set_due(later, now + timedelta(days=20))
     set_due(unpaid, now + timedelta(days=20))
-    set_due(stuck, rr.week_end(shop, now) + timedelta(minutes=1))  # just after this week
+    set_due(stuck, week_end(shop, now) + timedelta(minutes=1))  # just after this week
     set_due(quiet, now + timedelta(days=8))  # just over a week away
     # Order 3 moves to "awaiting bank wire" (not paid) after delivery.
     event(shop, "3", "10", now - timedelta(days=0.5), paid=False, reference="XYZ_300",
@@ -197,7 +209,7 @@ def test_pending_filters(app) -> None:
     event(shop, "4", "3", now - timedelta(days=8), reference="XYZ%400", email="dan@example.com")
 
     def listed(**kwargs) -> list[int]:
-        return sorted(ids_of(rr.pending_query(shop, rr.PendingFilter(**kwargs), now)))
+        return sorted(ids_of(pending_query(shop, PendingFilter(**kwargs), now)))
 
     assert listed() == sorted([soon, later, unpaid, stuck, quiet])
     assert listed(due_this_week=True) == [soon]
@@ -219,23 +231,23 @@ def test_pending_filters(app) -> None:
     assert listed(q="  bob  ") == [later]
     assert listed(q="abc", due_this_week=True) == [soon]
     assert listed(unpaid=True, q="abc") == []
-    assert rr.count_pending(shop, rr.PendingFilter(q="abc"), now) == 2
-    assert rr.matching_ids(shop, rr.PendingFilter(q="xyz"), now) == sorted([unpaid, stuck])
+    assert count_pending(shop, PendingFilter(q="abc"), now) == 2
+    assert matching_ids(shop, PendingFilter(q="xyz"), now) == sorted([unpaid, stuck])
 
 
 def test_undelivered_uses_the_shipped_flag(app) -> None:
     shop, _ = make_shop()
     back_to_shipped = scheduled(shop, "1")
     event(shop, "1", "4", days_ago(0.5), email="client1@example.com")  # "Expédié": shipped
-    assert rr.matching_ids(shop, rr.PendingFilter(undelivered=True)) == []
-    assert rr.matching_ids(shop, rr.PendingFilter(status_id="4")) == [back_to_shipped]
+    assert matching_ids(shop, PendingFilter(undelivered=True)) == []
+    assert matching_ids(shop, PendingFilter(status_id="4")) == [back_to_shipped]
 
 
 def test_week_end_is_next_monday_midnight_in_the_shop_zone(app) -> None:
     shop, _ = make_shop(timezone="Pacific/Auckland")
     # Sunday 2026-11-29 20:00 UTC is Monday 09:00 in Auckland: its week ends a week later.
     now = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
-    end = rr.week_end(shop, now)
+    end = week_end(shop, now)
     assert end == datetime(2026, 12, 6, 11, 0, tzinfo=UTC)  # Monday 7 Dec 00:00 NZDT
 
 
@@ -248,7 +260,7 @@ def test_history_filters(app) -> None:
     set_due(sent, utcnow() - timedelta(minutes=1))
     tick()
     cancelled = scheduled(shop, "2", reference="H-2")
-    rr.cancel(shop, [cancelled])
+    cancel(shop, [cancelled])
     suppressed_body = event(shop, "3", "5", days_ago(1), consent=False, reference="H-3",
                             email="client3@example.com")
     suppressed = int(suppressed_body["review_request"]["id"])
@@ -259,7 +271,7 @@ def test_history_filters(app) -> None:
     waiting = scheduled(shop, "5", reference="H-5")
 
     def listed(**kwargs) -> list[int]:
-        return ids_of(rr.history_query(shop, rr.HistoryFilter(**kwargs)))
+        return ids_of(history_query(shop, HistoryFilter(**kwargs)))
 
     assert sorted(listed()) == sorted([sent, cancelled, suppressed, failed])
     assert waiting not in listed()
@@ -268,7 +280,7 @@ def test_history_filters(app) -> None:
     assert listed(reason="merchant_cancelled") == [cancelled]
     assert listed(state="failed", reason="delivery_failed") == [failed]
     assert listed(q="h-2") == [cancelled]
-    today = utcnow().astimezone(rr.ZoneInfo(shop.timezone)).date()
+    today = utcnow().astimezone(ZoneInfo(shop.timezone)).date()
     assert sorted(listed(date_from=today, date_to=today)) == sorted(
         [sent, cancelled, suppressed, failed])
     assert listed(date_to=today - timedelta(days=1)) == []
@@ -280,7 +292,7 @@ def test_timeline_merges_events_decisions_and_emails_in_time_order(app) -> None:
     a = scheduled(shop, "1", delivered_days_ago=11)  # overdue: sent by the next tick
     tick()
     order = request_row(a).order
-    entries = rr.timeline(order)
+    entries = timeline(order)
     kinds = [(e.kind, e.event.status_id if e.event else None,
               e.decision.state if e.decision else None) for e in entries]
     assert kinds == [

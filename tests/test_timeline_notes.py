@@ -21,7 +21,7 @@ from sqlalchemy import text
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, utcnow
-from kingavis.review_requests import actions as rr
+from kingavis.review_requests.actions import postpone, send_now
 from kingavis.review_requests.notes import MESSAGES, NoteCode, describe_note, render
 
 # A reply no server should send, but one could: HTML, %-directives, braces.
@@ -133,7 +133,7 @@ def test_an_smtp_reply_with_markup_and_format_directives_shows_literally(
 def test_a_merchants_note_with_percent_signs_shows_as_typed(client, shop: Shop) -> None:
     request_id = scheduled(shop, "1")
     typed = "client prévenu à 100% : %s %(days)s {x} <i>ok</i>"
-    rr.postpone(shop, [request_id], 3, note=typed, actor="marchand@example.com")
+    postpone(shop, [request_id], 3, note=typed, actor="marchand@example.com")
     last = decisions(request_id)[-1]
     assert (last.note, last.note_code) == (typed, None)
 
@@ -146,7 +146,7 @@ def test_without_a_note_of_their_own_the_merchants_action_is_worded_per_language
     client, shop: Shop
 ) -> None:
     request_id = scheduled(shop, "1")
-    rr.send_now(shop, [request_id], actor="marchand@example.com")
+    send_now(shop, [request_id], actor="marchand@example.com")
     assert "envoi immédiat demandé par le marchand" in entries(
         client.get(timeline_url(shop, request_id)))[-1]
     client.post("/admin/language", data={"language": "en", "next": "/admin/"})
@@ -225,8 +225,8 @@ def test_migration_0003_keeps_text_notes_and_downgrades_codes_to_text(
         shop, _ = make_shop()
         coded = scheduled(shop, "1")
         typed = scheduled(shop, "2")
-        rr.send_now(shop, [coded], actor="marchand@example.com")
-        rr.postpone(shop, [typed], 2, note="livraison en retard, 100% sûr", actor="m@example.com")
+        send_now(shop, [coded], actor="marchand@example.com")
+        postpone(shop, [typed], 2, note="livraison en retard, 100% sûr", actor="m@example.com")
         db.session.remove()
 
         downgrade(revision="0002")

@@ -217,7 +217,7 @@ def test_each_unsubscription_is_logged_with_the_address_masked(client, scheduled
 
 def test_the_unsubscription_is_dated_in_the_customers_export(client, scheduled: ReviewRequest) -> None:
     from kingavis.models import utcnow
-    from kingavis.privacy.personal_data import export_customer
+    from kingavis.personal_data.export import export_customer
 
     before = utcnow()
     client.post(f"/u/{scheduled.token}")
@@ -232,7 +232,7 @@ def test_an_erased_customers_link_still_unsubscribes_their_address(
 ) -> None:
     """After an erasure the request keeps only the address's key: its page shows no address,
     and its button still unsubscribes that address, so a later order of it is suppressed."""
-    from kingavis.privacy.personal_data import erase_customer
+    from kingavis.personal_data.erasure import erase_customer
 
     token, shop_id = scheduled.token, scheduled.shop_id
     erase_customer(db.session.get(Shop, shop_id), "zoe@example.com", source="cli")

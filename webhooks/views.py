@@ -22,7 +22,7 @@ seen. A body with ``"test": true`` passes the same checks and is answered 200 wi
 storing anything (docs/webhooks.md). ``POST /webhooks/v1/<shop key>/shopify`` and
 ``…/woocommerce`` (docs/platforms.md) run the same checks with the platform's own signature at
 step 3 (``kingavis.platforms.service``). The erasure endpoint answers the same way with its summary
-(``kingavis.privacy.personal_data.erase_customer``); its log line never holds the address. While the
+(``kingavis.personal_data.erasure.erase_customer``); its log line never holds the address. While the
 database cannot be reached each answers 503 with ``Retry-After``. The order-states endpoint
 answers 200 ``{"states": n}`` (``kingavis.orders.statuses.sync_declared_states``).
 """
@@ -45,8 +45,9 @@ from kingavis.models import Shop
 from kingavis.orders.events import apply_status_event
 from kingavis.orders.statuses import sync_declared_states
 from kingavis.outages import is_database_outage, unavailable_problem
+from kingavis.personal_data.customers import PersonalDataError
+from kingavis.personal_data.erasure import erase_customer
 from kingavis.platforms import service as platforms
-from kingavis.privacy.personal_data import PersonalDataError, erase_customer
 from kingavis.problems import problem
 from kingavis.ratelimit import check_webhook_rate
 from kingavis.shops.service import ShopChanged, ShopSnapshot, shop_cache

@@ -28,6 +28,7 @@ from sqlalchemy import func, select, update
 
 from kingavis.accounts import audit
 from kingavis.accounts.passwords import check_against_dummy, check_password
+from kingavis.emails import normalize_email
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
 from kingavis.models import User, utcnow
@@ -176,10 +177,6 @@ class LoginResult:
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
-
-
-def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def _email_key(email: str) -> str:

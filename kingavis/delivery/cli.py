@@ -39,7 +39,7 @@ def retention_due(last_run: float | None, now: float) -> bool:
 
 
 def _retention_once() -> None:
-    from kingavis.privacy.personal_data import run_retention
+    from kingavis.personal_data.retention import run_retention
 
     done = run_retention()
     if any(done.values()):

@@ -5,7 +5,7 @@ any job; it claims what is due and enqueues one job per batch. A tick that waite
 queue longer than a minute is dropped (``ttl``): the next one does the same work.
 
 Once a day (03:15 UTC) the personal data retention job anonymises the orders inactive for
-longer than their shop's retention period (kingavis.privacy.personal_data.run_retention).
+longer than their shop's retention period (kingavis.personal_data.retention.run_retention).
 """
 
 from __future__ import annotations

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 
 from flask import Response, current_app, make_response, request
-from sqlalchemy import select
 
 from kingavis.csp import csp_nonce
 from kingavis.delivery.mail import available_languages, choose_language
@@ -27,10 +25,9 @@ from kingavis.models import ReviewRequest
 from kingavis.pages import blueprint
 from kingavis.privacy import unsubscriptions
 from kingavis.private_urls import keep_private
+from kingavis.review_requests.queries import request_by_token
 
 log = logging.getLogger("kingavis.pages")
-
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _page(template: str, status: int = 200, **context: object) -> Response:
@@ -43,14 +40,6 @@ def _page(template: str, status: int = 200, **context: object) -> Response:
         "base-uri 'none'; frame-ancestors 'none'"
     )
     return response
-
-
-def _find(token: str) -> ReviewRequest | None:
-    if not _TOKEN.fullmatch(token):
-        return None
-    return db.session.execute(
-        select(ReviewRequest).where(ReviewRequest.token == token)
-    ).scalar_one_or_none()
 
 
 def _not_found() -> Response:
@@ -72,7 +61,7 @@ def by_token(view: Callable[[ReviewRequest], Response]) -> Callable[[str], Respo
 
     @functools.wraps(view)
     def page(token: str) -> Response:
-        review_request = _find(token)
+        review_request = request_by_token(token)
         if review_request is None:
             sample = SAMPLE_PAGES.get(view.__name__) or SAMPLE_PAGES.get("*")
             if sample is not None and token.startswith("essai-"):

@@ -42,7 +42,7 @@ class DataRequest(db.Model):
 
     The merchant finds it on the Identifiants page and downloads the export
     (``customers export``'s document) from there, then marks it done (the row goes). The
-    address is personal data: erasing the customer deletes the row (kingavis.privacy).
+    address is personal data: erasing the customer deletes the row (kingavis.personal_data).
     """
 
     __tablename__ = "platform_data_requests"

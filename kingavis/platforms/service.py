@@ -3,7 +3,7 @@
 The endpoints (``webhooks.views``) read the body and find the shop, then call, in order:
 ``verify`` (the platform's signature, or WooCommerce's unsigned ping), ``receive`` (what the
 delivery asks, done: a status change goes through ``kingavis.orders.events.apply_status_event``
-exactly as a module's event; an erasure through ``kingavis.privacy.personal_data``) and
+exactly as a module's event; an erasure through ``kingavis.personal_data``) and
 ``record_delivery`` (the shop's small delivery log, the "check" of the Identifiants page).
 
 Idempotency: the platform's delivery id is the event's webhook id, so a retried status change
@@ -35,6 +35,8 @@ from kingavis.customer_keys import customer_key
 from kingavis.extensions import db
 from kingavis.models import Order, Shop, utcnow
 from kingavis.orders.events import apply_status_event
+from kingavis.personal_data.customers import PersonalDataError, validate_email
+from kingavis.personal_data.erasure import erase_customer, erase_shop
 from kingavis.platforms import shopify, woocommerce
 from kingavis.platforms.mapping import (
     Action,
@@ -46,12 +48,6 @@ from kingavis.platforms.mapping import (
     TestOrder,
 )
 from kingavis.platforms.models import DataRequest, PlatformDelivery
-from kingavis.privacy.personal_data import (
-    PersonalDataError,
-    erase_customer,
-    erase_shop,
-    validate_email,
-)
 from kingavis.shops.presets import WEBHOOK_PLATFORMS
 from kingavis.shops.service import ShopError, ShopSnapshot
 

@@ -1,2 +1,3 @@
-"""Customers' personal data: erasure, export and retention (``personal_data``), and the keyed
-hash that remembers an address without keeping it (``customer_keys``)."""
+"""The shops' unsubscribe lists (``unsubscriptions``). A customer's personal data (erasure,
+export, retention) is ``kingavis.personal_data``; the keyed address hash is
+``kingavis/customer_keys.py``."""

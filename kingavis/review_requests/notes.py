@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 from flask_babel import lazy_gettext, ngettext
 
+from kingavis.review_requests.labels import REASON_LABELS, STATE_LABELS, in_sentence
+
 log = logging.getLogger("kingavis.review_requests.notes")
 
 
@@ -131,28 +133,11 @@ MESSAGES: dict[str, Any] = {
     NoteCode.ADDRESS_SUPPRESSED: lazy_gettext("adresse bloquée\u00a0: %(reason)s"),
 }
 
-# The parameters that are codes themselves, worded inside a sentence (hence lower case).
+# The parameters that are codes themselves, worded inside a sentence (hence lower case): the
+# labels of the back-office lists (kingavis.review_requests.labels).
 VALUE_LABELS: dict[str, dict[str, Any]] = {
-    "state": {
-        "scheduled": lazy_gettext("programmée"),
-        "sending": lazy_gettext("en cours d'envoi"),
-        "sent": lazy_gettext("envoyée"),
-        "cancelled": lazy_gettext("annulée"),
-        "suppressed": lazy_gettext("non envoyée (règle)"),
-        "failed": lazy_gettext("en échec d'envoi"),
-    },
-    "reason": {
-        "order_cancelled": lazy_gettext("commande annulée"),
-        "order_unpaid": lazy_gettext("commande non payée"),
-        "no_consent": lazy_gettext("pas de consentement"),
-        "unsubscribed": lazy_gettext("client désinscrit"),
-        "recent_request": lazy_gettext("demande récente pour ce client"),
-        "merchant_cancelled": lazy_gettext("annulée par le marchand"),
-        "delivery_failed": lazy_gettext("échec de remise de l'email"),
-        "erased": lazy_gettext("données du client effacées"),
-        "bounced": lazy_gettext("adresse en échec de remise"),
-        "complained": lazy_gettext("le client a signalé un email comme spam"),
-    },
+    "state": {code: in_sentence(label) for code, label in STATE_LABELS.items()},
+    "reason": {code: in_sentence(label) for code, label in REASON_LABELS.items()},
 }
 
 

@@ -15,16 +15,16 @@ redirected all the same but not counted.
 from __future__ import annotations
 
 import base64
-import re
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, redirect, request
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
 from kingavis.private_urls import keep_private
+from kingavis.review_requests.queries import request_by_token
 from kingavis.shops.sample_links import read_sample_token
 
 blueprint = Blueprint("tracking", __name__)
@@ -68,18 +68,6 @@ def is_scanner(user_agent: str | None, method: str, sent_at: datetime | None,
     return recent and not browser
 
 
-# Tokens are URL-safe base64 (models.new_token); anything else is not looked up.
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-def _find(token: str) -> ReviewRequest | None:
-    if not _TOKEN.fullmatch(token or ""):
-        return None
-    return db.session.execute(
-        select(ReviewRequest).where(ReviewRequest.token == token)
-    ).scalar_one_or_none()
-
-
 def _latest_email(review_request: ReviewRequest) -> datetime | None:
     times = [t for t in (review_request.sent_at, review_request.reminder_sent_at) if t]
     return max(times) if times else None
@@ -114,7 +102,7 @@ def count_click(review_request: ReviewRequest, user_agent: str | None, method: s
 
 @blueprint.get("/o/<token>.gif")
 def open_pixel(token: str) -> Response:
-    review_request = _find(token)
+    review_request = request_by_token(token)
     if review_request is None and read_sample_token(token) is not None:
         return Response(_GIF, mimetype="image/gif")  # a test email: nothing to count
     if review_request is None:
@@ -135,7 +123,7 @@ def click(token: str) -> Response:
     target = request.args.get("to", "review")
     if target not in ("review", "unsubscribe"):
         abort(404)
-    review_request = _find(token)
+    review_request = request_by_token(token)
     if review_request is None and read_sample_token(token) is not None:
         # A test email's link: on to its preview page, nothing counted.
         return _redirect(f"{_base()}/{'u' if target == 'unsubscribe' else 'r'}/{token}")

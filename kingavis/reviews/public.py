@@ -74,7 +74,7 @@ def author_display(first_name: str | None, last_name: str | None) -> str:
 
 def review_author(review: Review, order: Order) -> str:
     """The public name of a review's author: the one kept on the review when retention removed
-    the order's names (kingavis.privacy.personal_data), else made from the order's names."""
+    the order's names (kingavis.personal_data.retention), else made from the order's names."""
     return kept_or_made_author(review.author_display, order.customer_first_name,
                                order.customer_last_name)
 

@@ -146,12 +146,6 @@ def clean_product_reviews(
     return clean
 
 
-def find_request(token: str) -> ReviewRequest | None:
-    return db.session.execute(
-        select(ReviewRequest).where(ReviewRequest.token == token)
-    ).scalar_one_or_none()
-
-
 def review_of(request: ReviewRequest) -> Review | None:
     """The request's shop review (not its product reviews)."""
     return db.session.execute(
