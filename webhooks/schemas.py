@@ -176,6 +176,16 @@ def _nested(schema: type[Schema], required: bool) -> fields.Nested:
     )
 
 
+def _event_type(expected: str) -> fields.String:
+    """The body's ``type``: each endpoint takes exactly one, so a body sent to the wrong
+    address is refused rather than read as something else."""
+    return fields.String(
+        required=True,
+        validate=validate.Equal(expected, error=f'must be "{expected}"'),
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+
+
 class _Base(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -338,11 +348,7 @@ class OrderStatusEventSchema(_Base):
     """``POST /webhooks/v1/<shop key>/order-status`` body. ``load`` returns the data for
     :func:`kingavis.orders.events.apply_status_event` or raises :class:`ValidationError`."""
 
-    type = fields.String(
-        required=True,
-        validate=validate.Equal(EVENT_TYPE, error=f'must be "{EVENT_TYPE}"'),
-        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
-    )
+    type = _event_type(EVENT_TYPE)
     timestamp = _datetime(required=False)
     data = _nested(EventDataSchema, required=True)
     test = _test_flag()
@@ -384,11 +390,7 @@ class ErasureDataSchema(_Base):
 class CustomerErasureSchema(_Base):
     """``POST /webhooks/v1/<shop key>/customer-erasure`` body (docs/personal-data.md)."""
 
-    type = fields.String(
-        required=True,
-        validate=validate.Equal(ERASURE_TYPE, error=f'must be "{ERASURE_TYPE}"'),
-        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
-    )
+    type = _event_type(ERASURE_TYPE)
     timestamp = _datetime(required=False)
     data = _nested(ErasureDataSchema, required=True)
     test = _test_flag()
@@ -444,11 +446,7 @@ class OrderStatesDataSchema(_Base):
 class OrderStatesSchema(_Base):
     """``PUT /webhooks/v1/<shop key>/order-states`` body: every status the shop has."""
 
-    type = fields.String(
-        required=True,
-        validate=validate.Equal(STATES_TYPE, error=f'must be "{STATES_TYPE}"'),
-        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
-    )
+    type = _event_type(STATES_TYPE)
     timestamp = _datetime(required=False)
     data = _nested(OrderStatesDataSchema, required=True)
     test = _test_flag()
