@@ -25,7 +25,7 @@ Choices, documented in ``webhooks/openapi.json`` too:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -205,18 +205,23 @@ def _email() -> fields.String:
     )
 
 
+def _short(max_length: int, check: Callable[[str], None] = _no_control_characters) -> fields.String:
+    """An optional string of at most ``max_length`` characters that ``check`` accepts."""
+    return fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=max_length, error=f"must be at most {max_length} characters"),
+            check,
+        ],
+        error_messages=STRING_MESSAGES,
+    )
+
+
 class CustomerSchema(_Base):
     email = _email()
     first_name = _text(MAX_NAME, single_line=True)
     last_name = _text(MAX_NAME, single_line=True)
-    locale = fields.String(
-        allow_none=True,
-        validate=[
-            validate.Length(max=MAX_LOCALE, error=f"must be at most {MAX_LOCALE} characters"),
-            _language_tag,
-        ],
-        error_messages=STRING_MESSAGES,
-    )
+    locale = _short(MAX_LOCALE, _language_tag)
     review_consent = _flag()
 
 
@@ -255,24 +260,8 @@ def _http_url(value: str) -> None:
         raise ValidationError("must not contain a user name or password")
 
 
-def _short(max_length: int) -> fields.String:
-    return fields.String(
-        allow_none=True,
-        validate=[
-            validate.Length(max=max_length, error=f"must be at most {max_length} characters"),
-            _no_control_characters,
-        ],
-        error_messages=STRING_MESSAGES,
-    )
-
-
 def _url() -> fields.String:
-    return fields.String(
-        allow_none=True,
-        validate=[validate.Length(max=MAX_URL, error=f"must be at most {MAX_URL} characters"),
-                  _http_url],
-        error_messages=STRING_MESSAGES,
-    )
+    return _short(MAX_URL, _http_url)
 
 
 class StrictInteger(fields.Integer):
@@ -307,14 +296,7 @@ class ItemSchema(_Base):
 
 class OrderSchema(_Base):
     id = _id(required=True)
-    reference = fields.String(
-        allow_none=True,
-        validate=[
-            validate.Length(max=MAX_REFERENCE, error=f"must be at most {MAX_REFERENCE} characters"),
-            _no_control_characters,
-        ],
-        error_messages=STRING_MESSAGES,
-    )
+    reference = _short(MAX_REFERENCE)
     placed_at = _datetime(required=False)
     customer = _nested(CustomerSchema, required=True)
     items = fields.List(
