@@ -20,3 +20,28 @@ apt_install() {
         || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive \
                 apt-get install -y --no-install-recommends "$@"; }
 }
+
+# missing_php_modules MODULE:PACKAGE...: prints, one a line, the Debian package of each PHP
+# module that `php -m` does not list (every one of them when there is no php yet).
+missing_php_modules() {
+    local modules="" pair
+    if command -v php >/dev/null 2>&1; then
+        modules=$(php -m)
+    fi
+    for pair in "$@"; do
+        grep -qx "${pair%%:*}" <<<"$modules" || echo "${pair#*:}"
+    done
+}
+
+# install_for WHO PACKAGE...: installs the packages (none given: nothing to do), or exits 1
+# saying that WHO needs them.
+install_for() {
+    local who="$1"
+    shift
+    [ $# -eq 0 ] && return 0
+    echo "${who^} need $*; installing Debian's packages" >&2
+    if ! apt_install "$@"; then
+        echo "error: $* missing and could not be installed (reason above); $who need them" >&2
+        exit 1
+    fi
+}

@@ -25,7 +25,7 @@ Choices, documented in ``webhooks/openapi.json`` too:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,6 +176,16 @@ def _nested(schema: type[Schema], required: bool) -> fields.Nested:
     )
 
 
+def _event_type(expected: str) -> fields.String:
+    """The body's ``type``: each endpoint takes exactly one, so a body sent to the wrong
+    address is refused rather than read as something else."""
+    return fields.String(
+        required=True,
+        validate=validate.Equal(expected, error=f'must be "{expected}"'),
+        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
+    )
+
+
 class _Base(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -195,18 +205,23 @@ def _email() -> fields.String:
     )
 
 
+def _short(max_length: int, check: Callable[[str], None] = _no_control_characters) -> fields.String:
+    """An optional string of at most ``max_length`` characters that ``check`` accepts."""
+    return fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=max_length, error=f"must be at most {max_length} characters"),
+            check,
+        ],
+        error_messages=STRING_MESSAGES,
+    )
+
+
 class CustomerSchema(_Base):
     email = _email()
     first_name = _text(MAX_NAME, single_line=True)
     last_name = _text(MAX_NAME, single_line=True)
-    locale = fields.String(
-        allow_none=True,
-        validate=[
-            validate.Length(max=MAX_LOCALE, error=f"must be at most {MAX_LOCALE} characters"),
-            _language_tag,
-        ],
-        error_messages=STRING_MESSAGES,
-    )
+    locale = _short(MAX_LOCALE, _language_tag)
     review_consent = _flag()
 
 
@@ -245,24 +260,8 @@ def _http_url(value: str) -> None:
         raise ValidationError("must not contain a user name or password")
 
 
-def _short(max_length: int) -> fields.String:
-    return fields.String(
-        allow_none=True,
-        validate=[
-            validate.Length(max=max_length, error=f"must be at most {max_length} characters"),
-            _no_control_characters,
-        ],
-        error_messages=STRING_MESSAGES,
-    )
-
-
 def _url() -> fields.String:
-    return fields.String(
-        allow_none=True,
-        validate=[validate.Length(max=MAX_URL, error=f"must be at most {MAX_URL} characters"),
-                  _http_url],
-        error_messages=STRING_MESSAGES,
-    )
+    return _short(MAX_URL, _http_url)
 
 
 class StrictInteger(fields.Integer):
@@ -297,14 +296,7 @@ class ItemSchema(_Base):
 
 class OrderSchema(_Base):
     id = _id(required=True)
-    reference = fields.String(
-        allow_none=True,
-        validate=[
-            validate.Length(max=MAX_REFERENCE, error=f"must be at most {MAX_REFERENCE} characters"),
-            _no_control_characters,
-        ],
-        error_messages=STRING_MESSAGES,
-    )
+    reference = _short(MAX_REFERENCE)
     placed_at = _datetime(required=False)
     customer = _nested(CustomerSchema, required=True)
     items = fields.List(
@@ -338,11 +330,7 @@ class OrderStatusEventSchema(_Base):
     """``POST /webhooks/v1/<shop key>/order-status`` body. ``load`` returns the data for
     :func:`kingavis.orders.events.apply_status_event` or raises :class:`ValidationError`."""
 
-    type = fields.String(
-        required=True,
-        validate=validate.Equal(EVENT_TYPE, error=f'must be "{EVENT_TYPE}"'),
-        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
-    )
+    type = _event_type(EVENT_TYPE)
     timestamp = _datetime(required=False)
     data = _nested(EventDataSchema, required=True)
     test = _test_flag()
@@ -384,11 +372,7 @@ class ErasureDataSchema(_Base):
 class CustomerErasureSchema(_Base):
     """``POST /webhooks/v1/<shop key>/customer-erasure`` body (docs/personal-data.md)."""
 
-    type = fields.String(
-        required=True,
-        validate=validate.Equal(ERASURE_TYPE, error=f'must be "{ERASURE_TYPE}"'),
-        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
-    )
+    type = _event_type(ERASURE_TYPE)
     timestamp = _datetime(required=False)
     data = _nested(ErasureDataSchema, required=True)
     test = _test_flag()
@@ -444,11 +428,7 @@ class OrderStatesDataSchema(_Base):
 class OrderStatesSchema(_Base):
     """``PUT /webhooks/v1/<shop key>/order-states`` body: every status the shop has."""
 
-    type = fields.String(
-        required=True,
-        validate=validate.Equal(STATES_TYPE, error=f'must be "{STATES_TYPE}"'),
-        error_messages=_messages(STRING_MESSAGES, REQUIRED_MESSAGES),
-    )
+    type = _event_type(STATES_TYPE)
     timestamp = _datetime(required=False)
     data = _nested(OrderStatesDataSchema, required=True)
     test = _test_flag()

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Connection,
+    TextClause,
     bindparam,
     delete,
     func,
@@ -49,34 +50,29 @@ AnyShop = Shop | ShopSnapshot
 _statuses = ShopStatus.__table__
 _syncs = OrderStateSync.__table__
 
-# The SQL is the same on PostgreSQL and SQLite (3.35+). A flag the shop did not send keeps its
-# known value.
-_REMEMBER_STATUS = text(
-    "INSERT INTO shop_statuses (shop_id, status_id, name, paid, shipped, last_seen_at) "
-    "VALUES (:shop_id, :status_id, :name, :paid, :shipped, :now) "
-    "ON CONFLICT (shop_id, status_id) DO UPDATE SET name = excluded.name, "
-    "paid = coalesce(excluded.paid, shop_statuses.paid), "
-    "shipped = coalesce(excluded.shipped, shop_statuses.shipped), "
-    "last_seen_at = excluded.last_seen_at"
-).bindparams(
-    bindparam("paid", type_=Boolean),
-    bindparam("shipped", type_=Boolean),
-    bindparam("now", type_=UTCDateTime),
-)
-_DECLARE_STATUS = text(
-    "INSERT INTO shop_statuses (shop_id, status_id, name, paid, shipped, delivered, declared_at) "
-    "VALUES (:shop_id, :status_id, :name, :paid, :shipped, :delivered, :now) "
-    "ON CONFLICT (shop_id, status_id) DO UPDATE SET name = excluded.name, "
-    "paid = coalesce(excluded.paid, shop_statuses.paid), "
-    "shipped = coalesce(excluded.shipped, shop_statuses.shipped), "
-    "delivered = coalesce(excluded.delivered, shop_statuses.delivered), "
-    "declared_at = excluded.declared_at"
-).bindparams(
-    bindparam("paid", type_=Boolean),
-    bindparam("shipped", type_=Boolean),
-    bindparam("delivered", type_=Boolean),
-    bindparam("now", type_=UTCDateTime),
-)
+def _upsert_status(flags: tuple[str, ...], stamp: str) -> TextClause:
+    """Add a status or refresh its name, its ``flags`` and its ``stamp`` column (set to
+    ``:now``). The SQL is the same on PostgreSQL and SQLite (3.35+). A flag the shop did not
+    send keeps its known value."""
+    columns = ("name", *flags, stamp)
+    values = ", ".join(f":{column}" for column in ("name", *flags)) + ", :now"
+    refresh = ", ".join(
+        ["name = excluded.name"]
+        + [f"{flag} = coalesce(excluded.{flag}, shop_statuses.{flag})" for flag in flags]
+        + [f"{stamp} = excluded.{stamp}"]
+    )
+    return text(
+        f"INSERT INTO shop_statuses (shop_id, status_id, {', '.join(columns)}) "  # noqa: S608 (column names of this module)
+        f"VALUES (:shop_id, :status_id, {values}) "
+        f"ON CONFLICT (shop_id, status_id) DO UPDATE SET {refresh}"
+    ).bindparams(
+        *(bindparam(flag, type_=Boolean) for flag in flags),
+        bindparam("now", type_=UTCDateTime),
+    )
+
+
+_REMEMBER_STATUS = _upsert_status(("paid", "shipped"), "last_seen_at")
+_DECLARE_STATUS = _upsert_status(("paid", "shipped", "delivered"), "declared_at")
 
 # Statuses already recorded by this process: (shop key, status id) -> (name, paid, shipped).
 # Only an event's upsert fills it, and such a row has ``last_seen_at``: a declared list never

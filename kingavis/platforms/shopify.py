@@ -152,6 +152,18 @@ def _order_change(order: Mapping[str, Any], language: str, require_consent: bool
     )
 
 
+def _reached(order_id: str, status_id: str, language: str, *, shipped: bool | None,
+             times: Iterable[object]) -> Action:
+    """The order reaching ``status_id`` at the first of ``times`` that is a time (the topic's
+    own time first, then the record's); no customer: the order's event gave it already."""
+    changed_at = next(filter(None, map(parse_time, times)), None)
+    if changed_at is None:
+        return Ignore("no_timestamp", order_id)
+    return StatusChange(order_id=order_id, status_id=status_id,
+                        status_name=state_name("shopify", status_id, language) or status_id,
+                        paid=None, shipped=shipped, changed_at=changed_at, customer=None)
+
+
 def _fulfilment_event(event: Mapping[str, Any], language: str) -> Action:
     """A delivered fulfilment event is the order reaching ``delivered`` at ``happened_at``
     (when the carrier delivered it, not when Shopify heard of it); its other statuses
@@ -161,13 +173,8 @@ def _fulfilment_event(event: Mapping[str, Any], language: str) -> Action:
         return Ignore("no_order_id")
     if event.get("status") != "delivered":
         return Ignore("fulfillment_not_delivered", order_id)
-    changed_at = (parse_time(event.get("happened_at")) or parse_time(event.get("created_at"))
-                  or parse_time(event.get("updated_at")))
-    if changed_at is None:
-        return Ignore("no_timestamp", order_id)
-    return StatusChange(order_id=order_id, status_id="delivered",
-                        status_name=state_name("shopify", "delivered", language) or "delivered",
-                        paid=None, shipped=True, changed_at=changed_at, customer=None)
+    return _reached(order_id, "delivered", language, shipped=True,
+                    times=(event.get(key) for key in ("happened_at", "created_at", "updated_at")))
 
 
 def _refund(refund: Mapping[str, Any], language: str) -> Action:
@@ -178,12 +185,8 @@ def _refund(refund: Mapping[str, Any], language: str) -> Action:
     order_id = item_fields.clean_id(refund.get("order_id"))
     if order_id is None:
         return Ignore("no_order_id")
-    changed_at = parse_time(refund.get("processed_at")) or parse_time(refund.get("created_at"))
-    if changed_at is None:
-        return Ignore("no_timestamp", order_id)
-    return StatusChange(order_id=order_id, status_id="refunded",
-                        status_name=state_name("shopify", "refunded", language) or "refunded",
-                        paid=None, shipped=None, changed_at=changed_at, customer=None)
+    return _reached(order_id, "refunded", language, shipped=None,
+                    times=(refund.get(key) for key in ("processed_at", "created_at")))
 
 
 def action_for(topic: str, payload: Mapping[str, Any], *, language: str,

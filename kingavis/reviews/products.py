@@ -68,7 +68,9 @@ def valid_product_id(product_id: str) -> bool:
 
 @dataclass(frozen=True)
 class ProductInfo:
-    """A product as its latest published review describes it (the shop's own data)."""
+    """A product as the shop describes it: an order's item as the questionnaire shows it and a
+    product review keeps it, or a product as its latest published review describes it (only
+    the id when it has none)."""
 
     id: str
     name: str | None = None

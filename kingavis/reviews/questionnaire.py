@@ -33,6 +33,7 @@ from kingavis.models import Order, RequestState, Review, ReviewRequest, ReviewSt
 from kingavis.review_requests import lifecycle
 from kingavis.review_requests.notes import NoteCode
 from kingavis.reviews.moderation import moderation_reason
+from kingavis.reviews.products import ProductInfo
 from kingavis.reviews.publication import change_review_state, hold_for_moderation
 from kingavis.shops.service import ShopError
 
@@ -77,25 +78,11 @@ class CleanReview:
     comment: str | None
 
 
-@dataclass(frozen=True)
-class Product:
-    """A product of the order as the questionnaire shows it and a product review keeps it."""
-
-    id: str
-    name: str
-    sku: str | None = None
-    gtin: str | None = None
-    mpn: str | None = None
-    brand: str | None = None
-    url: str | None = None
-    image_url: str | None = None
-
-
-def products_to_review(items: Sequence[Mapping[str, object]] | None, limit: int) -> list[Product]:
+def products_to_review(items: Sequence[Mapping[str, object]] | None, limit: int) -> list[ProductInfo]:
     """The products the questionnaire asks about: the order's items in the order received,
     the first of each ``product_id`` only (two sizes of one dress are one product to review),
     at most ``limit`` (the shop's setting; 0 asks about none)."""
-    products: list[Product] = []
+    products: list[ProductInfo] = []
     seen: set[str] = set()
     for item in items or ():
         if len(products) >= max(limit, 0):
@@ -109,19 +96,19 @@ def products_to_review(items: Sequence[Mapping[str, object]] | None, limit: int)
             value = item.get(key)
             return value if isinstance(value, str) and value else None
 
-        products.append(Product(id=product_id, name=name, sku=text("reference"),
-                                gtin=text("gtin"), mpn=text("mpn"), brand=text("brand"),
-                                url=text("url"), image_url=text("image_url")))
+        products.append(ProductInfo(id=product_id, name=name, sku=text("reference"),
+                                    gtin=text("gtin"), mpn=text("mpn"), brand=text("brand"),
+                                    url=text("url"), image_url=text("image_url")))
     return products
 
 
-def order_products(order: Order, shop: Shop) -> list[Product]:
+def order_products(order: Order, shop: Shop) -> list[ProductInfo]:
     """``products_to_review`` for this order and its shop's setting."""
     return products_to_review(order.items, shop.product_review_count)
 
 
 def clean_product_reviews(
-    products: Sequence[Product], answers: Mapping[str, tuple[object, object]]
+    products: Sequence[ProductInfo], answers: Mapping[str, tuple[object, object]]
 ) -> dict[str, CleanReview]:
     """The product ratings given, by product id: ``answers`` maps a product id to its
     (rating, comment) as sent. A product with neither is skipped (every product is optional);

@@ -44,6 +44,9 @@ class KingAvisOutbox
     const REJECTED = 'rejected';
     const GIVEN_UP = 'given_up';
 
+    /** What the configuration page lists of a row (never its body). */
+    const LISTED_COLUMNS = '`kind`, `id_order`, `id_order_state`, `state`, `attempts`, `last_status`, `last_result`, `date_add`, `date_upd`';
+
     /** A row is given up after this many failed attempts... */
     const MAX_ATTEMPTS = 12;
     /** ...or when it is this old (seconds) and its last attempt failed. */
@@ -442,8 +445,7 @@ class KingAvisOutbox
      */
     public function countPending()
     {
-        return (int) $this->db->getValue('SELECT COUNT(*) FROM `' . _DB_PREFIX_ . self::TABLE
-            . '` WHERE `state` = \'' . self::PENDING . '\'');
+        return $this->countInState(self::PENDING);
     }
 
     /**
@@ -455,9 +457,7 @@ class KingAvisOutbox
      */
     public function latest($limit = 10)
     {
-        return $this->db->executeS('SELECT `id_kingavis_event`, `kind`, `id_order`, `id_order_state`, `state`,'
-            . ' `attempts`, `last_status`, `last_result`, `date_add`, `date_upd` FROM `' . _DB_PREFIX_ . self::TABLE
-            . '` ORDER BY `id_kingavis_event` DESC LIMIT ' . (int) $limit) ?: [];
+        return $this->newest('`id_kingavis_event`, ' . self::LISTED_COLUMNS, '', $limit);
     }
 
     /**
@@ -510,8 +510,7 @@ class KingAvisOutbox
      */
     public function countGivenUp()
     {
-        return (int) $this->db->getValue('SELECT COUNT(*) FROM `' . _DB_PREFIX_ . self::TABLE
-            . '` WHERE `state` = \'' . self::GIVEN_UP . '\'');
+        return $this->countInState(self::GIVEN_UP);
     }
 
     /**
@@ -523,9 +522,35 @@ class KingAvisOutbox
      */
     public function givenUp($limit = 20)
     {
-        return $this->db->executeS('SELECT `id_kingavis_event`, `id_shop`, `kind`, `id_order`, `id_order_state`, `state`,'
-            . ' `attempts`, `last_status`, `last_result`, `date_add`, `date_upd` FROM `' . _DB_PREFIX_ . self::TABLE
-            . '` WHERE `state` = \'' . self::GIVEN_UP . '\' ORDER BY `id_kingavis_event` DESC LIMIT ' . (int) $limit) ?: [];
+        return $this->newest('`id_kingavis_event`, `id_shop`, ' . self::LISTED_COLUMNS,
+            ' WHERE `state` = \'' . self::GIVEN_UP . '\'', $limit);
+    }
+
+    /**
+     * @param string $state one of the state constants
+     *
+     * @return int
+     */
+    private function countInState($state)
+    {
+        return (int) $this->db->getValue('SELECT COUNT(*) FROM `' . _DB_PREFIX_ . self::TABLE
+            . '` WHERE `state` = \'' . $state . '\'');
+    }
+
+    /**
+     * Rows for a list, newest first: the given columns (never the body), those matching the
+     * given WHERE clause (empty: all of them).
+     *
+     * @param string $columns
+     * @param string $where
+     * @param int $limit
+     *
+     * @return array
+     */
+    private function newest($columns, $where, $limit)
+    {
+        return $this->db->executeS('SELECT ' . $columns . ' FROM `' . _DB_PREFIX_ . self::TABLE . '`' . $where
+            . ' ORDER BY `id_kingavis_event` DESC LIMIT ' . (int) $limit) ?: [];
     }
 
     /**
