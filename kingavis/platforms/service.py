@@ -33,7 +33,7 @@ from sqlalchemy import delete, select
 from kingavis.accounts import audit
 from kingavis.customer_keys import customer_key
 from kingavis.extensions import db
-from kingavis.models import Order, Shop, utcnow
+from kingavis.models import DataRequest, Order, PlatformDelivery, Shop, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.platforms import shopify, woocommerce
 from kingavis.platforms.mapping import (
@@ -45,7 +45,6 @@ from kingavis.platforms.mapping import (
     StatusChange,
     TestOrder,
 )
-from kingavis.platforms.models import DataRequest, PlatformDelivery
 from kingavis.privacy.personal_data import (
     PersonalDataError,
     erase_customer,

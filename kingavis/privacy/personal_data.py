@@ -50,6 +50,7 @@ from kingavis.customer_keys import customer_key, normalize_email
 from kingavis.extensions import db
 from kingavis.models import (
     AuditLog,
+    DataRequest,
     DeliveryReport,
     Erasure,
     InboundMessage,
@@ -69,7 +70,6 @@ from kingavis.models import (
     User,
     utcnow,
 )
-from kingavis.platforms.models import DataRequest
 from kingavis.privacy.unsubscriptions import unsubscribed_at
 from kingavis.review_requests import lifecycle
 from kingavis.reviews.public import review_author
