@@ -38,7 +38,6 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
-from kingavis.deliverability.outbound import finish
 from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     DEFAULT_COLOUR,
@@ -54,6 +53,7 @@ from kingavis.delivery.design import (
     parse,
 )
 from kingavis.delivery.errors import InvalidMessageError, UnsafeHeaderError
+from kingavis.delivery.outbound import finish
 from kingavis.emails import InvalidAddress, parse_address
 from kingavis.mail_headers import folded_header_problem
 from kingavis.models import ReviewRequest
