@@ -86,7 +86,7 @@ class Shop(db.Model):
     rules: Mapped[list[InvitationRule]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="InvitationRule.id"
     )
-    # The merchant's own review-request email, per language (kingavis.shops.email_design). The
+    # The merchant's own review-request email, per language (kingavis.delivery.email_design). The
     # sending path loads them with the request in one query (delivery.jobs._load).
     email_designs: Mapped[list[EmailDesign]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="EmailDesign.language"
