@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, TypeDecorator, text
+from sqlalchemy import DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 
 def utcnow() -> datetime:
@@ -52,3 +53,21 @@ def partial_index(name: str, *columns: Any, where: str, unique: bool = False) ->
     (both build partial indexes; the migrations create them with the same two options)."""
     return Index(name, *columns, unique=unique, sqlite_where=text(where),
                  postgresql_where=text(where))
+
+
+class KeyedAddress:
+    """A shop's address that must not be emailed, looked up by its keyed hash
+    (kingavis.customer_keys), one row per shop and address: an unsubscription, a suppression.
+    The address itself is removed when the customer's data is erased, the hash stays
+    (docs/personal-data.md). These columns come first in the table (``sort_order``)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), sort_order=-1)
+    email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True, sort_order=-1)
+    email_hash: Mapped[str] = mapped_column(
+        String(64), default=hash_default("shop_id", "email_normalized"), sort_order=-1
+    )
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("shop_id", "email_hash"),)

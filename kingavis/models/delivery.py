@@ -6,19 +6,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kingavis.extensions import db
-from kingavis.models.columns import UTCDateTime, hash_default, partial_index, utcnow
+from kingavis.models.columns import KeyedAddress, UTCDateTime, partial_index, utcnow
 from kingavis.models.reviews import Review
 
 
@@ -61,20 +53,13 @@ class OutgoingMessage(db.Model):
     review: Mapped[Review] = relationship()
 
 
-class Suppression(db.Model):
+class Suppression(KeyedAddress, db.Model):
     """An address of a shop that must not be emailed again: it hard-bounced (``bounced``) or
     its owner complained (``complained``). Looked up by its keyed hash, like an unsubscription;
     the address is removed on erasure, the hash stays (docs/personal-data.md)."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (UniqueConstraint("shop_id", "email_hash"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    email_hash: Mapped[str] = mapped_column(
-        String(64), default=hash_default("shop_id", "email_normalized")
-    )
     reason: Mapped[str] = mapped_column(String(32))
     # The status the report gave (e.g. "5.1.1"), or the feedback type of a complaint.
     status: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -5,31 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    ForeignKey,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kingavis.extensions import db
-from kingavis.models.columns import UTCDateTime, hash_default, utcnow
+from kingavis.models.columns import KeyedAddress, UTCDateTime, utcnow
 
 
-class Unsubscription(db.Model):
+class Unsubscription(KeyedAddress, db.Model):
     """An address that used the unsubscribe link. Looked up by its keyed hash; the address
     itself is removed when the customer's data is erased, the hash stays (docs/personal-data.md)."""
 
     __tablename__ = "unsubscriptions"
-    __table_args__ = (UniqueConstraint("shop_id", "email_hash"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    email_hash: Mapped[str] = mapped_column(
-        String(64), default=hash_default("shop_id", "email_normalized")
-    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
