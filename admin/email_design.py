@@ -4,12 +4,12 @@ The editor shows the five fields (sender name, subject, introduction, logo, colo
 from the default texts, a preview of the HTML and text parts for a sample order, and a button
 that sends the saved email to the merchant's own address.
 
-The preview is rendered by the server (``kingavis.shops.email_design.preview``, the same builder the
+The preview is rendered by the server (``kingavis.delivery.email_design.preview``, the same builder the
 dispatcher uses). The page shows its HTML part only inside an ``<iframe sandbox>`` without
 ``allow-scripts`` or ``allow-same-origin``: even a script in the email could not run, let alone
 in the back-office's origin. The text part is shown as text.
 
-The work is done by ``kingavis.shops.email_design``; these views parse forms, call one function and
+The work is done by ``kingavis.delivery.email_design``; these views parse forms, call one function and
 render.
 """
 
@@ -27,6 +27,7 @@ from wtforms import HiddenField, StringField, TextAreaField
 from admin import blueprint
 from admin.access import shop_view
 from kingavis.csp import csp_nonce
+from kingavis.delivery import email_design
 from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     DEFAULT_COLOUR,
@@ -38,7 +39,6 @@ from kingavis.delivery.design import (
 )
 from kingavis.i18n import LANGUAGES
 from kingavis.models import Shop
-from kingavis.shops import email_design
 
 LANGUAGE_NAMES = {"fr": lazy_gettext("Français"), "en": lazy_gettext("Anglais")}
 KINDS = ("invitation", "reminder")

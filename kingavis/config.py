@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.security import generate_password_hash
 
-from kingavis.deliverability.envelope import valid_domain
+from kingavis.mail_settings import MailSettings, valid_domain
 
 
 class ConfigError(RuntimeError):
@@ -98,8 +98,6 @@ def _secret_key(env: Mapping[str, str], instance_path: Path, debug: bool) -> str
 
 def validate_mail_url(url: str) -> str:
     """Refuse a MAIL_URL the transports could not use (one parser for both)."""
-    from kingavis.delivery.transports import MailSettings
-
     try:
         MailSettings(url)
     except ValueError as exc:

@@ -3,8 +3,8 @@
 Every job takes ids (the database is the schedule; a job carries no state of its own) and runs
 in this worker's app, created once per process from the environment, as the web and ``flask``
 processes are. The work itself lives in its domain (``delivery.jobs``, ``delivery.outgoing``,
-``callbacks``, ``personal_data``); this module only gives it an app. Nothing in the project
-imports this module: jobs are enqueued by name (``kingavis.delivery.JOB_*``), so the delivery code never
+``callbacks``, ``personal_data``); this module only gives it an app. Only the other entry point,
+``kingavis.cron_config``, imports this module: jobs are enqueued by name (``kingavis.delivery.JOB_*``), so the delivery code never
 needs the app factory, and the factory never needs the delivery code's jobs.
 """
 

@@ -16,11 +16,11 @@ from smtp_server import SMTPServer
 from sqlalchemy import func, select
 
 from kingavis.accounts import service as accounts
+from kingavis.delivery.email_design import send_test_email
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewRequest, Unsubscription
 from kingavis.personal_data.erasure import erase_customer
 from kingavis.reviews.actions import operator_reject
-from kingavis.shops.email_design import send_test_email
 
 pytestmark = pytest.mark.browser
 

@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 from requests_helpers import browser_login
 from sqlalchemy import select
 
+from kingavis.delivery.email_design import DesignInput, save_design
 from kingavis.extensions import db
 from kingavis.models import ReviewReport
-from kingavis.shops.email_design import DesignInput, save_design
 
 pytestmark = pytest.mark.browser
 

@@ -75,7 +75,7 @@ def test_configuration_of_the_bounce_domain_and_dkim(tmp_path) -> None:
 
 
 def test_envelope_addresses() -> None:
-    from kingavis.deliverability.envelope import envelope_sender, token_of
+    from kingavis.delivery.envelope import envelope_sender, token_of
 
     token = "0123456789abcdef0123456789abcdef"
     address = envelope_sender(token, "Bounce.Example.com")

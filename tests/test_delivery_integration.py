@@ -227,7 +227,7 @@ def test_rq_cron_runs_the_tick(
     rq_app: Flask, database_url: str, redis_url: str, smtp: SMTPServer, workers: Any,
     tmp_path: Path
 ) -> None:
-    """`rq cron kingavis.delivery.cron_config` + a worker: due requests go out on their own."""
+    """`rq cron kingavis.cron_config` + a worker: due requests go out on their own."""
     shop, _ = make_shop()
     ids = [schedule(shop, str(n)) for n in range(3)]
     db.session.remove()
@@ -236,7 +236,7 @@ def test_rq_cron_runs_the_tick(
     workers(KINGAVIS_DISPATCH_INTERVAL="1")
     with open(tmp_path / "cron.log", "wb") as log:
         cron = subprocess.Popen(
-            [str(BIN / "rq"), "cron", "--url", redis_url, "kingavis.delivery.cron_config"],
+            [str(BIN / "rq"), "cron", "--url", redis_url, "kingavis.cron_config"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:

@@ -20,15 +20,14 @@ from requests_helpers import audit_entries, login, merchant
 from smtp_server import SMTPServer
 from sqlalchemy import event, select
 
-from kingavis.delivery import jobs
+from kingavis.delivery import email_design, jobs
 from kingavis.delivery.design import DEFAULT_INTROS, DEFAULT_SUBJECTS, button_text_colour, parse
 from kingavis.delivery.dispatcher import tick
+from kingavis.delivery.email_design import DesignError, DesignInput
 from kingavis.delivery.mail import build_message
 from kingavis.delivery.service import set_reminder
 from kingavis.extensions import db
 from kingavis.models import EmailDesign, ReviewRequest, Shop, utcnow
-from kingavis.shops import email_design
-from kingavis.shops.email_design import DesignError, DesignInput
 
 MAIL_FROM = "avis@kingavis.test"
 GOOD = DesignInput(

@@ -25,7 +25,9 @@ from requests_helpers import login, merchant
 from smtp_server import SMTPServer
 from sqlalchemy import select, update
 
+from kingavis.delivery import email_design
 from kingavis.delivery.dispatcher import tick
+from kingavis.delivery.email_design import DesignError, DesignInput
 from kingavis.delivery.errors import UnsafeHeaderError
 from kingavis.delivery.mail import build_message
 from kingavis.extensions import db
@@ -37,8 +39,6 @@ from kingavis.mail_headers import (
     stdlib_folds_safely,
 )
 from kingavis.models import EmailDesign, Shop, utcnow
-from kingavis.shops import email_design
-from kingavis.shops.email_design import DesignError, DesignInput
 
 # The same injection in both encodings, and a harmless encoded word (still refused as typed).
 INJECTIONS = {

@@ -351,7 +351,8 @@ def test_retention_follows_the_shop_setting_and_recent_activity(app: Flask) -> N
 
 
 def test_the_daily_job_is_in_rq_cron_and_in_the_dispatcher_loop() -> None:
-    from kingavis.delivery import cli, cron_config
+    from kingavis import cron_config
+    from kingavis.delivery import cli
     from kingavis.worker import retention_run
 
     assert cron_config.RETENTION_CRON == "15 3 * * *"

@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from kingavis.accounts.users import create_user
 from kingavis.extensions import db
-from kingavis.models import AuditLog, Shop, ShopStatus
-from kingavis.platforms.models import DataRequest
+from kingavis.models import AuditLog, DataRequest, Shop, ShopStatus
 
 PASSWORD = "correct horse battery"
 

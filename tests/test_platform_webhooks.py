@@ -22,8 +22,14 @@ from platform_helpers import (
 from sqlalchemy import func, select
 
 from kingavis.extensions import db
-from kingavis.models import Order, OrderEvent, ReviewRequest, ShopStatus
-from kingavis.platforms.models import DataRequest, PlatformDelivery
+from kingavis.models import (
+    DataRequest,
+    Order,
+    OrderEvent,
+    PlatformDelivery,
+    ReviewRequest,
+    ShopStatus,
+)
 
 
 def iso(moment: datetime) -> str:

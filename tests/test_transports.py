@@ -28,12 +28,12 @@ from kingavis.delivery.errors import (
 )
 from kingavis.delivery.mail import build_message
 from kingavis.delivery.transports import (
-    MailSettings,
     SMTPTransport,
     close_shared_transports,
     get_shared_transport,
     open_transport,
 )
+from kingavis.mail_settings import MailSettings
 
 MAIL_FROM = "avis@kingavis.example"
 

@@ -18,8 +18,8 @@ from flask import current_app
 from flask_babel import force_locale
 
 from kingavis.cli_support import OneLineGroup, one_line
-from kingavis.deliverability.envelope import at_bounce_domain
 from kingavis.deliverability.parsing import MAX_MESSAGE_BYTES, recipients_of
+from kingavis.delivery.envelope import at_bounce_domain
 
 mail_cli = OneLineGroup("mail", help="Bounces, complaints and the sending domain.")
 EX_TEMPFAIL = 75

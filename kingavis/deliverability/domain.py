@@ -26,7 +26,7 @@ import dns.exception
 import dns.resolver
 from flask_babel import gettext as _
 
-from kingavis.deliverability.signing import KeyFileError, domain_of, load_key
+from kingavis.delivery.dkim import KeyFileError, domain_of, load_key
 
 # Second-level labels under which a country's names are registered (co.uk, com.au, gouv.fr…):
 # the organisational domain then has three labels. A short list, not the Public Suffix List:

@@ -14,8 +14,8 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from kingavis.deliverability.outbound import finish
 from kingavis.delivery.errors import MailError
+from kingavis.delivery.outbound import finish
 from kingavis.extensions import db
 from kingavis.models import Shop, User, user_shops, utcnow
 

@@ -30,7 +30,7 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
-from kingavis.deliverability.envelope import token_of
+from kingavis.delivery.envelope import token_of
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_PARTS = 200

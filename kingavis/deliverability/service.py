@@ -33,9 +33,9 @@ from flask import current_app
 from sqlalchemy import bindparam, func, or_, select, text
 
 from kingavis.accounts import audit
-from kingavis.deliverability.envelope import token_of
 from kingavis.deliverability.notices import tell_merchants_paused
 from kingavis.deliverability.parsing import Kind, Report, Why, read_report
+from kingavis.delivery.envelope import token_of
 from kingavis.delivery.mail import message_id_for
 from kingavis.extensions import db
 from kingavis.models import (

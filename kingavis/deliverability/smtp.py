@@ -15,8 +15,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from kingavis.deliverability.envelope import at_bounce_domain
 from kingavis.deliverability.parsing import MAX_MESSAGE_BYTES
+from kingavis.delivery.envelope import at_bounce_domain
 
 log = logging.getLogger("kingavis.deliverability")
 

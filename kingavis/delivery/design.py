@@ -1,7 +1,7 @@
 """The merchant's own review-request email: what it may change and how its texts are filled in.
 
 Pure functions and values, shared by the message builder (``mail.py``) and the service that
-checks and saves a shop's settings (``kingavis.shops.email_design``).
+checks and saves a shop's settings (``kingavis.delivery.email_design``).
 
 A merchant writes plain text with placeholders in braces: ``{first_name}``,
 ``{order_reference}``, ``{shop_name}``. The text is parsed once into literal pieces and

@@ -6,7 +6,7 @@ is the bare address (no display name). Customer text (first name, order referenc
 the body only, cleaned of control characters and escaped in the HTML part.
 
 A shop may have its own sender name, subject, introduction, logo and colour per language
-(``design.py``, saved by ``kingavis.shops.email_design``): they replace the defaults and nothing
+(``design.py``, saved by ``kingavis.delivery.email_design``): they replace the defaults and nothing
 else. The From address, the links and the List-Unsubscribe headers are the same for every shop.
 
 Building a message sits on the dispatcher's hot path, and the stdlib's generic route cost more
@@ -38,7 +38,6 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
-from kingavis.deliverability.outbound import finish
 from kingavis.delivery.design import (
     BODY_PLACEHOLDERS,
     DEFAULT_COLOUR,
@@ -54,6 +53,7 @@ from kingavis.delivery.design import (
     parse,
 )
 from kingavis.delivery.errors import InvalidMessageError, UnsafeHeaderError
+from kingavis.delivery.outbound import finish
 from kingavis.emails import InvalidAddress, parse_address
 from kingavis.mail_headers import folded_header_problem
 from kingavis.models import ReviewRequest

@@ -6,7 +6,6 @@ record a ``RequestDecision`` for every state change so the order timeline tells 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from sqlalchemy import func, select
 
 from kingavis.extensions import db
 from kingavis.models import RequestState, ReviewRequest, Shop, utcnow
-from kingavis.shops.service import ShopError, ShopSnapshot
+from kingavis.shops.service import ShopError
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -76,7 +75,6 @@ def waiting_count(shop: Shop, now: datetime | None = None) -> int:
 
 MIN_REMINDER_DAYS = 1
 MAX_REMINDER_DAYS = 60
-KINGAVIS_PLATFORM = "kingavis"
 
 
 def set_reminder(shop: Shop, days: int | None, *, actor: str = "system") -> Shop:
@@ -115,19 +113,3 @@ def set_split(shop: Shop, percent: int, *, actor: str = "system") -> Shop:
     log.info("email split changed", extra={"fields": {"shop": shop.key, "actor": actor,
                                                      "percent": percent}})
     return shop
-
-
-def split_bucket(shop_key: str, external_order_id: str) -> int:
-    """0–99, fixed for an order of a shop: the same order always falls in the same bucket."""
-    digest = hashlib.sha256(f"{shop_key}:{external_order_id}".encode()).hexdigest()
-    return int(digest[:8], 16) % 100
-
-
-def choose_platform(shop: Shop | ShopSnapshot, external_order_id: str) -> str:
-    """Where this order's invitation sends the customer: "kingavis" or the balancing platform."""
-    percent = shop.balancing_split_percent or 0
-    if percent <= 0 or not shop.balancing_url or not shop.balancing_platform:
-        return KINGAVIS_PLATFORM
-    if split_bucket(shop.key, external_order_id) < percent:
-        return shop.balancing_platform
-    return KINGAVIS_PLATFORM

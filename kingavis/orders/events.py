@@ -35,7 +35,6 @@ from sqlalchemy import (
 )
 
 from kingavis.customer_keys import customer_key
-from kingavis.delivery.service import choose_platform
 from kingavis.emails import normalize_email
 from kingavis.extensions import db
 from kingavis.models import (
@@ -63,6 +62,7 @@ from kingavis.scheduling import (
     decide,
     suppression_reason,
 )
+from kingavis.shops.balancing import choose_platform
 from kingavis.shops.service import ShopChanged, ShopSnapshot
 from kingavis.transactions import retry_on_conflict
 

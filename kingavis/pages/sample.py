@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 from flask import Response
 
+from kingavis.delivery.email_design import sample_request
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.pages.questionnaire import _render
 from kingavis.pages.views import SAMPLE_PAGES, _not_found, _page
-from kingavis.shops.email_design import sample_request
 from kingavis.shops.sample_links import read_sample_token
 
 TEXT = {

@@ -43,6 +43,7 @@ from kingavis.customer_keys import customer_key
 from kingavis.extensions import db
 from kingavis.models import (
     AuditLog,
+    DataRequest,
     Erasure,
     InboundMessage,
     Order,
@@ -62,7 +63,6 @@ from kingavis.models import (
     utcnow,
 )
 from kingavis.personal_data.customers import customer_order_ids, validate_email
-from kingavis.platforms.models import DataRequest
 from kingavis.review_requests import lifecycle
 from kingavis.reviews.public import review_author
 from kingavis.reviews.publication import change_review_state

@@ -33,7 +33,7 @@ from sqlalchemy import delete, select
 from kingavis.accounts import audit
 from kingavis.customer_keys import customer_key
 from kingavis.extensions import db
-from kingavis.models import Order, Shop, utcnow
+from kingavis.models import DataRequest, Order, PlatformDelivery, Shop, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.personal_data.customers import PersonalDataError, validate_email
 from kingavis.personal_data.erasure import erase_customer, erase_shop
@@ -47,7 +47,6 @@ from kingavis.platforms.mapping import (
     StatusChange,
     TestOrder,
 )
-from kingavis.platforms.models import DataRequest, PlatformDelivery
 from kingavis.shops.presets import WEBHOOK_PLATFORMS
 from kingavis.shops.service import ShopError, ShopSnapshot
 

@@ -11,12 +11,6 @@ import re
 
 LOCAL_PREFIX = "bounces"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
-
-def valid_domain(domain: str) -> bool:
-    """Whether ``domain`` is a fully qualified host name (letters, digits, hyphens, dots)."""
-    return bool(_DOMAIN.match(domain.strip().lower().rstrip(".")))
 
 
 def envelope_sender(token: str | None, bounce_domain: str | None) -> str | None:

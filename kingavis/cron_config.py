@@ -1,4 +1,7 @@
-"""RQ's cron scheduler runs the dispatcher tick: ``rq cron --url $REDIS_URL kingavis.delivery.cron_config``.
+"""RQ's cron scheduler runs the dispatcher tick: ``rq cron --url $REDIS_URL kingavis.cron_config``.
+
+An entry point beside the worker (docs/architecture.md, layer 12): it names the worker's jobs,
+so it stands above the delivery code, which never imports the worker.
 
 The tick is enqueued every minute on the ``kingavis`` queue and run by an ``rq worker`` like
 any job; it claims what is due and enqueues one job per batch. A tick that waited in the

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kingavis.extensions import db
-from kingavis.models import UTCDateTime, utcnow
+from kingavis.models.columns import UTCDateTime, utcnow
 
 
 class PlatformDelivery(db.Model):

@@ -53,7 +53,7 @@ from kingavis.models import EmailDesign, Order, ReviewRequest, Shop, User
 from kingavis.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from kingavis.shops.sample_links import sample_token
 
-log = logging.getLogger("kingavis.shops.email_design")
+log = logging.getLogger("kingavis.delivery.email_design")
 
 SAMPLE_FIRST_NAME = "Zoë"
 SAMPLE_REFERENCE = "XKBKNABJK"

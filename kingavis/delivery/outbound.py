@@ -11,8 +11,8 @@ from email.message import EmailMessage
 
 from flask import current_app, has_app_context
 
-from kingavis.deliverability.envelope import envelope_sender
-from kingavis.deliverability.signing import domain_of, load_key, sign_message
+from kingavis.delivery.dkim import domain_of, load_key, sign_message
+from kingavis.delivery.envelope import envelope_sender
 
 # Where the envelope sender travels with the message object, from the builder to the transport.
 _ENVELOPE = "kingavis_envelope_sender"
