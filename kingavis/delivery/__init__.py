@@ -7,4 +7,3 @@ QUEUE_NAME = "kingavis"
 # kingavis.worker needs (tests/test_architecture.py checks each name is a job there).
 JOB_SEND_BATCH = "kingavis.worker.send_batch"
 JOB_SEND_MESSAGE = "kingavis.worker.send_message"
-JOB_REVIEW_CREATED = "kingavis.worker.deliver_review_created"

@@ -10,9 +10,10 @@ id made of the message id and the attempt. A job does nothing unless the row is 
 with its worker is claimed again when the lease ends.
 
 Emails use the invitation's transports and mail building (temporary errors retried with the
-dispatcher's delays, a permanent refusal fails at once); callback events use the signed POST of
-review.created (network errors, 5xx and 429 retried with the callback intervals). A message
-about a review withdrawn meanwhile is dropped, except the withdrawal event itself.
+dispatcher's delays, a permanent refusal fails at once); callback events, review.created
+included, are the signed POST of kingavis.delivery.callbacks (network errors, 5xx and 429
+retried with the callback intervals; review.created also writes its outcome on the review). A
+message about a review withdrawn meanwhile is dropped, except the withdrawal event itself.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from kingavis.models import (
     ReviewState,
     utcnow,
 )
+from kingavis.reviews.publication import CALLBACK_CREATED
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -110,8 +112,9 @@ def _load(message_id: int, attempt: int) -> OutgoingMessage | None:
 
 
 def _finish(message_id: int, attempt: int, outcome: Outcome, error: str | None, now: datetime,
-            *, retry_in: timedelta | None = None) -> Outcome:
-    """Record what happened, in its own commit, if the message is still this attempt's."""
+            *, retry_in: timedelta | None = None, posted: bool = False) -> Outcome:
+    """Record what happened, in its own commit, if the message is still this attempt's.
+    ``posted``: a callback's POST was made (review.created counts it on the review)."""
     try:
         message = db.session.get(OutgoingMessage, message_id, populate_existing=True)
         if message is None or message.attempts != attempt or message.state in (
@@ -133,6 +136,8 @@ def _finish(message_id: int, attempt: int, outcome: Outcome, error: str | None, 
             outcome = Outcome.FAILED
             message.state = OutgoingState.FAILED.value
             message.next_attempt_at = None
+        if message.kind == CALLBACK_CREATED:
+            _record_created(message.review_id, outcome, error, posted)
         fields = {"message": message_id, "channel": message.channel, "kind": message.kind,
                   "review_id": message.review_id, "attempt": attempt, "outcome": outcome.value,
                   "error": service.mask_emails(error)}
@@ -142,6 +147,17 @@ def _finish(message_id: int, attempt: int, outcome: Outcome, error: str | None, 
         raise
     log.info("review message", extra={"fields": fields})
     return outcome
+
+
+def _record_created(review_id: int, outcome: Outcome, error: str | None, posted: bool) -> None:
+    """review.created also shows on the review, where the merchant looks (pending while it
+    will be tried again, then delivered or failed)."""
+    from kingavis.delivery.callbacks import DELIVERED, FAILED, PENDING, record_created
+
+    review = db.session.get(Review, review_id, populate_existing=True)
+    if review is not None:
+        state = {Outcome.SENT: DELIVERED, Outcome.RETRY: PENDING}.get(outcome, FAILED)
+        record_created(review, state, error, posted=posted)
 
 
 def _email_retry(attempt: int) -> timedelta | None:
@@ -178,26 +194,26 @@ def deliver(message_id: int, attempt: int, transport: Any | None = None, *,
 
 def _deliver_callback(message: OutgoingMessage, review: Review, request: ReviewRequest,
                       attempt: int, now: datetime) -> Outcome:
-    from kingavis.delivery.callbacks import event_payload, event_webhook_id, signed_post
+    from kingavis.delivery.callbacks import event, signed_post
 
     shop = request.shop
     message_id = message.id
     if not shop.callback_url or not shop.callback_secret:
         db.session.rollback()
-        return _finish(message_id, attempt, Outcome.SUPPRESSED, "no callback URL set", now)
-    body = json.dumps(event_payload(message.kind, review, request.order, message.created_at),
-                      separators=(",", ":"), ensure_ascii=False)
+        return _finish(message_id, attempt, Outcome.SUPPRESSED, "no callback URL or secret set",
+                       now)
+    msg_id, body = event(message.kind, message_id, review, request.order, message.created_at)
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     url, secret, kind = shop.callback_url, shop.callback_secret, message.kind
     fields = {"review_id": review.id, "shop_id": shop.id}
     if not _postgres():
         db.session.commit()  # SQLite: no write lock held during the network call
-    error, retryable = signed_post(url, secret, event_webhook_id(kind, message_id), body,
-                                   what=kind, fields=fields)
+    error, retryable = signed_post(url, secret, msg_id, text, what=kind, fields=fields)
     if error is None:
-        return _finish(message_id, attempt, Outcome.SENT, None, now)
-    wait = _callback_retry(attempt) if retryable else None
-    return _finish(message_id, attempt, Outcome.RETRY if wait else Outcome.FAILED, error, now,
-                   retry_in=wait)
+        return _finish(message_id, attempt, Outcome.SENT, None, now, posted=True)
+    wait = _callback_retry(attempt) if retryable else None  # may be 0 s (tests)
+    return _finish(message_id, attempt, Outcome.FAILED if wait is None else Outcome.RETRY, error,
+                   now, retry_in=wait, posted=True)
 
 
 def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequest,
