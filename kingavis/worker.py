@@ -2,7 +2,7 @@
 
 Every job takes ids (the database is the schedule; a job carries no state of its own) and runs
 in this worker's app, created once per process from the environment, as the web and ``flask``
-processes are. The work itself lives in its domain (``delivery.jobs``, ``delivery.outgoing``,
+processes are. The work itself lives in its domain (``delivery.sending``, ``delivery.outgoing``,
 ``personal_data``); this module only gives it an app. Nothing in the project
 imports this module: jobs are enqueued by name (``kingavis.delivery.JOB_*``), so the delivery code never
 needs the app factory, and the factory never needs the delivery code's jobs.
@@ -23,7 +23,7 @@ from rq.worker import SimpleWorker
 
 from kingavis import create_app
 from kingavis.config import load_env_file
-from kingavis.delivery import jobs, outgoing
+from kingavis.delivery import outgoing, sending
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.logging import configure_logging
@@ -58,9 +58,9 @@ def in_app(fn: Callable[..., T], *args: Any) -> T:
             db.session.remove()
 
 
-def send_batch(kind: str, claims: list[list[int]]) -> str:
+def send_request_batch(kind: str, claims: list[list[int]]) -> str:
     """Send a claimed batch of invitations or reminders over one mail connection."""
-    return str(in_app(jobs.send_claimed_batch, str(kind), [(int(i), int(a)) for i, a in claims]))
+    return str(in_app(sending.send_claimed_batch, str(kind), [(int(i), int(a)) for i, a in claims]))
 
 
 def send_message(message_id: int, attempt: int) -> str:
