@@ -31,7 +31,7 @@ refer to them:
 8. While a shop is paused, due requests wait; nothing is lost (the dispatcher and the send
    job, kingavis.delivery).
 
-The services (``kingavis.orders.events`` for the webhook, ``kingavis.delivery.jobs`` at send time)
+The services (``kingavis.orders.events`` for the webhook, ``kingavis.delivery.send_time`` at send time)
 load the state, ask these functions, and store the answer; property-based tests drive them
 directly as well as through the database.
 """

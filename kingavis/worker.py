@@ -2,8 +2,8 @@
 
 Every job takes ids (the database is the schedule; a job carries no state of its own) and runs
 in this worker's app, created once per process from the environment, as the web and ``flask``
-processes are. The work itself lives in its domain (``delivery.jobs``, ``delivery.outgoing``,
-``callbacks``, ``personal_data``); this module only gives it an app. Only the other entry point,
+processes are. The work itself lives in its domain (``delivery.sending``, ``delivery.outgoing``,
+``personal_data``); this module only gives it an app. Only the other entry point,
 ``kingavis.cron_config``, imports this module: jobs are enqueued by name (``kingavis.delivery.JOB_*``), so the delivery code never
 needs the app factory, and the factory never needs the delivery code's jobs.
 """
@@ -23,9 +23,7 @@ from rq.worker import SimpleWorker
 
 from kingavis import create_app
 from kingavis.config import load_env_file
-from kingavis.delivery import jobs, outgoing
-from kingavis.delivery.callbacks import attempt as attempt_callback
-from kingavis.delivery.callbacks import last_attempt
+from kingavis.delivery import outgoing, sending
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.logging import configure_logging
@@ -60,19 +58,14 @@ def in_app(fn: Callable[..., T], *args: Any) -> T:
             db.session.remove()
 
 
-def send_batch(kind: str, claims: list[list[int]]) -> str:
+def send_request_batch(kind: str, claims: list[list[int]]) -> str:
     """Send a claimed batch of invitations or reminders over one mail connection."""
-    return str(in_app(jobs.send_claimed_batch, str(kind), [(int(i), int(a)) for i, a in claims]))
+    return str(in_app(sending.send_claimed_batch, str(kind), [(int(i), int(a)) for i, a in claims]))
 
 
 def send_message(message_id: int, attempt: int) -> str:
     """Send outgoing message ``message_id`` if it is still claimed as ``attempt``."""
     return str(in_app(outgoing.send_claimed, int(message_id), int(attempt)))
-
-
-def deliver_review_created(review_id: int) -> str:
-    """POST the review.created callback of ``review_id`` (RQ retries on a raise)."""
-    return str(in_app(lambda: attempt_callback(int(review_id), last=last_attempt())))
 
 
 def _tick() -> str:

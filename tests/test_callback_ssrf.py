@@ -22,6 +22,7 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,20 @@ from factories import make_shop
 from flask import Flask
 from requests_helpers import login, merchant
 from smtp_server import make_certificates
-from test_callbacks import Receiver, run_worker, sent_token, sent_token_rq, the_review
+from test_callbacks import (
+    Receiver,
+    only_review_created,
+    sent_token,
+    sent_token_rq,
+    the_review,
+    work_until_settled,
+)
 
 from kingavis.delivery import callbacks
-from kingavis.delivery.callbacks import DestinationRefused, RetryableCallbackError, set_callback
+from kingavis.delivery.callbacks import DestinationRefused, set_callback
+from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
-from kingavis.models import Review, Shop
+from kingavis.models import Review, Shop, utcnow
 
 PUBLIC = "93.184.215.14"  # saved only, never connected to
 NOT_PUBLIC = "n'est pas publique : les notifications ne partent que vers un serveur joignable sur Internet."
@@ -123,12 +132,14 @@ def shop_with_secret() -> Shop:
 
 
 def review_posted(client: Any, shop: Shop) -> Review:
-    """A customer leaves a review; without Redis its callback is attempted once the response
-    is closed (the WSGI server closes every response)."""
+    """A customer leaves a review; without Redis the next tick attempts its callback once
+    (the review.published event queued with it is left out: see ``only_review_created``)."""
     token, _ = sent_token(shop)
     response = client.post(f"/r/{token}", data={"rating": "4", "comment": "Très bien, merci !"})
     response.close()
     assert response.status_code == 200
+    only_review_created()
+    assert tick().messages_claimed == 1
     return the_review()
 
 
@@ -260,11 +271,13 @@ def test_a_name_that_does_not_resolve_yet_is_saved_and_each_attempt_resolves_it_
     review = review_posted(client, shop)
 
     state, attempts, error = callback_outcome(review)
-    assert (state, attempts) == ("failed", 1)  # the only attempt (no Redis) found no address
+    # A network error like any other: retried, not refused.
+    assert (state, attempts) == ("pending", 1)  # the first attempt found no address
     assert "Failed to resolve 'not-yet.test'" in (error or "")
-    # With retries left it is a network error like any other: retried, not refused.
-    with pytest.raises(RetryableCallbackError):
-        callbacks.attempt(review.id, last=False)
+    assert tick(utcnow() + timedelta(seconds=61)).messages_claimed == 1
+    state, attempts, error = callback_outcome(the_review())
+    assert (state, attempts) == ("pending", 2)
+    assert "Failed to resolve 'not-yet.test'" in (error or "")
     assert dns.lookups["not-yet.test"] == 3  # saving, then each attempt
 
 
@@ -436,7 +449,7 @@ def test_a_name_that_rebinds_to_loopback_after_saving_reaches_nothing(
 
 def test_the_rq_worker_fails_a_refused_destination_at_once_without_retrying(
         database_url: str, tmp_path: Path, redis_url: str, receivers: list[Receiver]) -> None:
-    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0])
+    app = make_app(database_url, tmp_path, REDIS_URL=redis_url)
     with app.app_context():
         shop = shop_with_secret()
         server = receiver(receivers, shop)
@@ -444,16 +457,18 @@ def test_the_rq_worker_fails_a_refused_destination_at_once_without_retrying(
         token, _ = sent_token_rq(app, shop)
         assert app.test_client().post(f"/r/{token}", data={"rating": "5"}).status_code == 200
         assert the_review().callback_state == "pending"  # queued
+        only_review_created()
 
         # The worker reads KINGAVIS_CALLBACK_ALLOW_PRIVATE from its environment: unset, off.
-        run_worker(database_url, tmp_path, redis_url, allow_private=False)
+        work_until_settled(database_url, tmp_path, redis_url, allow_private=False)
 
         review = the_review()
         assert server.received == []
         state, attempts, error = callback_outcome(review)
-        assert (state, attempts) == ("failed", 1)  # two retries were allowed, none was made
+        assert (state, attempts) == ("failed", 1)  # five retries were allowed, none was made
         assert re.fullmatch(r"destination address (127\.0\.0\.1|::1) of localhost is not public",
                             error or ""), error
+        assert tick(utcnow() + timedelta(days=1)).messages_claimed == 0
         db.session.remove()
         db.engine.dispose()
 
@@ -516,7 +531,7 @@ def test_https_refuses_a_certificate_for_another_name(
     review = review_posted(client, shop)
 
     state, attempts, error = callback_outcome(review)
-    assert (state, attempts) == ("failed", 1)
+    assert (state, attempts) == ("pending", 1)  # retried later like any network error
     assert "SSLError" in (error or "") and "CERTIFICATE_VERIFY_FAILED" in (error or ""), error
     assert server.received == []
 

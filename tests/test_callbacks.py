@@ -1,6 +1,7 @@
 """The shop's review.created callback (issue 5 point 7): a real HTTP server on loopback checks
-the Standard Webhooks signature; a real ``rq worker --burst`` process delivers and retries.
-Runs on SQLite and PostgreSQL.
+the Standard Webhooks signature. The callback is an outgoing message stored with the review and
+sent by the dispatcher tick: inline without Redis, else by a real ``rq worker --burst`` process;
+a retry is claimed again by a later tick. Runs on SQLite and PostgreSQL.
 
 The receiver listens on 127.0.0.1, which the SSRF guard refuses by default, so these apps and
 workers run with CALLBACK_ALLOW_PRIVATE on (test_callback_ssrf.py tests the guard itself)."""
@@ -13,6 +14,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,13 +25,13 @@ from delivery_helpers import request_row, schedule, worker_env
 from factories import make_shop
 from flask import Flask
 from processes import BIN, ROOT
-from sqlalchemy import select
+from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from kingavis.delivery.callbacks import set_callback
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
-from kingavis.models import Review, Shop
+from kingavis.models import OutgoingMessage, Review, Shop, utcnow
 from kingavis.shops.service import ShopError
 
 
@@ -128,6 +130,54 @@ def the_review() -> Review:
     return review
 
 
+def only_review_created() -> None:
+    """Only review.created is under test here: the review.published event queued with it (the
+    review is published at once) is dropped before the outbox sends anything."""
+    db.session.execute(update(OutgoingMessage).where(OutgoingMessage.kind != "review.created")
+                       .values(state="dropped", next_attempt_at=None))
+    db.session.commit()
+
+
+def created_message() -> OutgoingMessage:
+    db.session.rollback()
+    message = db.session.execute(
+        select(OutgoingMessage).where(OutgoingMessage.kind == "review.created")
+        .execution_options(populate_existing=True)).scalar_one()
+    db.session.expunge(message)
+    db.session.rollback()
+    return message
+
+
+def retry_until_settled(now: datetime | None = None, *, ticks: int = 10) -> None:
+    """Inline ticks, each once the next attempt is due, until the callback is sent or failed."""
+    now = now or utcnow()
+    for _ in range(ticks):
+        message = created_message()
+        if message.state not in ("pending", "sending"):
+            return
+        assert message.next_attempt_at is not None
+        now = max(now, message.next_attempt_at) + timedelta(seconds=1)
+        tick(now)
+    raise AssertionError("the callback is still being tried")
+
+
+def work_until_settled(database_url: str, tmp_path: Path, redis_url: str, *,
+                       allow_private: bool = True, ticks: int = 8) -> None:
+    """Ticks that enqueue each attempt once it is due and real workers that send it, until the
+    callback is sent or failed. The worker keeps the default retry intervals (1 min, 5 min…):
+    each tick is run at the time the next attempt is due."""
+    now = utcnow()
+    for _ in range(ticks):
+        message = created_message()
+        if message.state not in ("pending", "sending"):
+            return
+        assert message.next_attempt_at is not None
+        now = max(now, message.next_attempt_at) + timedelta(seconds=1)
+        assert tick(now).messages_enqueued == 1
+        run_worker(database_url, tmp_path, redis_url, allow_private=allow_private)
+    raise AssertionError("the callback is still being tried")
+
+
 def run_worker(database_url: str, tmp_path: Path, redis_url: str, *, allow_private: bool = True) -> str:
     """``rq worker --burst`` with the app configured from the environment, as in production."""
     extra = {"KINGAVIS_CALLBACK_ALLOW_PRIVATE": "1"} if allow_private else {}
@@ -157,21 +207,27 @@ def check_delivery(got: dict[str, Any], review: Review) -> None:
     }
 
 
-def test_without_redis_the_callback_goes_after_the_response(client, receivers: list[Receiver]) -> None:
+def test_without_redis_the_callback_goes_with_the_next_tick(client, receivers: list[Receiver]) -> None:
     shop, receiver = shop_with_callback(receivers)
     token, _ = sent_token(shop)
 
     response = client.post(f"/r/{token}", data={"rating": "4", "comment": "Très bien, merci !"})
-    response.close()  # the WSGI server closes every response once sent
+    response.close()
 
     assert response.status_code == 200
+    assert receiver.received == []  # never sent from the customer's request
+    assert the_review().callback_state == "pending"
+    only_review_created()
+    assert tick().messages_claimed == 1
     review = the_review()
     (got,) = receiver.received
     check_delivery(got, review)
     assert (review.callback_state, review.callback_attempts, review.callback_last_error) == ("delivered", 1, None)
+    assert tick().messages_claimed == 0  # nothing sent twice
 
 
-def test_without_redis_an_unreachable_shop_is_recorded_as_failed(client, receivers: list[Receiver]) -> None:
+def test_without_redis_an_unreachable_shop_is_retried_then_recorded_as_failed(
+        client, receivers: list[Receiver]) -> None:
     shop, receiver = shop_with_callback(receivers)
     receiver.close()
     receivers.remove(receiver)
@@ -181,12 +237,18 @@ def test_without_redis_an_unreachable_shop_is_recorded_as_failed(client, receive
     response.close()
 
     assert response.status_code == 200  # the customer's page does not care
+    only_review_created()
+    tick()
     review = the_review()
-    assert review.callback_state == "failed" and review.callback_attempts == 1
+    assert review.callback_state == "pending" and review.callback_attempts == 1
+    assert "ConnectionError" in (review.callback_last_error or "")
+    retry_until_settled()
+    review = the_review()
+    assert review.callback_state == "failed" and review.callback_attempts == 6  # 1 + 5 retries
     assert "ConnectionError" in (review.callback_last_error or "")
 
 
-def test_redis_down_the_review_is_kept_and_the_callback_goes_after_the_response(
+def test_redis_down_the_review_is_kept_and_its_callback_goes_with_a_tick(
         database_url: str, tmp_path: Path, receivers: list[Receiver]) -> None:
     app = make_app(database_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0",
                    CALLBACK_ALLOW_PRIVATE=True)
@@ -196,6 +258,9 @@ def test_redis_down_the_review_is_kept_and_the_callback_goes_after_the_response(
         response = app.test_client().post(f"/r/{token}", data={"rating": "4", "comment": "Très bien, merci !"})
         response.close()
         assert response.status_code == 200
+        assert the_review().callback_state == "pending"  # stored with the review, not lost
+        only_review_created()
+        inline_tick(app)  # Redis is down: the embedded dispatcher sends it
         review = the_review()
         (got,) = receiver.received
         check_delivery(got, review)
@@ -206,8 +271,7 @@ def test_redis_down_the_review_is_kept_and_the_callback_goes_after_the_response(
 
 def test_rq_worker_retries_a_5xx_with_the_same_webhook_id(database_url: str, tmp_path: Path,
                                                          redis_url: str, receivers: list[Receiver]) -> None:
-    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0],
-                   CALLBACK_ALLOW_PRIVATE=True)
+    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_ALLOW_PRIVATE=True)
     with app.app_context():
         shop, receiver = shop_with_callback(receivers, statuses=[500])
         token, _ = sent_token_rq(app, shop)
@@ -217,8 +281,9 @@ def test_rq_worker_retries_a_5xx_with_the_same_webhook_id(database_url: str, tmp
         # Queued, not sent from the customer's request.
         assert receiver.received == []
         assert the_review().callback_state == "pending"
+        only_review_created()
 
-        run_worker(database_url, tmp_path, redis_url)
+        work_until_settled(database_url, tmp_path, redis_url)
 
         review = the_review()
         first, second = receiver.received
@@ -233,18 +298,18 @@ def test_rq_worker_retries_a_5xx_with_the_same_webhook_id(database_url: str, tmp
 
 @pytest.mark.parametrize(("statuses", "expected_posts", "error"), [
     ([400], 1, "HTTP 400"),            # a client error is not retried
-    ([503, 429, 500], 3, "HTTP 500"),  # retries exhausted (max = 2 retries)
+    ([503, 429, 500, 502, 504, 500], 6, "HTTP 500"),  # retries exhausted (5 retries)
 ])
 def test_rq_worker_gives_up(database_url: str, tmp_path: Path, redis_url: str, receivers: list[Receiver],
                             statuses: list[int], expected_posts: int, error: str) -> None:
-    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_RETRY_INTERVALS=[0, 0],
-                   CALLBACK_ALLOW_PRIVATE=True)
+    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_ALLOW_PRIVATE=True)
     with app.app_context():
         shop, receiver = shop_with_callback(receivers, statuses=statuses)
         token, _ = sent_token_rq(app, shop)
         assert app.test_client().post(f"/r/{token}", data={"rating": "2"}).status_code == 200
+        only_review_created()
 
-        run_worker(database_url, tmp_path, redis_url)
+        work_until_settled(database_url, tmp_path, redis_url)
 
         review = the_review()
         assert len(receiver.received) == expected_posts
@@ -261,6 +326,16 @@ def sent_token_rq(app: Flask, shop: Shop) -> tuple[str, int]:
     app.extensions["rq_queue"] = None
     try:
         return sent_token(shop)
+    finally:
+        app.extensions["rq_queue"] = queue
+
+
+def inline_tick(app: Flask) -> None:
+    """One tick of the embedded dispatcher (no Redis), in an app that has a queue."""
+    queue = app.extensions["rq_queue"]
+    app.extensions["rq_queue"] = None
+    try:
+        tick()
     finally:
         app.extensions["rq_queue"] = queue
 
@@ -286,22 +361,26 @@ def test_set_callback_validates(app: Flask) -> None:
 
 
 def test_the_callback_is_retried_after_1_min_5_min_30_min_2_h_and_6_h_by_default(
-    database_url: str, tmp_path: Path, redis_url: str, receivers: list[Receiver]
+    app: Flask, client, receivers: list[Receiver]
 ) -> None:
-    """The documented retry schedule, as the queued job carries it (no interval configured)."""
-    from rq.job import Job
-
-    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, CALLBACK_ALLOW_PRIVATE=True)
-    with app.app_context():
-        assert not app.config.get("CALLBACK_RETRY_INTERVALS")
-        shop, receiver = shop_with_callback(receivers)
-        token, _ = sent_token_rq(app, shop)
-        assert app.test_client().post(f"/r/{token}", data={"rating": "5"}).status_code == 200
-        review = the_review()
-        job = Job.fetch(f"kingavis-callback-review-{review.id}",
-                        connection=app.extensions["rq_queue"].connection)
-        assert job.retries_left == 5
-        assert job.retry_intervals == [60, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600]
-        assert receiver.received == []  # queued, not sent from the customer's request
-        db.session.remove()
-        db.engine.dispose()
+    """The documented retry schedule, as the outbox keeps it (no interval configured)."""
+    assert not app.config.get("CALLBACK_RETRY_INTERVALS")
+    shop, receiver = shop_with_callback(receivers, statuses=[500] * 6)
+    token, _ = sent_token(shop)
+    assert client.post(f"/r/{token}", data={"rating": "5"}).status_code == 200
+    assert receiver.received == []  # queued, not sent from the customer's request
+    only_review_created()
+    now, waits = utcnow(), []
+    while True:
+        tick(now)
+        message = created_message()
+        if message.state != "pending":
+            break
+        assert message.next_attempt_at is not None
+        waits.append(round((message.next_attempt_at - now).total_seconds()))
+        assert tick(message.next_attempt_at - timedelta(seconds=1)).messages_claimed == 0
+        now = message.next_attempt_at
+    assert waits == [60, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600]
+    assert message.state == "failed" and len(receiver.received) == 6
+    assert {r["headers"]["webhook-id"] for r in receiver.received} == {
+        f"review_created_{the_review().id}"}

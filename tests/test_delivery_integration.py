@@ -34,7 +34,7 @@ from redis import Redis
 from smtp_server import SMTPServer
 
 from kingavis.delivery.dispatcher import batch_job_id, tick
-from kingavis.delivery.jobs import INVITATION
+from kingavis.delivery.send_time import Kind
 from kingavis.extensions import db
 from kingavis.models import utcnow
 
@@ -93,7 +93,7 @@ def test_due_requests_go_through_rq_workers_once(
     result = tick()
     assert (result.mode, result.claimed, result.enqueued) == ("rq", 20, 20)
     # One job for the batch, named after the claims it carries.
-    assert _queue(rq_app).job_ids == [batch_job_id(INVITATION, [(i, 1) for i in ids])]
+    assert _queue(rq_app).job_ids == [batch_job_id(Kind.INVITATION, [(i, 1) for i in ids])]
     assert tick().claimed == 0  # claimed once, whatever the number of ticks
     db.session.remove()
 

@@ -34,7 +34,8 @@ from sqlalchemy import text
 
 from kingavis.delivery import dispatcher
 from kingavis.delivery.dispatcher import claim, tick
-from kingavis.delivery.jobs import Outcome, deliver
+from kingavis.delivery.send_time import Outcome
+from kingavis.delivery.sending import deliver
 from kingavis.delivery.transports import open_transport
 from kingavis.extensions import db
 from kingavis.models import Shop, Unsubscription, utcnow

@@ -20,7 +20,7 @@ from requests_helpers import audit_entries, login, merchant
 from smtp_server import SMTPServer
 from sqlalchemy import event, select
 
-from kingavis.delivery import email_design, jobs
+from kingavis.delivery import email_design, sending
 from kingavis.delivery.design import DEFAULT_INTROS, DEFAULT_SUBJECTS, button_text_colour, parse
 from kingavis.delivery.dispatcher import tick
 from kingavis.delivery.email_design import DesignError, DesignInput
@@ -348,7 +348,7 @@ def test_the_design_is_loaded_with_the_request_in_one_query(mail_app: Flask) -> 
     engine = db.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
-        loaded = jobs._load(request_id, lock=False)
+        loaded = sending._load(request_id, lock=False)
         assert loaded is not None
         message = build_message(loaded[0], base_url="https://a.example", mail_from=MAIL_FROM)
     finally:

@@ -32,12 +32,13 @@ from smtp_server import SMTPServer
 from sqlalchemy import select, text
 
 from kingavis.delivery.dispatcher import batch_job_id, claim, tick
-from kingavis.delivery.jobs import INVITATION, Outcome, deliver, release
+from kingavis.delivery.send_time import Kind, Outcome
+from kingavis.delivery.sending import deliver, release
 from kingavis.delivery.transports import open_transport
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, utcnow
 from kingavis.orders.events import EventResult, apply_status_event
-from kingavis.worker import send_batch
+from kingavis.worker import send_request_batch
 
 
 @pytest.fixture
@@ -327,10 +328,10 @@ def test_a_stale_job_run_by_a_real_worker_after_the_new_claim_sends_nothing(
             assert (result.claimed, result.enqueued) == (1, 1)  # attempt 2 is queued
             queue = app.extensions["rq_queue"]
             # The lost job turns up after the new claim, first in line.
-            stale_id = batch_job_id(INVITATION, [(request_id, 1)])
-            stale = queue.enqueue(send_batch, "invitation", [[request_id, 1]], job_id=stale_id,
+            stale_id = batch_job_id(Kind.INVITATION, [(request_id, 1)])
+            stale = queue.enqueue(send_request_batch, "invitation", [[request_id, 1]], job_id=stale_id,
                                   at_front=True)
-            assert queue.job_ids == [stale_id, batch_job_id(INVITATION, [(request_id, 2)])]
+            assert queue.job_ids == [stale_id, batch_job_id(Kind.INVITATION, [(request_id, 2)])]
             db.session.remove()
 
             worker = Worker(worker_env(database_url, tmp_path / "worker", redis_url, smtp.url,

@@ -29,7 +29,8 @@ from sqlalchemy import select
 
 from kingavis.customer_keys import customer_key
 from kingavis.delivery.dispatcher import claim
-from kingavis.delivery.jobs import Outcome, deliver
+from kingavis.delivery.send_time import Outcome
+from kingavis.delivery.sending import deliver
 from kingavis.extensions import db
 from kingavis.models import (
     AuditLog,

@@ -33,7 +33,8 @@ from smtp_server import SMTPServer
 from sqlalchemy import create_engine, func, select
 
 from kingavis.delivery.dispatcher import batch_job_id, tick
-from kingavis.delivery.jobs import Outcome, deliver_reminder
+from kingavis.delivery.send_time import Outcome
+from kingavis.delivery.sending import deliver_reminder
 from kingavis.delivery.service import set_reminder
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, Unsubscription, utcnow
@@ -665,11 +666,11 @@ def test_reminders_through_rq_workers_exactly_once(
             assert tick(later).reminders_claimed == 0  # leased: claimed once
             # A duplicate of one job (a second dispatcher racing) changes nothing.
             queue = app.extensions["rq_queue"]
-            from kingavis.delivery.jobs import REMINDER
-            from kingavis.worker import send_batch
+            from kingavis.delivery.send_time import Kind
+            from kingavis.worker import send_request_batch
 
-            dup = queue.enqueue(send_batch, "reminder", [[ids[0], 1]],
-                                job_id=batch_job_id(REMINDER, [(ids[0], 1)]) + "-dup")
+            dup = queue.enqueue(send_request_batch, "reminder", [[ids[0], 1]],
+                                job_id=batch_job_id(Kind.REMINDER, [(ids[0], 1)]) + "-dup")
             db.session.remove()
             wait_for(lambda: _reminders_sent(database_url, ids), "reminders sent")
             wait_for(lambda: dup.get_status(refresh=True) in ("finished", "failed"),

@@ -74,7 +74,7 @@ def test_publication_reply_and_withdrawal_each_reach_the_callback_once_signed(
     merchant, _ = create_user("marchand@example.com", PASSWORD, shop)
     review = reviewed(shop, "1", 4, "Très bien, merci")
     review_id, request_id = review.id, review.review_request_id
-    tick()  # review.published (the submission's review.created goes its own way)
+    tick()  # review.created and review.published, queued with the submission
     reply_to_review(shop, review_id, merchant, "Merci à vous !")
     tick()
     withdraw_by_author(request_row(request_id))
@@ -94,7 +94,8 @@ def test_publication_reply_and_withdrawal_each_reach_the_callback_once_signed(
     assert replied["data"]["review"]["reply"]["text"] == "Merci à vous !"
     assert withdrawn["data"]["review"]["status"] == "withdrawn"
     assert "comment" not in withdrawn["data"]["review"]  # a withdrawn review's text never leaves
-    assert [state for _, _, state in outgoing(review_id)] == ["sent"] * 4  # 3 events + reply email
+    # review.created, the 3 events and the reply email
+    assert [state for _, _, state in outgoing(review_id)] == ["sent"] * 5
 
 
 def test_a_pending_review_is_announced_when_an_operator_publishes_it(app: Flask, receiver) -> None:
@@ -108,15 +109,18 @@ def test_a_pending_review_is_announced_when_an_operator_publishes_it(app: Flask,
 
 
 def test_a_5xx_is_retried_with_the_same_webhook_id_and_a_4xx_fails(app: Flask, receiver) -> None:
-    shop, r = shop_with_callback(receiver, statuses=[503])
+    # review.created (queued first, sent first) takes the 200, review.published the 503.
+    shop, r = shop_with_callback(receiver, statuses=[200, 503])
     review = reviewed(shop, "1", 5, "Parfait")
     tick()
-    assert outgoing(review.id) == [("callback", "review.published", "pending")]
+    assert outgoing(review.id) == [("callback", "review.created", "sent"),
+                                   ("callback", "review.published", "pending")]
     tick(utcnow() + timedelta(seconds=31))
     first, second = [got for got in r.received if got["body"]["type"] == "review.published"]
     assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
     assert (first["status"], second["status"]) == (503, 200)
-    assert outgoing(review.id) == [("callback", "review.published", "sent")]
+    assert outgoing(review.id) == [("callback", "review.created", "sent"),
+                                   ("callback", "review.published", "sent")]
 
     r.statuses = [400]
     withdraw_by_author(request_row(review.review_request_id))
@@ -145,7 +149,8 @@ def test_rq_workers_send_emails_and_events_once(app: Flask, database_url: str, t
                       CALLBACK_ALLOW_PRIVATE=True)
     with queued.app_context():
         result = tick()
-        assert (result.mode, result.messages_claimed, result.messages_enqueued) == ("rq", 3, 3)
+        # review.created, review.published, review.replied and the reply email
+        assert (result.mode, result.messages_claimed, result.messages_enqueued) == ("rq", 4, 4)
         assert tick().messages_claimed == 0  # leased: not claimed twice
         db.session.remove()
         db.engine.dispose()
@@ -159,5 +164,5 @@ def test_rq_workers_send_emails_and_events_once(app: Flask, database_url: str, t
     with smtp.lock:
         notices = [m for m in smtp.messages if "review-reply" in str(m.message["Message-ID"])]
     assert len(notices) == 1 and notices[0].rcpt_tos == ["customer-1@example.com"]
-    assert [state for _, _, state in outgoing(review_id)] == ["sent", "sent", "sent"]
+    assert [state for _, _, state in outgoing(review_id)] == ["sent"] * 4
     assert fresh(review_id).reply_text == "Désolés, nous allons faire mieux."

@@ -1,15 +1,18 @@
-"""The shop's ``review.created`` callback: a Standard Webhooks signed POST, from an RQ job.
+"""The shop's signed callback: Standard Webhooks POSTs of review.created and the later events.
 
-When a review is stored and the shop has a ``callback_url``, ``notify_review_created`` enqueues
-``deliver_review_created`` on the app's RQ queue with ``Retry`` (backoff). Without Redis
-(REDIS_URL unset) it runs once after the customer's response has been sent (WSGI close), so
-the customer's page never waits for the shop's server.
+Every callback is an ``OutgoingMessage`` row (channel ``callback``) written in the transaction
+of the change it tells of, review.created included: it is queued with the review itself
+(kingavis.reviews.questionnaire), so a review stored is a callback owed, and a review rolled
+back is none. The outbox (kingavis.delivery.outgoing) claims it and calls ``signed_post``; this
+module builds the body and guards the destination. See docs/publication.md, "Callback events".
 
-The ``webhook-id`` is the same on every attempt for a review (``review_created_<id>``) and the
-body is the same bytes, so a receiver can drop duplicates; the ``webhook-timestamp`` and the
-signature are fresh on each attempt. Network errors, 5xx and 429 are retried; another 4xx
-fails at once. ``Review.callback_state`` (pending / delivered / failed), ``callback_attempts``
-and ``callback_last_error`` tell the merchant what happened.
+The ``webhook-id`` is the same on every attempt of one event (``review_created_<review id>``
+for review.created, ``review_published_<message id>`` and so on for the others) and the body is
+the same bytes, so a receiver can drop duplicates; the ``webhook-timestamp`` and the signature
+are fresh on each attempt. Network errors, 5xx and 429 are retried after ``retry_intervals``;
+another 4xx fails at once. For review.created, ``Review.callback_state`` (pending / delivered /
+failed), ``callback_attempts`` and ``callback_last_error`` also tell the merchant what happened
+(``record_created``).
 
 Server-side request forgery guard. The merchant chooses the URL and this service POSTs to it
 from inside the hosting network, so unless ``CALLBACK_ALLOW_PRIVATE`` is on
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import json
 import logging
 import secrets
 import socket
@@ -47,7 +49,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from flask import Flask, Response, current_app
+from flask import current_app
 from requests.adapters import HTTPAdapter
 from standardwebhooks import Webhook
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -55,9 +57,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family, create_connection
 
-from kingavis.delivery import JOB_REVIEW_CREATED
 from kingavis.extensions import db
 from kingavis.models import Order, Review, Shop
+from kingavis.reviews.publication import CALLBACK_CREATED
 from kingavis.reviews.questionnaire import validate_http_url
 from kingavis.shops.service import ShopError
 
@@ -68,10 +70,6 @@ TIMEOUT_SECONDS = 10
 DEFAULT_RETRY_INTERVALS: tuple[int, ...] = (60, 300, 1800, 7200, 21600)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 USER_AGENT = "King-Avis-Callbacks/1"
-
-
-class RetryableCallbackError(Exception):
-    """The receiver may accept it later (network error, 5xx, 429): RQ retries the job."""
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -222,6 +220,24 @@ def payload(review: Review, order: Order) -> dict[str, Any]:
     }
 
 
+def event(kind: str, message_id: int, review: Review, order: Order,
+          occurred_at: datetime) -> tuple[str, dict[str, Any]]:
+    """The webhook-id and body of one callback message. review.created keeps the id and body
+    it had before the other events existed (``webhook_id``, ``payload``)."""
+    if kind == CALLBACK_CREATED:
+        return webhook_id(review), payload(review, order)
+    return event_webhook_id(kind, message_id), event_payload(kind, review, order, occurred_at)
+
+
+def record_created(review: Review, state: str, error: str | None, *, posted: bool) -> None:
+    """Write what became of a review's review.created callback on the review (``state``:
+    pending, delivered or failed; ``posted``: a POST was made, counted). Not committed."""
+    if posted:
+        review.callback_attempts = (review.callback_attempts or 0) + 1
+    review.callback_state = state
+    review.callback_last_error = error
+
+
 def event_webhook_id(kind: str, message_id: int) -> str:
     """The webhook-id of one review.published / review.withdrawn / review.replied event: the
     same on every attempt (``review_published_<n>``), distinct for each event."""
@@ -256,103 +272,6 @@ def event_payload(kind: str, review: Review, order: Order, occurred_at: datetime
 def retry_intervals() -> list[int]:
     intervals = current_app.config.get("CALLBACK_RETRY_INTERVALS") or DEFAULT_RETRY_INTERVALS
     return [int(i) for i in intervals]
-
-
-def notify_review_created(review: Review) -> str | None:
-    """After a review is committed: queue its callback if the shop has one. Returns how.
-
-    "queued" (RQ), "after_response" (no Redis, or Redis unreachable: once the response is
-    sent, one attempt), or None.
-    """
-    shop = db.session.get(Shop, review.shop_id)
-    if shop is None or not shop.callback_url:
-        return None
-    review.callback_state = PENDING
-    db.session.commit()
-    queue = current_app.extensions.get("rq_queue")
-    if queue is not None:
-        from rq import Retry
-
-        intervals = retry_intervals()
-        review_id = review.id
-        try:
-            queue.enqueue(
-                JOB_REVIEW_CREATED,
-                review_id,
-                job_id=f"kingavis-callback-review-{review_id}",
-                retry=Retry(max=len(intervals), interval=intervals),
-                job_timeout=TIMEOUT_SECONDS * 3,
-                result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
-            )
-            return "queued"
-        except Exception as exc:  # Redis down: the customer's page must not fail for it
-            log.warning("review.created callback not queued, sent after the response instead",
-                        extra={"fields": {"review_id": review_id, "error": type(exc).__name__}})
-    _after_response(current_app._get_current_object(), review.id)  # type: ignore[attr-defined]
-    return "after_response"
-
-
-def _after_response(app: Flask, review_id: int) -> None:
-    from flask import after_this_request
-
-    @after_this_request
-    def _attach(response: Response) -> Response:
-        def _run() -> None:
-            try:
-                with app.app_context():
-                    try:
-                        attempt(review_id, last=True)
-                    finally:
-                        db.session.remove()
-            except Exception:  # never let it reach the WSGI server
-                log.exception("review.created callback failed", extra={"fields": {"review_id": review_id}})
-
-        response.call_on_close(_run)
-        return response
-
-
-def attempt(review_id: int, *, last: bool) -> str:
-    """One POST of the callback; records the outcome. Raises RetryableCallbackError unless last."""
-    review = db.session.get(Review, review_id, populate_existing=True)
-    if review is None:
-        return "gone"
-    order = db.session.get(Order, review.order_id)
-    shop = db.session.get(Shop, review.shop_id)
-    assert order is not None and shop is not None
-    if review.callback_state == DELIVERED:
-        return DELIVERED
-    if not shop.callback_url or not shop.callback_secret:
-        review.callback_state = FAILED
-        review.callback_last_error = "no callback URL or secret set"
-        db.session.commit()
-        return FAILED
-    body = json.dumps(payload(review, order), separators=(",", ":"), ensure_ascii=False)
-    msg_id = webhook_id(review)
-    url, secret, shop_id = shop.callback_url, shop.callback_secret, shop.id
-    db.session.commit()  # no transaction held during the network call
-    error, retryable = signed_post(url, secret, msg_id, body, what="review.created",
-                                   fields={"review_id": review_id, "shop_id": shop_id})
-    review = db.session.get(Review, review_id, populate_existing=True)
-    if review is None:
-        return "gone"
-    review.callback_attempts = (review.callback_attempts or 0) + 1
-    if error is None:
-        review.callback_state = DELIVERED
-        review.callback_last_error = None
-        outcome = DELIVERED
-    else:
-        review.callback_last_error = error
-        review.callback_state = PENDING if retryable and not last else FAILED
-        outcome = review.callback_state
-    attempts = review.callback_attempts
-    db.session.commit()
-    log.info("review.created callback", extra={"fields": {
-        "review_id": review_id, "shop_id": shop_id, "outcome": outcome,
-        "attempts": attempts, "error": error}})
-    if outcome == PENDING:
-        raise RetryableCallbackError(error)
-    return outcome
 
 
 def signed_post(url: str, secret: str, msg_id: str, body: str, *, what: str,
@@ -461,11 +380,3 @@ class PublicOnlyAdapter(HTTPAdapter):
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": PublicHTTPConnectionPool, "https": PublicHTTPSConnectionPool}
-
-
-def last_attempt() -> bool:
-    """Whether the running RQ job has no retry left (or runs outside RQ)."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    return job is None or not job.retries_left

@@ -4,21 +4,19 @@ A tick claims review requests that are ``scheduled`` and due, or ``sending`` wit
 lease (``next_attempt_at`` holds the lease's end while sending), of shops that are not paused,
 oldest first, one batch at a time. Claiming moves them to ``sending`` with a lease and counts
 the attempt, and is committed before anything else happens. Then the batch goes to one send
-function, ``jobs.send_batch`` (one mail connection, each outcome committed as the server
+function, ``sending.send_batch`` (one mail connection, each outcome committed as the server
 answers): called inline (no ``REDIS_URL``), or as one RQ job per batch whose id is made of the
-claims it carries (``batch_job_id``).
+claims it carries (``batch_job_id``). The claim transaction and the loop are
+kingavis.delivery.claims, shared with the messages about reviews (kingavis.delivery.outgoing),
+which the tick sends last.
 
 Nothing is lost: a job that vanishes (Redis flushed, a worker killed) leaves its requests in
 ``sending``; when the lease ends, a later tick claims them again with the next attempt number,
 and the old job, should it ever run, finds the attempts changed and sends nothing.
 
 Reminders (a shop's optional one, ``reminder_days`` after the first email) go the same way
-after the first emails, the same functions with ``jobs.REMINDER``: claimed when
+after the first emails, the same functions with ``Kind.REMINDER``: claimed when
 ``reminder_due_at`` is reached (the lease pushes it forward, ``reminder_attempts`` counts).
-
-PostgreSQL claims with ``SELECT … FOR UPDATE SKIP LOCKED`` so several dispatchers can run at
-once; SQLite runs every transaction as ``BEGIN IMMEDIATE`` (single writer), which makes the
-same select-then-update safe.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +31,9 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, exists, select, text, update
 
-from kingavis.delivery import JOB_SEND_BATCH, service
-from kingavis.delivery.jobs import INVITATION, REMINDER, Kind, Outcome, send_batch
+from kingavis.delivery import JOB_SEND_BATCH, claims, outgoing, service
+from kingavis.delivery.send_time import Kind, Outcome
+from kingavis.delivery.sending import send_batch
 from kingavis.extensions import db
 from kingavis.models import RequestState, ReviewRequest, Shop, utcnow
 from kingavis.review_requests import lifecycle
@@ -156,23 +154,12 @@ def explain_claim(now: datetime, limit: int, *, analyze: bool = False) -> str:
     return "\n".join(str(r[0] if postgres else r[-1]) for r in rows)
 
 
-def claim(now: datetime, limit: int, *, kind: Kind = INVITATION) -> list[tuple[int, int]]:
+def claim(now: datetime, limit: int, *, kind: Kind = Kind.INVITATION) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due emails of ``kind``; returns (id, attempt) pairs, oldest first.
     Commits."""
-    query, mark = _CLAIMS[kind.name]
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    try:
-        due = list(db.session.execute(query(now, limit, lock=postgres)).scalars())
-        if not due:
-            db.session.commit()
-            return []
-        rows = mark(due, now)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    order = {request_id: i for i, request_id in enumerate(due)}
-    return sorted(rows, key=lambda r: order[r[0]])
+    if kind is Kind.REMINDER:
+        return claims.claim(reminder_due_query, _mark_reminders, now, limit)
+    return claims.claim(due_query, _mark_invitations, now, limit)
 
 
 def _mark_invitations(due: list[int], now: datetime) -> list[tuple[int, int]]:
@@ -216,14 +203,21 @@ def _mark_reminders(due: list[int], now: datetime) -> list[tuple[int, int]]:
 
 def claim_reminders(now: datetime, limit: int) -> list[tuple[int, int]]:
     """``claim`` for reminders."""
-    return claim(now, limit, kind=REMINDER)
+    return claim(now, limit, kind=Kind.REMINDER)
 
 
-def batch_job_id(kind: Kind, claims: list[tuple[int, int]]) -> str:
+def batch_job_id(kind: Kind, batch: list[tuple[int, int]]) -> str:
     """The RQ job id of a batch: the same claims always give the same id (a re-claim counts
     new attempts, so it gets a new one)."""
-    digest = hashlib.sha256(",".join(f"{i}:{a}" for i, a in claims).encode()).hexdigest()
-    return f"review-{kind.name}-batch-{claims[0][0]}-{digest[:16]}"
+    digest = hashlib.sha256(",".join(f"{i}:{a}" for i, a in batch).encode()).hexdigest()
+    return f"review-{kind.value}-batch-{batch[0][0]}-{digest[:16]}"
+
+
+def _batch_job(kind: Kind, batch: list[tuple[int, int]]) -> claims.Job:
+    """The one RQ job of a claimed batch (kingavis.worker)."""
+    return claims.Job(JOB_SEND_BATCH, (kind.value, [list(c) for c in batch]),
+                      batch_job_id(kind, batch),
+                      f"send {len(batch)} {kind.value}(s), first {batch[0][0]}")
 
 
 def reminder_due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
@@ -231,13 +225,6 @@ def reminder_due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
     return _due("review_requests.reminder_sent_at IS NULL"
                 " AND review_requests.reminder_due_at IS NOT NULL",
                 ReviewRequest.reminder_due_at, now, limit, lock)
-
-
-_CLAIMS: dict[str, tuple[Callable[..., Select[Any]],
-                         Callable[[list[int], datetime], list[tuple[int, int]]]]] = {
-    INVITATION.name: (due_query, _mark_invitations),
-    REMINDER.name: (reminder_due_query, _mark_reminders),
-}
 
 
 def tick(now: datetime | None = None) -> TickResult:
@@ -251,68 +238,33 @@ def tick(now: datetime | None = None) -> TickResult:
     max_queued = int(current_app.config.get("DISPATCH_MAX_QUEUED") or DEFAULT_MAX_QUEUED)
     # The first emails, then (unless the workers are behind or the mail server is down) the
     # reminders, the same way.
-    if _drain(queue, batch_size, max_queued, result, now, kind=INVITATION):
-        _drain(queue, batch_size, max_queued, result, now, kind=REMINDER)
+    invitations = _drain(queue, batch_size, max_queued, now, Kind.INVITATION)
+    result.claimed, result.enqueued = invitations.claimed, invitations.enqueued
+    result.outcomes.update(invitations.outcomes)
+    result.batches, result.held_back = invitations.batches, invitations.held_back
+    if not invitations.stopped:
+        reminders = _drain(queue, batch_size, max_queued, now, Kind.REMINDER)
+        result.reminders_claimed, result.reminders_enqueued = reminders.claimed, reminders.enqueued
+        result.reminder_outcomes.update(reminders.outcomes)
+        result.batches += reminders.batches
+        result.held_back = reminders.held_back
     # Emails to review authors and callback events: few, and owed to people who acted.
-    if queue is None or queue.count < max_queued:
-        from kingavis.delivery import outgoing
-
-        claimed, enqueued, outcomes = outgoing.drain(queue, batch_size, now)
-        result.messages_claimed += claimed
-        result.messages_enqueued += enqueued
-        result.message_outcomes.update(outcomes)
+    messages = outgoing.drain(queue, batch_size, max_queued, now)
+    result.messages_claimed, result.messages_enqueued = messages.claimed, messages.enqueued
+    result.message_outcomes.update(messages.outcomes)
+    result.held_back = result.held_back or messages.held_back
     if result.claimed or result.held_back or result.reminders_claimed or result.messages_claimed:
         log.info("dispatcher tick", extra={"fields": result.as_dict()})
     return result
 
 
-def _drain(queue: Any, batch_size: int, max_queued: int, result: TickResult, now: datetime,
-           *, kind: Kind) -> bool:
-    """Claim batch after batch and enqueue or send it. False when the tick must stop here:
-    the workers are behind (back-pressure) or the mail server cannot be reached."""
-    reminder = kind.reminder
-    while True:
-        if queue is not None and queue.count >= max_queued:
-            # Back-pressure: the workers are behind. What is due stays scheduled (not leased)
-            # and is claimed by a later tick, so no lease runs out while jobs wait in Redis.
-            result.held_back = True
-            return False
-        claims = claim(now, batch_size, kind=kind)
-        if not claims:
-            return True
-        result.batches += 1
-        if reminder:
-            result.reminders_claimed += len(claims)
-        else:
-            result.claimed += len(claims)
-        if queue is not None:
-            enqueued = _enqueue(queue, claims, kind)
-            if reminder:
-                result.reminders_enqueued += enqueued
-            else:
-                result.enqueued += enqueued
-        else:
-            outcomes, reachable = send_batch(kind, claims, now=now)
-            (result.reminder_outcomes if reminder else result.outcomes).update(outcomes)
-            if not reachable:
-                return False  # the mail server cannot be reached: the rest waits for the next tick
-        if len(claims) < batch_size:
-            return True
-
-
-def _enqueue(queue: Any, claims: list[tuple[int, int]], kind: Kind) -> int:
-    """One RQ job for the batch, after the claim was committed. Returns the claims enqueued."""
-    lease_seconds = int(current_app.config["DISPATCH_LEASE_SECONDS"])
-    queue.enqueue(
-        JOB_SEND_BATCH,
-        kind.name,
-        [list(c) for c in claims],
-        job_id=batch_job_id(kind, claims),
-        job_timeout=max(60, lease_seconds // 2),
-        # Once the lease is over the requests are claimed again: an older job is worthless.
-        ttl=lease_seconds,
-        result_ttl=0,  # the database keeps the outcomes
-        failure_ttl=7 * 24 * 3600,
-        description=f"send {len(claims)} {kind.name}(s), first {claims[0][0]}",
+def _drain(queue: Any, batch_size: int, max_queued: int, now: datetime,
+           kind: Kind) -> claims.Drained:
+    """The requests' emails of ``kind`` due at ``now``: one RQ job per batch, or
+    ``send_batch`` inline."""
+    return claims.drain(
+        queue, batch_size, max_queued,
+        claim=lambda limit: claim(now, limit, kind=kind),
+        jobs=lambda batch: [_batch_job(kind, batch)],
+        send=lambda batch: send_batch(kind, batch, now=now),
     )
-    return len(claims)

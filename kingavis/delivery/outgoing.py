@@ -1,18 +1,20 @@
 """Messages about a review: emails to its author and events on the shop's callback.
 
 They are written as ``OutgoingMessage`` rows in the transaction of the change they tell of
-(kingavis.reviews.publication) and sent by the dispatcher tick the way review requests are: a claim
-moves due rows (``pending``, or ``sending`` whose lease ran out) to ``sending`` with a lease in
-``next_attempt_at`` and counts the attempt, and is committed before anything is sent; the
-batch is then sent inline (no ``REDIS_URL``) or enqueued as one RQ job per message, with a job
-id made of the message id and the attempt. A job does nothing unless the row is still
-``sending`` with its attempt, so a stale or duplicated job never sends twice, and a job lost
-with its worker is claimed again when the lease ends.
+(kingavis.reviews.publication, kingavis.reviews.questionnaire for review.created) and sent by
+the dispatcher tick the way review requests are, with the same claim transaction and loop
+(kingavis.delivery.claims): a claim moves due rows (``pending``, or ``sending`` whose lease ran
+out) to ``sending`` with a lease in ``next_attempt_at`` and counts the attempt, and is
+committed before anything is sent; the batch is then sent inline (no ``REDIS_URL``) or
+enqueued as one RQ job per message, with a job id made of the message id and the attempt. A
+job does nothing unless the row is still ``sending`` with its attempt, so a stale or duplicated
+job never sends twice, and a job lost with its worker is claimed again when the lease ends.
 
 Emails use the invitation's transports and mail building (temporary errors retried with the
-dispatcher's delays, a permanent refusal fails at once); callback events use the signed POST of
-review.created (network errors, 5xx and 429 retried with the callback intervals). A message
-about a review withdrawn meanwhile is dropped, except the withdrawal event itself.
+dispatcher's delays, a permanent refusal fails at once); callback events, review.created
+included, are the signed POST of kingavis.delivery.callbacks (network errors, 5xx and 429
+retried with the callback intervals; review.created also writes its outcome on the review). A
+message about a review withdrawn meanwhile is dropped, except the withdrawal event itself.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, select, text, update
 
-from kingavis.delivery import JOB_SEND_MESSAGE, service
+from kingavis.delivery import JOB_SEND_MESSAGE, claims, service
 from kingavis.delivery.errors import PermanentMailError, TransientMailError, UncertainDeliveryError
-from kingavis.delivery.jobs import Outcome
+from kingavis.delivery.send_time import Outcome
 from kingavis.extensions import db
 from kingavis.models import (
     OutgoingMessage,
@@ -38,6 +40,7 @@ from kingavis.models import (
     ReviewState,
     utcnow,
 )
+from kingavis.reviews.publication import CALLBACK_CREATED
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -61,27 +64,21 @@ def due_query(now: datetime, limit: int, *, lock: bool) -> Select[Any]:
 
 def claim(now: datetime, limit: int) -> list[tuple[int, int, str]]:
     """Claim up to ``limit`` due messages: (id, attempt, channel), oldest first. Commits."""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    try:
-        due = list(db.session.execute(due_query(now, limit, lock=postgres)).scalars())
-        if not due:
-            db.session.commit()
-            return []
-        rows = db.session.execute(
-            update(OutgoingMessage)
-            .where(OutgoingMessage.id.in_(due), OutgoingMessage.state.in_(ACTIVE),
-                   OutgoingMessage.next_attempt_at <= now)
-            .values(state=OutgoingState.SENDING.value, next_attempt_at=now + service.lease(),
-                    attempts=OutgoingMessage.attempts + 1)
-            .returning(OutgoingMessage.id, OutgoingMessage.attempts, OutgoingMessage.channel)
-            .execution_options(synchronize_session=False)
-        ).all()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    order = {message_id: i for i, message_id in enumerate(due)}
-    return sorted(((r[0], r[1], r[2]) for r in rows), key=lambda r: order[r[0]])
+    return claims.claim(due_query, _mark, now, limit)
+
+
+def _mark(due: list[int], now: datetime) -> list[tuple[int, int, str]]:
+    """``sending`` with a lease, the attempt counted (a row another claim took is left out)."""
+    rows = db.session.execute(
+        update(OutgoingMessage)
+        .where(OutgoingMessage.id.in_(due), OutgoingMessage.state.in_(ACTIVE),
+               OutgoingMessage.next_attempt_at <= now)
+        .values(state=OutgoingState.SENDING.value, next_attempt_at=now + service.lease(),
+                attempts=OutgoingMessage.attempts + 1)
+        .returning(OutgoingMessage.id, OutgoingMessage.attempts, OutgoingMessage.channel)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def job_id(message_id: int, attempt: int) -> str:
@@ -110,8 +107,9 @@ def _load(message_id: int, attempt: int) -> OutgoingMessage | None:
 
 
 def _finish(message_id: int, attempt: int, outcome: Outcome, error: str | None, now: datetime,
-            *, retry_in: timedelta | None = None) -> Outcome:
-    """Record what happened, in its own commit, if the message is still this attempt's."""
+            *, retry_in: timedelta | None = None, posted: bool = False) -> Outcome:
+    """Record what happened, in its own commit, if the message is still this attempt's.
+    ``posted``: a callback's POST was made (review.created counts it on the review)."""
     try:
         message = db.session.get(OutgoingMessage, message_id, populate_existing=True)
         if message is None or message.attempts != attempt or message.state in (
@@ -133,6 +131,8 @@ def _finish(message_id: int, attempt: int, outcome: Outcome, error: str | None, 
             outcome = Outcome.FAILED
             message.state = OutgoingState.FAILED.value
             message.next_attempt_at = None
+        if message.kind == CALLBACK_CREATED:
+            _record_created(message.review_id, outcome, error, posted)
         fields = {"message": message_id, "channel": message.channel, "kind": message.kind,
                   "review_id": message.review_id, "attempt": attempt, "outcome": outcome.value,
                   "error": service.mask_emails(error)}
@@ -142,6 +142,17 @@ def _finish(message_id: int, attempt: int, outcome: Outcome, error: str | None, 
         raise
     log.info("review message", extra={"fields": fields})
     return outcome
+
+
+def _record_created(review_id: int, outcome: Outcome, error: str | None, posted: bool) -> None:
+    """review.created also shows on the review, where the merchant looks (pending while it
+    will be tried again, then delivered or failed)."""
+    from kingavis.delivery.callbacks import DELIVERED, FAILED, PENDING, record_created
+
+    review = db.session.get(Review, review_id, populate_existing=True)
+    if review is not None:
+        state = {Outcome.SENT: DELIVERED, Outcome.RETRY: PENDING}.get(outcome, FAILED)
+        record_created(review, state, error, posted=posted)
 
 
 def _email_retry(attempt: int) -> timedelta | None:
@@ -178,26 +189,26 @@ def deliver(message_id: int, attempt: int, transport: Any | None = None, *,
 
 def _deliver_callback(message: OutgoingMessage, review: Review, request: ReviewRequest,
                       attempt: int, now: datetime) -> Outcome:
-    from kingavis.delivery.callbacks import event_payload, event_webhook_id, signed_post
+    from kingavis.delivery.callbacks import event, signed_post
 
     shop = request.shop
     message_id = message.id
     if not shop.callback_url or not shop.callback_secret:
         db.session.rollback()
-        return _finish(message_id, attempt, Outcome.SUPPRESSED, "no callback URL set", now)
-    body = json.dumps(event_payload(message.kind, review, request.order, message.created_at),
-                      separators=(",", ":"), ensure_ascii=False)
+        return _finish(message_id, attempt, Outcome.SUPPRESSED, "no callback URL or secret set",
+                       now)
+    msg_id, body = event(message.kind, message_id, review, request.order, message.created_at)
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     url, secret, kind = shop.callback_url, shop.callback_secret, message.kind
     fields = {"review_id": review.id, "shop_id": shop.id}
     if not _postgres():
         db.session.commit()  # SQLite: no write lock held during the network call
-    error, retryable = signed_post(url, secret, event_webhook_id(kind, message_id), body,
-                                   what=kind, fields=fields)
+    error, retryable = signed_post(url, secret, msg_id, text, what=kind, fields=fields)
     if error is None:
-        return _finish(message_id, attempt, Outcome.SENT, None, now)
-    wait = _callback_retry(attempt) if retryable else None
-    return _finish(message_id, attempt, Outcome.RETRY if wait else Outcome.FAILED, error, now,
-                   retry_in=wait)
+        return _finish(message_id, attempt, Outcome.SENT, None, now, posted=True)
+    wait = _callback_retry(attempt) if retryable else None  # may be 0 s (tests)
+    return _finish(message_id, attempt, Outcome.FAILED if wait is None else Outcome.RETRY, error,
+                   now, retry_in=wait, posted=True)
 
 
 def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequest,
@@ -262,33 +273,35 @@ def release(message_id: int, attempt: int, error: str, now: datetime) -> Outcome
                    retry_in=wait)
 
 
-def drain(queue: Any, batch_size: int, now: datetime) -> tuple[int, int, Counter[str]]:
-    """Claim batch after batch and send or enqueue it: (claimed, enqueued, outcomes)."""
-    claimed = enqueued = 0
-    outcomes: Counter[str] = Counter()
-    while True:
-        claims = claim(now, batch_size)
-        if not claims:
-            break
-        claimed += len(claims)
-        if queue is not None:
-            enqueued += _enqueue(queue, claims)
-        elif not _send_inline(claims, outcomes, now):
-            break  # the mail server cannot be reached: the rest waits for the next tick
-        if len(claims) < batch_size:
-            break
-    return claimed, enqueued, outcomes
+def drain(queue: Any, batch_size: int, max_queued: int, now: datetime) -> claims.Drained:
+    """The messages due at ``now``, batch after batch: one RQ job per message, or sent inline."""
+    return claims.drain(
+        queue, batch_size, max_queued,
+        claim=lambda limit: claim(now, limit),
+        jobs=_jobs,
+        send=lambda batch: _send_inline(batch, now),
+    )
 
 
-def _send_inline(claims: list[tuple[int, int, str]], outcomes: Counter[str], now: datetime) -> bool:
+def _jobs(batch: list[tuple[int, int, str]]) -> list[claims.Job]:
+    """One RQ job per claimed message (kingavis.worker)."""
+    return [claims.Job(JOB_SEND_MESSAGE, (message_id, attempt), job_id(message_id, attempt),
+                       f"send review {channel} message {message_id} (attempt {attempt})")
+            for message_id, attempt, channel in batch]
+
+
+def _send_inline(batch: list[tuple[int, int, str]], now: datetime) -> tuple[Counter[str], bool]:
+    """Send a claimed batch: the callbacks, then the emails over one mail connection. False
+    when the mail server cannot be reached (the emails not sent are given back)."""
     from kingavis.delivery.transports import open_transport
 
-    for message_id, attempt, channel in claims:
+    outcomes: Counter[str] = Counter()
+    for message_id, attempt, channel in batch:
         if channel == CALLBACK:
             outcomes[deliver(message_id, attempt, now=now).value] += 1
-    emails = [c for c in claims if c[2] == EMAIL]
+    emails = [c for c in batch if c[2] == EMAIL]
     if not emails:
-        return True
+        return outcomes, True
     done: set[int] = set()
     try:
         with open_transport(current_app.config["MAIL_URL"]) as transport:
@@ -303,31 +316,8 @@ def _send_inline(claims: list[tuple[int, int, str]], outcomes: Counter[str], now
         for message_id, attempt, _ in emails:
             if message_id not in done:
                 outcomes[release(message_id, attempt, str(exc), now).value] += 1
-        return False
-    return True
-
-
-def _enqueue(queue: Any, claims: list[tuple[int, int, str]]) -> int:
-    from rq import Queue
-
-    lease_seconds = int(current_app.config["DISPATCH_LEASE_SECONDS"])
-    jobs = [
-        Queue.prepare_data(
-            JOB_SEND_MESSAGE,
-            args=(message_id, attempt),
-            job_id=job_id(message_id, attempt),
-            timeout=max(60, lease_seconds // 2),
-            ttl=lease_seconds,
-            result_ttl=0,
-            failure_ttl=7 * 24 * 3600,
-            description=f"send review {channel} message {message_id} (attempt {attempt})",
-        )
-        for message_id, attempt, channel in claims
-    ]
-    with queue.connection.pipeline() as pipeline:
-        queue.enqueue_many(jobs, pipeline=pipeline)
-        pipeline.execute()
-    return len(jobs)
+        return outcomes, False
+    return outcomes, True
 
 
 def send_claimed(message_id: int, attempt: int) -> str:

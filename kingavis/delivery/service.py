@@ -1,7 +1,12 @@
-"""Delivery service: pausing a shop, the request timeline, retry policy.
+"""Delivery policy and a shop's sending settings.
 
-The functions here change review requests the way the dispatcher and the jobs need, and
-record a ``RequestDecision`` for every state change so the order timeline tells why.
+The retry policy after a temporary mail error (``retry_delay``, ``max_attempts``, from the app
+config ``DISPATCH_RETRY_DELAYS`` / ``DISPATCH_MAX_ATTEMPTS``) and the claim's ``lease``, which
+the dispatcher and the send path share; ``mask_emails`` for log lines; ``waiting_count``, the
+requests a paused shop holds back; and the shop settings that shape sending: its reminder
+(``set_reminder``) and the Review Balancing email split (``set_split``, ``choose_platform``).
+State changes of a request are not made here: kingavis.review_requests.lifecycle writes them
+with their timeline row.
 """
 
 from __future__ import annotations

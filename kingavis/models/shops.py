@@ -79,7 +79,7 @@ class Shop(db.Model):
         back_populates="shop", cascade="all, delete-orphan", order_by="InvitationRule.id"
     )
     # The merchant's own review-request email, per language (kingavis.delivery.email_design). The
-    # sending path loads them with the request in one query (delivery.jobs._load).
+    # sending path loads them with the request in one query (delivery/sending.py).
     email_designs: Mapped[list[EmailDesign]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="EmailDesign.language"
     )

@@ -22,7 +22,6 @@ from flask import Response, redirect, request
 
 from kingavis import formatting
 from kingavis.csp import csp_nonce
-from kingavis.delivery.callbacks import notify_review_created
 from kingavis.delivery.mail import choose_language
 from kingavis.extensions import csrf, db
 from kingavis.models import Review, ReviewRequest
@@ -353,7 +352,6 @@ def submit_review(review_request: ReviewRequest) -> Response:
                                       "products": {k: (r or "", c) for k, (r, c) in answers.items()}})
     except ReviewError as exc:
         return _refusal(review_request, exc.state)
-    notify_review_created(review)
     return _thanks(review_request, review)
 
 

@@ -10,7 +10,7 @@ call; ``run_retention`` (the daily job) anonymises inactive orders through the s
   and the dispatcher use), so a delivery in progress either finishes before (the request is
   then ``sent``) or finds the request cancelled. A job that built its message before the
   erasure and meets it only while sending (SQLite releases the row between the two) has the
-  send-time check as a second guard: an erased order is never mailed (``delivery.jobs``);
+  send-time check as a second guard: an erased order is never mailed (``delivery/send_time.py``);
 - their reviews are withdrawn (``publication.change_review_state``, reason ``erased``) and
   their text, the merchant's reply and the callback's last error are deleted. Retention keeps
   a published review, its text and its public display name (first name + last-name initial,

@@ -58,7 +58,8 @@ def rejection_label(code: str, lang: str = "fr") -> str:
     with force_locale(lang):
         return str(label)
 
-# Events on the shop's signed callback (README, "Callbacks"), besides review.created.
+# Events on the shop's signed callback (docs/publication.md, "Callback events").
+CALLBACK_CREATED = "review.created"
 CALLBACK_PUBLISHED = "review.published"
 CALLBACK_WITHDRAWN = "review.withdrawn"
 CALLBACK_REPLIED = "review.replied"
@@ -186,6 +187,16 @@ def queue_callback(review: Review, kind: str, *, now: datetime | None = None) ->
     if shop is None or not shop.callback_url:
         return None
     return _queue(review, "callback", kind, None, now)
+
+
+def queue_review_created(review: Review, *, now: datetime | None = None) -> OutgoingMessage | None:
+    """Queue the review.created event of a review just stored (flushed: it has its id), if the
+    shop has a callback URL; the review shows it as pending until the outbox sends it
+    (kingavis.delivery.callbacks). Not committed: it is stored with the review or not at all."""
+    message = queue_callback(review, CALLBACK_CREATED, now=now)
+    if message is not None:
+        review.callback_state = "pending"
+    return message
 
 
 def queue_author_email(review: Review, kind: str, *, reason: str | None = None,

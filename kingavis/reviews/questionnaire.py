@@ -34,7 +34,11 @@ from kingavis.review_requests import lifecycle
 from kingavis.review_requests.notes import NoteCode
 from kingavis.reviews.moderation import moderation_reason
 from kingavis.reviews.products import ProductInfo
-from kingavis.reviews.publication import change_review_state, hold_for_moderation
+from kingavis.reviews.publication import (
+    change_review_state,
+    hold_for_moderation,
+    queue_review_created,
+)
 from kingavis.shops.service import ShopError
 
 log = logging.getLogger("kingavis.reviews")
@@ -225,9 +229,13 @@ def _locked(request_id: int) -> ReviewRequest:
     return row
 
 
-def _store(review: Review, comment: str | None, now: datetime) -> None:
+def _store(review: Review, comment: str | None, now: datetime, *, announce: bool = False) -> None:
+    """Add a new review and publish it or hold it for moderation; with ``announce`` (the shop
+    review) its review.created callback is queued first, so it leaves before review.published."""
     db.session.add(review)
     db.session.flush()
+    if announce:
+        queue_review_created(review, now=now)
     # Published at once, unless the comment holds an email address, a phone number or a
     # link: then it waits for an operator (docs/publication.md). The rating plays no part.
     why = moderation_reason(comment)
@@ -279,7 +287,7 @@ def submit_review(request: ReviewRequest, rating: object, comment: object, *,
             created_at=now,
             status=ReviewState.PENDING.value,
         )
-        _store(review, clean.comment, now)
+        _store(review, clean.comment, now, announce=True)
         for product in asked:
             given = product_reviews.get(product.id)
             if given is None:
