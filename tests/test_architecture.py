@@ -167,6 +167,47 @@ def test_no_import_cycles_between_packages() -> None:
     assert not found, "package cycles:\n" + "\n".join(arrows(c) for c in found)
 
 
+# The layers of docs/architecture.md, bottom first: a package imports only packages of a lower
+# layer, or of its own layer without a cycle (test_no_import_cycles_between_packages).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("kingavis.extensions", "kingavis.config", "kingavis.i18n", "kingavis.emails", "kingavis.formatting",
+     "kingavis.mail_headers", "kingavis.mail_settings", "kingavis.customer_keys", "kingavis.transactions",
+     "kingavis.logging", "kingavis.csp", "kingavis.private_urls", "kingavis.problems", "kingavis.ratelimit",
+     "kingavis.outages", "kingavis.health", "kingavis.errors", "kingavis.cli_support"),
+    ("kingavis.models",),
+    ("kingavis.scheduling",),
+    ("kingavis.accounts",),
+    ("kingavis.privacy",),
+    ("kingavis.shops",),
+    ("kingavis.review_requests",),
+    ("kingavis.orders",),
+    ("kingavis.reviews",),
+    ("kingavis.personal_data",),
+    ("kingavis.delivery",),
+    ("kingavis.deliverability",),
+    ("kingavis.platforms",),
+    ("kingavis.api", "kingavis.pages", "webhooks", "admin", "kingavis.cli", "kingavis.worker",
+     "kingavis.cron_config", "kingavis.app", "kingavis"),
+)
+
+
+def test_every_package_imports_only_the_layers_below_it() -> None:
+    """The table of docs/architecture.md, checked: every package is in a layer, and every arrow
+    between packages goes down or stays in its layer."""
+    layer = {package: n for n, packages in enumerate(LAYERS) for package in packages}
+    graph = import_graph()
+    unknown = sorted({package_of(m) for m in graph} - set(layer))
+    assert not unknown, f"packages in no layer of docs/architecture.md: {unknown}"
+    upward = sorted(
+        f"{a} -> {b}"
+        for a, targets in graph.items()
+        for b in targets
+        if package_of(a) != package_of(b)
+        and layer[package_of(b)] > layer[package_of(a)]
+    )
+    assert not upward, "imports that go up the layers:\n" + "\n".join(upward)
+
+
 def test_the_package_check_sees_a_cycle_through_two_modules() -> None:
     """The check itself: two packages whose modules import each other's are one cycle."""
     graph = {"kingavis.a.x": {"kingavis.b.y"}, "kingavis.b.y": set(), "kingavis.b.z": {"kingavis.a.w"},
