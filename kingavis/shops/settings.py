@@ -59,6 +59,7 @@ class SettingsData:
     customer_window_days: int
     paused: bool
 
+
 # --------------------------------------------------------------------------- cancel statuses, consent, window
 
 
@@ -128,6 +129,8 @@ def update_settings(shop: Shop, user: Actor, data: SettingsData) -> dict[str, li
     db.session.commit()
     return changes
 
+
+# --------------------------------------------------------------------------- shops configure
 
 
 def configure(
