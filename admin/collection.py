@@ -6,9 +6,10 @@ them together and, when any value is invalid, every bad field gets its message a
 saved. The callback signing secret has its own two buttons: show it (a POST, audited, never
 cached) and regenerate it (audited).
 
-The work is done by the services, each validated and committing: ``reviews.set_link_settings``,
-``delivery.service.set_reminder`` / ``set_split``, ``reviews.set_balancing`` and
-``callbacks.set_callback``. The form checks everything first (same rules, French messages), so
+The work is done by the services, each validated and committing: the shop's settings
+(``kingavis.shops.settings``: ``set_link_settings``, ``set_product_review_count``),
+``delivery.service.set_reminder`` / ``set_split``, ``reviews.set_balancing``,
+``personal_data.set_retention`` and ``callbacks.set_callback``. The form checks everything first (same rules, French messages), so
 the services are only called with values they accept.
 
 A new callback URL must also lead to a public server unless ``KINGAVIS_CALLBACK_ALLOW_PRIVATE``
@@ -43,9 +44,9 @@ from kingavis.personal_data.retention import (
     MIN_RETENTION_MONTHS,
     set_retention,
 )
-from kingavis.reviews import products
 from kingavis.reviews import questionnaire as reviews
 from kingavis.reviews.questionnaire import MAX_REDIRECT_SECONDS
+from kingavis.shops import settings as shop_settings
 from kingavis.shops.service import ShopError
 
 DEFAULT_REDIRECT_SECONDS = 30
@@ -83,15 +84,16 @@ class WholeNumberField(StringField):
 
 class CollectionForm(FlaskForm):
     review_link_days = WholeNumberField(
-        lazy_gettext("Validité du lien (jours)"), reviews.MIN_LINK_DAYS, reviews.MAX_LINK_DAYS,
+        lazy_gettext("Validité du lien (jours)"),
+        shop_settings.MIN_LINK_DAYS, shop_settings.MAX_LINK_DAYS,
         lazy_gettext("La validité du lien doit être un nombre entier de jours entre %(min)s et "
-                     "%(max)s.", min=reviews.MIN_LINK_DAYS, max=reviews.MAX_LINK_DAYS),
+                     "%(max)s.", min=shop_settings.MIN_LINK_DAYS, max=shop_settings.MAX_LINK_DAYS),
     )
     postpone_days = WholeNumberField(
         lazy_gettext("Report « pas encore reçu » (jours)"),
-        reviews.MIN_POSTPONE_DAYS, reviews.MAX_POSTPONE_DAYS,
+        shop_settings.MIN_POSTPONE_DAYS, shop_settings.MAX_POSTPONE_DAYS,
         lazy_gettext("Le report doit être un nombre entier de jours entre %(min)s et %(max)s.",
-                     min=reviews.MIN_POSTPONE_DAYS, max=reviews.MAX_POSTPONE_DAYS),
+                     min=shop_settings.MIN_POSTPONE_DAYS, max=shop_settings.MAX_POSTPONE_DAYS),
     )
     reminder_enabled = BooleanField(lazy_gettext("Envoyer une relance"))
     reminder_days = WholeNumberField(
@@ -130,10 +132,10 @@ class CollectionForm(FlaskForm):
     # Left out of a submitted form (an older page): the count is kept as it is.
     product_review_count = WholeNumberField(
         lazy_gettext("Produits à évaluer par commande"),
-        products.MIN_PRODUCT_REVIEWS, products.MAX_PRODUCT_REVIEWS,
+        shop_settings.MIN_PRODUCT_REVIEWS, shop_settings.MAX_PRODUCT_REVIEWS,
         lazy_gettext("Le nombre de produits à évaluer doit être un nombre entier entre %(min)s "
                      "et %(max)s (0 : pas d'avis produits).",
-                     min=products.MIN_PRODUCT_REVIEWS, max=products.MAX_PRODUCT_REVIEWS),
+                     min=shop_settings.MIN_PRODUCT_REVIEWS, max=shop_settings.MAX_PRODUCT_REVIEWS),
         required=False,
     )
 
@@ -358,7 +360,7 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
     if "callback_url" in changed:
         callbacks.set_callback(shop, wanted["callback_url"])
     if changed & {"review_link_days", "postpone_days"}:
-        reviews.set_link_settings(shop, wanted["review_link_days"], wanted["postpone_days"])
+        shop_settings.set_link_settings(shop, wanted["review_link_days"], wanted["postpone_days"])
     if "reminder_days" in changed:
         service.set_reminder(shop, wanted["reminder_days"], actor=actor)
     balancing = {"balancing_platform", "balancing_url", "balancing_redirect_seconds"}
@@ -375,8 +377,8 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
     if "retention_months" in changed:
         set_retention(shop, wanted["retention_months"], actor=actor)
     if "product_review_count" in changed:  # audited by the service, as from the command line
-        products.set_product_review_count(shop, wanted["product_review_count"],
-                                          actor=current_user)
+        shop_settings.set_product_review_count(shop, wanted["product_review_count"],
+                                               actor=current_user)
     db.session.commit()
 
 

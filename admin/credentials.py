@@ -26,6 +26,7 @@ from kingavis.platforms import service as platforms
 from kingavis.platforms.setup import setup_for
 from kingavis.shops import credentials as creds
 from kingavis.shops.service import ShopError, webhook_url
+from kingavis.shops.settings import MAX_SECRET_LENGTH
 
 # Shown in the examples until the secret is revealed; in the reader's language, since it is
 # the one word of the examples the merchant has to replace.
@@ -60,7 +61,7 @@ class PlatformSecretForm(FlaskForm):
 
     secret = PasswordField(lazy_gettext("Secret de signature de la plateforme"), validators=[
         DataRequired(lazy_gettext("Collez le secret que la plateforme affiche.")),
-        Length(max=platforms.MAX_SECRET_LENGTH)])
+        Length(max=MAX_SECRET_LENGTH)])
 
 
 def example_curl(url: str, secret: str) -> str:

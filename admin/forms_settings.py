@@ -1,5 +1,6 @@
-"""Forms of the rules and settings pages. Messages are French msgids; the service
-(``kingavis.shops.rules``) does the checks that need the shop (known statuses, trigger vs cancel)."""
+"""Forms of the rules and settings pages. Messages are French msgids; the services
+(``kingavis.shops.rules``, ``kingavis.shops.settings``) do the checks that need the shop (known
+statuses, trigger vs cancel)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from kingavis.scheduling import MAX_DELAY_DAYS
-from kingavis.shops.rules import MAX_WINDOW_DAYS
+from kingavis.shops.settings import MAX_WINDOW_DAYS
 
 
 class DaysField(StringField):

@@ -2,8 +2,9 @@
 statuses, consent, per-customer window, pause), and applying the active rule to the requests
 already scheduled after a preview.
 
-The work is done by ``kingavis.shops.rules``; these views parse forms, show errors next to their
-fields and ask before moving anything.
+The work is done by ``kingavis.shops.rules`` (rules), ``kingavis.shops.settings`` (settings) and
+``kingavis.review_requests.replanning`` (applying the active rule); these views parse forms,
+show errors next to their fields and ask before moving anything.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from admin.access import shop_view
 from admin.forms_settings import ActionForm, ApplyForm, RuleForm, SettingsForm
 from kingavis import formatting
 from kingavis.models import InvitationRule, Shop
+from kingavis.review_requests import replanning
 from kingavis.shops import rules
+from kingavis.shops import settings as shop_settings
 
 
 @lru_cache(maxsize=1)
@@ -115,14 +118,14 @@ def settings(shop: Shop) -> Any:
     form = _settings_form(shop, request.form)
     ok = form.validate()
     window = form.customer_window_days.number
-    data = rules.SettingsData(
+    data = shop_settings.SettingsData(
         cancel_status_ids=list(form.cancel_status_ids.data or ()),
         require_consent=bool(form.require_consent.data),
         customer_window_days=window if window is not None else -1,
         paused=bool(form.paused.data),
     )
     try:
-        rules.validate_settings(shop, data)
+        shop_settings.validate_settings(shop, data)
     except rules.RuleError as exc:
         _merge_errors(form, {k: v for k, v in exc.errors.items()
                              if not getattr(getattr(form, k, None), "errors", None)})
@@ -130,7 +133,7 @@ def settings(shop: Shop) -> Any:
     if not ok:
         return _render_settings(shop, form, 422)
     try:
-        changes = rules.update_settings(shop, current_user, data)
+        changes = shop_settings.update_settings(shop, current_user, data)
     except rules.RuleError as exc:
         _merge_errors(form, exc.errors)
         return _render_settings(shop, form, 422)
@@ -252,14 +255,14 @@ def rule_delete(shop: Shop, rule_id: int) -> Response:
 @blueprint.route("/shops/<shop_key>/settings/apply", methods=["GET"])
 @shop_view
 def rule_preview(shop: Shop) -> Any:
-    preview = rules.preview_apply(shop)
+    preview = replanning.preview_apply(shop)
     return render_template(
         "admin/rule_preview.html",
         shop=shop,
         preview=preview,
-        moves=preview.moves[: rules.PREVIEW_LIMIT],
-        kept=preview.kept[: rules.PREVIEW_LIMIT],
-        limit=rules.PREVIEW_LIMIT,
+        moves=preview.moves[: replanning.PREVIEW_LIMIT],
+        kept=preview.kept[: replanning.PREVIEW_LIMIT],
+        limit=replanning.PREVIEW_LIMIT,
         fmt=lambda value: format_due(shop, value),
         status_names=dict(rules.status_options(shop)),
         form=ApplyForm(formdata=None, data={"rule_id": str(preview.rule.id), "confirm": "yes"}),
@@ -280,7 +283,7 @@ def rule_apply(shop: Shop) -> Response:
     except ValueError:
         abort(400)
     try:
-        moved = rules.apply_rule(shop, current_user, rule_id)
+        moved = replanning.apply_rule(shop, current_user, rule_id)
     except rules.RuleError as exc:
         _flash_errors(exc)
         return redirect(url_for("admin.rule_preview", shop_key=shop.key))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask import Flask
@@ -16,11 +18,10 @@ from kingavis.accounts import audit
 from kingavis.accounts.users import UserError, create_operator, create_user
 from kingavis.cli_support import OneLineGroup, one_line
 from kingavis.extensions import db
-from kingavis.platforms import service as platform_service
-from kingavis.reviews.products import set_product_review_count, validate_product_review_count
 from kingavis.reviews.public import public_url
-from kingavis.shops import rules
+from kingavis.shops import settings
 from kingavis.shops.presets import PLATFORMS
+from kingavis.shops.rules import RuleError
 from kingavis.shops.service import ShopError, create_shop, describe, get_shop, webhook_url
 
 shops_cli = OneLineGroup("shops", help="Create and configure shops.")
@@ -79,7 +80,7 @@ CONFIGURE_OPTIONS = {
 }
 
 
-def rule_error_line(exc: rules.RuleError) -> str:
+def rule_error_line(exc: RuleError) -> str:
     """A RuleError on one line, each message after the option it is about."""
     parts = []
     for name, messages in exc.errors.items():
@@ -110,41 +111,28 @@ def shops_configure(
     platform_secrets: tuple[str, ...],
     product_reviews: int | None,
 ) -> None:
-    """Change the active rule and cancel statuses of a shop.
+    """Change the active rule, cancel statuses, platform secrets and products to review of a shop.
 
     The back-office's service, checks and audit entries (actor: the command line), its messages
     in English.
     """
     try:
-        hour = rules.KEEP if send_hour is None else _hour(send_hour)
+        hour = settings.KEEP if send_hour is None else _hour(send_hour)
         shop = get_shop(key)
-        if platform_secrets:
-            # Checked before anything changes: nothing is half-written.
-            platform_service.check_platform_secrets(shop, platform_secrets)
-        if product_reviews is not None:
-            validate_product_review_count(product_reviews)
-        rule_options = (delay_days, timezone, triggers, cancels)
-        if (product_reviews is not None and send_hour is None and not any(rule_options)
-                and not platform_secrets):
-            set_product_review_count(shop, product_reviews, actor=audit.CLI)
-            click.echo(json.dumps(describe(shop)))
-            return
         with force_locale("en"):
             try:
-                rules.configure(
+                settings.configure(
                     shop, audit.CLI,
                     delay_days=delay_days,
                     send_hour=hour,
                     timezone=timezone,
                     trigger_status_ids=list(triggers) if triggers else None,
                     cancel_status_ids=list(cancels) if cancels else None,
+                    platform_secrets=list(platform_secrets) if platform_secrets else None,
+                    product_review_count=product_reviews,
                 )
-            except rules.RuleError as exc:
+            except RuleError as exc:
                 raise click.ClickException(rule_error_line(exc)) from None
-        if platform_secrets:
-            platform_service.set_platform_secrets(shop, platform_secrets, audit.CLI)
-        if product_reviews is not None:
-            set_product_review_count(shop, product_reviews, actor=audit.CLI)
     except (ShopError, click.BadParameter, click.ClickException) as exc:
         db.session.rollback()
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
@@ -190,20 +178,28 @@ def users_create(email: str, shop_key: str | None, operator: bool) -> None:
         click.echo(f"gave {user.email} access to shop {shop.key} (password unchanged)")
 
 
+@contextmanager
+def _customer_errors() -> Iterator[None]:
+    """A shop or customer refused: the transaction rolled back, one line on stderr."""
+    from kingavis.personal_data.customers import PersonalDataError
+
+    try:
+        yield
+    except (ShopError, PersonalDataError) as exc:
+        db.session.rollback()
+        raise click.ClickException(one_line(str(exc))) from None
+
+
 @customers_cli.command("erase")
 @click.option("--shop", "shop_key", required=True, help="Key of the shop.")
 @click.option("--email", required=True, help="The customer's email address (any case).")
 def customers_erase(shop_key: str, email: str) -> None:
     """Erase the customer's personal data in that shop and print the JSON summary."""
-    from kingavis.personal_data.customers import PersonalDataError
     from kingavis.personal_data.erasure import erase_customer
 
-    try:
+    with _customer_errors():
         shop = get_shop(shop_key)
         result = erase_customer(shop, email, source="cli")
-    except (ShopError, PersonalDataError) as exc:
-        db.session.rollback()
-        raise click.ClickException(one_line(str(exc))) from None
     click.echo(json.dumps({"shop": shop.key, **result.body}))
 
 
@@ -212,16 +208,12 @@ def customers_erase(shop_key: str, email: str) -> None:
 @click.option("--email", required=True, help="The customer's email address (any case).")
 def customers_export(shop_key: str, email: str) -> None:
     """Print, as one JSON document, every piece of personal data held about the customer."""
-    from kingavis.personal_data.customers import PersonalDataError
     from kingavis.personal_data.export import export_customer, record_export
 
-    try:
+    with _customer_errors():
         shop = get_shop(shop_key)
         document = export_customer(shop, email)
         record_export(shop, email, user=None, source="cli")
-    except (ShopError, PersonalDataError) as exc:
-        db.session.rollback()
-        raise click.ClickException(one_line(str(exc))) from None
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 

@@ -91,6 +91,17 @@ class Rule:
     send_hour: int | None = None
     timezone: str = DEFAULT_TIMEZONE
 
+    @classmethod
+    def of(cls, rule: Any) -> Rule:
+        """The rule book's view of a stored rule: an ``InvitationRule`` or the webhook's
+        snapshot of one, anything with these four attributes."""
+        return cls(
+            trigger_status_ids=frozenset(rule.trigger_status_ids or ()),
+            delay_days=rule.delay_days,
+            send_hour=rule.send_hour,
+            timezone=rule.timezone,
+        )
+
 
 @dataclass(frozen=True)
 class Guards:

@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 
 from kingavis.models import Shop
 from kingavis.shops import rules
+from kingavis.shops import settings as shop_settings
 from kingavis.shops.service import create_shop
 
 _ids = itertools.count(1)
@@ -20,7 +21,7 @@ PAST = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
 
 def make_shop(name: str = "Boutique Zoë", **config: Any) -> tuple[Shop, str]:
-    """A shop with the PrestaShop preset; ``config`` goes to rules.configure. Returns (shop, secret).
+    """A shop with the PrestaShop preset; ``config`` goes to settings.configure. Returns (shop, secret).
 
     A status id outside the preset is registered first, as the shop's first event with it
     would (``Statut <id>``): the rules only accept statuses the shop is known to have.
@@ -41,7 +42,7 @@ def make_shop(name: str = "Boutique Zoë", **config: Any) -> tuple[Shop, str]:
 
 
 def configure(shop: Shop, **config: Any) -> None:
-    """rules.configure after registering unknown status ids (see make_shop)."""
+    """settings.configure after registering unknown status ids (see make_shop)."""
     from kingavis.extensions import db
     from kingavis.models import ShopStatus
 
@@ -52,7 +53,7 @@ def configure(shop: Shop, **config: Any) -> None:
                                       name=f"Statut {status_id}"))
             known.add(status_id)
     db.session.flush()
-    rules.configure(shop, None, **config)
+    shop_settings.configure(shop, None, **config)
 
 
 def status_event(

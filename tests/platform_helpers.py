@@ -14,8 +14,8 @@ from typing import Any
 
 from kingavis.extensions import db
 from kingavis.models import Shop
-from kingavis.platforms import service as platforms
 from kingavis.shops.service import create_shop
+from kingavis.shops.settings import set_platform_secrets
 
 FIXTURES = Path(__file__).with_name("fixtures") / "platforms"
 SHOPIFY_SECRET = "shpss_0123456789abcdef0123456789abcdef"  # noqa: S105 (test value)
@@ -35,7 +35,7 @@ def platform_shop(platform: str, **settings: Any) -> tuple[Shop, str]:
         setattr(shop, name, value)
     db.session.commit()
     if platform == "shopify":
-        platforms.set_platform_secrets(shop, [SHOPIFY_SECRET], None)
+        set_platform_secrets(shop, [SHOPIFY_SECRET], None)
         return shop, SHOPIFY_SECRET
     return shop, created.secret
 

@@ -290,6 +290,34 @@ def test_shops_configure_is_the_back_office_service_with_its_audit_entries(app: 
     assert Wording.actor(entries[0]) == "Ligne de commande"
 
 
+def test_shops_configure_every_setting_in_one_call_with_their_audit_entries(app: Flask) -> None:
+    """The rule, the platform secrets and the products to review through one service: the
+    audit entries in order, and a delay of 0 days is a value, not "not given"."""
+    from kingavis.models import AuditLog
+
+    key = create(app, "Boutique Zoë", "--platform", "shopify")["key"]
+    result = invoke(app, "shops", "configure", key, "--delay-days", "0",
+                    "--platform-secret", "s3cret", "--product-reviews", "2")
+
+    assert result.exit_code == 0, result.stderr
+    shop = db.session.execute(select(Shop).where(Shop.key == key)).scalar_one()
+    assert (shop.active_rule.delay_days, shop.platform_secrets, shop.product_review_count) == (
+        0, ["s3cret"], 2)
+    entries = db.session.execute(select(AuditLog.action).where(AuditLog.shop_id == shop.id)
+                                 .order_by(AuditLog.id)).scalars().all()
+    assert entries == ["rule.update", "platform.secrets_set", "collection.update"]
+
+
+def test_shops_configure_refuses_a_bad_product_count_before_changing_the_rule(app: Flask) -> None:
+    key = create(app)["key"]
+    before = snapshot()
+
+    result = invoke(app, "shops", "configure", key, "--delay-days", "3", "--product-reviews", "11")
+
+    assert_one_line_error(result, "product reviews must be between 0 and 10")
+    assert snapshot() == before
+
+
 def test_shops_configure_unknown_shop(app: Flask) -> None:
     create(app)
     before = snapshot()

@@ -16,6 +16,7 @@ from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import OrderStateSync, ReviewRequest, Shop, ShopStatus
 from kingavis.shops import rules
+from kingavis.shops import settings as shop_settings
 from webhooks.schemas import MAX_STATES
 
 PROBLEM_BASE = "https://kingavis.dev/problems/"
@@ -89,7 +90,7 @@ def test_a_status_that_disappears_stays_only_if_a_rule_or_an_event_has_it(client
                                           state("41", "Retour reçu"), state("42", "En litige"),
                                           timestamp="2026-12-01T09:00:00Z")).status_code == 200
     # 41 becomes a cancel status; 42 reaches an order.
-    rules.configure(shop, None, cancel_status_ids=["6", "7", "8", "41"])
+    shop_settings.configure(shop, None, cancel_status_ids=["6", "7", "8", "41"])
     assert post_event(client, shop, secret, status_event("77", "42", status_name="En litige"),
                       ).status_code == 202
 
@@ -104,7 +105,7 @@ def test_a_status_that_disappears_stays_only_if_a_rule_or_an_event_has_it(client
     assert "3" not in known  # a preset status the shop does not have: removed
     assert known[RELAY[0]][-1] is True
     # Still accepted as trigger or cancel statuses.
-    rules.configure(shop, None, trigger_status_ids=["5", "42"])
+    shop_settings.configure(shop, None, trigger_status_ids=["5", "42"])
 
     # A status seen in an event after that is added again.
     assert post_event(client, shop, secret, status_event("78", "40", status_name="Colis perdu"),

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from kingavis.extensions import db
 from kingavis.models import Order, Review, Shop
-from kingavis.reviews.products import set_product_review_count
 from kingavis.shops.service import ShopError
+from kingavis.shops.settings import set_product_review_count
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""kingavis.shops.rules, word for word: every refusal's field and message, every boundary, every
-audit entry's details and every return value (both DBs).
+"""kingavis.shops.rules, kingavis.shops.settings and kingavis.review_requests.replanning, word for
+word: every refusal's field and message, every boundary, every audit entry's details and every
+return value (both DBs).
 
 The back-office and the command line show these messages and the audit page reads these
 details, so a changed word, a moved boundary or a lost detail is something a merchant sees.
@@ -18,7 +19,9 @@ from sqlalchemy import select
 
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, ShopStatus, utcnow
+from kingavis.review_requests import replanning
 from kingavis.shops import rules
+from kingavis.shops import settings as shop_settings
 from kingavis.shops.service import get_shop
 
 NBSP = "\u00a0"
@@ -67,13 +70,13 @@ def data(**overrides: Any) -> rules.RuleData:
     return rules.RuleData(**values)
 
 
-def settings(shop: Shop, **overrides: Any) -> rules.SettingsData:
+def settings(shop: Shop, **overrides: Any) -> shop_settings.SettingsData:
     values: dict[str, Any] = {"cancel_status_ids": list(shop.cancel_status_ids),
                               "require_consent": shop.require_consent,
                               "customer_window_days": shop.customer_window_days,
                               "paused": shop.paused}
     values.update(overrides)
-    return rules.SettingsData(**values)
+    return shop_settings.SettingsData(**values)
 
 
 def refusal(call, *args: Any, **kwargs: Any) -> dict[str, list[str]]:
@@ -379,7 +382,7 @@ def test_activating_a_rule_leaves_other_shops_alone(shop) -> None:
 
 
 def test_a_rule_on_a_cancel_status_is_not_activated(shop) -> None:
-    rules.configure(shop, "cli", cancel_status_ids=["6", "7", "10"])
+    shop_settings.configure(shop, "cli", cancel_status_ids=["6", "7", "10"])
     rule = rules.create_rule(shop, None, data(trigger_status_ids=["4", "10", "6"]))
 
     assert refusal(rules.activate_rule, shop, None, rule) == {"rule": [
@@ -407,48 +410,48 @@ def test_a_rule_on_a_cancel_status_is_not_activated(shop) -> None:
     ids=["unknown", "overlap", "window-negative", "window-366", "window-text", "all-at-once"],
 )
 def test_each_refused_setting_has_its_own_message(shop, overrides, errors) -> None:
-    assert refusal(rules.validate_settings, shop, settings(shop, **overrides)) == errors
-    assert refusal(rules.update_settings, shop, None, settings(shop, **overrides)) == errors
+    assert refusal(shop_settings.validate_settings, shop, settings(shop, **overrides)) == errors
+    assert refusal(shop_settings.update_settings, shop, None, settings(shop, **overrides)) == errors
     assert (fresh(shop).cancel_status_ids, fresh(shop).customer_window_days) == (
         ["6", "7", "8"], 30)
     assert entries(shop) == []
 
 
 def test_two_messages_for_one_field_are_said_in_one_line_in_the_shops_order(shop) -> None:
-    rules.configure(shop, "cli", trigger_status_ids=["5", "10"])
+    shop_settings.configure(shop, "cli", trigger_status_ids=["5", "10"])
 
     with pytest.raises(rules.RuleError) as caught:
-        rules.validate_settings(fresh(shop), settings(shop, cancel_status_ids=["10", "999", "5"]))
+        shop_settings.validate_settings(fresh(shop), settings(shop, cancel_status_ids=["10", "999", "5"]))
 
     assert caught.value.errors == {"cancel_status_ids": [*unknown("999"), both_active("5, 10")]}
     assert str(caught.value) == f"cancel_status_ids: {' '.join(unknown('999'))} {both_active('5, 10')}"
 
 
 def test_settings_limits_and_cleaning(shop) -> None:
-    clean = rules.validate_settings(shop, settings(
+    clean = shop_settings.validate_settings(shop, settings(
         shop, cancel_status_ids=[" 8", "6", 6, ""], require_consent=1, customer_window_days=365,
         paused=0))
-    assert clean == rules.SettingsData(["6", "8"], True, 365, False)
+    assert clean == shop_settings.SettingsData(["6", "8"], True, 365, False)
     assert clean.require_consent is True and clean.paused is False
-    assert rules.validate_settings(shop, settings(shop, customer_window_days=0)).customer_window_days == 0
+    assert shop_settings.validate_settings(shop, settings(shop, customer_window_days=0)).customer_window_days == 0
 
 
 def test_the_trigger_overlap_is_checked_against_the_triggers_given(shop) -> None:
     wanted = settings(shop, cancel_status_ids=["5", "4"])
 
-    assert rules.validate_settings(shop, wanted, triggers=()).cancel_status_ids == ["4", "5"]
-    assert refusal(rules.validate_settings, shop, wanted, triggers=["4"]) == {
+    assert shop_settings.validate_settings(shop, wanted, triggers=()).cancel_status_ids == ["4", "5"]
+    assert refusal(shop_settings.validate_settings, shop, wanted, triggers=["4"]) == {
         "cancel_status_ids": [both_active("4")]}
     # With no active rule, nothing overlaps.
     rule = rule_of(shop.active_rule.id)
     rule.is_active = False
     db.session.commit()
-    assert rules.validate_settings(fresh(shop), wanted).cancel_status_ids == ["4", "5"]
+    assert shop_settings.validate_settings(fresh(shop), wanted).cancel_status_ids == ["4", "5"]
 
 
 def test_update_settings_records_the_changes_and_the_pause_apart(shop) -> None:
     user = merchant(shop)
-    changes = rules.update_settings(shop, user, settings(
+    changes = shop_settings.update_settings(shop, user, settings(
         shop, cancel_status_ids=["7", "6"], require_consent=True, customer_window_days=45,
         paused=True))
 
@@ -465,7 +468,7 @@ def test_update_settings_records_the_changes_and_the_pause_apart(shop) -> None:
         ("shop.pause", "marchand@example.com", "shop", str(shop.id), {}),
     ]
 
-    assert rules.update_settings(saved, user, settings(saved, paused=False)) == {
+    assert shop_settings.update_settings(saved, user, settings(saved, paused=False)) == {
         "paused": [True, False]}
     assert [e[0] for e in entries(shop)] == ["settings.update", "shop.pause", "shop.resume"]
 
@@ -505,7 +508,7 @@ def rule_state(shop: Shop) -> tuple[Any, ...]:
 def test_configure_changes_what_is_given_and_records_it(shop) -> None:
     rule_id = shop.active_rule.id
 
-    changes = rules.configure(shop, "cli", delay_days=4, send_hour=9, timezone=" Europe/Brussels",
+    changes = shop_settings.configure(shop, "cli", delay_days=4, send_hour=9, timezone=" Europe/Brussels",
                               trigger_status_ids=["5", "4"], cancel_status_ids=["7", "6"])
 
     assert changes == {"trigger_status_ids": [["5"], ["4", "5"]], "delay_days": [10, 4],
@@ -523,32 +526,32 @@ def test_configure_changes_what_is_given_and_records_it(shop) -> None:
 
 
 def test_configure_keeps_what_is_not_given(shop) -> None:
-    rules.configure(shop, "cli", send_hour=9, timezone="Europe/Brussels", delay_days=4)
+    shop_settings.configure(shop, "cli", send_hour=9, timezone="Europe/Brussels", delay_days=4)
 
-    assert rules.configure(fresh(shop), "cli", trigger_status_ids=["4"]) == {
+    assert shop_settings.configure(fresh(shop), "cli", trigger_status_ids=["4"]) == {
         "trigger_status_ids": [["5"], ["4"]]}
     assert rule_state(shop) == (["4"], 4, 9, "Europe/Brussels", ["6", "7", "8"])
-    assert rules.configure(fresh(shop), "cli", cancel_status_ids=["6"]) == {
+    assert shop_settings.configure(fresh(shop), "cli", cancel_status_ids=["6"]) == {
         "cancel_status_ids": [["6", "7", "8"], ["6"]]}
     assert [e[0] for e in entries(shop)] == ["rule.update", "rule.update", "settings.update"]
     # send_hour=None clears the hour; KEEP (the default) kept it above.
-    assert rules.configure(fresh(shop), "cli", send_hour=None) == {"send_hour": [9, None]}
+    assert shop_settings.configure(fresh(shop), "cli", send_hour=None) == {"send_hour": [9, None]}
     assert rule_state(shop) == (["4"], 4, None, "Europe/Brussels", ["6"])
 
 
 def test_configure_without_a_change_records_nothing(shop) -> None:
-    assert rules.configure(shop, "cli", delay_days=10, trigger_status_ids=["5"],
+    assert shop_settings.configure(shop, "cli", delay_days=10, trigger_status_ids=["5"],
                            cancel_status_ids=["8", "7", "6"]) == {}
     assert entries(shop) == []
 
 
 def test_configure_moves_a_status_from_cancel_to_trigger_in_one_call(shop) -> None:
-    assert rules.configure(shop, "cli", trigger_status_ids=["5", "6"],
+    assert shop_settings.configure(shop, "cli", trigger_status_ids=["5", "6"],
                            cancel_status_ids=["7", "8"]) == {
         "trigger_status_ids": [["5"], ["5", "6"]],
         "cancel_status_ids": [["6", "7", "8"], ["7", "8"]]}
     # And back: a trigger may become a cancel status if it leaves the triggers in that call.
-    assert rules.configure(fresh(shop), "cli", trigger_status_ids=["5"],
+    assert shop_settings.configure(fresh(shop), "cli", trigger_status_ids=["5"],
                            cancel_status_ids=["6", "7", "8"])["cancel_status_ids"] == [
         ["7", "8"], ["6", "7", "8"]]
 
@@ -569,7 +572,7 @@ def test_configure_moves_a_status_from_cancel_to_trigger_in_one_call(shop) -> No
 def test_configure_refuses_all_or_nothing(shop, kwargs, errors) -> None:
     before = rule_state(shop)
 
-    assert refusal(rules.configure, shop, "cli", **kwargs) == errors
+    assert refusal(shop_settings.configure, shop, "cli", **kwargs) == errors
     assert rule_state(shop) == before and entries(shop) == []
 
 
@@ -578,9 +581,9 @@ def test_configure_needs_an_active_rule(shop) -> None:
     rule.is_active = False
     db.session.commit()
 
-    assert refusal(rules.configure, fresh(shop), "cli", delay_days=3) == {
+    assert refusal(shop_settings.configure, fresh(shop), "cli", delay_days=3) == {
         "rule": ["La boutique n'a pas de règle active."]}
-    assert refusal(rules.preview_apply, fresh(shop)) == {
+    assert refusal(replanning.preview_apply, fresh(shop)) == {
         "rule": ["Cette boutique n'a pas de règle active."]}
 
 
@@ -600,13 +603,13 @@ def test_preview_counts_moves_unchanged_and_kept_and_names_the_kept_status(shop)
         row = request_row(request_id)
         row.trigger_status_id, row.trigger_status_name = trigger_id, trigger_name
         db.session.commit()
-    rules.configure(shop, "cli", trigger_status_ids=["5"], delay_days=3)
+    shop_settings.configure(shop, "cli", trigger_status_ids=["5"], delay_days=3)
     # "named" stays under the new rule; make it one the rule ignores by its trigger time.
     row = request_row(named)
     row.triggered_at = None
     db.session.commit()
 
-    preview = rules.preview_apply(fresh(shop), now=now)
+    preview = replanning.preview_apply(fresh(shop), now=now)
 
     assert [m.request_id for m in preview.moves] == [moved]
     assert preview.moves[0].order_reference == "REF1"
@@ -624,16 +627,16 @@ def test_preview_lists_the_moves_soonest_first_and_only_this_shops(shop) -> None
     theirs = scheduled(other, "9", delivered_days_ago=1, email="z@example.com")
     late = scheduled(shop, "1", delivered_days_ago=1)
     early = scheduled(shop, "2", delivered_days_ago=3, email="b@example.com", reference=None)
-    rules.configure(shop, "cli", delay_days=20)
+    shop_settings.configure(shop, "cli", delay_days=20)
 
-    preview = rules.preview_apply(fresh(shop))
+    preview = replanning.preview_apply(fresh(shop))
 
     assert [(m.request_id, m.order_reference) for m in preview.moves] == [(early, "2"),
                                                                           (late, "REF1")]
     assert preview.total == 2
     rule_id = fresh(shop).active_rule.id
     theirs_due = request_row(theirs).due_at
-    assert rules.apply_rule(fresh(shop), None, rule_id) == 2
+    assert replanning.apply_rule(fresh(shop), None, rule_id) == 2
     assert request_row(theirs).due_at == theirs_due
 
 
@@ -654,7 +657,7 @@ def test_apply_rule_moves_records_and_audits(shop) -> None:
     now = utcnow() - timedelta(minutes=7)  # a time of its own, told apart from the clock's
     assert request_row(a).rule_id == first_rule != rule_id
 
-    assert rules.apply_rule(fresh(shop), user, rule_id, now=now) == 2
+    assert replanning.apply_rule(fresh(shop), user, rule_id, now=now) == 2
 
     for request_id in (a, b):
         moved = request_row(request_id)
@@ -667,30 +670,30 @@ def test_apply_rule_moves_records_and_audits(shop) -> None:
     assert entries(shop)[-1] == ("rule.apply", "marchand@example.com", "rule", str(rule_id),
                                  {"moved": 2, "unchanged": 0, "kept": 1})
     # Again: nothing left to move, and the audit says what was seen.
-    assert rules.apply_rule(fresh(shop), None, rule_id, now=now) == 0
+    assert replanning.apply_rule(fresh(shop), None, rule_id, now=now) == 0
     assert entries(shop)[-1] == ("rule.apply", "system", "rule", str(rule_id),
                                  {"moved": 0, "unchanged": 2, "kept": 1})
 
 
 def test_apply_by_a_job_is_written_as_the_system(shop) -> None:
     a = scheduled(shop, "1", delivered_days_ago=1)
-    rules.configure(shop, "cli", delay_days=20)
+    shop_settings.configure(shop, "cli", delay_days=20)
 
-    assert rules.apply_rule(fresh(shop), None, fresh(shop).active_rule.id) == 1
+    assert replanning.apply_rule(fresh(shop), None, fresh(shop).active_rule.id) == 1
     assert decisions(a)[-1].actor == "system"
 
 
 def test_apply_refuses_a_rule_that_is_no_longer_active(shop) -> None:
     a = scheduled(shop, "1", delivered_days_ago=1)
     old = shop.active_rule.id
-    rules.configure(shop, "cli", delay_days=20)
+    shop_settings.configure(shop, "cli", delay_days=20)
     other = rules.create_rule(shop, None, data(trigger_status_ids=["5"]))
     rules.activate_rule(shop, None, other)
     due = request_row(a).due_at
 
     message = {"rule": [f"La règle active a changé depuis l'aperçu{NBSP}: vérifiez le nouvel "
                         "aperçu avant d'appliquer."]}
-    assert refusal(rules.apply_rule, fresh(shop), None, old) == message
+    assert refusal(replanning.apply_rule, fresh(shop), None, old) == message
     assert request_row(a).due_at == due
     assert "rule.apply" not in [e[0] for e in entries(shop)]
     # With no active rule at all, the same refusal.
@@ -698,4 +701,4 @@ def test_apply_refuses_a_rule_that_is_no_longer_active(shop) -> None:
             InvitationRule.shop_id == shop.id)).scalars():
         rule.is_active = False
     db.session.commit()
-    assert refusal(rules.apply_rule, get_shop(shop.key), None, other.id) == message
+    assert refusal(replanning.apply_rule, get_shop(shop.key), None, other.id) == message

@@ -1,4 +1,5 @@
-"""kingavis.shops.rules without the web layer: rules, activation, settings, preview and apply (both DBs)."""
+"""kingavis.shops.rules, kingavis.shops.settings and kingavis.review_requests.replanning without the
+web layer: rules, activation, settings, preview and apply (both DBs)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, utcnow
+from kingavis.review_requests import replanning
 from kingavis.review_requests.notes import NoteCode, describe_note
 from kingavis.shops import rules
+from kingavis.shops import settings as shop_settings
 from kingavis.shops.service import get_shop
 
 
@@ -77,9 +80,9 @@ def test_the_active_rule_cannot_be_deleted(shop) -> None:
 
 
 def test_settings_without_change_record_nothing(shop) -> None:
-    same = rules.SettingsData(list(shop.cancel_status_ids), shop.require_consent,
+    same = shop_settings.SettingsData(list(shop.cancel_status_ids), shop.require_consent,
                               shop.customer_window_days, shop.paused)
-    assert rules.update_settings(shop, None, same) == {}
+    assert shop_settings.update_settings(shop, None, same) == {}
     assert audit_entries(shop) == []
 
 
@@ -99,14 +102,14 @@ def test_preview_and_apply_use_compute_due_at_from_triggered_at(shop) -> None:
     rules.update_rule(shop, user, rule, data(name=rule.name, trigger_status_ids=["5"], delay_days=5))
     now = utcnow()
 
-    preview = rules.preview_apply(get_shop(shop.key), now=now)
+    preview = replanning.preview_apply(get_shop(shop.key), now=now)
 
     by_id = {m.request_id: m for m in preview.moves}
     assert by_id[a].new_due == request_row(a).triggered_at + timedelta(days=5)
     assert by_id[past].new_due == now  # triggered 8 days ago + 5 days: already past
     assert preview.move_count == 2 and preview.unchanged == 0 and preview.kept == []
 
-    moved = rules.apply_rule(get_shop(shop.key), user, rule.id, now=now)
+    moved = replanning.apply_rule(get_shop(shop.key), user, rule.id, now=now)
 
     assert moved == 2
     assert request_row(past).due_at == now and request_row(past).next_attempt_at == now
@@ -114,7 +117,7 @@ def test_preview_and_apply_use_compute_due_at_from_triggered_at(shop) -> None:
     assert (last.note, last.note_code) == (None, NoteCode.RULE_APPLIED)
     assert describe_note(last) == "règle appliquée"
     # Applying again moves nothing: the plan is already what the rule says.
-    assert rules.apply_rule(get_shop(shop.key), user, rule.id, now=now) == 0
+    assert replanning.apply_rule(get_shop(shop.key), user, rule.id, now=now) == 0
 
 
 def test_a_request_without_trigger_time_is_kept(shop) -> None:
@@ -123,7 +126,7 @@ def test_a_request_without_trigger_time_is_kept(shop) -> None:
     row.triggered_at = None
     db.session.commit()
 
-    preview = rules.preview_apply(get_shop(shop.key))
+    preview = replanning.preview_apply(get_shop(shop.key))
 
     assert [k.request_id for k in preview.kept] == [a] and preview.moves == []
 
@@ -150,7 +153,7 @@ def test_apply_waits_for_a_claim_in_progress_and_leaves_the_claimed_request(
         try:
             with app.app_context():
                 pid.append(db.session.execute(text("SELECT pg_backend_pid()")).scalar_one())
-                results.append(rules.apply_rule(get_shop(key), None, rule_id))
+                results.append(replanning.apply_rule(get_shop(key), None, rule_id))
                 db.session.remove()
         except BaseException as exc:
             errors.append(exc)

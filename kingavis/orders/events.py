@@ -88,12 +88,7 @@ def shop_rule(shop: AnyShop) -> Rule | None:
     rule = shop.active_rule
     if rule is None:
         return None
-    return Rule(
-        trigger_status_ids=frozenset(rule.trigger_status_ids or ()),
-        delay_days=rule.delay_days,
-        send_hour=rule.send_hour,
-        timezone=rule.timezone,
-    )
+    return Rule.of(rule)
 
 
 def shop_guards(shop: AnyShop) -> Guards:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -47,15 +47,13 @@ from kingavis.platforms.mapping import (
     StatusChange,
     TestOrder,
 )
-from kingavis.shops.presets import WEBHOOK_PLATFORMS
 from kingavis.shops.service import ShopError, ShopSnapshot
+from kingavis.shops.settings import set_platform_secrets
 
 log = logging.getLogger("kingavis.platforms")
 
 DELIVERY_LOG_SIZE = 100  # rows kept per shop
 CHECK_SIZE = 20  # rows the Identifiants page shows
-MAX_PLATFORM_SECRETS = 5
-MAX_SECRET_LENGTH = 255
 MAX_DELIVERY_ID = 255
 
 
@@ -297,48 +295,7 @@ def close_data_request(shop: Shop, request_id: int, actor: audit.Actor) -> bool:
     return True
 
 
-# --- platform secrets ---------------------------------------------------------------------
-
-
-def clean_secret(secret: Any) -> str:
-    """A platform secret as given, trimmed; ShopError when it cannot be one."""
-    if not isinstance(secret, str) or not secret.strip():
-        raise ShopError("a platform secret must not be empty")
-    text = secret.strip()
-    if len(text) > MAX_SECRET_LENGTH:
-        raise ShopError(f"a platform secret must be at most {MAX_SECRET_LENGTH} characters")
-    if any(not 0x20 <= ord(c) <= 0x7E for c in text):
-        raise ShopError("a platform secret must be printable ASCII (copy it as the platform shows it)")
-    return text
-
-
-def check_platform_secrets(shop: Shop, secrets: Iterable[str]) -> list[str]:
-    """The secrets as they would be stored (trimmed, each once), or ShopError: a shop that
-    takes no platform webhooks, an empty or odd secret, more than ``MAX_PLATFORM_SECRETS``."""
-    if shop.platform not in WEBHOOK_PLATFORMS:
-        raise ShopError(f"shop {shop.key} is a {shop.platform} shop: platform secrets are for "
-                        "shopify and woocommerce shops")
-    wanted: list[str] = []
-    for secret in secrets:
-        text = clean_secret(secret)
-        if text not in wanted:
-            wanted.append(text)
-    if len(wanted) > MAX_PLATFORM_SECRETS:
-        raise ShopError(f"at most {MAX_PLATFORM_SECRETS} platform secrets")
-    return wanted
-
-
-def set_platform_secrets(shop: Shop, secrets: Iterable[str], actor: audit.Actor) -> list[str]:
-    """Make ``secrets`` the shop's platform secrets, every one valid (a rotation gives the old
-    and the new one, then only the new one). All or nothing; audited (never the secrets
-    themselves). Commits; every webhook received after that uses them."""
-    wanted = check_platform_secrets(shop, secrets)
-    before = len(shop.platform_secrets or [])
-    shop.platform_secrets = wanted
-    audit.record(actor, "platform.secrets_set", shop=shop, target_type="shop",
-                 details={"before": before, "after": len(wanted)})
-    db.session.commit()
-    return wanted
+# --- platform secrets (checked and set by kingavis/shops/settings.py) ----------------------
 
 
 def add_platform_secret(shop: Shop, secret: str, actor: audit.Actor) -> list[str]:

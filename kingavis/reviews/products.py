@@ -1,10 +1,11 @@
-"""Product reviews: the shop's setting, and what the public sees of one product's reviews.
+"""Product reviews: what the public sees of one product's reviews.
 
 A product review is a row of ``reviews`` with a ``product_id`` (docs/product-reviews.md): it is
 stored by the questionnaire with the shop review, and moderated, replied to, reported,
 withdrawn and erased by the same functions as a shop review. This module holds what only
-products have: how many of an order's products the questionnaire asks about, a product's
-public summary and listing, and its schema.org ``Product`` JSON-LD.
+products have: a product's public summary and listing, and its schema.org ``Product``
+JSON-LD. How many of an order's products the questionnaire asks about is a shop setting
+(``kingavis.shops.settings.set_product_review_count``).
 """
 
 from __future__ import annotations
@@ -17,48 +18,19 @@ from urllib.parse import quote
 
 from sqlalchemy import func, select
 
-from kingavis.accounts import audit
 from kingavis.extensions import db
-from kingavis.models import Review, ReviewState, Shop
+from kingavis.models import Review, ReviewState
 from kingavis.reviews.public import (
     PublicReview,
     RatingSummary,
     public_url,
     rating_summary,
 )
-from kingavis.shops.service import ShopError
 
-MIN_PRODUCT_REVIEWS, MAX_PRODUCT_REVIEWS = 0, 10
 MAX_PRODUCT_ID = 64
 # What a product id in a URL may be: what the webhook accepts (1 to 64 characters, no control
 # character), without a space or "/" (a path segment cannot hold one).
 _PRODUCT_ID = re.compile(r"[^\x00-\x20\x7f-\x9f/]{1,64}")
-
-
-def validate_product_review_count(value: object) -> int:
-    """A whole number from 0 (product reviews off) to 10; ShopError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ShopError("product reviews must be a whole number of products")
-    if not MIN_PRODUCT_REVIEWS <= value <= MAX_PRODUCT_REVIEWS:
-        raise ShopError(f"product reviews must be between {MIN_PRODUCT_REVIEWS} and "
-                        f"{MAX_PRODUCT_REVIEWS} products (0 turns them off)")
-    return value
-
-
-def set_product_review_count(shop: Shop, count: object, *, actor: audit.Actor) -> Shop:
-    """How many of an order's products the questionnaire asks about (0–10, default 5, 0 = no
-    product reviews). Applies to every questionnaire opened from now on. The command line and
-    the back-office both come here: same check, same audit entry. Raises ShopError and changes
-    nothing. Commits."""
-    value = validate_product_review_count(count)
-    before = shop.product_review_count
-    if value != before:
-        audit.record(actor, "collection.update", shop=shop, target_type="shop", target_id=shop.id,
-                     details={"before": {"product_review_count": before},
-                              "after": {"product_review_count": value}})
-        shop.product_review_count = value
-    db.session.commit()
-    return shop
 
 
 def valid_product_id(product_id: str) -> bool:

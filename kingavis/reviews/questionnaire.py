@@ -430,37 +430,3 @@ def set_balancing(shop: Shop, platform: str | None, url: str | None,
     shop.balancing_redirect_seconds = redirect_seconds
     db.session.commit()
     return shop
-
-
-# --- Questionnaire link settings: validity and "not received yet" postponement -----------
-
-MIN_LINK_DAYS, MAX_LINK_DAYS = 1, 365
-MIN_POSTPONE_DAYS, MAX_POSTPONE_DAYS = 1, 60
-
-
-def _whole_days(value: object, low: int, high: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ShopError(f"{what} must be a whole number of days")
-    if not low <= value <= high:
-        raise ShopError(f"{what} must be between {low} and {high} days")
-    return value
-
-
-def validate_link_settings(review_link_days: object, postpone_days: object) -> tuple[int, int]:
-    """Both values checked (ShopError on the first bad one); nothing is changed."""
-    return (
-        _whole_days(review_link_days, MIN_LINK_DAYS, MAX_LINK_DAYS, "review link validity"),
-        _whole_days(postpone_days, MIN_POSTPONE_DAYS, MAX_POSTPONE_DAYS, "postpone delay"),
-    )
-
-
-def set_link_settings(shop: Shop, review_link_days: int, postpone_days: int) -> Shop:
-    """How long a review link stays open after its email (1–365 days, default 60) and how far
-    "not received yet" pushes the new email (1–60 days, default 7). Applies at once to every
-    link (the expiry is computed from ``sent_at``). Raises ShopError and changes nothing. Commits.
-    """
-    link_days, postpone = validate_link_settings(review_link_days, postpone_days)
-    shop.review_link_days = link_days
-    shop.postpone_days = postpone
-    db.session.commit()
-    return shop
