@@ -6,11 +6,13 @@ stops the run with the command that starts it; nothing is skipped silently.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -275,3 +277,19 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     connection.flushdb()
     connection.close()
+
+
+@contextmanager
+def captured_log(caplog: pytest.LogCaptureFixture, name: str, level: str) -> Iterator[None]:
+    """``caplog.at_level`` for one of King-Avis's loggers, which do not propagate to the root
+    (kingavis/logging.py): pytest's handler is put on the logger itself for the block, and the
+    logger enabled again if a migration's ``fileConfig`` disabled it."""
+    logger = logging.getLogger(name)
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(level, logger=name):
+            yield
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.disabled = was_disabled

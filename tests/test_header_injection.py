@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import captured_log
 from delivery_helpers import log_lines, request_row, schedule
 from factories import make_shop
 from flask import Flask
@@ -201,7 +202,7 @@ def test_the_web_process_says_at_start_whether_its_python_is_fixed(
     from kingavis.mail_headers import check_python_email
 
     check_python_email.cache_clear()
-    with caplog.at_level("ERROR", logger="kingavis.mail_headers"):
+    with captured_log(caplog, "kingavis.mail_headers", "ERROR"):
         app.test_client().get("/healthz")
         app.test_client().get("/healthz")
     lines = [r for r in caplog.records if r.name == "kingavis.mail_headers"]

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import captured_log
 from processes import BIN, ROOT, flask_env
 from redis import Redis
 from rq import Queue
@@ -114,7 +115,7 @@ def test_the_backoff_doubles_to_30_seconds_and_is_logged_once(caplog: pytest.Log
     now = [0.0]
     slept: list[float] = []
     outage = RedisOutage(clock=lambda: now[0], sleep=slept.append)
-    with caplog.at_level("INFO", logger="kingavis.worker"):
+    with captured_log(caplog, "kingavis.worker", "INFO"):
         for _ in range(8):
             outage.lost(ConnectionError("refused"))
             outage.wait()
