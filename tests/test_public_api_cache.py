@@ -13,7 +13,7 @@ from flask import Flask
 from publication_helpers import reviewed
 from sqlalchemy import create_engine, event, text
 
-from kingavis.api.cache import PublicCache, cache_of, staleness_bound
+from kingavis.api.cache import PublicCache, cache_of, check_engine, staleness_bound
 from kingavis.api.views import if_none_match
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop, utcnow
@@ -50,9 +50,14 @@ def statements(app: Flask) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    engines = [db.engine]
+    if check_engine(app).pool is not db.engine.pool:  # the version check's own pool
+        engines.append(check_engine(app))
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     yield seen
-    event.remove(db.engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def etags(client: Any, shop: Shop) -> dict[str, str]:

@@ -38,11 +38,15 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
+from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy.exc import DBAPIError
 
+from kingavis.extensions import db
 from kingavis.reviews.publication import follow_public_changes
 
 EXTENSION = "kingavis_public_cache"
+CHECK_ENGINE = "kingavis_public_check_engine"
 CACHE_SECONDS = 25.0
 MAX_AGE_SECONDS = 30
 MAX_ENTRIES = 4096
@@ -160,3 +164,41 @@ def init_app(app: Flask) -> PublicCache:
 
 def cache_of(app: Flask) -> PublicCache:
     return app.extensions[EXTENSION]
+
+
+def check_engine(app: Flask) -> Engine:
+    """Where each request reads the shop's ``public_version``: connections in autocommit (one
+    round trip per statement, no BEGIN nor ROLLBACK). On PostgreSQL a pool of its own, without
+    the main pool's ping on every checkout (a second round trip): a connection the server
+    dropped fails once, is replaced and the statement sent again (``read_current``). It goes
+    when the main engine is disposed. On SQLite, the main engine in autocommit."""
+    engine = app.extensions.get(CHECK_ENGINE)
+    if engine is not None:
+        return engine
+    with app.app_context():
+        main = db.engine
+    if main.dialect.name != "postgresql":
+        engine = main.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        engine = create_engine(main.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                               pool_size=4, max_overflow=16, hide_parameters=True,
+                               connect_args={"connect_timeout": 5})
+    found = app.extensions.setdefault(CHECK_ENGINE, engine)
+    if found is not engine:  # another thread made one first
+        engine.dispose()
+    elif engine.pool is not main.pool:
+        event.listen(main, "engine_disposed", lambda _main: found.dispose())
+    return found
+
+
+def read_current(statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+    """The first row of ``statement``, as last committed (see ``check_engine``)."""
+    engine = check_engine(current_app)
+    for again in (False, True):
+        try:
+            with engine.connect() as connection:
+                return connection.execute(statement, params).first()
+        except DBAPIError as exc:
+            if again or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")

@@ -22,12 +22,12 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, current_app, request
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from werkzeug.http import parse_etags
 
 from kingavis.api import blueprint
 from kingavis.api.badge import LANGUAGES, badge_svg
-from kingavis.api.cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache
+from kingavis.api.cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache, read_current
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.problems import problem
@@ -105,21 +105,13 @@ def _cache() -> PublicCache:
     return current_app.extensions[EXTENSION]
 
 
-def _shop_row(slug: str) -> Row[Any] | None:
-    """The shop's row, read afresh: on a connection in autocommit (one round trip, no BEGIN nor
-    ROLLBACK, and no transaction of the session's held open), so the version seen is the last
-    committed one."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.execute(_SHOP_BY_SLUG, {"slug": slug}).first()
-
-
 def _shop_entry(slug: str) -> Entry | None:
     """The cached entry of the shop with this slug, made from its current ``public_version``
     (the rating summary read from the database when the version moved or the entry expired);
     None when no shop has it."""
     if not _SLUG.fullmatch(slug):
         return None
-    shop = _shop_row(slug)
+    shop = read_current(_SHOP_BY_SLUG, {"slug": slug})
     if shop is None:
         return None
     cache = _cache()
