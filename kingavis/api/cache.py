@@ -14,9 +14,9 @@ Freshness (docs/publication.md):
 - ``public_version`` goes up in the transaction of every change of what the answers show of a
   shop (a review written, published, replied to, withdrawn or erased, the shop renamed: one
   listener in kingavis/reviews/publication.py). Each request reads the shop's row by its slug,
-  version included (one indexed statement on a connection in autocommit: no BEGIN, no
-  ROLLBACK), and an entry whose stamp differs is read again. So once a change commits, no
-  worker serves an answer made before it.
+  version included (one indexed statement, one round trip: ``check_engine``), and an entry
+  whose stamp differs is read again. So once a change commits, no worker serves an answer made
+  before it.
 - An entry also lives ``PUBLIC_CACHE_SECONDS`` (25 s) at most (80 to 100 % of it, at random),
   for what the version does not follow: an order's name changed by its platform, a change
   written by hand in SQL.
@@ -171,7 +171,8 @@ def check_engine(app: Flask) -> Engine:
     round trip per statement, no BEGIN nor ROLLBACK). On PostgreSQL a pool of its own, without
     the main pool's ping on every checkout (a second round trip): a connection the server
     dropped fails once, is replaced and the statement sent again (``read_current``). It goes
-    when the main engine is disposed. On SQLite, the main engine in autocommit."""
+    when the main engine is disposed. Up to 4 connections per worker stay open (one per
+    gunicorn thread), 20 at most. On SQLite, the main engine in autocommit."""
     engine = app.extensions.get(CHECK_ENGINE)
     if engine is not None:
         return engine
