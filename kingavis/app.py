@@ -199,9 +199,18 @@ def _sqlite_single_writer(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # Leaving autocommit sets pysqlite's own transaction handling back: keep it off.
+        if dbapi_connection is not None:
+            dbapi_connection.isolation_level = None
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection asked for autocommit (the public API's version check) reads alone: in
+        # WAL mode it neither waits for nor blocks the writer.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def register_queue(app: Flask) -> None:

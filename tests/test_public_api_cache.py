@@ -1,5 +1,6 @@
 """Caching of the public API (docs/publication.md): ETag and 304, what changes the ETag (publication,
-reply, withdrawal), the staleness bound, and that a cached answer costs no SQL statement."""
+reply, withdrawal), the staleness bound, and that a cached answer costs one SQL statement (the
+shop's public_version)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from flask import Flask
 from publication_helpers import reviewed
 from sqlalchemy import create_engine, event, text
 
-from kingavis.api.cache import PublicCache, cache_of, staleness_bound
+from kingavis.api.cache import PublicCache, cache_of, check_engine, staleness_bound
 from kingavis.api.views import if_none_match
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop, utcnow
@@ -49,9 +50,14 @@ def statements(app: Flask) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    engines = [db.engine]
+    if check_engine(app).pool is not db.engine.pool:  # the version check's own pool
+        engines.append(check_engine(app))
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     yield seen
-    event.remove(db.engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def etags(client: Any, shop: Shop) -> dict[str, str]:
@@ -287,7 +293,12 @@ def test_jittered_entries_live_80_to_100_percent_of_the_lifetime() -> None:
 # --- cost per request -------------------------------------------------------------------------
 
 
-def test_a_cached_answer_sends_no_sql_statement(client, shop, statements) -> None:
+def _version_checks(statements: list[str]) -> list[str]:
+    return [s for s in statements
+            if "shops.public_version" in s and "FROM shops" in s and "WHERE shops.slug" in s]
+
+
+def test_a_cached_answer_sends_one_statement_the_version_check(client, shop, statements) -> None:
     reviewed(shop, "100", 5)
     reviewed(shop, "101", 2)
     tags = etags(client, shop)
@@ -299,12 +310,15 @@ def test_a_cached_answer_sends_no_sql_statement(client, shop, statements) -> Non
         assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
         assert client.get(url).status_code == 200
         assert client.get(url, headers={"If-None-Match": '"old"'}).status_code == 200
-    assert statements == []
+    # One statement per request: the shop's row and public_version by its slug, nothing else.
+    assert len(statements) == 3 * len(tags)
+    assert _version_checks(statements) == statements
 
-    # An unknown slug is read once, then remembered as unknown for the cache's lifetime.
+    # An unknown slug costs the same single statement.
+    statements.clear()
     for _ in range(3):
         assert client.get("/api/v1/shops/unknown-shop/summary").status_code == 404
-    assert len(statements) == 1 and "shops" in statements[0]
+    assert len(statements) == 3 and _version_checks(statements) == statements
 
 
 def test_a_miss_reads_the_shop_and_its_summary_in_two_statements(client, shop, statements, clock) -> None:
@@ -314,9 +328,11 @@ def test_a_miss_reads_the_shop_and_its_summary_in_two_statements(client, shop, s
     clock.now += 60
     statements.clear()
     client.get(f"{base}/summary")
-    client.get(f"{base}/badge.svg")  # same entry
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 2
+    client.get(f"{base}/badge.svg")  # same entry: the version check alone
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 3 and len(_version_checks(selects)) == 2
 
 
 def test_a_304_renders_nothing(client, shop, monkeypatch) -> None:

@@ -291,3 +291,25 @@ def test_the_experience_date_is_the_order_date_else_the_trigger_date(client, sho
 
     assert f"Experience of {english_date(placed)}" in page
     assert f"Experience of {english_date(triggered)}" in page
+
+
+@pytest.mark.parametrize("query", ["", "?rating=5", "?page=2"])
+def test_a_view_counts_the_shops_reviews_once(client, shop: Shop, query: str) -> None:
+    """The rating summary gives the page's total (all, or those of the rating asked for): no
+    second count of the shop's reviews per view."""
+    from sqlalchemy import event
+
+    for n in range(3):
+        reviewed(shop, f"c{n}", 5 if n else 2)
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement: str, *_args) -> None:
+        seen.append(statement.lower())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        status, page, _ = get(client, f"/avis/{shop.slug}{query}")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert status == (404 if query == "?page=2" else 200)
+    assert len([s for s in seen if "count(" in s and "from reviews" in s]) == 1

@@ -1,5 +1,6 @@
-"""Throughput of the public API and widget.js (docs/publication.md) against a no-op route, and of a
-product's summary (docs/product-reviews.md), what ``data-kingavis-product`` asks for.
+"""Throughput of the public API, the badge and widget.js (docs/publication.md) against a no-op
+route, and of a product's summary (docs/product-reviews.md), what ``data-kingavis-product`` asks
+for.
 
 Run through ``bench/widget``; ``bench/README.md`` says what it measures.
 """
@@ -38,8 +39,8 @@ LAST_NAMES = ["Łukasiewicz", "Dubois", "Lefèvre", "Müller", "Moreau", "Girard
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/widget",
-        description="Requests/s and latency of GET /api/v1/shops/<slug>/summary, /reviews and "
-                    "/widget.js against a no-op route on the same gunicorn server, same run, "
+        description="Requests/s and latency of GET /api/v1/shops/<slug>/summary, /reviews, "
+                    "/badge.svg and /widget.js against a no-op route on the same gunicorn server, same run, "
                     "same load tool (wrk).",
     )
     p.add_argument("--duration", type=int, default=10, metavar="SECONDS",
@@ -314,6 +315,8 @@ def _main(args: argparse.Namespace) -> int:
         review_path = "/api/v1/shops/{}/reviews?per_page=3"
         review_tags = {s: current_etag(server.base_url, review_path.format(s)) for s in slugs}
         widget_tag = current_etag(server.base_url, "/widget.js")
+        badge_path = "/api/v1/shops/{}/badge.svg"
+        badge_tags = {s: current_etag(server.base_url, badge_path.format(s)) for s in slugs}
         product_path = "/api/v1/shops/{}/products/{}/summary"
         product_tags = {(s, p): current_etag(server.base_url, product_path.format(s, p))
                         for s in slugs for p in range(PRODUCTS_PER_SHOP)}
@@ -335,6 +338,8 @@ def _main(args: argparse.Namespace) -> int:
                 raw_request(host, product_path.format(s, p), product_tags[(s, p)]
                             if revalidates() else None)
                 for s, p in ((s, rng.randrange(PRODUCTS_PER_SHOP)) for s in views)],
+            "badge": [raw_request(host, badge_path.format(s),
+                                  badge_tags[s] if revalidates() else None) for s in views],
         }
         if args.warmup:
             print(f"  warm-up ({args.warmup} s) …", flush=True)

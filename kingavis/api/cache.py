@@ -1,26 +1,31 @@
-"""A short-lived, per-process memory of what the public endpoints answer, so that the busiest
-part of King-Avis (a request on every page view of every shop that embeds the widget) costs
-no database query while nothing changed.
+"""A per-process memory of what the public endpoints answer, checked against the database on
+every request, so that the busiest part of King-Avis (a request on every page view of every
+shop that embeds the widget) costs one small query while nothing changed, and a change shows
+in every process on the very next request.
 
 What is kept, per gunicorn worker: for each shop slug, the shop's name, public address and
 rating summary (one entry serves ``/summary`` and ``/badge.svg`` in both languages), and for
-each page of ``/reviews`` asked for, that page. Each entry carries its ETag, computed from the
-data (not from the rendered body), and the bodies rendered so far; an unknown slug is kept too,
-so a widget left on a page after its shop is gone does not query the database on every view.
+each page of ``/reviews`` (and each product's summary, JSON-LD and pages) asked for, that page.
+Each entry carries its ETag, computed from the data (not from the rendered body), the bodies
+rendered so far, and its *stamp*: the shop's id and ``shops.public_version`` when it was read.
 
-Staleness bound (docs/publication.md: a publication, reply or withdrawal shows within 60 seconds):
+Freshness (docs/publication.md):
 
-- An entry lives ``PUBLIC_CACHE_SECONDS`` (25 s) at most (80 to 100 % of it, at random, so
-  entries filled together are not all read again together), then the next request reads the
-  database again. A commit in this process that changes a review or a shop forgets that shop's
-  entries at once (``forget_on_commit``); other processes see it when their entry expires.
+- ``public_version`` goes up in the transaction of every change of what the answers show of a
+  shop (a review written, published, replied to, withdrawn or erased, the shop renamed: one
+  listener in kingavis/reviews/publication.py). Each request reads the shop's row by its slug,
+  version included (one indexed statement, one round trip: ``check_engine``), and an entry
+  whose stamp differs is read again. So once a change commits, no worker serves an answer made
+  before it.
+- An entry also lives ``PUBLIC_CACHE_SECONDS`` (25 s) at most (80 to 100 % of it, at random),
+  for what the version does not follow: an order's name changed by its platform, a change
+  written by hand in SQL.
 - Answers say ``Cache-Control: public, max-age=PUBLIC_MAX_AGE`` (30 s), so a browser or a
   shared cache may keep an answer that long before revalidating with ``If-None-Match``.
 
-So a change shows everywhere within 25 + 30 = 55 seconds, under the 60 the contract allows.
-Each worker reads each shop that is being viewed at most once per 20–25 s, whatever the
-traffic: with 300 shops and 3 workers, about 40 small reads per second in all.
-``staleness_bound`` computes it from the configuration and refuses settings over 60 s.
+So a change outside the version shows everywhere within 25 + 30 = 55 seconds, under the 60
+the contract allows; ``staleness_bound`` computes it from the configuration and refuses
+settings over 60 s.
 """
 
 from __future__ import annotations
@@ -31,21 +36,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from flask import Flask, current_app
+from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy.exc import DBAPIError
 
-from kingavis.models import Review, Shop
+from kingavis.extensions import db
+from kingavis.reviews.publication import follow_public_changes
 
 EXTENSION = "kingavis_public_cache"
+CHECK_ENGINE = "kingavis_public_check_engine"
 CACHE_SECONDS = 25.0
 MAX_AGE_SECONDS = 30
 MAX_ENTRIES = 4096
 CONTRACT_BOUND_SECONDS = 60
-_CHANGED = "kingavis_public_changed"
 
 
 def staleness_bound(cache_seconds: float, max_age: int) -> float:
@@ -75,6 +80,8 @@ class Entry:
     slug: str
     shop_id: int | None
     expires: float
+    # What the entry was made from: (shop id, shops.public_version) when it was read.
+    stamp: Hashable = None
     # Rendered bodies by representation ("json", "badge:fr"…), filled on first use.
     bodies: dict[str, bytes] = field(default_factory=dict)
 
@@ -86,7 +93,8 @@ class Entry:
 
 
 class PublicCache:
-    """Entries by key, each alive ``ttl`` seconds, at most ``max_entries`` (oldest first out).
+    """Entries by key, each alive ``ttl`` seconds, at most ``max_entries`` (oldest first out);
+    ``get`` with a stamp finds only an entry made with that stamp.
 
     Reads take no lock (a dict lookup is atomic); writes do. ``clock`` is injectable so tests
     can move time forward instead of sleeping. ``ttl`` 0 keeps nothing. Each entry lives
@@ -106,17 +114,17 @@ class PublicCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable) -> Entry | None:
+    def get(self, key: Hashable, stamp: Hashable = None) -> Entry | None:
         entry = self._entries.get(key)
-        if entry is None or entry.expires <= self.clock():
+        if entry is None or entry.stamp != stamp or entry.expires <= self.clock():
             return None
         return entry
 
     def put(self, key: Hashable, *, etag: str, value: Any, slug: str,
-            shop_id: int | None) -> Entry:
+            shop_id: int | None, stamp: Hashable = None) -> Entry:
         life = self.ttl * (1 - self.jitter * random.random())
         entry = Entry(etag=etag, value=value, slug=slug, shop_id=shop_id,
-                      expires=self.clock() + life)
+                      expires=self.clock() + life, stamp=stamp)
         if self.ttl <= 0:
             return entry
         with self._lock:
@@ -150,10 +158,7 @@ def init_app(app: Flask) -> PublicCache:
     cache = PublicCache(ttl=cache_seconds,
                         max_entries=int(app.config.get("PUBLIC_CACHE_ENTRIES", MAX_ENTRIES)))
     app.extensions[EXTENSION] = cache
-    if not event.contains(Session, "after_flush", _note_changes):
-        event.listen(Session, "after_flush", _note_changes)
-        event.listen(Session, "after_commit", forget_on_commit)
-        event.listen(Session, "after_rollback", _drop_notes)
+    follow_public_changes()
     return cache
 
 
@@ -161,37 +166,40 @@ def cache_of(app: Flask) -> PublicCache:
     return app.extensions[EXTENSION]
 
 
-def _note_changes(session: Session, _flush_context: Any) -> None:
-    """Remember which shops' public answers this transaction changes (reviews, shop rows).
-
-    Reads only what the objects already hold (never a lazy load: a deleted row's attributes may
-    be expired, and loading them here would break the flush); when a shop cannot be told, the
-    whole cache is forgotten at commit instead."""
-    changed: set[tuple[str, Any]] | None = None
-    for obj in chain(session.new, session.dirty, session.deleted):
-        if not isinstance(obj, Review | Shop):
-            continue
-        if changed is None:
-            changed = session.info.setdefault(_CHANGED, set())
-        loaded = inspect(obj).dict
-        shop_id = loaded.get("shop_id" if isinstance(obj, Review) else "id")
-        changed.add(("id", shop_id) if shop_id is not None else ("all", None))
-        if isinstance(obj, Shop) and loaded.get("slug"):
-            changed.add(("slug", loaded["slug"]))
-
-
-def forget_on_commit(session: Session) -> None:
-    """After a commit that changed reviews or shops, this process's entries of those shops go."""
-    changed = session.info.pop(_CHANGED, None)
-    if not changed or not has_app_context():
-        return
-    cache = current_app.extensions.get(EXTENSION)
-    if cache is not None and ("all", None) in changed:
-        cache.clear()
-    elif cache is not None:
-        cache.forget(shop_ids=[v for k, v in changed if k == "id" and v is not None],
-                     slugs=[v for k, v in changed if k == "slug" and v])
+def check_engine(app: Flask) -> Engine:
+    """Where each request reads the shop's ``public_version``: connections in autocommit (one
+    round trip per statement, no BEGIN nor ROLLBACK). On PostgreSQL a pool of its own, without
+    the main pool's ping on every checkout (a second round trip): a connection the server
+    dropped fails once, is replaced and the statement sent again (``read_current``). It goes
+    when the main engine is disposed. Up to 4 connections per worker stay open (one per
+    gunicorn thread), 20 at most. On SQLite, the main engine in autocommit."""
+    engine = app.extensions.get(CHECK_ENGINE)
+    if engine is not None:
+        return engine
+    with app.app_context():
+        main = db.engine
+    if main.dialect.name != "postgresql":
+        engine = main.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        engine = create_engine(main.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                               pool_size=4, max_overflow=16, hide_parameters=True,
+                               connect_args={"connect_timeout": 5})
+    found = app.extensions.setdefault(CHECK_ENGINE, engine)
+    if found is not engine:  # another thread made one first
+        engine.dispose()
+    elif engine.pool is not main.pool:
+        event.listen(main, "engine_disposed", lambda _main: found.dispose())
+    return found
 
 
-def _drop_notes(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+def read_current(statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+    """The first row of ``statement``, as last committed (see ``check_engine``)."""
+    engine = check_engine(current_app)
+    for again in (False, True):
+        try:
+            with engine.connect() as connection:
+                return connection.execute(statement, params).first()
+        except DBAPIError as exc:
+            if again or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")

@@ -1,7 +1,8 @@
 """The public endpoints of docs/publication.md. Each view validates its parameters, reads the shop's
-cache entry (``kingavis.api.cache``: one database read per shop and worker every 25 s at
-most), and answers ``304`` when the client already holds that version, else the body, rendered
-once per entry and kept with it.
+row and ``public_version`` (one indexed statement), takes the cache entry made from that
+version (``kingavis.api.cache``; read from the database again when the version moved or the
+entry expired), and answers ``304`` when the client already holds that version, else the body,
+rendered once per entry and kept with it.
 
 Every answer under ``/api/`` and ``/widget.js`` (errors included) gets the same public headers
 in ``public_headers``: CORS ``*``, ``Cache-Control: public``, ``nosniff``, an ``ETag``; and no
@@ -21,12 +22,12 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.http import parse_etags
 
 from kingavis.api import blueprint
 from kingavis.api.badge import LANGUAGES, badge_svg
-from kingavis.api.cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache
+from kingavis.api.cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache, read_current
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.problems import problem
@@ -95,8 +96,9 @@ class PublicShop:
     summary: RatingSummary
 
 
-# What a cache miss reads of the shop: four columns, not the whole mapped row.
-_SHOP_BY_SLUG = select(Shop.id, Shop.name, Shop.slug, Shop.language)
+# What every request reads of the shop: five columns by the unique slug, not the whole row.
+_SHOP_BY_SLUG = select(Shop.id, Shop.name, Shop.slug, Shop.language, Shop.public_version).where(
+    Shop.slug == bindparam("slug"))
 
 
 def _cache() -> PublicCache:
@@ -104,26 +106,26 @@ def _cache() -> PublicCache:
 
 
 def _shop_entry(slug: str) -> Entry | None:
-    """The cached entry of the shop with this slug (read from the database when missing or
-    expired); None when no shop has it (that answer is cached as well)."""
+    """The cached entry of the shop with this slug, made from its current ``public_version``
+    (the rating summary read from the database when the version moved or the entry expired);
+    None when no shop has it."""
     if not _SLUG.fullmatch(slug):
         return None
+    shop = read_current(_SHOP_BY_SLUG, {"slug": slug})
+    if shop is None:
+        return None
     cache = _cache()
-    key = ("shop", slug)
-    entry = cache.get(key)
+    key, stamp = ("shop", slug), (shop.id, shop.public_version)
+    entry = cache.get(key, stamp)
     if entry is None:
-        shop = db.session.execute(_SHOP_BY_SLUG.where(Shop.slug == slug)).first()
-        if shop is None:
-            entry = cache.put(key, etag="", value=None, slug=slug, shop_id=None)
-        else:
-            view = PublicShop(id=shop.id, name=shop.name,
-                              language=shop.language if shop.language in LANGUAGES else "fr",
-                              public_url=public_url(shop),  # type: ignore[arg-type] # reads .slug
-                              summary=rating_summary(shop.id))
-            entry = cache.put(key, etag=tag_of("shop", RENDER_VERSION, view), value=view,
-                              slug=slug, shop_id=shop.id)
+        view = PublicShop(id=shop.id, name=shop.name,
+                          language=shop.language if shop.language in LANGUAGES else "fr",
+                          public_url=public_url(shop),  # type: ignore[arg-type] # reads .slug
+                          summary=rating_summary(shop.id))
+        entry = cache.put(key, etag=tag_of("shop", RENDER_VERSION, view), value=view,
+                          slug=slug, shop_id=shop.id, stamp=stamp)
         db.session.rollback()  # hand the connection back to the pool now
-    return entry if entry.value is not None else None
+    return entry
 
 
 def if_none_match(header: str | None, tag: str) -> bool:
@@ -232,7 +234,7 @@ def reviews(slug: str) -> Response:
         return _invalid(exc.errors)
     cache = _cache()
     key = ("reviews", slug, listing)
-    page_entry = cache.get(key)
+    page_entry = cache.get(key, entry.stamp)
     if page_entry is None:
         shop = db.session.get(Shop, entry.shop_id)
         if shop is None:  # deleted since the shop entry was made
@@ -242,7 +244,7 @@ def reviews(slug: str) -> Response:
         db.session.rollback()
         page_entry = cache.put(
             key, etag=tag_of("reviews", RENDER_VERSION, page.total, listing, tuple(page.reviews)),
-            value=page, slug=slug, shop_id=entry.shop_id,
+            value=page, slug=slug, shop_id=entry.shop_id, stamp=entry.stamp,
         )
     found = page_entry
     return conditional(
@@ -277,7 +279,7 @@ def _product_entry(shop_entry: Entry, product_id: str) -> Entry:
     view: PublicShop = shop_entry.value
     cache = _cache()
     key = ("product", shop_entry.slug, product_id)
-    entry = cache.get(key)
+    entry = cache.get(key, shop_entry.stamp)
     if entry is None:
         url = f"{view.public_url}/produits/{quote(product_id, safe='')}"
         if not valid_product_id(product_id):
@@ -288,7 +290,8 @@ def _product_entry(shop_entry: Entry, product_id: str) -> Entry:
                                     rating_summary(view.id, product_id))
             db.session.rollback()
         entry = cache.put(key, etag=tag_of("product", RENDER_VERSION, product), value=product,
-                          slug=shop_entry.slug, shop_id=shop_entry.shop_id)
+                          slug=shop_entry.slug, shop_id=shop_entry.shop_id,
+                          stamp=shop_entry.stamp)
     return entry
 
 
@@ -296,7 +299,7 @@ def _jsonld_entry(shop_entry: Entry, product: PublicProduct) -> Entry:
     """The product's JSON-LD, cached apart from its summary (it reads the latest reviews)."""
     cache = _cache()
     key = ("product-jsonld", shop_entry.slug, product.info.id)
-    entry = cache.get(key)
+    entry = cache.get(key, shop_entry.stamp)
     if entry is None:
         jsonld = None
         if product.summary.count and valid_product_id(product.info.id):
@@ -311,7 +314,8 @@ def _jsonld_entry(shop_entry: Entry, product: PublicProduct) -> Entry:
                 anonymous=_ANONYMOUS.get(product.shop.language, _ANONYMOUS["fr"]))
             db.session.rollback()
         entry = cache.put(key, etag=tag_of("product-jsonld", RENDER_VERSION, jsonld),
-                          value=jsonld, slug=shop_entry.slug, shop_id=shop_entry.shop_id)
+                          value=jsonld, slug=shop_entry.slug, shop_id=shop_entry.shop_id,
+                          stamp=shop_entry.stamp)
     return entry
 
 
@@ -378,7 +382,7 @@ def product_reviews(slug: str, product_id: str) -> Response:
     product: PublicProduct = entry.value
     cache = _cache()
     key = ("product-reviews", entry.slug, product_id, listing)
-    page_entry = cache.get(key)
+    page_entry = cache.get(key, entry.stamp)
     if page_entry is None:
         if not valid_product_id(product_id):
             page = ReviewPage(reviews=[], total=0, listing=listing)
@@ -392,7 +396,7 @@ def product_reviews(slug: str, product_id: str) -> Response:
         page_entry = cache.put(
             key, etag=tag_of("product-reviews", RENDER_VERSION, product_id, page.total, listing,
                              tuple(page.reviews), product.info),
-            value=page, slug=entry.slug, shop_id=entry.shop_id,
+            value=page, slug=entry.slug, shop_id=entry.shop_id, stamp=entry.stamp,
         )
     found = page_entry
 

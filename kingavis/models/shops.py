@@ -71,6 +71,9 @@ class Shop(db.Model):
     # (kingavis.shops.service, one listener): the webhook's cache of shops is keyed on it
     # (docs/settings-version.md).
     settings_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Bumped in the database by every flush that changes what the public answers show of the
+    # shop (kingavis.reviews.publication, one listener): the public API's cache is keyed on it.
+    public_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     secrets: Mapped[list[ShopSecret]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopSecret.id"

@@ -43,6 +43,7 @@ from kingavis.reviews.public import (
     parse_listing,
     public_url,
     rating_summary,
+    review_jsonld,
 )
 from kingavis.shops.slugs import shop_by_slug
 
@@ -140,17 +141,7 @@ def _json_ld(shop: Shop, summary: Any, reviews: list[Any], url: str,
             "worstRating": 1,
         }
     if reviews:
-        data["review"] = [
-            {
-                "@type": "Review",
-                "author": {"@type": "Person", "name": r.author or anonymous},
-                "datePublished": r.published_at.date().isoformat(),
-                "reviewRating": {"@type": "Rating", "ratingValue": r.rating,
-                                 "bestRating": 5, "worstRating": 1},
-                **({"reviewBody": r.comment} if r.comment else {}),
-            }
-            for r in reviews
-        ]
+        data["review"] = [review_jsonld(r, anonymous) for r in reviews]
     return data
 
 
@@ -187,7 +178,7 @@ def _reviews_page(shop: Shop, lang: str, product: ProductInfo | None) -> Respons
                         errors=_bad_parameters(exc.errors, t),
                         back=_url(shop.slug, lang, explicit_lang, product_id=product_id))
     summary = rating_summary(shop.id, product_id)
-    page = list_published(shop, listing, product_id)
+    page = list_published(shop, listing, product_id, summary=summary)  # counted once
     if listing.page > page.pages:
         # The shop exists: say that this page of it does not, and where its reviews are.
         words = t["past_end_one"] if page.pages == 1 else t["past_end_many"]

@@ -111,14 +111,22 @@ def _find(slug: str, review_id: int) -> tuple[Any, PublicReview] | None:
     return (shop, review) if review is not None else None
 
 
-@blueprint.get("/avis/<slug>/<int:review_id>")
-def review_permalink(slug: str, review_id: int) -> Response:
+def _open(slug: str, review_id: int) -> tuple[str, bool, Any, PublicReview] | Response:
+    """The page's language, whether the reader chose it, the shop and the published review;
+    or the not-found page in that language."""
     lang = page_language()
-    explicit_lang = request.args.get("lang") in LANGS
     found = _find(slug, review_id)
     if found is None:
         return _not_found(lang)
-    shop, review = found
+    return lang, request.args.get("lang") in LANGS, *found
+
+
+@blueprint.get("/avis/<slug>/<int:review_id>")
+def review_permalink(slug: str, review_id: int) -> Response:
+    found = _open(slug, review_id)
+    if isinstance(found, Response):
+        return found
+    lang, explicit_lang, shop, review = found
     t = PAGE_TEXT[lang]
     base = current_app.config["KINGAVIS_BASE_URL"]
     canonical = base + review_link(shop, review.id, "fr", False)
@@ -158,12 +166,10 @@ def _report_page(shop: Any, review: PublicReview, lang: str, explicit_lang: bool
 
 @blueprint.route("/avis/<slug>/<int:review_id>/signaler", methods=["GET", "POST"])
 def report_review(slug: str, review_id: int) -> Response:
-    lang = page_language()
-    explicit_lang = request.args.get("lang") in LANGS
-    found = _find(slug, review_id)
-    if found is None:
-        return _not_found(lang)
-    shop, review = found
+    found = _open(slug, review_id)
+    if isinstance(found, Response):
+        return found
+    lang, explicit_lang, shop, review = found
     if request.method == "GET":
         return _report_page(shop, review, lang, explicit_lang, 200)
     words = REPORT_TEXT[lang]

@@ -19,7 +19,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "postpone_days", "reminder_days", "balancing_platform", "balancing_url",
         "balancing_redirect_seconds", "balancing_split_percent", "callback_url",
         "callback_secret", "retention_months", "platform", "platform_secrets",
-        "product_review_count", "settings_version")},
+        "product_review_count", "settings_version", "public_version")},
     "shop_secrets": {c: "none" for c in ("id", "shop_id", "secret", "created_at", "expires_at")},
     "invitation_rules": {c: "none" for c in (
         "id", "shop_id", "name", "trigger_status_ids", "delay_days", "send_hour", "timezone",

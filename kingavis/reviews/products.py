@@ -25,6 +25,7 @@ from kingavis.reviews.public import (
     RatingSummary,
     public_url,
     rating_summary,
+    review_jsonld,
 )
 
 MAX_PRODUCT_ID = 64
@@ -108,17 +109,7 @@ def product_jsonld(info: ProductInfo, summary: RatingSummary, reviews: list[Publ
         data["brand"] = {"@type": "Brand", "name": info.brand}
     if info.image_url:
         data["image"] = info.image_url
-    data["review"] = [
-        {
-            "@type": "Review",
-            "author": {"@type": "Person", "name": review.author or anonymous},
-            "datePublished": review.published_at.date().isoformat(),
-            "reviewRating": {"@type": "Rating", "ratingValue": review.rating,
-                             "bestRating": 5, "worstRating": 1},
-            **({"reviewBody": review.comment} if review.comment else {}),
-        }
-        for review in reviews
-    ]
+    data["review"] = [review_jsonld(review, anonymous) for review in reviews]
     return data
 
 

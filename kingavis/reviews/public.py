@@ -248,61 +248,68 @@ _ORDER = {
 }
 
 
-def list_published(shop: Shop, listing: Listing, product_id: str | None = None) -> ReviewPage:
+# What the public sees of a review, read with its order and request: one row per review.
+_PUBLIC_ROW = (
+    select(Review.id, Review.rating, Review.comment, Review.published_at, Review.created_at,
+           Review.reply_text, Review.author_display,
+           Review.reply_published_at, Order.customer_first_name, Order.customer_last_name,
+           Order.placed_at, ReviewRequest.triggered_at)
+    .join(Order, Order.id == Review.order_id)
+    .join(ReviewRequest, ReviewRequest.id == Review.review_request_id)
+)
+
+
+def _public_review(row: Any, timezone: str) -> PublicReview:
+    return PublicReview(
+        id=row.id, rating=row.rating, comment=row.comment,
+        author=kept_or_made_author(row.author_display, row.customer_first_name,
+                                   row.customer_last_name),
+        experience_date=experience_date(row.placed_at, row.triggered_at, timezone),
+        published_at=row.published_at or row.created_at,
+        reply_text=row.reply_text, reply_published_at=row.reply_published_at,
+    )
+
+
+def list_published(shop: Shop, listing: Listing, product_id: str | None = None, *,
+                   summary: RatingSummary | None = None) -> ReviewPage:
     """One page of the shop's published reviews (with ``product_id``: that product's), newest
     first unless the reader asked for another order; a rating filter only when the reader
-    asked for one."""
+    asked for one. A caller that already holds the same reviews' ``summary`` passes it: the
+    total is read from it instead of counting the reviews again."""
     where = _published(shop.id, product_id)
     if listing.rating is not None:
         where = where & (Review.rating == listing.rating)
-    total = db.session.execute(select(func.count()).select_from(Review).where(where)).scalar_one()
+    if summary is not None:
+        total = summary.count if listing.rating is None else summary.distribution.get(
+            listing.rating, 0)
+    else:
+        total = db.session.execute(
+            select(func.count()).select_from(Review).where(where)).scalar_one()
     rows = db.session.execute(
-        select(Review.id, Review.rating, Review.comment, Review.published_at, Review.created_at,
-               Review.reply_text, Review.author_display,
-               Review.reply_published_at, Order.customer_first_name, Order.customer_last_name,
-               Order.placed_at, ReviewRequest.triggered_at)
-        .join(Order, Order.id == Review.order_id)
-        .join(ReviewRequest, ReviewRequest.id == Review.review_request_id)
-        .where(where)
+        _PUBLIC_ROW.where(where)
         .order_by(*_ORDER[listing.sort])
         .limit(listing.per_page)
         .offset((listing.page - 1) * listing.per_page)
     ).all()
-    reviews = [
-        PublicReview(
-            id=row.id,
-            rating=row.rating,
-            comment=row.comment,
-            author=kept_or_made_author(row.author_display, row.customer_first_name,
-                                       row.customer_last_name),
-            experience_date=experience_date(row.placed_at, row.triggered_at, shop.timezone),
-            published_at=row.published_at or row.created_at,
-            reply_text=row.reply_text,
-            reply_published_at=row.reply_published_at,
-        )
-        for row in rows
-    ]
-    return ReviewPage(reviews=reviews, total=total, listing=listing)
+    return ReviewPage(reviews=[_public_review(row, shop.timezone) for row in rows],
+                      total=total, listing=listing)
 
 
 def published_review(shop: Shop, review_id: int) -> PublicReview | None:
     """One published review of ``shop`` as anyone may see it (its permalink), or None."""
     row = db.session.execute(
-        select(Review.id, Review.rating, Review.comment, Review.published_at, Review.created_at,
-               Review.reply_text, Review.author_display,
-               Review.reply_published_at, Order.customer_first_name, Order.customer_last_name,
-               Order.placed_at, ReviewRequest.triggered_at)
-        .join(Order, Order.id == Review.order_id)
-        .join(ReviewRequest, ReviewRequest.id == Review.review_request_id)
-        .where(_published(shop.id), Review.id == review_id)
-    ).first()
-    if row is None:
-        return None
-    return PublicReview(
-        id=row.id, rating=row.rating, comment=row.comment,
-        author=kept_or_made_author(row.author_display, row.customer_first_name,
-                                   row.customer_last_name),
-        experience_date=experience_date(row.placed_at, row.triggered_at, shop.timezone),
-        published_at=row.published_at or row.created_at,
-        reply_text=row.reply_text, reply_published_at=row.reply_published_at,
-    )
+        _PUBLIC_ROW.where(_published(shop.id), Review.id == review_id)).first()
+    return _public_review(row, shop.timezone) if row is not None else None
+
+
+def review_jsonld(review: PublicReview, anonymous: str) -> dict[str, Any]:
+    """One review as schema.org ``Review``, for a shop's and a product's JSON-LD alike;
+    ``anonymous`` names an author without a name, in the page's language."""
+    return {
+        "@type": "Review",
+        "author": {"@type": "Person", "name": review.author or anonymous},
+        "datePublished": review.published_at.date().isoformat(),
+        "reviewRating": {"@type": "Rating", "ratingValue": review.rating,
+                         "bestRating": 5, "worstRating": 1},
+        **({"reviewBody": review.comment} if review.comment else {}),
+    }

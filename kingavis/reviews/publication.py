@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import force_locale, lazy_gettext
+from sqlalchemy import bindparam, event, inspect
+from sqlalchemy.orm import Session, UOWTransaction
 
 from kingavis.extensions import db
 from kingavis.models import (
@@ -92,6 +94,59 @@ _NOTES = {
 
 class ReviewTransitionError(ValueError):
     """The review cannot move to that state from the one it is in."""
+
+
+# --- The public version -----------------------------------------------------------------------
+#
+# ``shops.public_version`` goes up by one in the transaction of every change of what the public
+# answers show of a shop: a review written, published, replied to, withdrawn, rejected, erased
+# or deleted, or the shop's name, address or language changed. Every worker compares it with
+# the version its cached answers were made from on each public request (kingavis/api/cache.py),
+# so a change shows in every process on the very next request (docs/publication.md). It is
+# written here and nowhere else: one listener on every flush (``follow_public_changes``),
+# whoever the writer is (this module's ``change_review_state``, a reply, erasure in
+# kingavis/privacy/personal_data.py).
+
+_shops = Shop.__table__
+_PUBLIC_SHOP_COLUMNS = ("name", "slug", "language")
+_BUMP_PUBLIC = (
+    _shops.update()
+    .where(_shops.c.id.in_(bindparam("p_ids", expanding=True)))
+    .values(public_version=_shops.c.public_version + 1)
+)
+_BUMP_ALL_PUBLIC = _shops.update().values(public_version=_shops.c.public_version + 1)
+
+
+def _publicly_changed_shops(session: Session) -> set[int | None]:
+    """The shops whose public answers this flush changed; None stands for a shop that cannot be
+    told. Reads only what the objects already hold (never a lazy load: a deleted row's
+    attributes may be expired, and loading them here would break the flush)."""
+    ids: set[int | None] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Review):
+            if obj not in session.dirty or session.is_modified(obj, include_collections=False):
+                ids.add(inspect(obj).dict.get("shop_id"))
+        elif isinstance(obj, Shop) and obj not in session.new:
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in _PUBLIC_SHOP_COLUMNS):
+                ids.add(state.dict.get("id"))
+    return ids
+
+
+def follow_public_changes() -> None:
+    """Keep ``public_version`` up to date from now on, in this process (every app does it when
+    it starts: kingavis/api/cache.py). Idempotent."""
+    if not event.contains(Session, "after_flush", _bump_public_version):
+        event.listen(Session, "after_flush", _bump_public_version)
+
+
+def _bump_public_version(session: Session, _flush_context: UOWTransaction) -> None:
+    # new, dirty and deleted still hold what was just flushed.
+    ids = _publicly_changed_shops(session)
+    if None in ids:  # rare (a review deleted with its attributes expired): every shop
+        session.connection().execute(_BUMP_ALL_PUBLIC)
+    elif ids:
+        session.connection().execute(_BUMP_PUBLIC, {"p_ids": sorted(ids)})  # type: ignore[type-var]
 
 
 def transition_allowed(current: ReviewState, target: ReviewState) -> bool:
