@@ -14,12 +14,12 @@ import pytest
 from conftest import make_app
 from factories import make_shop
 from flask import Flask
-from kingavis.privacy.personal_data import erase_customer
 from publication_helpers import reviewed
 
 from kingavis.api.cache import cache_of
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewRequest, ReviewState, Shop, utcnow
+from kingavis.personal_data.erasure import erase_customer
 from kingavis.reviews.actions import withdraw_by_author
 
 PRODUCT = "42"
