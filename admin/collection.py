@@ -6,14 +6,14 @@ them together and, when any value is invalid, every bad field gets its message a
 saved. The callback signing secret has its own two buttons: show it (a POST, audited, never
 cached) and regenerate it (audited).
 
-The work is done by the services, each validated and committing: the shop's settings
-(``kingavis.shops.settings``: ``set_link_settings``, ``set_product_review_count``),
-``delivery.service.set_reminder`` / ``set_split``, ``reviews.set_balancing``,
-``personal_data.set_retention`` and ``callbacks.set_callback``. The form checks everything first (same rules, French messages), so
-the services are only called with values they accept.
+The work is done by the shop's settings service, each function validated and committing:
+``kingavis.shops.settings`` (``set_link_settings``, ``set_product_review_count``) and
+``kingavis.shops.collection_settings`` (``set_reminder``, ``set_split``, ``set_balancing``,
+``set_retention``, ``set_callback``). The form checks everything first (same rules, French
+messages), so the services are only called with values they accept.
 
 A new callback URL must also lead to a public server unless ``KINGAVIS_CALLBACK_ALLOW_PRIVATE``
-is on (``callbacks.check_destination``: the service POSTs from inside the hosting network, so a
+is on (``destinations.check_destination``: the service POSTs from inside the hosting network, so a
 merchant must not aim it at 127.0.0.1, 10.x or the cloud metadata address). A host name that
 does not resolve yet is saved with a warning: the check is repeated on every attempt.
 """
@@ -36,17 +36,16 @@ from wtforms.validators import ValidationError
 from admin import blueprint
 from admin.access import shop_view
 from kingavis.accounts import audit
-from kingavis.delivery import callbacks, service
 from kingavis.extensions import db
 from kingavis.models import Shop
-from kingavis.personal_data.retention import (
+from kingavis.shops import collection_settings as shop_collection
+from kingavis.shops import destinations
+from kingavis.shops import settings as shop_settings
+from kingavis.shops.collection_settings import (
+    MAX_REDIRECT_SECONDS,
     MAX_RETENTION_MONTHS,
     MIN_RETENTION_MONTHS,
-    set_retention,
 )
-from kingavis.reviews import questionnaire as reviews
-from kingavis.reviews.questionnaire import MAX_REDIRECT_SECONDS
-from kingavis.shops import settings as shop_settings
 from kingavis.shops.service import ShopError
 
 DEFAULT_REDIRECT_SECONDS = 30
@@ -98,9 +97,9 @@ class CollectionForm(FlaskForm):
     reminder_enabled = BooleanField(lazy_gettext("Envoyer une relance"))
     reminder_days = WholeNumberField(
         lazy_gettext("Relance après (jours)"),
-        service.MIN_REMINDER_DAYS, service.MAX_REMINDER_DAYS,
+        shop_collection.MIN_REMINDER_DAYS, shop_collection.MAX_REMINDER_DAYS,
         lazy_gettext("La relance doit partir entre %(min)s et %(max)s jours après le premier "
-                     "email.", min=service.MIN_REMINDER_DAYS, max=service.MAX_REMINDER_DAYS),
+                     "email.", min=shop_collection.MIN_REMINDER_DAYS, max=shop_collection.MAX_REMINDER_DAYS),
     )
     balancing_platform = SelectField(
         lazy_gettext("Plateforme"),
@@ -139,7 +138,7 @@ class CollectionForm(FlaskForm):
         required=False,
     )
 
-    # The URL already saved (not checked again: see callbacks.set_callback), and, after
+    # The URL already saved (not checked again: see shop_collection.set_callback), and, after
     # validate(), the host name of a new URL that does not resolve yet (saved with a warning).
     stored_callback_url: str | None = None
     callback_unresolved_host: str | None = None
@@ -210,11 +209,11 @@ class CollectionForm(FlaskForm):
         if url is None:
             return True
         message = url_error(url) or callback_scheme_error(url)
-        if not message and url != self.stored_callback_url and not callbacks.allow_private():
+        if not message and url != self.stored_callback_url and not destinations.allow_private():
             try:
-                if not callbacks.check_destination(url):
+                if not destinations.check_destination(url):
                     self.callback_unresolved_host = urlsplit(url).hostname
-            except callbacks.DestinationRefused as exc:
+            except destinations.DestinationRefused as exc:
                 message = destination_error(exc)
         if message:
             self.callback_url.errors = [*self.callback_url.errors, message]
@@ -229,12 +228,12 @@ class SecretForm(FlaskForm):
 def url_error(url: str) -> str | None:
     """The service's URL check (http(s), host, no credentials…), with a French message."""
     try:
-        reviews.validate_http_url(url)
+        shop_collection.validate_http_url(url)
     except ShopError as exc:
         text = str(exc)
         if "longer than" in text:
             return gettext("L'adresse ne doit pas dépasser %(max)s caractères.",
-                           max=reviews.MAX_URL_CHARS)
+                           max=shop_collection.MAX_URL_CHARS)
         if "spaces" in text:
             return gettext("L'adresse ne doit contenir ni espace ni caractère de contrôle.")
         if "user name" in text:
@@ -257,13 +256,13 @@ def callback_scheme_error(url: str) -> str | None:
         return None
     if (parts.hostname or "").lower() in LOOPBACK_HOSTS:
         return None
-    if not callbacks.allow_private():
+    if not destinations.allow_private():
         return gettext("L'adresse de notification doit commencer par https://.")
     return gettext("L'adresse de notification doit commencer par https:// (http:// n'est "
                    "accepté que pour localhost, pour des essais).")
 
 
-def destination_error(exc: callbacks.DestinationRefused) -> str:
+def destination_error(exc: destinations.DestinationRefused) -> str:
     """Why a callback destination was refused, naming the address (and the name behind it)."""
     if exc.literal:
         return gettext("L'adresse %(address)s n'est pas publique\u00a0: les notifications ne partent "
@@ -342,7 +341,7 @@ def _render(shop: Shop, form: CollectionForm, status: int = 200,
         secret=secret,
         max_redirect=MAX_REDIRECT_SECONDS,
         default_redirect=DEFAULT_REDIRECT_SECONDS,
-        callback_public_only=not callbacks.allow_private(),
+        callback_public_only=not destinations.allow_private(),
         aria=aria,
     ), status)
     if secret is not None:
@@ -358,24 +357,24 @@ def _apply(shop: Shop, wanted: dict[str, Any], changed: set[str]) -> None:
     """
     actor = audit.log_name(current_user)  # logged: never an address
     if "callback_url" in changed:
-        callbacks.set_callback(shop, wanted["callback_url"])
+        shop_collection.set_callback(shop, wanted["callback_url"])
     if changed & {"review_link_days", "postpone_days"}:
         shop_settings.set_link_settings(shop, wanted["review_link_days"], wanted["postpone_days"])
     if "reminder_days" in changed:
-        service.set_reminder(shop, wanted["reminder_days"], actor=actor)
+        shop_collection.set_reminder(shop, wanted["reminder_days"], actor=actor)
     balancing = {"balancing_platform", "balancing_url", "balancing_redirect_seconds"}
     split_changed = "balancing_split_percent" in changed
     # The split needs the third-party page: lower it before that page goes, raise it after.
     if split_changed and wanted["balancing_split_percent"] == 0:
-        service.set_split(shop, 0, actor=actor)
+        shop_collection.set_split(shop, 0, actor=actor)
         split_changed = False
     if changed & balancing:
-        reviews.set_balancing(shop, wanted["balancing_platform"], wanted["balancing_url"],
+        shop_collection.set_balancing(shop, wanted["balancing_platform"], wanted["balancing_url"],
                               wanted["balancing_redirect_seconds"])
     if split_changed:
-        service.set_split(shop, wanted["balancing_split_percent"], actor=actor)
+        shop_collection.set_split(shop, wanted["balancing_split_percent"], actor=actor)
     if "retention_months" in changed:
-        set_retention(shop, wanted["retention_months"], actor=actor)
+        shop_collection.set_retention(shop, wanted["retention_months"], actor=actor)
     if "product_review_count" in changed:  # audited by the service, as from the command line
         shop_settings.set_product_review_count(shop, wanted["product_review_count"],
                                                actor=current_user)
@@ -407,7 +406,7 @@ def collection_settings(shop: Shop) -> Response:
                               "after": {k: wanted[k] for k in audited}})
     try:
         _apply(shop, wanted, changed)
-    except callbacks.DestinationRefused as exc:  # DNS changed since the form's check
+    except destinations.DestinationRefused as exc:  # DNS changed since the form's check
         db.session.rollback()
         form.callback_url.errors = [*form.callback_url.errors, destination_error(exc)]
         return _render(shop, form, 422)
@@ -454,7 +453,7 @@ def collection_secret_rotate(shop: Shop) -> Response:
         return _secret_refused(shop, gettext("Indiquez d'abord une adresse de notification."))
     audit.record(current_user, "callback.secret_rotate", shop=shop, target_type="shop",
                  target_id=shop.id, details={"callback_url": shop.callback_url})
-    secret = callbacks.set_callback(shop, shop.callback_url, secret=callbacks.new_callback_secret())
+    secret = shop_collection.set_callback(shop, shop.callback_url, secret=shop_collection.new_callback_secret())
     flash(gettext("Nouvelle clé de signature créée\u00a0: l'ancienne ne signe plus rien. Enregistrez "
                   "celle-ci dans votre boutique dès maintenant."), "success")
     return _render(shop, _form(shop), secret=secret)

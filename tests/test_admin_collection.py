@@ -312,7 +312,7 @@ def test_no_secret_to_show_or_regenerate_without_a_callback(client, shop) -> Non
 def test_another_merchants_shop_is_not_found(app, client, shop) -> None:
     other, _ = make_shop("Autre boutique")
     merchant(other, "autre@example.com")
-    from kingavis.delivery.callbacks import set_callback
+    from kingavis.shops.collection_settings import set_callback
 
     set_callback(other, "https://other.example/cb")
     before = settings(other)
@@ -340,7 +340,7 @@ def test_posts_without_a_csrf_token_are_refused(database_url, tmp_path) -> None:
     app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
     with app.app_context():
         shop, _ = make_shop()
-        from kingavis.delivery.callbacks import set_callback
+        from kingavis.shops.collection_settings import set_callback
 
         set_callback(shop, "https://shop.example/cb")
         client = app.test_client()

@@ -108,7 +108,7 @@ def test_login_required(app, shop) -> None:
 def test_the_reviews_page_shows_review_balancing_and_links_to_its_one_settings_page(
         client, shop) -> None:
     """Review Balancing is set on "Collecte d'avis" only; this page says what it does."""
-    from kingavis.reviews.questionnaire import set_balancing
+    from kingavis.shops.collection_settings import set_balancing
 
     page = client.get(f"/admin/shops/{shop.key}/reviews").get_data(as_text=True)
     assert "Désactivé" in page and 'name="url"' not in page

@@ -13,11 +13,11 @@ from factories import days_ago, make_shop, new_webhook_id
 from flask import Flask
 
 from kingavis.delivery.dispatcher import tick
-from kingavis.delivery.service import set_split
 from kingavis.extensions import db
 from kingavis.models import Shop, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.shops.balancing import choose_platform, split_bucket
+from kingavis.shops.collection_settings import set_split
 from kingavis.shops.service import ShopError
 
 GOOGLE = "https://g.page/r/boutique-zoe/review"

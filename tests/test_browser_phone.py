@@ -18,8 +18,8 @@ from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Order, ReviewRequest
 from kingavis.review_requests.actions import cancel
-from kingavis.reviews.questionnaire import set_balancing
 from kingavis.shops import rules
+from kingavis.shops.collection_settings import set_balancing
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review, ReviewRequest
-from kingavis.reviews.questionnaire import set_balancing
+from kingavis.shops.collection_settings import set_balancing
 
 pytestmark = pytest.mark.browser
 

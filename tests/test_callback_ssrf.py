@@ -11,7 +11,8 @@ default, and so the default of the test app). On SQLite and PostgreSQL.
 
 Nothing here leaves this machine: the only servers are on 127.0.0.1, public addresses are only
 saved, never called, and names under ``.test`` are answered by ``FakeDNS``. Where a test needs
-a "public" server, 127.0.0.1 stands in for one by replacing ``callbacks.is_public_address``.
+a "public" server, 127.0.0.1 stands in for one by replacing ``is_public_address`` where the URL
+is checked when saved (``destinations``) and where each attempt checks it (``callbacks``).
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ from test_callbacks import (
 )
 
 from kingavis.delivery import callbacks
-from kingavis.delivery.callbacks import DestinationRefused, set_callback
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import Review, Shop, utcnow
+from kingavis.shops import destinations
+from kingavis.shops.collection_settings import new_callback_secret, set_callback
+from kingavis.shops.destinations import DestinationRefused
 
 PUBLIC = "93.184.215.14"  # saved only, never connected to
 NOT_PUBLIC = "n'est pas publique : les notifications ne partent que vers un serveur joignable sur Internet."
@@ -96,9 +99,10 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
 def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """127.0.0.1 (and no other loopback address) stands in for a public server: tests may not
     reach a real one."""
-    real = callbacks.is_public_address
-    monkeypatch.setattr(callbacks, "is_public_address",
-                        lambda ip: ip == ipaddress.ip_address("127.0.0.1") or real(ip))
+    real = destinations.is_public_address
+    for module in (destinations, callbacks):
+        monkeypatch.setattr(module, "is_public_address",
+                            lambda ip: ip == ipaddress.ip_address("127.0.0.1") or real(ip))
 
 
 @pytest.fixture
@@ -184,7 +188,7 @@ def callback_outcome(review: Review) -> tuple[str | None, int | None, str | None
     ("2001:db8::1", False),             # documentation
 ])
 def test_which_addresses_a_callback_may_reach(address: str, public: bool) -> None:
-    assert callbacks.is_public_address(ipaddress.ip_address(address)) is public
+    assert destinations.is_public_address(ipaddress.ip_address(address)) is public
 
 
 # ------------------------------------------------------------------ saving (service)
@@ -286,7 +290,7 @@ def test_regenerating_the_secret_does_not_check_the_stored_url_again(app: Flask)
     saved_while_allowed(app, shop, "http://127.0.0.1:8081/kingavis")
     old = shop.callback_secret
 
-    new = set_callback(shop, shop.callback_url, secret=callbacks.new_callback_secret())
+    new = set_callback(shop, shop.callback_url, secret=new_callback_secret())
 
     assert new != old and shop.callback_secret == new
     assert shop.callback_url == "http://127.0.0.1:8081/kingavis"  # refused on every attempt

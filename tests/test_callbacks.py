@@ -28,10 +28,10 @@ from processes import BIN, ROOT
 from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from kingavis.delivery.callbacks import set_callback
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import OutgoingMessage, Review, Shop, utcnow
+from kingavis.shops.collection_settings import set_callback
 from kingavis.shops.service import ShopError
 
 

@@ -148,7 +148,7 @@ def test_complaints_above_the_threshold_pause_the_shop_with_a_banner_and_an_emai
     page = client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)
     assert 'id="complaint-pause-banner"' in page and "trop de plaintes" in page
     # Resumed by the merchant: the banner goes.
-    from kingavis.shops.rules import set_paused
+    from kingavis.shops.settings import set_paused
 
     set_paused(db.session.get(Shop, shop.id), user, False)
     page = client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)

@@ -40,7 +40,7 @@ from kingavis.delivery.transports import open_transport
 from kingavis.extensions import db
 from kingavis.models import Shop, Unsubscription, utcnow
 from kingavis.orders.events import apply_status_event
-from kingavis.shops.rules import set_paused
+from kingavis.shops.settings import set_paused
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from kingavis.delivery.design import DEFAULT_INTROS, DEFAULT_SUBJECTS, button_te
 from kingavis.delivery.dispatcher import tick
 from kingavis.delivery.email_design import DesignError, DesignInput
 from kingavis.delivery.mail import build_message
-from kingavis.delivery.service import set_reminder
 from kingavis.extensions import db
 from kingavis.models import EmailDesign, ReviewRequest, Shop, utcnow
+from kingavis.shops.collection_settings import set_reminder
 
 MAIL_FROM = "avis@kingavis.test"
 GOOD = DesignInput(

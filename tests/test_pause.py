@@ -16,7 +16,8 @@ from sqlalchemy import select
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import AuditLog, Shop, utcnow
-from kingavis.shops.rules import RuleError, set_paused
+from kingavis.shops.rules import RuleError
+from kingavis.shops.settings import set_paused
 
 
 @pytest.fixture

@@ -329,7 +329,7 @@ def test_retention_anonymises_inactive_orders_with_a_moved_clock(app: Flask, dat
 
 
 def test_retention_follows_the_shop_setting_and_recent_activity(app: Flask) -> None:
-    from kingavis.personal_data.retention import set_retention
+    from kingavis.shops.collection_settings import set_retention
     from kingavis.shops.service import ShopError
 
     shop, _ = make_shop()

@@ -35,13 +35,13 @@ from sqlalchemy import create_engine, func, select
 from kingavis.delivery.dispatcher import batch_job_id, tick
 from kingavis.delivery.send_time import Outcome
 from kingavis.delivery.sending import deliver_reminder
-from kingavis.delivery.service import set_reminder
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, Unsubscription, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.review_requests.notes import describe_note
-from kingavis.shops.rules import set_paused
+from kingavis.shops.collection_settings import set_reminder
 from kingavis.shops.service import ShopError
+from kingavis.shops.settings import set_paused
 
 DAYS = 3
 

@@ -19,11 +19,11 @@ from smtp_server import SMTPServer
 from test_callbacks import Receiver
 
 from kingavis.accounts.users import create_user
-from kingavis.delivery.callbacks import set_callback
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import utcnow
 from kingavis.reviews.actions import operator_publish, reply_to_review, withdraw_by_author
+from kingavis.shops.collection_settings import set_callback
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Review, ReviewRequest, Shop, utcnow
 from kingavis.review_requests.notes import describe_note
-from kingavis.reviews.questionnaire import BALANCING_PLATFORMS, MAX_COMMENT_CHARS, set_balancing
+from kingavis.reviews.questionnaire import MAX_COMMENT_CHARS
+from kingavis.shops.collection_settings import BALANCING_PLATFORMS, set_balancing
 from kingavis.shops.service import ShopError
 
 

@@ -476,8 +476,8 @@ def test_update_settings_records_the_changes_and_the_pause_apart(shop) -> None:
 def test_pausing_records_and_logs_who_did_it(shop) -> None:
     user = merchant(shop)
     with log_lines("kingavis.settings") as logged:
-        assert rules.set_paused(shop, user, True) is True
-        assert rules.set_paused(fresh(shop), "cli", False) is True
+        assert shop_settings.set_paused(shop, user, True) is True
+        assert shop_settings.set_paused(fresh(shop), "cli", False) is True
 
     assert logged.lines("shop paused") == [{"shop": shop.key, "actor": f"user:{user.id}"}]
     assert logged.lines("shop resumed") == [{"shop": shop.key, "actor": "cli"}]
@@ -487,11 +487,11 @@ def test_pausing_records_and_logs_who_did_it(shop) -> None:
 
 
 def test_set_paused_takes_only_yes_or_no(shop) -> None:
-    assert refusal(rules.set_paused, shop, None, "yes") == {"paused": ["La pause vaut oui ou non."]}
-    assert refusal(rules.set_paused, shop, None, 1) == {"paused": ["La pause vaut oui ou non."]}
+    assert refusal(shop_settings.set_paused, shop, None, "yes") == {"paused": ["La pause vaut oui ou non."]}
+    assert refusal(shop_settings.set_paused, shop, None, 1) == {"paused": ["La pause vaut oui ou non."]}
     assert fresh(shop).paused is False and entries(shop) == []
-    assert rules.set_paused(shop, None, True) is True
-    assert rules.set_paused(fresh(shop), None, True) is False
+    assert shop_settings.set_paused(shop, None, True) is True
+    assert shop_settings.set_paused(fresh(shop), None, True) is False
     assert fresh(shop).paused is True
     assert [e[:4] for e in entries(shop)] == [("shop.pause", "system", "shop", str(shop.id))]
 

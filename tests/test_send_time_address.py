@@ -18,11 +18,11 @@ from smtp_server import SMTPServer
 from sqlalchemy import select
 
 from kingavis.delivery.dispatcher import tick
-from kingavis.delivery.service import set_reminder
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, Shop, Unsubscription, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.review_requests.notes import describe_note
+from kingavis.shops.collection_settings import set_reminder
 
 
 @pytest.fixture

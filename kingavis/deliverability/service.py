@@ -52,7 +52,7 @@ from kingavis.models import (
 )
 from kingavis.review_requests import lifecycle
 from kingavis.review_requests.notes import NoteCode
-from kingavis.shops import rules
+from kingavis.shops import settings as shop_settings
 
 log = logging.getLogger("kingavis.deliverability")
 
@@ -368,7 +368,7 @@ def check_complaint_rate(shop: Shop, now: datetime | None = None) -> bool:
     log.warning("shop paused: complaint rate too high",
                 extra={"fields": {"shop": shop.key, "emails": figures.emails,
                                   "complaints": figures.complaints}})
-    rules.set_paused(shop, audit.SYSTEM, True)  # commits, with the rest of the report
+    shop_settings.set_paused(shop, audit.SYSTEM, True)  # commits, with the rest of the report
     tell_merchants_paused(shop, figures)
     return True
 

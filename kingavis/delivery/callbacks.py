@@ -17,12 +17,13 @@ failed), ``callback_attempts`` and ``callback_last_error`` also tell the merchan
 Server-side request forgery guard. The merchant chooses the URL and this service POSTs to it
 from inside the hosting network, so unless ``CALLBACK_ALLOW_PRIVATE`` is on
 (``KINGAVIS_CALLBACK_ALLOW_PRIVATE``, off by default) a callback may only reach a public
-address (``is_public_address``): never loopback, RFC 1918 / fc00::/7, link-local (cloud
+address (``is_public_address``, kingavis.shops.destinations): never loopback, RFC 1918 / fc00::/7, link-local (cloud
 metadata at 169.254.169.254), CGNAT, multicast, reserved… nor their IPv4-mapped IPv6 forms.
 It is checked twice:
 
-- when the URL is saved (``set_callback``, ``check_destination``), so the merchant is told at
-  once; a host name that does not resolve yet is accepted (see ``check_destination``);
+- when the URL is saved (``kingavis.shops.collection_settings.set_callback``,
+  ``check_destination``), so the merchant is told at once; a host name that does not resolve
+  yet is accepted (see ``check_destination``);
 - on every attempt, on the address actually connected to: the host is resolved once, every
   address is checked, and the socket is opened to a checked address, never re-resolved, while
   the Host header, TLS SNI and certificate check keep the URL's host name (``_post``). So a
@@ -39,14 +40,10 @@ checked address and the certificate is verified against requests' bundle (the ap
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import logging
-import secrets
 import socket
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
@@ -57,11 +54,15 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family, create_connection
 
-from kingavis.extensions import db
-from kingavis.models import Order, Review, Shop
+from kingavis.models import Order, Review
 from kingavis.reviews.publication import CALLBACK_CREATED
-from kingavis.reviews.questionnaire import validate_http_url
-from kingavis.shops.service import ShopError
+from kingavis.shops.destinations import (
+    DestinationRefused,
+    allow_private,
+    is_public_address,
+    shown,
+    sockaddr_ip,
+)
 
 log = logging.getLogger("kingavis.delivery.callbacks")
 
@@ -70,130 +71,6 @@ TIMEOUT_SECONDS = 10
 DEFAULT_RETRY_INTERVALS: tuple[int, ...] = (60, 300, 1800, 7200, 21600)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 USER_AGENT = "King-Avis-Callbacks/1"
-
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class DestinationRefused(ShopError):
-    """The callback's host is, or resolves to, an address this service must not call.
-
-    A ShopError, so the back-office shows it like any invalid setting; not an OSError, so at
-    send time urllib3 and requests let it through instead of turning it into a retryable
-    connection error. ``address`` is the refused IP, ``host`` the URL's host as written.
-    """
-
-    def __init__(self, host: str, address: str) -> None:
-        self.host, self.address = host, address
-        where = address if _same_address(host, address) else f"{address} of {host}"
-        super().__init__(f"destination address {where} is not public")
-
-    @property
-    def literal(self) -> bool:
-        """True when the URL names the address itself (no DNS involved)."""
-        return _same_address(self.host, self.address)
-
-
-def _same_address(host: str, address: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")) == ipaddress.ip_address(address)
-    except ValueError:
-        return False
-
-
-def is_public_address(ip: IPAddress) -> bool:
-    """Whether a callback may connect to ``ip``: a globally routed unicast address.
-
-    ``is_global`` alone is not enough on every Python: it lets through multicast (224/4),
-    deprecated site-local fec0::/10 and some of ::/8 (IPv4-compatible ``::7f00:1``), so those
-    are refused explicitly. An IPv4-mapped address (``::ffff:a.b.c.d``) reaches a.b.c.d and is
-    judged as that; a 6to4 address (2002::/16) must embed a public IPv4 too.
-    """
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return is_public_address(ip.ipv4_mapped)
-        if ip.sixtofour is not None and not is_public_address(ip.sixtofour):
-            return False
-        if ip.is_site_local:
-            return False
-    return ip.is_global and not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-        or ip.is_reserved or ip.is_unspecified
-    )
-
-
-def allow_private() -> bool:
-    """``KINGAVIS_CALLBACK_ALLOW_PRIVATE``: callbacks may reach any address (tests, intranets)."""
-    return bool(current_app.config.get("CALLBACK_ALLOW_PRIVATE", False))
-
-
-def _sockaddr_ip(sockaddr: tuple[Any, ...]) -> IPAddress:
-    return ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-
-
-def _shown(ip: IPAddress) -> str:
-    """The address as a person writes it (``::ffff:127.0.0.1``, not ``::ffff:7f00:1``)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return f"::ffff:{ip.ipv4_mapped}"
-    return str(ip)
-
-
-def check_destination(url: str) -> bool:
-    """Refuse (DestinationRefused) a callback URL whose host is not a public address.
-
-    An IP literal is judged as it is. A name is resolved and refused if ANY of its addresses
-    is not public: the send-time check refuses such a name on every attempt, so it is better
-    to tell the merchant now. Returns True when every address is public, False when the name
-    does not resolve (yet): that is accepted, because a merchant may set the URL before its
-    DNS record exists, and accepting it is safe since every attempt resolves and checks again
-    before connecting; until the name resolves, attempts fail as network errors.
-    """
-    host = urlsplit(url).hostname or ""
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        if not is_public_address(literal):
-            raise DestinationRefused(host, _shown(literal))
-        return True
-    port = urlsplit(url).port or (443 if url.lower().startswith("https:") else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return False
-    for *_, sockaddr in infos:
-        ip = _sockaddr_ip(sockaddr)
-        if not is_public_address(ip):
-            raise DestinationRefused(host, _shown(ip))
-    return bool(infos)
-
-
-def new_callback_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-
-
-def set_callback(shop: Shop, url: str | None, secret: str | None = None) -> str | None:
-    """Set (or with url None/"" remove) the shop's callback URL. Commits; returns the secret.
-
-    A new ``whsec_`` secret is made unless one is given or the shop already has one. Unless
-    private addresses are allowed, a new URL must pass ``check_destination`` (else
-    DestinationRefused, and nothing changes). The URL already stored is not checked again
-    (regenerating the secret must not depend on today's DNS): every attempt checks it anyway.
-    """
-    if url is None or not url.strip():
-        shop.callback_url = None
-        db.session.commit()
-        return shop.callback_secret
-    clean = validate_http_url(url, what="callback URL")
-    if clean != shop.callback_url and not allow_private():
-        check_destination(clean)
-    if secret is not None:
-        Webhook(secret)  # raises on a malformed secret
-    shop.callback_url = clean
-    shop.callback_secret = secret or shop.callback_secret or new_callback_secret()
-    db.session.commit()
-    return shop.callback_secret
 
 
 def webhook_id(review: Review) -> str:
@@ -331,10 +208,10 @@ def _connect_checked(conn: HTTPConnection) -> socket.socket:
         infos = socket.getaddrinfo(host, conn.port, allowed_gai_family(), socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise NameResolutionError(conn.host, conn, exc) from exc
-    addresses = [_sockaddr_ip(sockaddr) for *_, sockaddr in infos]
+    addresses = [sockaddr_ip(sockaddr) for *_, sockaddr in infos]
     for ip in addresses:
         if not is_public_address(ip):
-            raise DestinationRefused(conn.host, _shown(ip))
+            raise DestinationRefused(conn.host, shown(ip))
     error: OSError = OSError(f"{host} resolves to no address")
     for ip in dict.fromkeys(addresses):  # each address once, in the resolver's order
         try:

@@ -122,12 +122,12 @@ def _set_paused(key: str, paused: bool) -> None:
     """The back-office's pause service (same audit entry, actor: the command line)."""
     from kingavis.accounts import audit
     from kingavis.delivery.service import waiting_count
-    from kingavis.shops import rules
+    from kingavis.shops import settings
     from kingavis.shops.service import ShopError, describe, get_shop
 
     try:
         shop = get_shop(key)
-        rules.set_paused(shop, audit.CLI, paused)
+        settings.set_paused(shop, audit.CLI, paused)
     except ShopError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None

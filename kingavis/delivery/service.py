@@ -3,8 +3,8 @@
 The retry policy after a temporary mail error (``retry_delay``, ``max_attempts``, from the app
 config ``DISPATCH_RETRY_DELAYS`` / ``DISPATCH_MAX_ATTEMPTS``) and the claim's ``lease``, which
 the dispatcher and the send path share; ``mask_emails`` for log lines; ``waiting_count``, the
-requests a paused shop holds back; and the shop settings that shape sending: its reminder
-(``set_reminder``) and the Review Balancing email split (``set_split``, ``choose_platform``).
+requests a paused shop holds back. The shop settings that shape sending (the reminder, the
+Review Balancing email split) are set in ``kingavis.shops.collection_settings``.
 State changes of a request are not made here: kingavis.review_requests.lifecycle writes them
 with their timeline row.
 """
@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from kingavis.extensions import db
 from kingavis.models import RequestState, ReviewRequest, Shop, utcnow
-from kingavis.shops.service import ShopError
 
 log = logging.getLogger("kingavis.delivery")
 
@@ -74,47 +73,3 @@ def waiting_count(shop: Shop, now: datetime | None = None) -> int:
             )
         ).scalar_one()
     )
-
-
-# --- Shop settings: the reminder and the Review Balancing email split ----------------------
-
-MIN_REMINDER_DAYS = 1
-MAX_REMINDER_DAYS = 60
-
-
-def set_reminder(shop: Shop, days: int | None, *, actor: str = "system") -> Shop:
-    """One reminder ``days`` after the first email (1–60), or None for none (the default).
-
-    Applies to emails sent from now on. Raises ShopError and changes nothing on bad input. Commits.
-    """
-    if days is not None:
-        if isinstance(days, bool) or not isinstance(days, int):
-            raise ShopError("reminder delay must be a whole number of days, or none")
-        if not MIN_REMINDER_DAYS <= days <= MAX_REMINDER_DAYS:
-            raise ShopError(
-                f"reminder delay must be between {MIN_REMINDER_DAYS} and {MAX_REMINDER_DAYS} days"
-            )
-    shop.reminder_days = days
-    db.session.commit()
-    log.info("reminder setting changed", extra={"fields": {"shop": shop.key, "actor": actor,
-                                                          "reminder_days": days}})
-    return shop
-
-
-def set_split(shop: Shop, percent: int, *, actor: str = "system") -> Shop:
-    """Review Balancing — email split: ``percent`` (0–100) of invitations go to the shop's
-    third-party review page instead. Needs that page (set_balancing) unless 0. Commits.
-
-    Applies to requests scheduled from now on; a request keeps the platform it was given.
-    """
-    if isinstance(percent, bool) or not isinstance(percent, int):
-        raise ShopError("split must be a whole percentage")
-    if not 0 <= percent <= 100:
-        raise ShopError("split must be between 0 and 100 percent")
-    if percent > 0 and not (shop.balancing_url and shop.balancing_platform):
-        raise ShopError("set a third-party review page before sending invitations to it")
-    shop.balancing_split_percent = percent
-    db.session.commit()
-    log.info("email split changed", extra={"fields": {"shop": shop.key, "actor": actor,
-                                                     "percent": percent}})
-    return shop

@@ -1,14 +1,14 @@
 """Retention (docs/personal-data.md): an order inactive for longer than its shop's retention
 period loses its contact data through the same ``erasure.erase_orders`` as an erasure, except
 that a published review keeps its text and its public display name, as the charter says.
-``run_retention`` is the daily job."""
+``run_retention`` is the daily job; the period itself is set with the shop's other settings
+(``kingavis.shops.collection_settings.set_retention``)."""
 
 from __future__ import annotations
 
 import calendar
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import exists, or_, select, update
 
@@ -17,33 +17,8 @@ from kingavis.emails import normalize_email
 from kingavis.extensions import db
 from kingavis.models import Order, Review, ReviewRequest, Shop, Unsubscription, utcnow
 from kingavis.personal_data.erasure import BATCH, erase_orders
-from kingavis.shops.service import ShopError
 
 log = logging.getLogger("kingavis.personal_data")
-
-MIN_RETENTION_MONTHS = 6
-MAX_RETENTION_MONTHS = 120
-
-
-def validate_retention_months(months: Any) -> int:
-    """A retention period in whole months, 6 to 120, or ShopError."""
-    if isinstance(months, bool) or not isinstance(months, int):
-        raise ShopError("retention must be a whole number of months")
-    if not MIN_RETENTION_MONTHS <= months <= MAX_RETENTION_MONTHS:
-        raise ShopError(f"retention must be between {MIN_RETENTION_MONTHS} and "
-                        f"{MAX_RETENTION_MONTHS} months")
-    return months
-
-
-def set_retention(shop: Shop, months: int, *, actor: str = "system") -> Shop:
-    """Set how long an inactive order's contact data is kept (6–120 months). Commits;
-    raises ShopError and changes nothing on bad input."""
-    shop.retention_months = validate_retention_months(months)
-    db.session.commit()
-    log.info("retention changed", extra={"fields": {"shop": shop.key, "actor": actor,
-                                                   "months": months}})
-    return shop
-
 
 def months_before(moment: datetime, months: int) -> datetime:
     """``moment`` minus whole calendar months; a day past the target month's end becomes its

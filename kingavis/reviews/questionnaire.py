@@ -12,7 +12,8 @@ items, distinct by product id, at most the shop's ``product_review_count``); eac
 is a row of the same table with its ``product_id``, under the same moderation rule
 (docs/product-reviews.md).
 
-Every function here commits its own change, or raises and changes nothing.
+Every function here commits its own change, or raises and changes nothing. The third-party
+review page itself is one of the shop's settings (``kingavis.shops.collection_settings``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,16 +39,12 @@ from kingavis.reviews.publication import (
     hold_for_moderation,
     queue_review_created,
 )
-from kingavis.shops.service import ShopError
 
 log = logging.getLogger("kingavis.reviews")
 
 MAX_COMMENT_CHARS = 5000
 RATINGS = (1, 2, 3, 4, 5)
 CUSTOMER = "customer"
-MAX_REDIRECT_SECONDS = 300
-BALANCING_PLATFORMS = ("google", "trustpilot", "other")
-MAX_URL_CHARS = 500
 
 
 class LinkState(enum.StrEnum):
@@ -376,57 +372,3 @@ def count_share_click(request: ReviewRequest) -> str:
     )
     db.session.commit()
     return url
-
-
-def validate_http_url(url: str, *, what: str = "URL") -> str:
-    """An absolute http(s) URL with a host, no credentials, no whitespace; else ShopError."""
-    url = (url or "").strip()
-    if not url:
-        raise ShopError(f"{what} is empty")
-    if len(url) > MAX_URL_CHARS:
-        raise ShopError(f"{what} is longer than {MAX_URL_CHARS} characters")
-    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
-        raise ShopError(f"{what} must not contain spaces or control characters")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ShopError(f"{what} is not a valid URL: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ShopError(f"{what} must start with https:// or http://")
-    if not parts.hostname:
-        raise ShopError(f"{what} has no host name")
-    if parts.username or parts.password:
-        raise ShopError(f"{what} must not contain a user name or password")
-    return url
-
-
-def set_balancing(shop: Shop, platform: str | None, url: str | None,
-                  redirect_seconds: int | None) -> Shop:
-    """Review Balancing — Share settings. ``url`` None/"" turns it off (and the redirect). Commits.
-
-    platform: one of BALANCING_PLATFORMS (default "other"); redirect_seconds: None = no
-    automatic redirect, else 1..MAX_REDIRECT_SECONDS. Raises ShopError and changes nothing.
-    """
-    if url is None or not url.strip():
-        if redirect_seconds is not None:
-            raise ShopError("an automatic redirect needs a review page URL")
-        shop.balancing_platform = None
-        shop.balancing_url = None
-        shop.balancing_redirect_seconds = None
-        db.session.commit()
-        return shop
-    clean_url = validate_http_url(url, what="review page URL")
-    name = (platform or "other").strip().lower()
-    if name not in BALANCING_PLATFORMS:
-        raise ShopError(f"platform must be one of {', '.join(BALANCING_PLATFORMS)}")
-    if redirect_seconds is not None:
-        if isinstance(redirect_seconds, bool) or not isinstance(redirect_seconds, int):
-            raise ShopError("redirect delay must be a whole number of seconds")
-        if not 1 <= redirect_seconds <= MAX_REDIRECT_SECONDS:
-            raise ShopError(f"redirect delay must be between 1 and {MAX_REDIRECT_SECONDS} seconds")
-    shop.balancing_platform = name
-    shop.balancing_url = clean_url
-    shop.balancing_redirect_seconds = redirect_seconds
-    db.session.commit()
-    return shop

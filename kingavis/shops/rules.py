@@ -1,9 +1,9 @@
-"""Invitation rules: the shop's statuses, rule CRUD and activation, and the pause.
+"""Invitation rules: the shop's statuses, rule CRUD and activation.
 
-The one service for these: the back-office forms, the command line (``shops pause``/``resume``,
-actor ``audit.CLI``) and any job call these functions, so every caller gets the same
-validation, the same messages and the same audit entries. A shop's other settings (cancel
-statuses, consent, per-customer window, ``shops configure``) are ``kingavis.shops.settings``;
+The one service for these: the back-office forms, the command line and any job call these
+functions, so every caller gets the same validation, the same messages and the same audit
+entries. A shop's other settings (cancel statuses, consent, per-customer window, the pause,
+``shops configure``) are ``kingavis.shops.settings``;
 applying the active rule to the requests already scheduled is
 ``kingavis.review_requests.replanning``.
 
@@ -14,7 +14,6 @@ of messages (French msgids, translated when shown), so a form can show them next
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +26,6 @@ from kingavis.accounts.audit import Actor
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, ShopStatus
 from kingavis.scheduling import MAX_DELAY_DAYS, validate_timezone
-
-log = logging.getLogger("kingavis.settings")
 
 SCHEDULING_FIELDS = ("trigger_status_ids", "delay_days", "send_hour", "timezone")
 
@@ -314,32 +311,3 @@ def activate_rule(shop: Shop, user: Actor, rule: InvitationRule) -> bool:
     db.session.commit()
     db.session.refresh(shop)
     return True
-
-
-# --------------------------------------------------------------------------- pause
-
-
-def apply_pause(shop: Shop, actor: Actor, paused: bool) -> bool:
-    """Set the pause, with its audit entry and log line when it changes. No commit."""
-    if bool(shop.paused) == paused:
-        return False
-    shop.paused = paused
-    audit.record(actor, "shop.pause" if paused else "shop.resume", shop=shop,
-                 target_type="shop", target_id=shop.id)
-    log.info("shop paused" if paused else "shop resumed",
-             extra={"fields": {"shop": shop.key, "actor": audit.log_name(actor)}})
-    return True
-
-
-def set_paused(shop: Shop, actor: Actor, paused: bool) -> bool:
-    """Pause or resume a shop's automation (rule 8). True when it changed. Commits.
-
-    While paused, due requests stay scheduled and the dispatcher does not claim them; a job
-    that meets a paused shop puts its request back. On resume they are due at once.
-    """
-    if not isinstance(paused, bool):
-        raise RuleError({"paused": [gettext("La pause vaut oui ou non.")]})
-    changed = apply_pause(shop, actor, paused)
-    db.session.commit()
-    return changed
-

@@ -1,10 +1,12 @@
 """A shop's settings: one service for the back-office and the command line.
 
-Cancel statuses, consent, the per-customer window and the pause (``update_settings``), the
-active rule and cancel statuses together (``configure``, the command line's ``shops
-configure``), the questionnaire link's validity and postponement, the number of products a
-questionnaire asks about, and the signing secrets a platform gives. The back-office forms and
-the command line (actor ``audit.CLI``, messages in English) both call these functions, so they
+Cancel statuses, consent, the per-customer window and the pause (``update_settings``; the
+pause alone: ``set_paused``, the command line's ``shops pause``/``resume``), the active rule
+and cancel statuses together (``configure``, the command line's ``shops configure``), the
+questionnaire link's validity and postponement, the number of products a questionnaire asks
+about, and the signing secrets a platform gives; the reminder, Review Balancing, the callback
+URL and the retention period are ``kingavis.shops.collection_settings``. The back-office forms
+and the command line (actor ``audit.CLI``, messages in English) both call these functions, so they
 get the same validation, the same messages and the same audit entries.
 
 Every function validates everything before changing anything. The rule's own checks and the
@@ -15,6 +17,7 @@ the other settings raise ``ShopError`` with a message for the command line.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +33,6 @@ from kingavis.shops.rules import (
     RuleData,
     RuleError,
     add_error,
-    apply_pause,
     changes_between,
     clean_ids,
     lock_shop,
@@ -40,6 +42,8 @@ from kingavis.shops.rules import (
     validate_rule,
 )
 from kingavis.shops.service import ShopError
+
+log = logging.getLogger("kingavis.settings")
 
 # configure(): "leave this as it is", where None means something (no send hour).
 KEEP: Any = object()
@@ -128,6 +132,34 @@ def update_settings(shop: Shop, user: Actor, data: SettingsData) -> dict[str, li
     apply_pause(shop, user, clean.paused)
     db.session.commit()
     return changes
+
+
+# --------------------------------------------------------------------------- pause
+
+
+def apply_pause(shop: Shop, actor: Actor, paused: bool) -> bool:
+    """Set the pause, with its audit entry and log line when it changes. No commit."""
+    if bool(shop.paused) == paused:
+        return False
+    shop.paused = paused
+    audit.record(actor, "shop.pause" if paused else "shop.resume", shop=shop,
+                 target_type="shop", target_id=shop.id)
+    log.info("shop paused" if paused else "shop resumed",
+             extra={"fields": {"shop": shop.key, "actor": audit.log_name(actor)}})
+    return True
+
+
+def set_paused(shop: Shop, actor: Actor, paused: bool) -> bool:
+    """Pause or resume a shop's automation (rule 8). True when it changed. Commits.
+
+    While paused, due requests stay scheduled and the dispatcher does not claim them; a job
+    that meets a paused shop puts its request back. On resume they are due at once.
+    """
+    if not isinstance(paused, bool):
+        raise RuleError({"paused": [gettext("La pause vaut oui ou non.")]})
+    changed = apply_pause(shop, actor, paused)
+    db.session.commit()
+    return changed
 
 
 # --------------------------------------------------------------------------- shops configure
