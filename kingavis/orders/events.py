@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Integer,
     Row,
@@ -164,6 +165,40 @@ _LOCK_ORDER = (
         sql_column("shop_version", Integer),
     )
 )
+# PostgreSQL: the order and its request locked in one statement, in that order (the lateral
+# read runs for the order row the upsert returns). The whole statement reads one snapshot,
+# taken before the upsert waited for a concurrent event of the order: a request that event
+# inserted is invisible to the lateral read, where the upsert itself sees and locks the newest
+# order row. ``current`` says whether the order row this statement's snapshot sees is the one
+# the upsert replaced (its ``xmax`` is this transaction's, as the returned row's is), or the
+# order is new; when it is not, ``_apply`` reads the request again in a statement of its own.
+# A request row the snapshot sees is read as it is now: FOR UPDATE follows its updates.
+_LOCK_ORDER_AND_REQUEST = (
+    text(
+        "WITH o AS (INSERT INTO orders (shop_id, external_id, customer_email, created_at, "
+        "updated_at) "
+        "SELECT :shop_id, :external_id, :customer_email, :now, :now "
+        "WHERE NOT EXISTS (SELECT 1 FROM order_events "
+        "WHERE shop_id = :shop_id AND webhook_id = :webhook_id) "
+        "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
+        "RETURNING id, external_id, review_consent, latest_changed_at, xmax) "
+        "SELECT o.id, o.external_id, o.review_consent, o.latest_changed_at, "
+        "(SELECT settings_version FROM shops WHERE id = :shop_id) AS shop_version, "
+        "(o.xmax = '0'::xid OR EXISTS (SELECT 1 FROM orders s "
+        "WHERE s.id = o.id AND s.xmax = o.xmax)) AS current, "
+        "r.id AS request_id, r.state AS request_state, r.reason AS request_reason, "
+        "r.due_at AS request_due_at "
+        "FROM o LEFT JOIN LATERAL (SELECT id, state, reason, due_at FROM review_requests "
+        "WHERE order_id = o.id FOR UPDATE) r ON true"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime))
+    .columns(
+        _orders.c.id, _orders.c.external_id, _orders.c.review_consent, _orders.c.latest_changed_at,
+        sql_column("shop_version", Integer), sql_column("current", Boolean),
+        _requests.c.id.label("request_id"), _requests.c.state.label("request_state"),
+        _requests.c.reason.label("request_reason"), _requests.c.due_at.label("request_due_at"),
+    )
+)
 _REQUEST = select(
     _requests.c.id, _requests.c.state, _requests.c.reason, _requests.c.due_at
 ).where(_requests.c.order_id == bindparam("b_order_id"))
@@ -226,24 +261,37 @@ class _Request:
 
 def _lock_order(
     conn: Connection, shop_id: int, webhook_id: str, order_data: dict[str, Any]
-) -> Row[Any] | None:
-    """Create the order row if needed and lock it, unless the webhook id was seen: one statement.
+) -> tuple[Row[Any] | None, _Request | None]:
+    """Create the order row if needed and lock it, then its request, unless the webhook id was
+    seen. Returns the order row as it was before this event (None when an event with this
+    webhook id is already stored: nothing written) and its request.
 
     ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` takes the row lock on PostgreSQL (a
     concurrent delivery of the same order waits here until this event commits); on SQLite the
-    transaction already holds the write lock. Returns the row as it was before this event, or
-    None when an event with this webhook id is already stored (nothing written).
+    transaction already holds the write lock. On PostgreSQL the request comes in the same
+    statement (``_LOCK_ORDER_AND_REQUEST``): one round trip, except after waiting for a
+    concurrent event of the order, when it is read again with a fresh snapshot.
     """
-    return conn.execute(
-        _LOCK_ORDER,
-        {
-            "shop_id": shop_id,
-            "webhook_id": webhook_id,
-            "external_id": order_data["id"],
-            "customer_email": order_data["customer"]["email"],
-            "now": utcnow(),
-        },
-    ).one_or_none()
+    values = {
+        "shop_id": shop_id,
+        "webhook_id": webhook_id,
+        "external_id": order_data["id"],
+        "customer_email": order_data["customer"]["email"],
+        "now": utcnow(),
+    }
+    if conn.dialect.name != "postgresql":
+        order = conn.execute(_LOCK_ORDER, values).one_or_none()
+        return order, None if order is None else _lock_request(conn, order.id)
+    order = conn.execute(_LOCK_ORDER_AND_REQUEST, values).one_or_none()
+    if order is None:
+        return None, None
+    if not order.current:
+        return order, _lock_request(conn, order.id)
+    if order.request_id is None:
+        return order, None
+    return order, _Request(
+        order.request_id, order.request_state, order.request_reason, order.request_due_at
+    )
 
 
 def _lock_request(conn: Connection, order_id: int) -> _Request | None:
@@ -313,7 +361,7 @@ def _apply(
     # A webhook id already applied changes nothing, not even an order row for its body.
     # A concurrent delivery of the same id that wins the race makes this one fail on the
     # unique (shop_id, webhook_id) constraint; the retry then finds it here.
-    order = _lock_order(conn, shop.id, webhook_id, order_data)
+    order, request = _lock_order(conn, shop.id, webhook_id, order_data)
     if order is None:
         replay = _replay(conn, shop, webhook_id)
         db.session.commit()
@@ -321,7 +369,6 @@ def _apply(
             raise AssertionError(f"webhook {webhook_id} neither new nor stored")
         return replay
     _check_version(shop, order.shop_version)
-    request = _lock_request(conn, order.id)
     rule = shop_rule(shop)
     guards = shop_guards(shop)
     action = decide(
