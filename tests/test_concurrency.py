@@ -307,7 +307,7 @@ def test_a_cancel_waiting_for_a_trigger_cancels_the_request_the_trigger_created(
 
     def hold_trigger(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if (threading.current_thread() is threads.get("trigger") and not held.is_set()
-                and statement.lstrip().startswith("INSERT INTO order_events")):
+                and "INSERT INTO order_events" in statement):
             held.set()
             release.wait(timeout=60)
 
