@@ -50,6 +50,9 @@ def _check_python_email() -> None:
     check_python_email()  # cached: logs once per process; a request hook must return None
 
 
+POOL_RECYCLE_SECONDS = 300
+
+
 def _instance_path() -> str:
     # The project root's instance/ folder (next to wsgi.py), unless KINGAVIS_INSTANCE_PATH says.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,8 +63,13 @@ def _engine_options(uri: str) -> dict[str, Any]:
     # hide_parameters: database errors must not carry customer emails into logs.
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}, "hide_parameters": True}
+    # No pre-ping: a `SELECT 1` on every checkout was one round trip in seven of every webhook
+    # (bench/README.md). A connection is replaced after POOL_RECYCLE_SECONDS instead (before a
+    # server or firewall drops it idle), and a connection found dead by a statement makes
+    # SQLAlchemy replace every connection of the pool; the unit of work that met it is run
+    # again once (kingavis.transactions.retry_on_conflict).
     return {
-        "pool_pre_ping": True,
+        "pool_recycle": POOL_RECYCLE_SECONDS,
         "pool_size": 10,
         "max_overflow": 20,
         "hide_parameters": True,

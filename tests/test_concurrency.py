@@ -201,7 +201,8 @@ def test_a_cancel_racing_the_dispatcher_never_overwrites_a_sent_request(
     def hold_after_request_read(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if (event_thread and threading.current_thread() is event_thread[0]
                 and not read_done.is_set()
-                and statement.lstrip().startswith("SELECT") and "FROM review_requests" in statement):
+                and statement.lstrip().startswith(("SELECT", "WITH"))
+                and "FROM review_requests" in statement):
             read_done.set()
             release.wait(timeout=60)
 
@@ -280,6 +281,84 @@ def test_a_cancel_racing_the_dispatcher_never_overwrites_a_sent_request(
     later = apply_status_event(get_shop(shop_key),
                                load_event(status_event("1234", "5", NOW)), new_webhook_id(), now=NOW)
     assert later.body["outcome"] == ("unchanged" if sent[0] == 1 else "scheduled")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_cancel_waiting_for_a_trigger_cancels_the_request_the_trigger_created(
+    app: Flask, database_url: str
+) -> None:
+    """Under READ COMMITTED a statement reads one snapshot, taken when it starts. The event
+    locks its order and reads the order's request in one statement: a cancel whose statement
+    started while a trigger of the same order was still running waits for the trigger's lock,
+    then must still see the request the trigger created (invisible to its snapshot) and cancel
+    it, never answer `recorded` and leave the request scheduled.
+
+    The trigger is held just before it stores its event (its request written, not committed);
+    the cancel starts and waits for the order's lock; then the trigger commits."""
+    shop, _ = make_shop()
+    # The order exists, without a request (payment accepted).
+    apply_status_event(shop, load_event(status_event("1234", "2", NOW - timedelta(days=3))),
+                       new_webhook_id(), now=NOW)
+    shop_key = shop.key
+    db.session.commit()
+
+    held, release = threading.Event(), threading.Event()
+    threads: dict[str, threading.Thread] = {}
+
+    def hold_trigger(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if (threading.current_thread() is threads.get("trigger") and not held.is_set()
+                and "INSERT INTO order_events" in statement):
+            held.set()
+            release.wait(timeout=60)
+
+    results: dict[str, EventResult] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, status_id: str, days_ago: int) -> None:
+        try:
+            with app.app_context():
+                try:
+                    body = status_event("1234", status_id, NOW - timedelta(days=days_ago),
+                                        paid=status_id != "6")
+                    results[name] = apply_status_event(get_shop(shop_key), load_event(body),
+                                                       new_webhook_id(), now=NOW)
+                finally:
+                    db.session.remove()
+        except BaseException as exc:
+            errors.append(exc)
+
+    sqlalchemy_event.listen(db.engine, "before_cursor_execute", hold_trigger)
+    watch_engine = create_engine(database_url)
+    try:
+        threads["trigger"] = threading.Thread(target=run, args=("trigger", "5", 2), daemon=True)
+        threads["trigger"].start()
+        assert held.wait(timeout=60), "the trigger never reached its event"
+        threads["cancel"] = threading.Thread(target=run, args=("cancel", "6", 1), daemon=True)
+        threads["cancel"].start()
+        with watch_engine.connect() as watch:
+            for _ in range(3000):
+                waiting = watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE '%INSERT INTO orders%'")).scalar_one()
+                watch.rollback()
+                if waiting:
+                    break
+                threading.Event().wait(0.01)
+            else:
+                raise AssertionError("the cancel never waited for the order's lock")
+        release.set()
+        for thread in threads.values():
+            thread.join(timeout=60)
+    finally:
+        release.set()
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", hold_trigger)
+        watch_engine.dispose()
+    assert not errors, errors
+    assert results["trigger"].body["outcome"] == "scheduled"
+    assert results["cancel"].body["outcome"] == "cancelled"
+    db.session.expire_all()
+    request = db.session.execute(select(ReviewRequest)).scalar_one()
+    assert (request.state, request.reason) == ("cancelled", "order_cancelled")
 
 
 @pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from factories import make_shop
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kingavis.extensions import db
 from kingavis.models import Shop, ShopStatus
@@ -85,3 +85,47 @@ def test_any_other_error_is_rolled_back_and_raised_at_once(shop) -> None:
 
     assert calls == [1]
     assert statuses(shop, "half") == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_connection_found_dead_is_replaced_and_the_work_run_once_more(
+    shop, database_url: str
+) -> None:
+    """The pool does not ping a connection on checkout: one the server dropped is found dead
+    by the work's first statement, which then runs once more on a new connection."""
+    db.session.commit()
+    pid = db.session.execute(select(func.pg_backend_pid())).scalar_one()
+    db.session.commit()  # the connection goes back to the pool, alive as far as it knows
+    killer = create_engine(database_url)
+    with killer.connect() as conn:
+        assert conn.execute(select(func.pg_terminate_backend(pid))).scalar_one()
+    killer.dispose()
+    calls: list[int] = []
+
+    def work() -> int:
+        calls.append(len(calls) + 1)
+        count = db.session.execute(select(func.count()).select_from(Shop)).scalar_one()
+        db.session.commit()
+        return count
+
+    assert retry_on_conflict(work) == 1
+    assert calls == [1, 2]
+    assert db.session.execute(select(func.pg_backend_pid())).scalar_one() != pid
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_connection_dead_twice_in_a_row_is_raised(shop, database_url: str) -> None:
+    calls: list[int] = []
+
+    def work() -> None:
+        calls.append(len(calls) + 1)
+        pid = db.session.execute(select(func.pg_backend_pid())).scalar_one()
+        killer = create_engine(database_url)
+        with killer.connect() as conn:
+            conn.execute(select(func.pg_terminate_backend(pid)))
+        killer.dispose()
+        db.session.execute(select(func.count()).select_from(Shop))
+
+    with pytest.raises(OperationalError):
+        retry_on_conflict(work)
+    assert calls == [1, 2]

@@ -2,7 +2,8 @@
 
 Concurrency: the order row is created and locked by one INSERT … ON CONFLICT DO UPDATE …
 RETURNING (PostgreSQL; SQLite transactions take the write lock up front), so events of one
-order are applied one at a time. The unique constraints on
+order are applied one at a time; on PostgreSQL the same statement locks the order's request
+(``kingavis.orders.rows``). The unique constraints on
 ``review_requests.order_id`` and ``order_events (shop_id, webhook_id)`` are the last line of
 defence; a conflict there is handled by re-reading, never by a second request.
 
@@ -20,37 +21,37 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Integer,
     Row,
     bindparam,
     false,
     func,
     insert,
     select,
-    text,
     update,
-)
-from sqlalchemy import (
-    column as sql_column,
 )
 
 from kingavis.customer_keys import customer_key
 from kingavis.emails import normalize_email
 from kingavis.extensions import db
 from kingavis.models import (
-    Order,
     OrderEvent,
     Reason,
     RequestDecision,
     RequestState,
     ReviewRequest,
     Shop,
-    ShopStatus,
     Suppression,
     Unsubscription,
     UTCDateTime,
-    request_outcome,
     utcnow,
+)
+from kingavis.orders.rows import (
+    RequestRow,
+    insert_event,
+    lock_order,
+    order_columns,
+    set_items,
+    update_order,
 )
 from kingavis.orders.statuses import remember_seen_status, seen_status_committed
 from kingavis.review_requests.lifecycle import SYSTEM, decision_row
@@ -120,18 +121,17 @@ def apply_status_event(
     return retry_on_conflict(lambda: _apply(shop, event, webhook_id, raw_payload, at))
 
 
-_orders = Order.__table__
 _events = OrderEvent.__table__
 _requests = ReviewRequest.__table__
 _decisions = RequestDecision.__table__
-_statuses = ShopStatus.__table__
 _unsubscriptions = Unsubscription.__table__
 _suppressions = Suppression.__table__
 
 # Built once, executed with a dict of values: SQLAlchemy compiles each statement once per set
 # of keys and reuses it, where building a statement per call would cost more than running it.
-# The two upserts are text: the dialects' INSERT … ON CONFLICT constructs are not cached, and
-# the SQL is the same on PostgreSQL and SQLite (3.35+).
+# The upserts are text (kingavis.orders.rows, kingavis.orders.statuses): the dialects'
+# INSERT … ON CONFLICT constructs are not cached, and the SQL is the same on PostgreSQL and
+# SQLite (3.35+).
 _shops = Shop.__table__
 # The shop's settings version, read with the statements the webhook makes anyway: a snapshot
 # of another version is stale (kingavis.shops.service, docs/settings-version.md).
@@ -142,44 +142,8 @@ _SHOP_VERSION = (
 _REPLAY = select(_events.c.response, _SHOP_VERSION).where(
     _events.c.shop_id == bindparam("b_shop_id"), _events.c.webhook_id == bindparam("b_webhook_id")
 )
-# No row back: this webhook id was already applied (a replay), and the order is left alone.
-_LOCK_ORDER = (
-    text(
-        "INSERT INTO orders (shop_id, external_id, customer_email, created_at, updated_at) "
-        "SELECT :shop_id, :external_id, :customer_email, :now, :now "
-        "WHERE NOT EXISTS (SELECT 1 FROM order_events "
-        "WHERE shop_id = :shop_id AND webhook_id = :webhook_id) "
-        "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
-        "RETURNING id, external_id, review_consent, latest_changed_at, "
-        "(SELECT settings_version FROM shops WHERE id = :shop_id) AS shop_version"
-    )
-    .bindparams(bindparam("now", type_=UTCDateTime))
-    .columns(
-        _orders.c.id, _orders.c.external_id, _orders.c.review_consent, _orders.c.latest_changed_at,
-        sql_column("shop_version", Integer),
-    )
-)
-_REQUEST = select(
-    _requests.c.id, _requests.c.state, _requests.c.reason, _requests.c.due_at
-).where(_requests.c.order_id == bindparam("b_order_id"))
-_REQUEST_FOR_UPDATE = _REQUEST.with_for_update()
-_UPDATE_ORDER = update(_orders).where(_orders.c.id == bindparam("b_order_id"))
-# The module did not say whether the status is paid: use what is known of it (the preset's
-# flags, or what the shop sent before), so rule 5 still sees "awaiting payment" as unpaid.
-_UPDATE_ORDER_KNOWN_PAID = _UPDATE_ORDER.values(
-    latest_status_paid=select(_statuses.c.paid)
-    .where(
-        _statuses.c.shop_id == bindparam("b_shop_id"),
-        _statuses.c.status_id == bindparam("b_status_id"),
-    )
-    .scalar_subquery()
-)
-# The order's items: the latest list received wins, whatever the event's age
-# (docs/product-reviews.md).
-_SET_ITEMS = update(_orders).where(_orders.c.id == bindparam("b_order_id"))
 _UPDATE_REQUEST = update(_requests).where(_requests.c.id == bindparam("b_request_id"))
 _INSERT_REQUEST = insert(_requests)
-_INSERT_EVENT = insert(_events)
 _INSERT_DECISION = insert(_decisions)
 _LOCK_CUSTOMER = select(
     func.pg_advisory_xact_lock(bindparam("b_shop_id"), func.hashtext(bindparam("b_email")))
@@ -204,54 +168,6 @@ _SUPPRESSED = (
 _SENDING_OR_SENT = [
     RequestState.SCHEDULED.value, RequestState.SENDING.value, RequestState.SENT.value
 ]
-
-
-@dataclass(frozen=True)
-class _Request:
-    """The order's review request as this event leaves it (what the outcome object shows)."""
-
-    id: int
-    state: str
-    reason: str | None
-    due_at: datetime
-
-    def to_outcome(self) -> dict[str, Any]:
-        return request_outcome(self.id, self.state, self.reason, self.due_at)
-
-
-def _lock_order(
-    conn: Connection, shop_id: int, webhook_id: str, order_data: dict[str, Any]
-) -> Row[Any] | None:
-    """Create the order row if needed and lock it, unless the webhook id was seen: one statement.
-
-    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` takes the row lock on PostgreSQL (a
-    concurrent delivery of the same order waits here until this event commits); on SQLite the
-    transaction already holds the write lock. Returns the row as it was before this event, or
-    None when an event with this webhook id is already stored (nothing written).
-    """
-    return conn.execute(
-        _LOCK_ORDER,
-        {
-            "shop_id": shop_id,
-            "webhook_id": webhook_id,
-            "external_id": order_data["id"],
-            "customer_email": order_data["customer"]["email"],
-            "now": utcnow(),
-        },
-    ).one_or_none()
-
-
-def _lock_request(conn: Connection, order_id: int) -> _Request | None:
-    """The order's request, locked on PostgreSQL until this event commits.
-
-    The dispatcher moves a request from scheduled to sending and sent under its own row lock;
-    without this lock an event that read `scheduled` could write `cancelled` over a request
-    sent meanwhile (which a later trigger would then schedule, and send, again). With it, the
-    event either goes first (the claim skips or re-reads the row) or sees the new state.
-    """
-    query = _REQUEST_FOR_UPDATE if conn.dialect.name == "postgresql" else _REQUEST
-    row = conn.execute(query, {"b_order_id": order_id}).one_or_none()
-    return None if row is None else _Request(row.id, row.state, row.reason, row.due_at)
 
 
 def _replay(conn: Connection, shop: AnyShop, webhook_id: str) -> EventResult | None:
@@ -308,7 +224,7 @@ def _apply(
     # A webhook id already applied changes nothing, not even an order row for its body.
     # A concurrent delivery of the same id that wins the race makes this one fail on the
     # unique (shop_id, webhook_id) constraint; the retry then finds it here.
-    order = _lock_order(conn, shop.id, webhook_id, order_data)
+    order, request = lock_order(conn, shop.id, webhook_id, order_data)
     if order is None:
         replay = _replay(conn, shop, webhook_id)
         db.session.commit()
@@ -316,7 +232,6 @@ def _apply(
             raise AssertionError(f"webhook {webhook_id} neither new nor stored")
         return replay
     _check_version(shop, order.shop_version)
-    request = _lock_request(conn, order.id)
     rule = shop_rule(shop)
     guards = shop_guards(shop)
     action = decide(
@@ -329,12 +244,20 @@ def _apply(
         guards=guards,
     )
 
-    if order_data.get("items") is not None:
-        conn.execute(_SET_ITEMS, {"b_order_id": order.id, "items": order_data["items"]})
+    # The order as this (newest) event describes it. On PostgreSQL the UPDATE goes with the
+    # event's INSERT, in one statement at the end (``insert_event``): the known-paid subquery
+    # reads the same flag before and after the shop_statuses upsert, which never overwrites a
+    # known flag with an unknown one.
+    columns: dict[str, Any] | None = None
     seen_status = None
     if action is not Action.IGNORE_STALE:
-        _update_order(conn, shop.id, order.id, order_data, status, changed_at)
+        columns = order_columns(order_data, status, changed_at)
+        if conn.dialect.name != "postgresql":
+            update_order(conn, shop.id, order.id, columns)
+            columns = None
         seen_status = remember_seen_status(conn, shop, status, now)
+    elif order_data.get("items") is not None:
+        set_items(conn, order.id, order_data["items"])
 
     decision: tuple[int, str, str | None, datetime] | None = None
     if action is Action.CANCEL:
@@ -345,7 +268,7 @@ def _apply(
             {"b_request_id": request.id, "state": RequestState.CANCELLED.value,
              "reason": reason, "next_attempt_at": None},
         )
-        request = _Request(request.id, RequestState.CANCELLED.value, reason, request.due_at)
+        request = RequestRow(request.id, RequestState.CANCELLED.value, reason, request.due_at)
         decision = (request.id, request.state, reason, request.due_at)
         outcome = "cancelled"
     elif action in (Action.CREATE, Action.RESCHEDULE):
@@ -365,8 +288,8 @@ def _apply(
         "review_request": request.to_outcome() if request is not None else None,
     }
     # Inserted once, complete, after the decision (its outcome and answer are known).
-    inserted = conn.execute(
-        _INSERT_EVENT,
+    inserted = insert_event(
+        conn, shop.id, order.id, columns,
         {
             "shop_id": shop.id,
             "order_id": order.id,
@@ -402,11 +325,11 @@ def _schedule(
     customer: dict[str, Any],
     status: dict[str, Any],
     changed_at: datetime,
-    request: _Request | None,
+    request: RequestRow | None,
     rule: Rule,
     guards: Guards,
     now: datetime,
-) -> _Request:
+) -> RequestRow:
     """Rules 1, 2, 3 and 7: create (or schedule again) the order's request, or suppress it."""
     due_at = compute_due_at(changed_at, rule, now)
     email = normalize_email(customer["email"])
@@ -461,46 +384,7 @@ def _schedule(
     else:
         request_id = request.id
         conn.execute(_UPDATE_REQUEST, {"b_request_id": request_id, **values})
-    return _Request(request_id, state, reason, due_at)
-
-
-def _update_order(
-    conn: Connection,
-    shop_id: int,
-    order_id: int,
-    order_data: dict[str, Any],
-    status: dict[str, Any],
-    changed_at: datetime,
-) -> None:
-    """The order as this (newest) event describes it; one UPDATE."""
-    customer = order_data["customer"]
-    # An order the shop describes again after an erasure holds personal data again: it is
-    # no longer erased, and retention looks at it like any other.
-    values: dict[str, Any] = {"customer_email": customer["email"], "erased_at": None}
-    for column, key in (
-        ("customer_first_name", "first_name"),
-        ("customer_last_name", "last_name"),
-        ("customer_locale", "locale"),
-        ("review_consent", "review_consent"),
-    ):
-        if key in customer:
-            values[column] = customer[key]
-    if order_data.get("reference") is not None:
-        values["reference"] = order_data["reference"]
-    if order_data.get("placed_at") is not None:
-        values["placed_at"] = order_data["placed_at"]
-    values["latest_status_id"] = status["id"]
-    values["latest_status_name"] = status["name"]
-    values["latest_changed_at"] = changed_at
-    values["b_order_id"] = order_id
-    paid = status.get("paid")
-    if paid is None:
-        statement = _UPDATE_ORDER_KNOWN_PAID
-        values.update(b_shop_id=shop_id, b_status_id=status["id"])
-    else:
-        statement = _UPDATE_ORDER
-        values["latest_status_paid"] = paid
-    conn.execute(statement, values)
+    return RequestRow(request_id, state, reason, due_at)
 
 
 def _lock_customer(conn: Connection, shop_id: int, email: str) -> None:
