@@ -30,18 +30,6 @@ SETTINGS = ("review_link_days", "postpone_days", "reminder_days", "balancing_pla
 GOOGLE = "https://g.page/r/king-avis-demo/review"
 
 
-@pytest.fixture
-def shop(app) -> Shop:
-    return make_shop()[0]
-
-
-@pytest.fixture
-def client(app, shop):
-    client = app.test_client()
-    login(client, merchant(shop))
-    return client
-
-
 def url(shop: Shop, path: str = "") -> str:
     return f"/admin/shops/{shop.key}/collection{path}"
 
@@ -79,8 +67,8 @@ def actions(shop: Shop) -> list[str]:
 # ------------------------------------------------------------------ page and saving
 
 
-def test_page_shows_the_defaults_of_a_new_shop(client, shop) -> None:
-    response = client.get(url(shop))
+def test_page_shows_the_defaults_of_a_new_shop(merchant_client, shop) -> None:
+    response = merchant_client.get(url(shop))
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert re.search(r'name="review_link_days"[^>]*value="60"', page)
@@ -91,8 +79,8 @@ def test_page_shows_the_defaults_of_a_new_shop(client, shop) -> None:
     assert "Standard Webhooks" in page
 
 
-def test_every_field_is_saved_at_its_upper_bound_and_audited(client, shop) -> None:
-    response = client.post(url(shop), data=form(
+def test_every_field_is_saved_at_its_upper_bound_and_audited(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop), data=form(
         review_link_days="365", postpone_days="60", reminder_enabled="y", reminder_days="60",
         balancing_platform="trustpilot", balancing_url="https://fr.trustpilot.com/review/shop.fr",
         redirect_enabled="y", redirect_seconds="300", split_percent="100",
@@ -115,13 +103,13 @@ def test_every_field_is_saved_at_its_upper_bound_and_audited(client, shop) -> No
     assert entry.details["after"]["balancing_split_percent"] == 100
     assert saved["callback_secret"] not in str(entry.details)
 
-    page = client.get(url(shop)).get_data(as_text=True)
+    page = merchant_client.get(url(shop)).get_data(as_text=True)
     assert "Réglages de collecte enregistrés." in page
     assert saved["callback_secret"] not in page  # shown only on request
 
 
-def test_lower_bounds_are_accepted(client, shop) -> None:
-    response = client.post(url(shop), data=form(
+def test_lower_bounds_are_accepted(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop), data=form(
         review_link_days="1", postpone_days="1", reminder_enabled="y", reminder_days="1",
         balancing_url=GOOGLE, redirect_enabled="y", redirect_seconds="1", split_percent="0"))
     assert response.status_code == 302
@@ -131,20 +119,20 @@ def test_lower_bounds_are_accepted(client, shop) -> None:
     assert saved["balancing_platform"] == "google" and saved["balancing_split_percent"] == 0
 
 
-def test_redirect_switched_on_without_a_delay_waits_30_seconds(client, shop) -> None:
-    client.post(url(shop), data=form(balancing_url=GOOGLE, redirect_enabled="y",
+def test_redirect_switched_on_without_a_delay_waits_30_seconds(merchant_client, shop) -> None:
+    merchant_client.post(url(shop), data=form(balancing_url=GOOGLE, redirect_enabled="y",
                                      redirect_seconds=""))
     assert settings(shop)["balancing_redirect_seconds"] == 30
 
 
-def test_switching_things_off(client, shop) -> None:
-    client.post(url(shop), data=form(reminder_enabled="y", reminder_days="5", balancing_url=GOOGLE,
+def test_switching_things_off(merchant_client, shop) -> None:
+    merchant_client.post(url(shop), data=form(reminder_enabled="y", reminder_days="5", balancing_url=GOOGLE,
                                      redirect_enabled="y", split_percent="40",
                                      callback_url="https://shop.example/cb"))
     secret = settings(shop)["callback_secret"]
     assert settings(shop)["balancing_split_percent"] == 40
     # Unticked reminder (a stale, invalid number in its box is ignored), page and split removed.
-    response = client.post(url(shop), data=form(reminder_days="abc", balancing_url="",
+    response = merchant_client.post(url(shop), data=form(reminder_days="abc", balancing_url="",
                                                 split_percent="0", callback_url=""))
     assert response.status_code == 302
     saved = settings(shop)
@@ -156,8 +144,8 @@ def test_switching_things_off(client, shop) -> None:
     assert saved["callback_secret"] == secret  # kept for when the URL comes back
 
 
-def test_an_unchanged_form_records_nothing(client, shop) -> None:
-    response = client.post(url(shop), data=form(), follow_redirects=True)
+def test_an_unchanged_form_records_nothing(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop), data=form(), follow_redirects=True)
     assert "Aucun changement." in response.get_data(as_text=True)
     assert actions(shop) == []
 
@@ -205,12 +193,12 @@ INVALID = [
 @pytest.mark.parametrize(("field", "values"), INVALID,
                          ids=[f"{f}-{i}" for i, (f, _) in enumerate(INVALID)])
 def test_an_invalid_value_is_shown_next_to_its_field_and_nothing_is_saved(
-        client, shop, field, values) -> None:
+        merchant_client, shop, field, values) -> None:
     before = settings(shop)
     # Valid changes in the same submission must not be saved either.
     data = {"review_link_days": "90", "postpone_days": "10", "callback_url": "https://shop.example/cb",
             **values}
-    response = client.post(url(shop), data=form(**data))
+    response = merchant_client.post(url(shop), data=form(**data))
     assert response.status_code == 422
     messages = field_errors(response, field)
     assert messages and all(m for m in messages), response.get_data(as_text=True)[:3000]
@@ -219,8 +207,8 @@ def test_an_invalid_value_is_shown_next_to_its_field_and_nothing_is_saved(
     assert actions(shop) == []
 
 
-def test_every_bad_field_gets_its_message_at_once(client, shop) -> None:
-    response = client.post(url(shop), data=form(review_link_days="0", postpone_days="99",
+def test_every_bad_field_gets_its_message_at_once(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop), data=form(review_link_days="0", postpone_days="99",
                                                 reminder_enabled="y", reminder_days="x",
                                                 split_percent="5", callback_url="http://x.example"))
     assert response.status_code == 422
@@ -238,22 +226,22 @@ def test_every_bad_field_gets_its_message_at_once(client, shop) -> None:
     assert re.search(r'name="postpone_days"[^>]*value="99"', response.get_data(as_text=True))
 
 
-def test_the_split_needs_the_third_party_page_even_when_removing_it(client, shop) -> None:
-    client.post(url(shop), data=form(balancing_url=GOOGLE, split_percent="30"))
+def test_the_split_needs_the_third_party_page_even_when_removing_it(merchant_client, shop) -> None:
+    merchant_client.post(url(shop), data=form(balancing_url=GOOGLE, split_percent="30"))
     before = settings(shop)
     assert before["balancing_split_percent"] == 30
-    response = client.post(url(shop), data=form(balancing_url="", split_percent="30"))
+    response = merchant_client.post(url(shop), data=form(balancing_url="", split_percent="30"))
     assert response.status_code == 422
     assert field_errors(response, "split_percent")
     assert settings(shop) == before
 
 
-def test_callback_over_http_is_accepted_for_localhost_only(app, client, shop) -> None:
+def test_callback_over_http_is_accepted_for_localhost_only(app, merchant_client, shop) -> None:
     app.config["CALLBACK_ALLOW_PRIVATE"] = True  # else loopback is refused (test_callback_ssrf.py)
-    assert client.post(url(shop), data=form(
+    assert merchant_client.post(url(shop), data=form(
         callback_url="http://127.0.0.1:8081/kingavis")).status_code == 302
     assert settings(shop)["callback_url"] == "http://127.0.0.1:8081/kingavis"
-    response = client.post(url(shop), data=form(callback_url="http://192.0.2.10/kingavis"))
+    response = merchant_client.post(url(shop), data=form(callback_url="http://192.0.2.10/kingavis"))
     assert response.status_code == 422
     assert "https://" in field_errors(response, "callback_url")[0]
     assert settings(shop)["callback_url"] == "http://127.0.0.1:8081/kingavis"
@@ -268,10 +256,10 @@ def _with_callback(client, shop) -> str:
     return settings(shop)["callback_secret"]
 
 
-def test_the_secret_is_revealed_on_request_and_audited(client, shop) -> None:
-    secret = _with_callback(client, shop)
-    assert secret not in client.get(url(shop)).get_data(as_text=True)
-    response = client.post(url(shop, "/secret/reveal"))
+def test_the_secret_is_revealed_on_request_and_audited(merchant_client, shop) -> None:
+    secret = _with_callback(merchant_client, shop)
+    assert secret not in merchant_client.get(url(shop)).get_data(as_text=True)
+    response = merchant_client.post(url(shop, "/secret/reveal"))
     assert response.status_code == 200
     assert f'value="{secret}"' in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
@@ -279,9 +267,9 @@ def test_the_secret_is_revealed_on_request_and_audited(client, shop) -> None:
     assert settings(shop)["callback_secret"] == secret  # showing changes nothing
 
 
-def test_the_secret_is_regenerated_on_request_and_audited(client, shop) -> None:
-    old = _with_callback(client, shop)
-    response = client.post(url(shop, "/secret/rotate"))
+def test_the_secret_is_regenerated_on_request_and_audited(merchant_client, shop) -> None:
+    old = _with_callback(merchant_client, shop)
+    response = merchant_client.post(url(shop, "/secret/rotate"))
     assert response.status_code == 200
     new = settings(shop)["callback_secret"]
     assert new != old
@@ -296,10 +284,10 @@ def test_the_secret_is_regenerated_on_request_and_audited(client, shop) -> None:
     assert settings(shop)["callback_url"] == "https://shop.example/cb"
 
 
-def test_no_secret_to_show_or_regenerate_without_a_callback(client, shop) -> None:
-    response = client.post(url(shop, "/secret/reveal"), follow_redirects=True)
+def test_no_secret_to_show_or_regenerate_without_a_callback(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop, "/secret/reveal"), follow_redirects=True)
     assert "Aucune clé de signature" in html.unescape(response.get_data(as_text=True))
-    response = client.post(url(shop, "/secret/rotate"), follow_redirects=True)
+    response = merchant_client.post(url(shop, "/secret/rotate"), follow_redirects=True)
     assert "Indiquez d'abord une adresse de notification." in html.unescape(
         response.get_data(as_text=True))
     assert settings(shop)["callback_secret"] is None
@@ -309,19 +297,19 @@ def test_no_secret_to_show_or_regenerate_without_a_callback(client, shop) -> Non
 # ------------------------------------------------------------------ access and CSRF
 
 
-def test_another_merchants_shop_is_not_found(app, client, shop) -> None:
+def test_another_merchants_shop_is_not_found(app, merchant_client, shop) -> None:
     other, _ = make_shop("Autre boutique")
     merchant(other, "autre@example.com")
     from kingavis.delivery.callbacks import set_callback
 
     set_callback(other, "https://other.example/cb")
     before = settings(other)
-    assert client.get(url(other)).status_code == 404
-    assert client.post(url(other), data=form(review_link_days="9")).status_code == 404
-    reveal = client.post(url(other, "/secret/reveal"))
+    assert merchant_client.get(url(other)).status_code == 404
+    assert merchant_client.post(url(other), data=form(review_link_days="9")).status_code == 404
+    reveal = merchant_client.post(url(other, "/secret/reveal"))
     assert reveal.status_code == 404
     assert before["callback_secret"] not in reveal.get_data(as_text=True)
-    assert client.post(url(other, "/secret/rotate")).status_code == 404
+    assert merchant_client.post(url(other, "/secret/rotate")).status_code == 404
     assert settings(other) == before
     assert actions(other) == []
 
@@ -343,19 +331,19 @@ def test_posts_without_a_csrf_token_are_refused(database_url, tmp_path) -> None:
         from kingavis.delivery.callbacks import set_callback
 
         set_callback(shop, "https://shop.example/cb")
-        client = app.test_client()
-        login(client, merchant(shop))
+        merchant_client = app.test_client()
+        login(merchant_client, merchant(shop))
         before = settings(shop)
 
-        assert client.post(url(shop), data=form(review_link_days="9")).status_code == 400
-        assert client.post(url(shop, "/secret/reveal")).status_code == 400
-        assert client.post(url(shop, "/secret/rotate")).status_code == 400
+        assert merchant_client.post(url(shop), data=form(review_link_days="9")).status_code == 400
+        assert merchant_client.post(url(shop, "/secret/reveal")).status_code == 400
+        assert merchant_client.post(url(shop, "/secret/rotate")).status_code == 400
         assert settings(shop) == before
         assert actions(shop) == []
 
-        page = client.get(url(shop)).get_data(as_text=True)
+        page = merchant_client.get(url(shop)).get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        accepted = client.post(url(shop), data={**form(review_link_days="9"), "csrf_token": token})
+        accepted = merchant_client.post(url(shop), data={**form(review_link_days="9"), "csrf_token": token})
         assert accepted.status_code == 302
         assert settings(shop)["review_link_days"] == 9
         db.session.remove()
@@ -365,8 +353,8 @@ def test_posts_without_a_csrf_token_are_refused(database_url, tmp_path) -> None:
 # ------------------------------------------------------------------ effects
 
 
-def test_a_reminder_set_on_the_page_is_scheduled_after_the_first_email(client, shop) -> None:
-    assert client.post(url(shop), data=form(reminder_enabled="y",
+def test_a_reminder_set_on_the_page_is_scheduled_after_the_first_email(merchant_client, shop) -> None:
+    assert merchant_client.post(url(shop), data=form(reminder_enabled="y",
                                             reminder_days="4")).status_code == 302
     request_id = schedule(shop, "1")
     assert tick(utcnow()).sent == 1
@@ -375,16 +363,16 @@ def test_a_reminder_set_on_the_page_is_scheduled_after_the_first_email(client, s
     assert row.reminder_due_at == row.sent_at + timedelta(days=4)
 
     # Switched off on the page: the next email gets no reminder.
-    assert client.post(url(shop), data=form()).status_code == 302
+    assert merchant_client.post(url(shop), data=form()).status_code == 302
     other = schedule(shop, "2")
     assert tick(utcnow()).sent == 1
     assert request_row(other).reminder_due_at is None
 
 
-def test_the_link_validity_set_on_the_page_decides_when_a_link_expires(client, shop) -> None:
+def test_the_link_validity_set_on_the_page_decides_when_a_link_expires(merchant_client, shop) -> None:
     request_id = schedule(shop, "1")
     assert tick(utcnow()).sent == 1
-    assert client.post(url(shop), data=form(review_link_days="15")).status_code == 302
+    assert merchant_client.post(url(shop), data=form(review_link_days="15")).status_code == 302
     row = request_row(request_id)
     assert expires_at(row) == row.sent_at + timedelta(days=15)
 
@@ -428,8 +416,8 @@ def test_in_chromium_an_error_is_announced_then_the_settings_are_saved(app, shop
     screenshot(page, "collection-settings")
 
 
-def test_callback_help_shows_the_header_formats_as_text(client, shop) -> None:
-    page = client.get(url(shop)).get_data(as_text=True)
+def test_callback_help_shows_the_header_formats_as_text(merchant_client, shop) -> None:
+    page = merchant_client.get(url(shop)).get_data(as_text=True)
     # Escaped, so the browser shows "<id>" instead of swallowing it as a tag.
     assert "review_created_&lt;id&gt;" in page and "review_created_<id>" not in page
     assert "v1,&lt;signature&gt;" in page

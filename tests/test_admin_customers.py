@@ -3,15 +3,14 @@ confirmation step — and the retention period on the collection settings page."
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from typing import Any
 
 import pytest
 from factories import make_shop
+from html_text import page_source
 from personal_data_helpers import EMAIL, FIRST, make_customer
-from requests_helpers import audit_entries, login, merchant
+from requests_helpers import audit_entries
 from sqlalchemy import select
 
 from kingavis.customer_keys import customer_key
@@ -19,27 +18,11 @@ from kingavis.extensions import db
 from kingavis.models import Erasure, Order, Shop
 
 
-@pytest.fixture
-def shop(app) -> Shop:
-    return make_shop()[0]
-
-
-@pytest.fixture
-def client(app, shop):
-    client = app.test_client()
-    login(client, merchant(shop))
-    return client
-
-
-def page_text(response: Any) -> str:
-    return html.unescape(re.sub(r"\s+", " ", response.get_data(as_text=True)))
-
-
-def test_search_shows_what_is_held_without_the_address_in_the_url(client, shop) -> None:
+def test_search_shows_what_is_held_without_the_address_in_the_url(merchant_client, shop) -> None:
     make_customer(shop)
-    assert client.get(f"/admin/shops/{shop.key}/customers").status_code == 200
-    response = client.post(f"/admin/shops/{shop.key}/customers", data={"email": EMAIL.upper()})
-    text = page_text(response)
+    assert merchant_client.get(f"/admin/shops/{shop.key}/customers").status_code == 200
+    response = merchant_client.post(f"/admin/shops/{shop.key}/customers", data={"email": EMAIL.upper()})
+    text = page_source(response)
     assert response.status_code == 200
     assert f"Données conservées pour {EMAIL}" in text
     assert "Commandes avec des données personnelles : 3" in text
@@ -49,9 +32,9 @@ def test_search_shows_what_is_held_without_the_address_in_the_url(client, shop) 
     assert "?email=" not in response.get_data(as_text=True)
 
 
-def test_download_is_a_json_attachment_and_audited_by_hash(client, shop) -> None:
+def test_download_is_a_json_attachment_and_audited_by_hash(merchant_client, shop) -> None:
     make_customer(shop)
-    response = client.post(f"/admin/shops/{shop.key}/customers/export", data={"email": EMAIL})
+    response = merchant_client.post(f"/admin/shops/{shop.key}/customers/export", data={"email": EMAIL})
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.headers["Content-Disposition"] == 'attachment; filename="customer-data.json"'
@@ -63,31 +46,31 @@ def test_download_is_a_json_attachment_and_audited_by_hash(client, shop) -> None
     assert EMAIL not in json.dumps(entry.details) and entry.actor_email == "marchand@example.com"
 
 
-def test_erasure_asks_for_confirmation_then_erases_and_audits(client, shop) -> None:
+def test_erasure_asks_for_confirmation_then_erases_and_audits(merchant_client, shop) -> None:
     make_customer(shop)
-    asked = client.post(f"/admin/shops/{shop.key}/customers/erase", data={"email": EMAIL})
-    assert "Effacer définitivement les données de ce client ?" in page_text(asked)
+    asked = merchant_client.post(f"/admin/shops/{shop.key}/customers/erase", data={"email": EMAIL})
+    assert "Effacer définitivement les données de ce client ?" in page_source(asked)
     assert db.session.execute(select(Erasure)).first() is None
     assert db.session.execute(select(Order).where(Order.customer_email.is_(None))).first() is None
 
-    done = client.post(f"/admin/shops/{shop.key}/customers/erase",
+    done = merchant_client.post(f"/admin/shops/{shop.key}/customers/erase",
                        data={"email": EMAIL, "confirm": "yes"}, follow_redirects=True)
-    text = page_text(done)
+    text = page_source(done)
     assert "Données du client effacées : 3 commandes effacées, 2 demandes d'avis annulées, 1 avis retiré." in text
     (entry,) = [e for e in audit_entries(shop) if e.action == "customer.erase"]
     assert entry.details["email_hash"] == customer_key(shop.id, EMAIL)
     assert entry.details["source"] == "back_office"
     assert EMAIL not in json.dumps(entry.details)
     # The journal says what happened, in words.
-    journal = page_text(client.get(f"/admin/shops/{shop.key}/audit"))
+    journal = page_source(merchant_client.get(f"/admin/shops/{shop.key}/audit"))
     assert "Données d'un client effacées" in journal and FIRST not in journal
 
 
 @pytest.mark.parametrize("email", ["", "not-an-address", "a@b@c", "x" * 330 + "@example.com"])
-def test_a_bad_address_is_refused_and_nothing_happens(client, shop, email: str) -> None:
+def test_a_bad_address_is_refused_and_nothing_happens(merchant_client, shop, email: str) -> None:
     make_customer(shop)
     for path in ("", "/export", "/erase"):
-        response = client.post(f"/admin/shops/{shop.key}/customers{path}",
+        response = merchant_client.post(f"/admin/shops/{shop.key}/customers{path}",
                                data={"email": email, "confirm": "yes"})
         assert response.status_code == 422, path
         assert 'class="field-error"' in response.get_data(as_text=True)
@@ -95,11 +78,11 @@ def test_a_bad_address_is_refused_and_nothing_happens(client, shop, email: str) 
     assert not [e for e in audit_entries(shop) if e.action.startswith("customer.")]
 
 
-def test_another_merchants_shop_is_not_found(app, client, shop) -> None:
+def test_another_merchants_shop_is_not_found(app, merchant_client, shop) -> None:
     other, _ = make_shop("Autre boutique")
     make_customer(other)
     for path in ("", "/export", "/erase"):
-        response = client.post(f"/admin/shops/{other.key}/customers{path}",
+        response = merchant_client.post(f"/admin/shops/{other.key}/customers{path}",
                                data={"email": EMAIL, "confirm": "yes"})
         assert response.status_code == 404
     assert db.session.execute(select(Erasure)).first() is None
@@ -118,21 +101,21 @@ def retention(shop: Shop) -> int:
     return db.session.get(Shop, shop.id).retention_months
 
 
-def test_retention_period_on_the_collection_page(client, shop) -> None:
+def test_retention_period_on_the_collection_page(merchant_client, shop) -> None:
     url = f"/admin/shops/{shop.key}/collection"
-    assert 'name="retention_months"' in client.get(url).get_data(as_text=True)
+    assert 'name="retention_months"' in merchant_client.get(url).get_data(as_text=True)
     assert retention(shop) == 24
     for bad in ("5", "121", "douze", "-6"):
-        response = client.post(url, data=collection_form(retention_months=bad))
+        response = merchant_client.post(url, data=collection_form(retention_months=bad))
         assert response.status_code == 422
-        assert "entre 6 et 120" in page_text(response)
+        assert "entre 6 et 120" in page_source(response)
         assert retention(shop) == 24
-    assert client.post(url, data=collection_form(retention_months="120")).status_code == 302
+    assert merchant_client.post(url, data=collection_form(retention_months="120")).status_code == 302
     assert retention(shop) == 120
     entry = [e for e in audit_entries(shop) if e.action == "collection.update"][-1]
     assert entry.details == {"before": {"retention_months": 24}, "after": {"retention_months": 120}}
-    assert client.post(url, data=collection_form(retention_months="6")).status_code == 302
+    assert merchant_client.post(url, data=collection_form(retention_months="6")).status_code == 302
     assert retention(shop) == 6
     # A form without the field (an older page) keeps the period.
-    assert client.post(url, data=collection_form(split_percent="0")).status_code == 302
+    assert merchant_client.post(url, data=collection_form(split_percent="0")).status_code == 302
     assert retention(shop) == 6

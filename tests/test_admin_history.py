@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import timedelta
 
 import pytest
 from factories import days_ago, make_shop
-from requests_helpers import event, login, merchant, row_ids, scheduled, set_due
+from html_text import visible_text
+from requests_helpers import event, row_ids, scheduled, set_due
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest, utcnow
 from kingavis.review_requests import actions as rr
-
-
-def text(response) -> str:
-    body = re.sub(r"<style>.*?</style>", "", response.get_data(as_text=True), flags=re.S)
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
-
-
-@pytest.fixture
-def shop(app):
-    shop, _ = make_shop()
-    return shop
-
-
-@pytest.fixture
-def client(app, shop):
-    client = app.test_client()
-    login(client, merchant(shop))
-    return client
 
 
 @pytest.fixture
@@ -63,11 +44,11 @@ def listed(client, shop, **query) -> list[int]:
     return sorted(row_ids(response.get_data(as_text=True)))
 
 
-def test_history_lists_finished_requests_with_reasons(client, shop, finished) -> None:
-    response = client.get(f"/admin/shops/{shop.key}/history")
+def test_history_lists_finished_requests_with_reasons(merchant_client, shop, finished) -> None:
+    response = merchant_client.get(f"/admin/shops/{shop.key}/history")
     assert sorted(row_ids(response.get_data(as_text=True))) == sorted(
         v for k, v in finished.items() if k != "waiting")
-    page = text(response)
+    page = visible_text(response)
     assert "H-WAIT" not in page
     assert "Envoyée" in page and "Annulée par le marchand" in page
     assert "Pas de consentement" in page and "Commande annulée" in page
@@ -75,24 +56,24 @@ def test_history_lists_finished_requests_with_reasons(client, shop, finished) ->
     assert "5 demandes." in page
 
 
-def test_history_filters(client, shop, finished) -> None:
+def test_history_filters(merchant_client, shop, finished) -> None:
     f = finished
-    assert listed(client, shop, state="sent") == [f["sent"]]
-    assert listed(client, shop, state="cancelled") == sorted([f["cancelled"], f["order_cancelled"]])
-    assert listed(client, shop, state="suppressed") == [f["suppressed"]]
-    assert listed(client, shop, state="failed") == [f["failed"]]
-    assert listed(client, shop, reason="merchant_cancelled") == [f["cancelled"]]
-    assert listed(client, shop, reason="order_cancelled") == [f["order_cancelled"]]
-    assert listed(client, shop, reason="no_consent") == [f["suppressed"]]
-    assert listed(client, shop, state="cancelled", reason="no_consent") == []
-    assert listed(client, shop, q="h-fail") == [f["failed"]]
-    assert listed(client, shop, q="SUPP@EXAMPLE") == [f["suppressed"]]
+    assert listed(merchant_client, shop, state="sent") == [f["sent"]]
+    assert listed(merchant_client, shop, state="cancelled") == sorted([f["cancelled"], f["order_cancelled"]])
+    assert listed(merchant_client, shop, state="suppressed") == [f["suppressed"]]
+    assert listed(merchant_client, shop, state="failed") == [f["failed"]]
+    assert listed(merchant_client, shop, reason="merchant_cancelled") == [f["cancelled"]]
+    assert listed(merchant_client, shop, reason="order_cancelled") == [f["order_cancelled"]]
+    assert listed(merchant_client, shop, reason="no_consent") == [f["suppressed"]]
+    assert listed(merchant_client, shop, state="cancelled", reason="no_consent") == []
+    assert listed(merchant_client, shop, q="h-fail") == [f["failed"]]
+    assert listed(merchant_client, shop, q="SUPP@EXAMPLE") == [f["suppressed"]]
     today = utcnow().astimezone(rr.ZoneInfo(shop.timezone)).date()
     yesterday = today - timedelta(days=1)
-    assert len(listed(client, shop, date_from=today.isoformat(), date_to=today.isoformat())) == 5
-    assert listed(client, shop, date_to=yesterday.isoformat()) == []
-    assert listed(client, shop, date_from=(today + timedelta(days=1)).isoformat()) == []
-    assert listed(client, shop, date_from=today.isoformat(), q="h-sent") == [f["sent"]]
+    assert len(listed(merchant_client, shop, date_from=today.isoformat(), date_to=today.isoformat())) == 5
+    assert listed(merchant_client, shop, date_to=yesterday.isoformat()) == []
+    assert listed(merchant_client, shop, date_from=(today + timedelta(days=1)).isoformat()) == []
+    assert listed(merchant_client, shop, date_from=today.isoformat(), q="h-sent") == [f["sent"]]
 
 
 @pytest.mark.parametrize("query,message", [
@@ -102,23 +83,23 @@ def test_history_filters(client, shop, finished) -> None:
     ({"state": "scheduled"}, "choix"),
     ({"reason": "because"}, "choix"),
 ])
-def test_history_invalid_filters_are_explained(client, shop, finished, query, message) -> None:
-    response = client.get(f"/admin/shops/{shop.key}/history", query_string=query)
+def test_history_invalid_filters_are_explained(merchant_client, shop, finished, query, message) -> None:
+    response = merchant_client.get(f"/admin/shops/{shop.key}/history", query_string=query)
     assert response.status_code == 200
-    page = text(response)
+    page = visible_text(response)
     assert "Corrigez les filtres signalés" in page
     assert message.lower() in page.lower()
     assert row_ids(response.get_data(as_text=True)) == []
 
 
-def test_history_is_paginated(client, shop) -> None:
+def test_history_is_paginated(merchant_client, shop) -> None:
     ids = [scheduled(shop, str(i)) for i in range(1, 53)]
     rr.cancel(shop, ids)
-    first = listed(client, shop)
-    second = listed(client, shop, page=2)
+    first = listed(merchant_client, shop)
+    second = listed(merchant_client, shop, page=2)
     assert len(first) == 50 and len(second) == 2 and sorted(first + second) == sorted(ids)
 
 
-def test_another_shops_history_is_404(app, client) -> None:
+def test_another_shops_history_is_404(app, merchant_client) -> None:
     other, _ = make_shop("Autre")
-    assert client.get(f"/admin/shops/{other.key}/history").status_code == 404
+    assert merchant_client.get(f"/admin/shops/{other.key}/history").status_code == 404

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import make_app
 from factories import days_ago, make_shop, post_event, status_event
+from html_text import page_source
 from requests_helpers import (
     audit_entries,
     decisions,
@@ -29,10 +30,6 @@ from kingavis.scheduling import Rule, compute_due_at
 PARIS = "Europe/Paris"
 
 
-def text(response) -> str:
-    return html.unescape(re.sub(r"\s+", " ", response.get_data(as_text=True)))
-
-
 def field_errors(response, field: str) -> list[str]:
     """The error messages shown next to one field (``<p id="<field>-error">``)."""
     raw = response.get_data(as_text=True)
@@ -43,28 +40,6 @@ def field_errors(response, field: str) -> list[str]:
 def flashes(response) -> list[str]:
     return [html.unescape(m).strip() for m in re.findall(
         r'class="flash flash-\w+"[^>]*>(.*?)</div>', response.get_data(as_text=True), re.S)]
-
-
-@pytest.fixture
-def shop_and_secret(app):
-    return make_shop()
-
-
-@pytest.fixture
-def shop(shop_and_secret):
-    return shop_and_secret[0]
-
-
-@pytest.fixture
-def user(shop):
-    return merchant(shop)
-
-
-@pytest.fixture
-def client(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def url(shop, path: str = "") -> str:
@@ -114,11 +89,11 @@ def actions(shop) -> list[str]:
 # --------------------------------------------------------------------------- page and CRUD
 
 
-def test_settings_page_lists_rules_and_statuses_by_name(client, shop) -> None:
-    response = client.get(url(shop))
+def test_settings_page_lists_rules_and_statuses_by_name(merchant_client, shop) -> None:
+    response = merchant_client.get(url(shop))
 
     assert response.status_code == 200
-    page = text(response)
+    page = page_source(response)
     assert "PrestaShop — Livré" in page and "Active" in page
     assert "Livré (5)" in page  # trigger shown by name with its id
     # Cancel statuses offered as checkboxes, the preset's checked.
@@ -130,18 +105,18 @@ def test_settings_page_lists_rules_and_statuses_by_name(client, shop) -> None:
     assert 'name="customer_window_days"' in raw and 'value="30"' in raw
 
 
-def test_statuses_the_shop_sent_are_offered_as_triggers(client, shop, shop_and_secret, app) -> None:
+def test_statuses_the_shop_sent_are_offered_as_triggers(merchant_client, shop, shop_and_secret, app) -> None:
     body = status_event("1", "42", days_ago(1), status_name="Retiré en boutique")
     assert post_event(app.test_client(), shop, shop_and_secret[1], body).status_code == 202
 
-    page = text(client.get(url(shop, "/rules/new")))
+    page = page_source(merchant_client.get(url(shop, "/rules/new")))
 
     assert "Retiré en boutique (42)" in page
     assert "Livré (5)" in page and "En attente de paiement par chèque (1)" in page
 
 
-def test_create_rule_saves_an_inactive_rule_and_audits_it(client, shop) -> None:
-    response = client.post(url(shop, "/rules/new"), data=rule_form(send_hour="9",
+def test_create_rule_saves_an_inactive_rule_and_audits_it(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop, "/rules/new"), data=rule_form(send_hour="9",
                                                                    timezone="America/Montreal"))
 
     assert response.status_code == 302
@@ -153,7 +128,7 @@ def test_create_rule_saves_an_inactive_rule_and_audits_it(client, shop) -> None:
     entry = audit_entries(shop)[-1]
     assert entry.action == "rule.create" and entry.actor_email == "marchand@example.com"
     assert entry.target_id == str(created.id)
-    page = text(client.get(url(shop)))
+    page = page_source(merchant_client.get(url(shop)))
     assert "Expédié + 3 jours" in page and "09:00" in page and "America/Montreal" in page
 
 
@@ -176,21 +151,21 @@ def test_create_rule_saves_an_inactive_rule_and_audits_it(client, shop) -> None:
     ],
 )
 def test_each_invalid_rule_field_gets_its_message_and_nothing_is_saved(
-    client, shop, field, value, message
+    merchant_client, shop, field, value, message
 ) -> None:
     before = [(r.id, r.name, r.delay_days) for r in rules_of(shop)]
 
-    response = client.post(url(shop, "/rules/new"), data=rule_form(**{field: value}))
+    response = merchant_client.post(url(shop, "/rules/new"), data=rule_form(**{field: value}))
 
     assert response.status_code == 422
     assert field_errors(response, field) == [message]
-    assert "Rien n'a été enregistré" in text(response)
+    assert "Rien n'a été enregistré" in page_source(response)
     assert [(r.id, r.name, r.delay_days) for r in rules_of(shop)] == before
     assert "rule.create" not in actions(shop)
 
 
-def test_every_invalid_field_is_reported_at_once(client, shop) -> None:
-    response = client.post(url(shop, "/rules/new"), data=rule_form(
+def test_every_invalid_field_is_reported_at_once(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop, "/rules/new"), data=rule_form(
         name="", trigger_status_ids=[], delay_days="400", send_hour="25", timezone="Nowhere"))
 
     assert response.status_code == 422
@@ -200,14 +175,14 @@ def test_every_invalid_field_is_reported_at_once(client, shop) -> None:
     assert 'value="400"' in response.get_data(as_text=True)
 
 
-def test_edit_an_inactive_rule(client, shop) -> None:
-    client.post(url(shop, "/rules/new"), data=rule_form())
+def test_edit_an_inactive_rule(merchant_client, shop) -> None:
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form())
     rule = rules_of(shop)[-1]
 
-    page = client.get(url(shop, f"/rules/{rule.id}"))
+    page = merchant_client.get(url(shop, f"/rules/{rule.id}"))
     assert page.status_code == 200 and 'value="Expédié + 3 jours"' in html.unescape(
         page.get_data(as_text=True))
-    response = client.post(url(shop, f"/rules/{rule.id}"),
+    response = merchant_client.post(url(shop, f"/rules/{rule.id}"),
                            data=rule_form(name="Expédié + 5", delay_days="5"))
 
     assert response.status_code == 302
@@ -219,57 +194,57 @@ def test_edit_an_inactive_rule(client, shop) -> None:
     assert entry.details["changes"]["delay_days"] == [3, 5]
 
 
-def test_delete_an_inactive_rule_but_never_the_active_one(client, shop) -> None:
-    client.post(url(shop, "/rules/new"), data=rule_form())
+def test_delete_an_inactive_rule_but_never_the_active_one(merchant_client, shop) -> None:
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form())
     spare = rules_of(shop)[-1]
     active = active_rule(shop)
 
-    refused = client.post(url(shop, f"/rules/{active.id}/delete"), follow_redirects=True)
+    refused = merchant_client.post(url(shop, f"/rules/{active.id}/delete"), follow_redirects=True)
     assert "La règle active ne peut pas être supprimée" in " ".join(flashes(refused))
     assert active_rule(shop).id == active.id
 
-    done = client.post(url(shop, f"/rules/{spare.id}/delete"), follow_redirects=True)
+    done = merchant_client.post(url(shop, f"/rules/{spare.id}/delete"), follow_redirects=True)
     assert "Règle « Expédié + 3 jours » supprimée." in flashes(done)
     assert [r.id for r in rules_of(shop)] == [active.id]
     assert actions(shop)[-1] == "rule.delete"
 
 
-def test_activating_a_rule_deactivates_the_other_in_one_click(client, shop) -> None:
-    client.post(url(shop, "/rules/new"), data=rule_form())
-    client.post(url(shop, "/rules/new"), data=rule_form(name="Troisième", trigger_status_ids=["2"]))
+def test_activating_a_rule_deactivates_the_other_in_one_click(merchant_client, shop) -> None:
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form())
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form(name="Troisième", trigger_status_ids=["2"]))
     old = active_rule(shop)
     second, third = rules_of(shop)[1:]
 
-    response = client.post(url(shop, f"/rules/{second.id}/activate"))
+    response = merchant_client.post(url(shop, f"/rules/{second.id}/activate"))
 
     assert response.status_code == 302
     assert response.headers["Location"].endswith(url(shop, "/apply"))  # asks about pending ones
     assert active_rule(shop).id == second.id
-    response = client.post(url(shop, f"/rules/{third.id}/activate"))
+    response = merchant_client.post(url(shop, f"/rules/{third.id}/activate"))
     assert active_rule(shop).id == third.id
     assert sum(r.is_active for r in rules_of(shop)) == 1
     entries = [e for e in audit_entries(shop) if e.action == "rule.activate"]
     assert [e.details["previous"] for e in entries] == [[old.id], [second.id]]
     # The page shows the new active rule with its badge.
-    page = client.get(url(shop)).get_data(as_text=True)
+    page = merchant_client.get(url(shop)).get_data(as_text=True)
     assert re.search(rf'<tr data-rule-id="{third.id}" class="is-active">', page)
 
 
-def test_a_rule_triggering_on_a_cancel_status_cannot_be_activated(client, shop) -> None:
-    client.post(url(shop, "/rules/new"), data=rule_form(name="Sur annulation",
+def test_a_rule_triggering_on_a_cancel_status_cannot_be_activated(merchant_client, shop) -> None:
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form(name="Sur annulation",
                                                         trigger_status_ids=["6"]))
     rule = rules_of(shop)[-1]
 
-    response = client.post(url(shop, f"/rules/{rule.id}/activate"), follow_redirects=True)
+    response = merchant_client.post(url(shop, f"/rules/{rule.id}/activate"), follow_redirects=True)
 
     assert any("statut d'annulation de la boutique (6)" in f for f in flashes(response))
     assert active_rule(shop).name == "PrestaShop — Livré"
 
 
-def test_the_active_rule_cannot_trigger_on_a_cancel_status(client, shop) -> None:
+def test_the_active_rule_cannot_trigger_on_a_cancel_status(merchant_client, shop) -> None:
     active = active_rule(shop)
 
-    response = client.post(url(shop, f"/rules/{active.id}"),
+    response = merchant_client.post(url(shop, f"/rules/{active.id}"),
                            data=rule_form(trigger_status_ids=["5", "6"]))
 
     assert response.status_code == 422
@@ -278,15 +253,15 @@ def test_the_active_rule_cannot_trigger_on_a_cancel_status(client, shop) -> None
     assert active_rule(shop).trigger_status_ids == ["5"]
 
 
-def test_another_shops_rule_is_not_found(client, shop, app) -> None:
+def test_another_shops_rule_is_not_found(merchant_client, shop, app) -> None:
     other, _ = make_shop("Autre boutique")
     foreign = other.rules[0]
 
-    assert client.get(url(shop, f"/rules/{foreign.id}")).status_code == 404
-    assert client.post(url(shop, f"/rules/{foreign.id}"), data=rule_form()).status_code == 404
-    assert client.post(url(shop, f"/rules/{foreign.id}/activate")).status_code == 404
-    assert client.post(url(shop, f"/rules/{foreign.id}/delete")).status_code == 404
-    assert client.get(f"/admin/shops/{other.key}/settings").status_code == 404
+    assert merchant_client.get(url(shop, f"/rules/{foreign.id}")).status_code == 404
+    assert merchant_client.post(url(shop, f"/rules/{foreign.id}"), data=rule_form()).status_code == 404
+    assert merchant_client.post(url(shop, f"/rules/{foreign.id}/activate")).status_code == 404
+    assert merchant_client.post(url(shop, f"/rules/{foreign.id}/delete")).status_code == 404
+    assert merchant_client.get(f"/admin/shops/{other.key}/settings").status_code == 404
     db.session.expire_all()
     assert db.session.get(InvitationRule, foreign.id).name == "PrestaShop — Livré"
 
@@ -302,8 +277,8 @@ def test_anonymous_visitors_are_sent_away(app, shop) -> None:
 # --------------------------------------------------------------------------- shop settings
 
 
-def test_settings_update_is_saved_and_audited(client, shop) -> None:
-    response = client.post(url(shop), data=settings_form(
+def test_settings_update_is_saved_and_audited(merchant_client, shop) -> None:
+    response = merchant_client.post(url(shop), data=settings_form(
         shop, cancel_status_ids=["6", "7"], customer_window_days="45", require_consent="y"))
 
     assert response.status_code == 302
@@ -330,9 +305,9 @@ def test_settings_update_is_saved_and_audited(client, shop) -> None:
     ],
 )
 def test_invalid_settings_get_their_message_and_nothing_is_saved(
-    client, shop, overrides, field, message
+    merchant_client, shop, overrides, field, message
 ) -> None:
-    response = client.post(url(shop), data=settings_form(shop, paused="y", **overrides))
+    response = merchant_client.post(url(shop), data=settings_form(shop, paused="y", **overrides))
 
     assert response.status_code == 422
     assert field_errors(response, field) == [message]
@@ -342,12 +317,12 @@ def test_invalid_settings_get_their_message_and_nothing_is_saved(
     assert actions(shop) == []
 
 
-def test_pause_and_resume(client, shop) -> None:
-    paused = client.post(url(shop), data=settings_form(shop, paused="y"), follow_redirects=True)
+def test_pause_and_resume(merchant_client, shop) -> None:
+    paused = merchant_client.post(url(shop), data=settings_form(shop, paused="y"), follow_redirects=True)
 
     assert fresh_shop(shop).paused is True
-    assert "Les envois sont en pause" in text(paused)
-    resumed = client.post(url(shop), data=settings_form(fresh_shop(shop), paused=None),
+    assert "Les envois sont en pause" in page_source(paused)
+    resumed = merchant_client.post(url(shop), data=settings_form(fresh_shop(shop), paused=None),
                           follow_redirects=True)
     assert fresh_shop(shop).paused is False
     assert "Envois repris." in flashes(resumed)
@@ -358,10 +333,10 @@ def test_pause_and_resume(client, shop) -> None:
 
 
 def test_a_webhook_after_changing_delay_and_trigger_follows_the_new_rule(
-    client, shop, shop_and_secret, app, monkeypatch
+    merchant_client, shop, shop_and_secret, app, monkeypatch
 ) -> None:
     active = active_rule(shop)
-    response = client.post(url(shop, f"/rules/{active.id}"),
+    response = merchant_client.post(url(shop, f"/rules/{active.id}"),
                            data=rule_form(name=active.name, trigger_status_ids=["4"],
                                           delay_days="3", send_hour="10"))
     assert response.status_code == 302
@@ -383,10 +358,10 @@ def test_a_webhook_after_changing_delay_and_trigger_follows_the_new_rule(
     assert shipped.json["review_request"]["due_at"] == "2026-11-23T09:00:00Z"
 
 
-def test_a_webhook_after_activating_another_rule_follows_it(client, shop, shop_and_secret, app) -> None:
-    client.post(url(shop, "/rules/new"), data=rule_form(delay_days="30"))
+def test_a_webhook_after_activating_another_rule_follows_it(merchant_client, shop, shop_and_secret, app) -> None:
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form(delay_days="30"))
     rule = rules_of(shop)[-1]
-    client.post(url(shop, f"/rules/{rule.id}/activate"))
+    merchant_client.post(url(shop, f"/rules/{rule.id}/activate"))
     changed_at = days_ago(1).replace(microsecond=0)
 
     response = post_event(app.test_client(), shop, shop_and_secret[1],
@@ -427,19 +402,19 @@ def paris(value: datetime) -> str:
     return formatting.moment(value, "fr", PARIS)
 
 
-def test_editing_the_active_rule_asks_to_apply_with_a_preview(client, shop) -> None:
+def test_editing_the_active_rule_asks_to_apply_with_a_preview(merchant_client, shop) -> None:
     a = scheduled(shop, "1", delivered_days_ago=1, reference="REF-A")
     b = scheduled(shop, "2", delivered_days_ago=3, reference="REF-B")
     triggered = {i: request_row(i).triggered_at for i in (a, b)}
     due_before = {i: request_row(i).due_at for i in (a, b)}
 
-    response = edit_active(client, shop, delay_days="20")
+    response = edit_active(merchant_client, shop, delay_days="20")
 
     assert response.status_code == 302
     assert response.headers["Location"].endswith(url(shop, "/apply"))
-    preview = client.get(url(shop, "/apply"))
+    preview = merchant_client.get(url(shop, "/apply"))
     assert preview.status_code == 200
-    assert "2 demandes programmées seraient déplacées." in text(preview)
+    assert "2 demandes programmées seraient déplacées." in page_source(preview)
     rows = dict(preview_rows(preview, "moves"))
     for request_id, ref in ((a, "REF-A"), (b, "REF-B")):
         new_due = triggered[request_id] + timedelta(days=20)
@@ -449,26 +424,26 @@ def test_editing_the_active_rule_asks_to_apply_with_a_preview(client, shop) -> N
     assert {i: request_row(i).due_at for i in (a, b)} == due_before
 
 
-def test_a_due_time_already_past_becomes_now_and_unchanged_ones_are_counted(client, shop) -> None:
+def test_a_due_time_already_past_becomes_now_and_unchanged_ones_are_counted(merchant_client, shop) -> None:
     old = scheduled(shop, "1", delivered_days_ago=12, reference="OLD")  # due already (10 days)
     recent = scheduled(shop, "2", delivered_days_ago=1, reference="RECENT")
-    edit_active(client, shop, delay_days="5")
+    edit_active(merchant_client, shop, delay_days="5")
 
-    preview = client.get(url(shop, "/apply"))
+    preview = merchant_client.get(url(shop, "/apply"))
 
-    page = text(preview)
+    page = page_source(preview)
     assert "1 demande programmée serait déplacée." in page
     assert "1 autre garde la même date." in page  # OLD: due at once before and after
     assert [i for i, _ in preview_rows(preview, "moves")] == [recent]
     assert old not in [i for i, _ in preview_rows(preview, "moves")]
 
 
-def test_send_hour_and_time_zone_are_used_for_the_new_due_time(client, shop) -> None:
+def test_send_hour_and_time_zone_are_used_for_the_new_due_time(merchant_client, shop) -> None:
     a = scheduled(shop, "1", delivered_days_ago=2)
     triggered = request_row(a).triggered_at
-    edit_active(client, shop, send_hour="8", timezone="America/New_York")
+    edit_active(merchant_client, shop, send_hour="8", timezone="America/New_York")
 
-    preview = client.get(url(shop, "/apply"))
+    preview = merchant_client.get(url(shop, "/apply"))
 
     rule = Rule(frozenset({"5"}), 10, 8, "America/New_York")
     expected = compute_due_at(triggered, rule)
@@ -477,19 +452,19 @@ def test_send_hour_and_time_zone_are_used_for_the_new_due_time(client, shop) -> 
     assert dict(preview_rows(preview, "moves"))[a][2] == "→ " + paris(expected)
 
 
-def test_apply_only_on_confirm(client, shop) -> None:
+def test_apply_only_on_confirm(merchant_client, shop) -> None:
     a = scheduled(shop, "1", delivered_days_ago=1)
     before = request_row(a).due_at
-    edit_active(client, shop, delay_days="20")
+    edit_active(merchant_client, shop, delay_days="20")
     rule_id = active_rule(shop).id
 
-    not_confirmed = client.post(url(shop, "/apply"), data={"rule_id": str(rule_id)},
+    not_confirmed = merchant_client.post(url(shop, "/apply"), data={"rule_id": str(rule_id)},
                                 follow_redirects=True)
     assert "Rien n'a été appliqué\u00a0: confirmez depuis l'aperçu." in flashes(not_confirmed)
     assert request_row(a).due_at == before
     assert "rule.apply" not in actions(shop)
 
-    confirmed = client.post(url(shop, "/apply"), data={"rule_id": str(rule_id), "confirm": "yes"},
+    confirmed = merchant_client.post(url(shop, "/apply"), data={"rule_id": str(rule_id), "confirm": "yes"},
                             follow_redirects=True)
 
     assert "Règle appliquée\u00a0: 1 demande programmée a été déplacée." in flashes(confirmed)
@@ -504,7 +479,7 @@ def test_apply_only_on_confirm(client, shop) -> None:
     assert entry.action == "rule.apply" and entry.details["moved"] == 1
 
 
-def test_apply_never_touches_sending_or_sent_requests(client, shop) -> None:
+def test_apply_never_touches_sending_or_sent_requests(merchant_client, shop) -> None:
     sending = scheduled(shop, "1", delivered_days_ago=12)  # due now: the dispatcher claims it
     assert [c[0] for c in claim(utcnow(), 10)] == [sending]
     sent = scheduled(shop, "2", delivered_days_ago=2)
@@ -514,11 +489,11 @@ def test_apply_never_touches_sending_or_sent_requests(client, shop) -> None:
     waiting = scheduled(shop, "3", delivered_days_ago=2, email="other@example.com")
     before = {i: (request_row(i).state, request_row(i).due_at, request_row(i).next_attempt_at)
               for i in (sending, sent)}
-    edit_active(client, shop, delay_days="30")
+    edit_active(merchant_client, shop, delay_days="30")
 
-    preview = client.get(url(shop, "/apply"))
+    preview = merchant_client.get(url(shop, "/apply"))
     assert [i for i, _ in preview_rows(preview, "moves")] == [waiting]
-    client.post(url(shop, "/apply"), data={"rule_id": str(active_rule(shop).id), "confirm": "yes"})
+    merchant_client.post(url(shop, "/apply"), data={"rule_id": str(active_rule(shop).id), "confirm": "yes"})
 
     assert {i: (request_row(i).state, request_row(i).due_at, request_row(i).next_attempt_at)
             for i in (sending, sent)} == before
@@ -526,48 +501,48 @@ def test_apply_never_touches_sending_or_sent_requests(client, shop) -> None:
     assert all(describe_note(d) != "règle appliquée" for i in (sending, sent) for d in decisions(i))
 
 
-def test_requests_triggered_by_a_status_the_new_rule_ignores_are_kept(client, shop) -> None:
+def test_requests_triggered_by_a_status_the_new_rule_ignores_are_kept(merchant_client, shop) -> None:
     delivered = scheduled(shop, "1", delivered_days_ago=1, reference="LIVRE-1")
     before = request_row(delivered).due_at
-    client.post(url(shop, "/rules/new"), data=rule_form(trigger_status_ids=["4"], delay_days="2"))
-    client.post(url(shop, f"/rules/{rules_of(shop)[-1].id}/activate"))
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form(trigger_status_ids=["4"], delay_days="2"))
+    merchant_client.post(url(shop, f"/rules/{rules_of(shop)[-1].id}/activate"))
 
-    preview = client.get(url(shop, "/apply"))
+    preview = merchant_client.get(url(shop, "/apply"))
 
-    page = text(preview)
+    page = page_source(preview)
     assert "Aucune demande programmée ne serait déplacée." in page
     assert "1 n'est pas concernée" in page
     assert preview_rows(preview, "kept") == [(delivered, ["LIVRE-1", "Livré (5)", paris(before)])]
     assert 'id="confirm-apply"' not in preview.get_data(as_text=True)
-    client.post(url(shop, "/apply"), data={"rule_id": str(active_rule(shop).id), "confirm": "yes"})
+    merchant_client.post(url(shop, "/apply"), data={"rule_id": str(active_rule(shop).id), "confirm": "yes"})
     assert request_row(delivered).due_at == before
 
 
-def test_apply_refuses_when_the_previewed_rule_is_no_longer_active(client, shop) -> None:
+def test_apply_refuses_when_the_previewed_rule_is_no_longer_active(merchant_client, shop) -> None:
     a = scheduled(shop, "1", delivered_days_ago=1)
     before = request_row(a).due_at
     previewed = active_rule(shop).id
-    client.post(url(shop, "/rules/new"), data=rule_form(trigger_status_ids=["5"], delay_days="40"))
-    client.post(url(shop, f"/rules/{rules_of(shop)[-1].id}/activate"))
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form(trigger_status_ids=["5"], delay_days="40"))
+    merchant_client.post(url(shop, f"/rules/{rules_of(shop)[-1].id}/activate"))
 
-    response = client.post(url(shop, "/apply"), data={"rule_id": str(previewed), "confirm": "yes"},
+    response = merchant_client.post(url(shop, "/apply"), data={"rule_id": str(previewed), "confirm": "yes"},
                            follow_redirects=True)
 
     assert any("La règle active a changé depuis l'aperçu" in f for f in flashes(response))
     assert request_row(a).due_at == before
 
 
-def test_the_preview_shows_the_first_50_and_the_count(client, shop) -> None:
+def test_the_preview_shows_the_first_50_and_the_count(merchant_client, shop) -> None:
     ids = [scheduled(shop, str(n), delivered_days_ago=1, email=f"c{n}@example.com")
            for n in range(55)]
-    edit_active(client, shop, delay_days="15")
+    edit_active(merchant_client, shop, delay_days="15")
 
-    preview = client.get(url(shop, "/apply"))
+    preview = merchant_client.get(url(shop, "/apply"))
 
-    assert "55 demandes programmées seraient déplacées." in text(preview)
+    assert "55 demandes programmées seraient déplacées." in page_source(preview)
     assert len(preview_rows(preview, "moves")) == 50
-    assert "Les 50 premières sur 55 sont affichées." in text(preview)
-    client.post(url(shop, "/apply"), data={"rule_id": str(active_rule(shop).id), "confirm": "yes"})
+    assert "Les 50 premières sur 55 sont affichées." in page_source(preview)
+    merchant_client.post(url(shop, "/apply"), data={"rule_id": str(active_rule(shop).id), "confirm": "yes"})
     assert all(request_row(i).due_at == request_row(i).triggered_at + timedelta(days=15)
                for i in ids)
 
@@ -579,23 +554,23 @@ def test_forms_without_a_csrf_token_are_refused(database_url, tmp_path) -> None:
     app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
     with app.app_context():
         shop, _ = make_shop()
-        client = app.test_client()
-        login(client, merchant(shop))
+        merchant_client = app.test_client()
+        login(merchant_client, merchant(shop))
 
-        refused = client.post(url(shop), data=settings_form(shop, paused="y"))
+        refused = merchant_client.post(url(shop), data=settings_form(shop, paused="y"))
         assert refused.status_code == 400
         rule_id = shop.rules[0].id
-        assert client.post(url(shop, f"/rules/{rule_id}"),
+        assert merchant_client.post(url(shop, f"/rules/{rule_id}"),
                            data=rule_form(delay_days="2")).status_code == 400
-        assert client.post(url(shop, "/apply"),
+        assert merchant_client.post(url(shop, "/apply"),
                            data={"rule_id": str(rule_id), "confirm": "yes"}).status_code == 400
         db.session.expire_all()
         assert db.session.get(Shop, shop.id).paused is False
         assert db.session.get(InvitationRule, rule_id).delay_days == 10
 
-        page = client.get(url(shop)).get_data(as_text=True)
+        page = merchant_client.get(url(shop)).get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        accepted = client.post(url(shop), data={**settings_form(shop, paused="y"),
+        accepted = merchant_client.post(url(shop), data={**settings_form(shop, paused="y"),
                                                 "csrf_token": token})
         assert accepted.status_code == 302
         db.session.expire_all()
@@ -604,10 +579,10 @@ def test_forms_without_a_csrf_token_are_refused(database_url, tmp_path) -> None:
         db.engine.dispose()
 
 
-def test_audit_details_are_json(client, shop) -> None:
+def test_audit_details_are_json(merchant_client, shop) -> None:
     """Each entry's details survive a JSON round trip as the values the merchant changed."""
-    client.post(url(shop, "/rules/new"), data=rule_form())
-    client.post(url(shop), data=settings_form(shop, customer_window_days="10"))
+    merchant_client.post(url(shop, "/rules/new"), data=rule_form())
+    merchant_client.post(url(shop), data=settings_form(shop, customer_window_days="10"))
     entries = audit_entries(shop)
     by_action = {entry.action: entry.details for entry in entries}
     assert set(by_action) >= {"rule.create", "settings.update"}
@@ -620,12 +595,12 @@ def test_audit_details_are_json(client, shop) -> None:
     assert by_action["settings.update"] == {"changes": {"customer_window_days": [30, 10]}}
 
 
-def test_paused_due_requests_wait_and_go_after_resume(client, shop) -> None:
+def test_paused_due_requests_wait_and_go_after_resume(merchant_client, shop) -> None:
     due = scheduled(shop, "1", delivered_days_ago=12)  # due now
-    client.post(url(shop), data=settings_form(shop, paused="y"))
+    merchant_client.post(url(shop), data=settings_form(shop, paused="y"))
 
     assert claim(utcnow(), 10) == []
     assert request_row(due).state == "scheduled"
 
-    client.post(url(shop), data=settings_form(fresh_shop(shop), paused=None))
+    merchant_client.post(url(shop), data=settings_form(fresh_shop(shop), paused=None))
     assert [c[0] for c in claim(utcnow(), 10)] == [due]

@@ -295,11 +295,6 @@ def field_errors(response: Any) -> list[str]:
 
 
 @pytest.fixture
-def shop(app: Flask) -> Shop:
-    return make_shop()[0]
-
-
-@pytest.fixture
 def back_office(app: Flask, shop: Shop) -> Any:
     client = app.test_client()
     login(client, merchant(shop))

@@ -3,18 +3,17 @@ customer's questionnaire, each checked the way they would see it (both databases
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from delivery_helpers import request_row, schedule
-from factories import days_ago, make_shop
+from factories import days_ago
 from flask import Flask
 from flask_babel import force_locale
-from requests_helpers import event, login, merchant, scheduled
+from html_text import visible_text_with_nbsp
+from requests_helpers import event, scheduled
 from sqlalchemy import select
 
 from admin.pending import elapsed
@@ -30,23 +29,6 @@ from kingavis.shops.rules import KnownStatus, trigger_coverage
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
 NBSP = "\u00a0"
-
-
-def text(response: Any) -> str:
-    body = re.sub(r"<(style|script)>.*?</\1>", "", response.get_data(as_text=True), flags=re.S)
-    return html.unescape(re.sub(r"[ \t\r\n]+", " ", re.sub(r"<[^>]+>", " ", body)))
-
-
-@pytest.fixture
-def shop(app: Flask) -> Shop:
-    return make_shop("Boutique Zoë")[0]
-
-
-@pytest.fixture
-def client(app: Flask, shop: Shop) -> Any:
-    client = app.test_client()
-    login(client, merchant(shop))
-    return client
 
 
 def order_id_of(request_id: int) -> int:
@@ -71,9 +53,9 @@ def test_the_rule_summary_says_which_statuses_trigger_and_suggests_later_shipped
         "4", "5", "7"]
 
 
-def test_the_rule_form_lists_what_will_and_will_not_trigger(client: Any, shop: Shop) -> None:
+def test_the_rule_form_lists_what_will_and_will_not_trigger(merchant_client: Any, shop: Shop) -> None:
     rule = rules.create_rule(shop, None, rules.RuleData("Expédié", ["4"], 3, None, "Europe/Paris"))
-    page = text(client.get(f"/admin/shops/{shop.key}/settings/rules/{rule.id}"))
+    page = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/settings/rules/{rule.id}"))
     assert f"Déclencheront une demande{NBSP}: Expédié (4)" in page
     assert (f"Ne déclencheront pas, bien que la commande soit expédiée{NBSP}: Livré (5)"
             in page)
@@ -81,11 +63,11 @@ def test_the_rule_form_lists_what_will_and_will_not_trigger(client: Any, shop: S
     assert re.search(f"Ne déclencheront pas{NBSP}: .*Annulé \\(6\\)", page)
 
 
-def test_the_timeline_names_the_active_rule_when_no_trigger_was_reached(client: Any,
+def test_the_timeline_names_the_active_rule_when_no_trigger_was_reached(merchant_client: Any,
                                                                          shop: Shop) -> None:
     event(shop, "41", "2", days_ago(1))  # payment accepted: no trigger yet
     order_id = db.session.execute(select(Order.id).where(Order.external_id == "41")).scalar_one()
-    page = text(client.get(f"/admin/shops/{shop.key}/orders/{order_id}"))
+    page = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/orders/{order_id}"))
     assert ("elle n'a encore atteint aucun statut déclencheur de la règle active "
             "« PrestaShop — Livré » (Livré (5))") in page
 
@@ -99,11 +81,11 @@ def test_the_questionnaire_shows_no_date_when_the_order_date_is_unknown(app: Fla
     with_date = schedule(shop, "52", reference="AVECDATE",
                          placed_at=datetime(2026, 3, 14, 9, 30, tzinfo=UTC))
     assert tick().sent == 2
-    client = app.test_client()
-    page = text(client.get(f"/r/{request_row(without).token}"))
+    merchant_client = app.test_client()
+    page = visible_text_with_nbsp(merchant_client.get(f"/r/{request_row(without).token}"))
     assert f"Merci pour votre commande SANSDATE. Qu'en avez-vous pensé{NBSP}?" in page
     assert not re.search(r"SANSDATE du ", page)
-    page = text(client.get(f"/r/{request_row(with_date).token}"))
+    page = visible_text_with_nbsp(merchant_client.get(f"/r/{request_row(with_date).token}"))
     assert "Merci pour votre commande AVECDATE du 14 mars 2026." in page
 
 
@@ -119,7 +101,7 @@ def test_the_examples_send_placed_at() -> None:
 # ------------------------------------------------------------------ 5. the audit log in words
 
 
-def test_the_audit_log_speaks_the_merchants_language(client: Any, shop: Shop) -> None:
+def test_the_audit_log_speaks_the_merchants_language(merchant_client: Any, shop: Shop) -> None:
     owner = db.session.execute(select(User)).scalar_one()
     rule = rules.create_rule(shop, owner, rules.RuleData("Expédié + 3", ["4"], 3, None,
                                                          "Europe/Paris"))
@@ -128,7 +110,7 @@ def test_the_audit_log_speaks_the_merchants_language(client: Any, shop: Shop) ->
     ids = [scheduled(shop, "61", reference="KDZ61"), scheduled(shop, "62", reference="KDZ62")]
     rr.cancel(shop, ids, user=owner)
 
-    page = text(client.get(f"/admin/shops/{shop.key}/audit"))
+    page = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/audit"))
     assert f"Délai{NBSP}: 3 → 5 jours" in page
     assert f"Statuts déclencheurs{NBSP}: Expédié (4) → Expédié (4), Livré (5)" in page
     assert f"Heure d'envoi{NBSP}: aucune → 9{NBSP}h" in page
@@ -138,8 +120,8 @@ def test_the_audit_log_speaks_the_merchants_language(client: Any, shop: Shop) ->
     for python in ("{'", "[3, 5]", "'delay_days'", "changes", "ids [", "rule #", "None"):
         assert python not in page, python
 
-    client.post("/admin/language", data={"language": "en", "next": "/admin/"})
-    page = text(client.get(f"/admin/shops/{shop.key}/audit"))
+    merchant_client.post("/admin/language", data={"language": "en", "next": "/admin/"})
+    page = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/audit"))
     assert "Delay: 3 → 5 days" in page
     assert "Send hour: none → 9:00" in page
     assert "2 requests cancelled" in page
@@ -153,8 +135,8 @@ def test_questionnaire_opened_from_the_text_link_counts_as_a_click(app: Flask, s
     request_id = schedule(shop, "71")
     assert tick().sent == 1
     token = request_row(request_id).token
-    client = app.test_client()
-    assert client.get(f"/r/{token}", headers={"User-Agent": BROWSER}).status_code == 200
+    merchant_client = app.test_client()
+    assert merchant_client.get(f"/r/{token}", headers={"User-Agent": BROWSER}).status_code == 200
     assert request_row(request_id).clicked_at is not None
 
 
@@ -166,7 +148,7 @@ def test_a_link_scanner_opening_the_questionnaire_is_no_click(app: Flask, shop: 
     assert request_row(request_id).clicked_at is None
 
 
-def test_dashboard_figures_agree_and_are_formatted_for_the_reader(client: Any, shop: Shop) -> None:
+def test_dashboard_figures_agree_and_are_formatted_for_the_reader(merchant_client: Any, shop: Shop) -> None:
     for order, rating in (("81", 4), ("82", 5)):
         request_id = schedule(shop, order)
         assert tick().sent == 1
@@ -176,25 +158,25 @@ def test_dashboard_figures_agree_and_are_formatted_for_the_reader(client: Any, s
         db.session.commit()
     scheduled(shop, "83")
 
-    page = client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)
+    page = merchant_client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)
     # Reviews imply clicks (no click was tracked): 2 reviews, so at least 2 clicks.
     assert f'id="funnel-clicked">2 <span class="muted">(100,0{NBSP}%)' in page
     assert f'id="funnel-reviewed">2 <span class="muted">(100,0{NBSP}%)' in page
     assert 'id="funnel-rating">4,5 / 5<' in page
     assert "demandes en attente d&#39;envoi" in page or "demandes en attente d'envoi" in page
 
-    client.post("/admin/language", data={"language": "en", "next": "/admin/"})
-    page = client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)
+    merchant_client.post("/admin/language", data={"language": "en", "next": "/admin/"})
+    page = merchant_client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)
     assert 'id="funnel-clicked">2 <span class="muted">(100.0%)' in page
     assert 'id="funnel-rating">4.5 / 5<' in page
-    stats = text(client.get(f"/admin/shops/{shop.key}/stats"))
+    stats = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/stats"))
     assert "4.5 / 5" in stats and "4,5" not in stats
 
 
 # ------------------------------------------------------------------ 7. the timeline goes on
 
 
-def test_the_timeline_goes_on_after_the_email(client: Any, shop: Shop) -> None:
+def test_the_timeline_goes_on_after_the_email(merchant_client: Any, shop: Shop) -> None:
     request_id = schedule(shop, "91", reference="SUITE91", email="suite@example.com")
     assert tick().sent == 1
     row = request_row(request_id)
@@ -207,18 +189,18 @@ def test_the_timeline_goes_on_after_the_email(client: Any, shop: Shop) -> None:
     unsubscribe(shop.id, "suite@example.com", customer_key(shop.id, "suite@example.com"))
     db.session.commit()
 
-    page = text(client.get(f"/admin/shops/{shop.key}/orders/{row.order_id}"))
+    page = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/orders/{row.order_id}"))
     after = page[page.index("Email de demande d'avis envoyé"):]
     positions = [after.index(s) for s in ("Email ouvert", "Lien vers le questionnaire suivi",
                                            f"Avis laissé{NBSP}: 4 / 5", "Le client s'est désinscrit")]
     assert positions == sorted(positions)
 
 
-def test_a_scheduled_request_of_an_unpaid_order_is_flagged(client: Any, shop: Shop) -> None:
+def test_a_scheduled_request_of_an_unpaid_order_is_flagged(merchant_client: Any, shop: Shop) -> None:
     request_id = scheduled(shop, "95")
     event(shop, "95", "10", days_ago(0.5), paid=False)  # back to "awaiting bank wire"
     assert request_row(request_id).state == "scheduled"
-    page = text(client.get(f"/admin/shops/{shop.key}/orders/{order_id_of(request_id)}"))
+    page = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/orders/{order_id_of(request_id)}"))
     assert ("la demande sera annulée au moment de l'envoi si la commande n'est pas payée "
             "d'ici là") in page
 
@@ -227,9 +209,9 @@ def test_a_scheduled_request_of_an_unpaid_order_is_flagged(client: Any, shop: Sh
 
 
 def test_the_login_prompt_is_in_the_pages_language(app: Flask, shop: Shop) -> None:
-    client = app.test_client()
-    response = client.get(f"/admin/shops/{shop.key}/", follow_redirects=True)
-    page = text(response)
+    merchant_client = app.test_client()
+    response = merchant_client.get(f"/admin/shops/{shop.key}/", follow_redirects=True)
+    page = visible_text_with_nbsp(response)
     assert "Connectez-vous pour accéder à cette page." in page
     assert "Please log in" not in page
 
@@ -247,13 +229,13 @@ def test_ages_are_rounded_down(app: Flask) -> None:
 
 
 def test_cancelling_selected_rows_under_a_filter_returns_to_the_filtered_list(
-        client: Any, shop: Shop) -> None:
+        merchant_client: Any, shop: Shop) -> None:
     ids = [scheduled(shop, "101", reference="GARDE101"), scheduled(shop, "102", reference="AUTRE")]
-    confirm = client.post(f"/admin/shops/{shop.key}/pending/actions", data={
+    confirm = merchant_client.post(f"/admin/shops/{shop.key}/pending/actions", data={
         "action": "cancel", "scope": "selected", "ids": [str(ids[0])], "q": "GARDE"})
     assert confirm.status_code == 200
     assert 'name="q" value="GARDE"' in confirm.get_data(as_text=True)
-    done = client.post(f"/admin/shops/{shop.key}/pending/actions", data={
+    done = merchant_client.post(f"/admin/shops/{shop.key}/pending/actions", data={
         "action": "cancel", "scope": "selected", "ids": [str(ids[0])], "q": "GARDE",
         "confirm": "yes"})
     assert done.status_code == 302
@@ -261,20 +243,20 @@ def test_cancelling_selected_rows_under_a_filter_returns_to_the_filtered_list(
     assert request_row(ids[0]).state == "cancelled" and request_row(ids[1]).state == "scheduled"
 
 
-def test_review_balancing_is_set_on_one_page_only(client: Any, shop: Shop) -> None:
-    reviews = client.get(f"/admin/shops/{shop.key}/reviews").get_data(as_text=True)
+def test_review_balancing_is_set_on_one_page_only(merchant_client: Any, shop: Shop) -> None:
+    reviews = merchant_client.get(f"/admin/shops/{shop.key}/reviews").get_data(as_text=True)
     assert 'name="url"' not in reviews and "reviews/balancing" not in reviews
     assert f'href="/admin/shops/{shop.key}/collection#balancing-title"' in reviews
-    assert client.post(f"/admin/shops/{shop.key}/reviews/balancing",
+    assert merchant_client.post(f"/admin/shops/{shop.key}/reviews/balancing",
                        data={"platform": "google", "url": "https://g.page/r/x"}).status_code in (
         404, 405)
-    collection = text(client.get(f"/admin/shops/{shop.key}/collection"))
+    collection = visible_text_with_nbsp(merchant_client.get(f"/admin/shops/{shop.key}/collection"))
     assert f"Équilibrage des avis{NBSP}: plateforme tierce" in collection
-    assert "Review Balancing" not in collection and "Review Balancing" not in text(
-        client.get(f"/admin/shops/{shop.key}/reviews"))
-    client.post("/admin/language", data={"language": "en", "next": "/admin/"})
-    assert "Review Balancing: third-party platform" in text(
-        client.get(f"/admin/shops/{shop.key}/collection"))
+    assert "Review Balancing" not in collection and "Review Balancing" not in visible_text_with_nbsp(
+        merchant_client.get(f"/admin/shops/{shop.key}/reviews"))
+    merchant_client.post("/admin/language", data={"language": "en", "next": "/admin/"})
+    assert "Review Balancing: third-party platform" in visible_text_with_nbsp(
+        merchant_client.get(f"/admin/shops/{shop.key}/collection"))
 
 
 def test_favicon(app: Flask) -> None:
@@ -284,8 +266,8 @@ def test_favicon(app: Flask) -> None:
     assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO header
 
 
-def test_one_button_switches_the_language(client: Any, shop: Shop) -> None:
-    page = client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)
+def test_one_button_switches_the_language(merchant_client: Any, shop: Shop) -> None:
+    page = merchant_client.get(f"/admin/shops/{shop.key}/").get_data(as_text=True)
     form = re.search(r'<form class="inline-form language-form".*?</form>', page, re.S).group(0)
     assert re.search(r'<button type="submit" name="language" value="en"[^>]*>English</button>',
                      form)
@@ -310,8 +292,8 @@ def test_readme_does_not_say_the_secret_is_shown_only_once() -> None:
     assert "webhook_secret" in readme
 
 
-def test_the_copy_buttons_name_the_webhook_url_and_the_secret(client: Any, shop: Shop) -> None:
-    page = client.get(f"/admin/shops/{shop.key}/credentials").get_data(as_text=True)
+def test_the_copy_buttons_name_the_webhook_url_and_the_secret(merchant_client: Any, shop: Shop) -> None:
+    page = merchant_client.get(f"/admin/shops/{shop.key}/credentials").get_data(as_text=True)
     assert 'data-copy="webhook-url"' in page
-    revealed = client.post(f"/admin/shops/{shop.key}/credentials/reveal").get_data(as_text=True)
+    revealed = merchant_client.post(f"/admin/shops/{shop.key}/credentials/reveal").get_data(as_text=True)
     assert 'data-copy="webhook-secret"' in revealed

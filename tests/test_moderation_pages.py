@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
 from delivery_helpers import request_row
 from factories import make_shop
 from flask import Flask
+from html_text import visible_text
 from moderation_helpers import PASSWORD, fresh, operator, outgoing, reviewed
 from requests_helpers import login
 from sqlalchemy import select
@@ -19,12 +17,6 @@ from werkzeug.security import check_password_hash
 from kingavis.accounts.users import create_user
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, User
-
-
-def text(response) -> str:
-    body = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", response.get_data(as_text=True), flags=re.S)
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
-
 
 # --- Withdrawal from the review link --------------------------------------------------------
 
@@ -40,7 +32,7 @@ def test_the_review_link_shows_the_review_and_a_withdraw_button(app: Flask, clie
     body = page.get_data(as_text=True)
     assert "Colis &lt;abîmé&gt;" in body
     assert f'href="/r/{token}/withdraw"' in body and "Retirer mon avis" in body
-    assert "Votre avis est publié" in text(page)
+    assert "Votre avis est publié" in visible_text(page)
 
 
 def test_withdraw_is_idempotent_and_takes_the_review_off(app: Flask, client) -> None:
@@ -53,7 +45,7 @@ def test_withdraw_is_idempotent_and_takes_the_review_off(app: Flask, client) -> 
     second = client.post(f"/r/{token}/withdraw")
 
     assert first.status_code == second.status_code == 200
-    assert "Your review is withdrawn" in text(first) and text(first) == text(second)
+    assert "Your review is withdrawn" in visible_text(first) and visible_text(first) == visible_text(second)
     review = fresh(review.id)
     assert review.status == "withdrawn" and review.comment == "Super"
     rows = db.session.execute(select(RequestDecision.note_code).where(
@@ -83,7 +75,7 @@ def test_a_pending_review_says_it_waits_for_moderation(app: Flask, client) -> No
     request = reviewed(shop, "1", 3, "+33 6 12 34 56 78").review_request_id
     token = request_row(request).token
     db.session.rollback()
-    assert "après vérification par la modération" in text(client.get(f"/r/{token}"))
+    assert "après vérification par la modération" in visible_text(client.get(f"/r/{token}"))
 
 
 # --- The merchant's reviews page ------------------------------------------------------------
@@ -113,7 +105,7 @@ def test_reply_from_the_reviews_page_is_escaped_and_editable(app: Flask, merchan
     assert client.post(url, data={"text": "Merci, à bientôt"}).status_code == 302
     assert fresh(review.id).reply_text == "Merci, à bientôt"
     too_long = client.post(url, data={"text": "x" * 2001})
-    assert too_long.status_code == 422 and "de 1 à 2000 caractères" in text(too_long)
+    assert too_long.status_code == 422 and "de 1 à 2000 caractères" in visible_text(too_long)
     assert fresh(review.id).reply_text == "Merci, à bientôt"
     assert [k for _, k, _ in outgoing(review.id) if k == "reply"] == ["reply"]  # one email
 
@@ -126,10 +118,10 @@ def test_report_from_the_reviews_page_keeps_the_review_published(app: Flask, mer
 
     assert client.post(url, data={"reason": "x"}).status_code == 422
     assert client.post(url, data={"reason": "Ce client n'a jamais commandé"}).status_code == 302
-    page = text(client.get(f"/admin/shops/{shop.key}/reviews"))
+    page = visible_text(client.get(f"/admin/shops/{shop.key}/reviews"))
     assert "Signalé : en attente de la modération" in page and "Publié" in page
     again = client.post(url, data={"reason": "Encore"})
-    assert again.status_code == 409 and "déjà signalé" in text(again)
+    assert again.status_code == 409 and "déjà signalé" in visible_text(again)
     assert fresh(review.id).status == "published"
 
 
@@ -143,15 +135,15 @@ def test_operator_queue_in_english_and_a_decision_over_http(app: Flask) -> None:
     login(client, mod)
 
     page = client.get("/admin/moderation")
-    assert "1 review awaits a decision" in text(page)
-    assert "personal data (email address" in text(page)  # the published list, in English
+    assert "1 review awaits a decision" in visible_text(page)
+    assert "personal data (email address" in visible_text(page)  # the published list, in English
     bad = client.post(f"/admin/moderation/reviews/{review.id}/reject", data={"reason": "nope"})
     assert bad.status_code == 422 and fresh(review.id).status == "pending"
     done = client.post(f"/admin/moderation/reviews/{review.id}/reject", data={"reason": "advertising"})
     assert done.status_code == 302
     assert (fresh(review.id).status, fresh(review.id).rejection_reason) == ("rejected", "advertising")
     late = client.post(f"/admin/moderation/reviews/{review.id}/publish")
-    assert late.status_code == 409 and "no longer awaits a decision" in text(late)
+    assert late.status_code == 409 and "no longer awaits a decision" in visible_text(late)
 
 
 # --- users create --operator ----------------------------------------------------------------

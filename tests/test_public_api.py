@@ -14,22 +14,16 @@ from typing import Any
 
 import pytest
 from factories import make_shop
-from flask import Flask
 from flask.testing import FlaskClient
 from publication_helpers import minutes_ago, reviewed
 
 from kingavis.accounts.users import create_user
 from kingavis.api.badge import _STARS, filled_width
 from kingavis.extensions import db
-from kingavis.models import Review, ReviewState, Shop, utcnow
+from kingavis.models import Review, ReviewState, utcnow
 from kingavis.reviews.publication import change_review_state
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture
-def shop(app: Flask) -> Shop:
-    return make_shop("Boutique Zoë")[0]
 
 
 def api(client: FlaskClient, path: str, **headers: str) -> Any:

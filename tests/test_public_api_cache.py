@@ -21,11 +21,6 @@ from kingavis.reviews.publication import change_review_state
 ENDPOINTS = ["summary", "reviews", "reviews?rating=5&per_page=5", "badge.svg", "badge.svg?lang=en"]
 
 
-@pytest.fixture
-def shop(app: Flask) -> Shop:
-    return make_shop("Boutique Zoë")[0]
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0

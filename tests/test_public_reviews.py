@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from factories import make_shop
-from flask import Flask
 from publication_helpers import minutes_ago, reviewed
 
 from kingavis.extensions import db
@@ -17,11 +16,6 @@ from kingavis.reviews.public import (
     rating_summary,
 )
 from kingavis.reviews.publication import change_review_state
-
-
-@pytest.fixture
-def shop(app: Flask) -> Shop:
-    return make_shop()[0]
 
 
 def test_summary_counts_every_published_rating_and_nothing_else(shop: Shop) -> None:

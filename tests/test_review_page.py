@@ -51,13 +51,8 @@ def decisions(request_id: int) -> list[tuple[str, str, str | None]]:
 
 
 @pytest.fixture
-def shop(app: Flask) -> Shop:
-    return make_shop("Boutique <Zoë> & Fils")[0]
-
-
-@pytest.fixture
-def sent(shop: Shop) -> ReviewRequest:
-    return send(shop, placed_at=datetime(2026, 3, 14, 10, 0, tzinfo=UTC))
+def sent(shop_with_markup_in_name: Shop) -> ReviewRequest:
+    return send(shop_with_markup_in_name, placed_at=datetime(2026, 3, 14, 10, 0, tzinfo=UTC))
 
 
 def test_the_link_in_the_email_opens_the_questionnaire(app: Flask, client, sent: ReviewRequest,
@@ -91,16 +86,16 @@ def test_the_link_in_the_email_opens_the_questionnaire(app: Flask, client, sent:
     assert "script-src 'nonce-" in response.headers["Content-Security-Policy"]
 
 
-def test_english_customer_gets_the_english_page(client, shop: Shop) -> None:
-    request = send(shop, "2002", locale="en-GB")
+def test_english_customer_gets_the_english_page(client, shop_with_markup_in_name: Shop) -> None:
+    request = send(shop_with_markup_in_name, "2002", locale="en-GB")
     page = client.get(f"/r/{request.token}").get_data(as_text=True)
     assert '<html lang="en">' in page
     assert "Your overall rating" in page and "I have not received my order yet" in page
 
 
 def test_shop_language_when_the_customer_has_none(app: Flask, client) -> None:
-    shop, _ = make_shop("English Shop", language="en")
-    request = send(shop, "2003", locale=None)
+    shop_with_markup_in_name, _ = make_shop("English Shop", language="en")
+    request = send(shop_with_markup_in_name, "2003", locale=None)
     page = client.get(f"/r/{request.token}").get_data(as_text=True)
     assert '<html lang="en">' in page and "Send my review" in page
 
@@ -187,8 +182,8 @@ def test_unknown_token_is_404(client, sent: ReviewRequest) -> None:
     assert reviews() == []
 
 
-def test_a_request_never_sent_has_no_page(client, shop: Shop) -> None:
-    request_id = schedule(shop, "3003", days=1)  # due in 9 days
+def test_a_request_never_sent_has_no_page(client, shop_with_markup_in_name: Shop) -> None:
+    request_id = schedule(shop_with_markup_in_name, "3003", days=1)  # due in 9 days
     token = request_row(request_id).token
     assert client.get(f"/r/{token}").status_code == 404
     assert client.post(f"/r/{token}", data={"rating": "5"}).status_code == 404
@@ -197,10 +192,10 @@ def test_a_request_never_sent_has_no_page(client, shop: Shop) -> None:
     assert request_row(request_id).state == "scheduled"
 
 
-def test_expired_link_is_410(client, shop: Shop, sent: ReviewRequest) -> None:
+def test_expired_link_is_410(client, shop_with_markup_in_name: Shop, sent: ReviewRequest) -> None:
     token = sent.token
     row = request_row(sent.id)
-    row.sent_at = utcnow() - timedelta(days=shop.review_link_days, minutes=1)
+    row.sent_at = utcnow() - timedelta(days=shop_with_markup_in_name.review_link_days, minutes=1)
     db.session.commit()
 
     for response in (client.get(f"/r/{token}"), client.post(f"/r/{token}", data={"rating": "5"}),
@@ -212,7 +207,7 @@ def test_expired_link_is_410(client, shop: Shop, sent: ReviewRequest) -> None:
     assert request_row(sent.id).state == "sent"
 
     # A shop setting: a longer validity opens it again.
-    db.session.get(Shop, shop.id).review_link_days = 90  # type: ignore[union-attr]
+    db.session.get(Shop, shop_with_markup_in_name.id).review_link_days = 90  # type: ignore[union-attr]
     db.session.commit()
     assert client.get(f"/r/{token}").status_code == 200
 
@@ -228,7 +223,7 @@ def test_cancelled_request_is_410(client, sent: ReviewRequest) -> None:
     assert reviews() == []
 
 
-def test_not_received_postpones_once_and_shows_on_the_timeline(client, shop: Shop,
+def test_not_received_postpones_once_and_shows_on_the_timeline(client, shop_with_markup_in_name: Shop,
                                                                sent: ReviewRequest) -> None:
     token, request_id = sent.token, sent.id
     before = utcnow()
@@ -297,9 +292,9 @@ def test_not_received_after_a_review_changes_nothing(client, sent: ReviewRequest
     assert request_row(sent.id).state == "sent" and request_row(sent.id).postponed_at is None
 
 
-def test_thank_you_page_offers_to_share_and_counts_clicks(client, shop: Shop,
+def test_thank_you_page_offers_to_share_and_counts_clicks(client, shop_with_markup_in_name: Shop,
                                                            sent: ReviewRequest) -> None:
-    set_balancing(db.session.get(Shop, shop.id), "google", "https://g.page/r/zoe-review", 30)  # type: ignore[arg-type]
+    set_balancing(db.session.get(Shop, shop_with_markup_in_name.id), "google", "https://g.page/r/zoe-review", 30)  # type: ignore[arg-type]
     token = sent.token
     # No review yet: nothing to share.
     assert client.post(f"/r/{token}/share").status_code == 404
@@ -331,8 +326,8 @@ def test_no_share_section_without_a_balancing_url(client, sent: ReviewRequest) -
     assert client.post(f"/r/{sent.token}/share").status_code == 404
 
 
-def test_set_balancing_validates_and_changes_nothing_on_error(app: Flask, shop: Shop) -> None:
-    set_balancing(shop, "trustpilot", "https://fr.trustpilot.com/review/zoe.example", None)
+def test_set_balancing_validates_and_changes_nothing_on_error(app: Flask, shop_with_markup_in_name: Shop) -> None:
+    set_balancing(shop_with_markup_in_name, "trustpilot", "https://fr.trustpilot.com/review/zoe.example", None)
     bad = [
         ("google", "javascript:alert(1)", None, "https://"),
         ("google", "ftp://example.com/x", None, "https://"),
@@ -347,13 +342,13 @@ def test_set_balancing_validates_and_changes_nothing_on_error(app: Flask, shop: 
     ]
     for platform, url, seconds, message in bad:
         with pytest.raises(ShopError, match=re.escape(message)):
-            set_balancing(shop, platform, url, seconds)
+            set_balancing(shop_with_markup_in_name, platform, url, seconds)
         db.session.rollback()
-        row = db.session.get(Shop, shop.id)
+        row = db.session.get(Shop, shop_with_markup_in_name.id)
         assert (row.balancing_platform, row.balancing_url, row.balancing_redirect_seconds) == (
             "trustpilot", "https://fr.trustpilot.com/review/zoe.example", None)
-    set_balancing(shop, None, "", None)
-    assert shop.balancing_url is None and shop.balancing_platform is None
+    set_balancing(shop_with_markup_in_name, None, "", None)
+    assert shop_with_markup_in_name.balancing_url is None and shop_with_markup_in_name.balancing_platform is None
     assert "other" in BALANCING_PLATFORMS
 
 
@@ -402,21 +397,21 @@ def test_review_posts_need_no_csrf_token_but_the_back_office_does(database_url: 
 
     app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
     with app.app_context():
-        shop, _ = make_shop()
-        request = send(shop, "4004")
-        pending = schedule(shop, "4005")
+        shop_with_markup_in_name, _ = make_shop()
+        request = send(shop_with_markup_in_name, "4004")
+        pending = schedule(shop_with_markup_in_name, "4005")
         response = app.test_client().post(f"/r/{request.token}", data={"rating": "5"})
         assert response.status_code == 200
         assert [r.rating for r in reviews()] == [5]
 
         office = app.test_client()
-        login(office, merchant(shop))
-        actions = f"/admin/shops/{shop.key}/pending/actions"
+        login(office, merchant(shop_with_markup_in_name))
+        actions = f"/admin/shops/{shop_with_markup_in_name.key}/pending/actions"
         refused = office.post(actions, data={"action": "cancel", "scope": "one",
                                              "ids": str(pending)})
         assert refused.status_code == 400
         assert request_row(pending).state == "scheduled"
-        listing = office.get(f"/admin/shops/{shop.key}/pending").get_data(as_text=True)
+        listing = office.get(f"/admin/shops/{shop_with_markup_in_name.key}/pending").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)  # type: ignore[union-attr]
         accepted = office.post(actions, data={"action": "cancel", "scope": "one",
                                               "ids": str(pending), "csrf_token": token})
@@ -426,11 +421,11 @@ def test_review_posts_need_no_csrf_token_but_the_back_office_does(database_url: 
         db.engine.dispose()
 
 
-def test_an_invitation_sent_to_the_third_party_platform_redirects_there(client, shop: Shop,
+def test_an_invitation_sent_to_the_third_party_platform_redirects_there(client, shop_with_markup_in_name: Shop,
                                                                         sent: ReviewRequest) -> None:
     """docs/sending.md: for an invitation Review Balancing sent to a third-party platform, the same
     link redirects there."""
-    set_balancing(db.session.get(Shop, shop.id), "google", "https://g.page/r/zoe-review", None)  # type: ignore[arg-type]
+    set_balancing(db.session.get(Shop, shop_with_markup_in_name.id), "google", "https://g.page/r/zoe-review", None)  # type: ignore[arg-type]
     row = request_row(sent.id)
     row.platform = "google"
     db.session.commit()

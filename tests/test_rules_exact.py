@@ -54,12 +54,6 @@ def both_active(ids: str) -> str:
             f"d'annulation{NBSP}: {ids}.")
 
 
-@pytest.fixture
-def shop(app) -> Shop:
-    shop, _ = make_shop()
-    return shop
-
-
 def data(**overrides: Any) -> rules.RuleData:
     values: dict[str, Any] = {"name": "Expédié", "trigger_status_ids": ["4"], "delay_days": 3,
                               "send_hour": None, "timezone": "Europe/Paris"}

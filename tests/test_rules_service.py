@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from factories import configure, make_shop
+from factories import configure
 from requests_helpers import audit_entries, decisions, merchant, request_row, scheduled
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError
@@ -16,12 +16,6 @@ from kingavis.models import InvitationRule, Shop, utcnow
 from kingavis.review_requests.notes import NoteCode, describe_note
 from kingavis.shops import rules
 from kingavis.shops.service import get_shop
-
-
-@pytest.fixture
-def shop(app) -> Shop:
-    shop, _ = make_shop()
-    return shop
 
 
 def data(**overrides) -> rules.RuleData:

@@ -14,7 +14,7 @@ from factories import make_shop
 from flask import Flask
 from flask_babel import force_locale
 from processes import fresh_postgres_database
-from requests_helpers import decisions, login, merchant, request_row, scheduled
+from requests_helpers import decisions, request_row, scheduled
 from smtp_server import SMTPServer
 from sqlalchemy import text
 
@@ -41,18 +41,6 @@ def mail_app(app: Flask, smtp: SMTPServer) -> Flask:
     return app
 
 
-@pytest.fixture
-def shop(app: Flask) -> Shop:
-    return make_shop()[0]
-
-
-@pytest.fixture
-def client(app: Flask, shop: Shop):
-    client = app.test_client()
-    login(client, merchant(shop))
-    return client
-
-
 def timeline_url(shop: Shop, request_id: int) -> str:
     return f"/admin/shops/{shop.key}/orders/{request_row(request_id).order_id}"
 
@@ -74,7 +62,7 @@ def add_decision(request_id: int, **fields) -> None:
 
 
 def test_a_dispatcher_note_is_french_by_default_and_english_for_an_english_merchant(
-    mail_app: Flask, smtp: SMTPServer, client, shop: Shop
+    mail_app: Flask, smtp: SMTPServer, merchant_client, shop: Shop
 ) -> None:
     request_id = scheduled(shop, "1", delivered_days_ago=11)
     smtp.data_reply = "451 4.3.0 Mailbox busy, try again later"
@@ -84,18 +72,18 @@ def test_a_dispatcher_note_is_french_by_default_and_english_for_an_english_merch
     error = request_row(request_id).last_error or ""
     assert "Mailbox busy" in error
 
-    french = entries(client.get(timeline_url(shop, request_id)))
+    french = entries(merchant_client.get(timeline_url(shop, request_id)))
     assert f"par King-Avis — erreur temporaire, nouvel essai dans 30 s : {error}" in french[-1]
     assert "temporary error" not in " ".join(french)
 
-    client.post("/admin/language", data={"language": "en", "next": "/admin/"})
-    english = entries(client.get(timeline_url(shop, request_id)))
+    merchant_client.post("/admin/language", data={"language": "en", "next": "/admin/"})
+    english = entries(merchant_client.get(timeline_url(shop, request_id)))
     assert f"by King-Avis — temporary error, retry in 30 s: {error}" in english[-1]
     assert "erreur temporaire" not in " ".join(english)
 
 
 def test_the_dispatchers_claim_is_worded_in_the_readers_language(
-    mail_app: Flask, client, shop: Shop
+    mail_app: Flask, merchant_client, shop: Shop
 ) -> None:
     request_id = scheduled(shop, "1", delivered_days_ago=11)
     assert tick().outcomes["sent"] == 1
@@ -103,17 +91,17 @@ def test_the_dispatchers_claim_is_worded_in_the_readers_language(
     assert [(d.note, d.note_code, d.note_args) for d in claim] == [
         (None, NoteCode.CLAIMED, {"attempt": 1})
     ]
-    french = " ".join(entries(client.get(timeline_url(shop, request_id))))
+    french = " ".join(entries(merchant_client.get(timeline_url(shop, request_id))))
     assert "pris en charge pour l'envoi, tentative 1" in french
     assert "claimed" not in french
-    client.post("/admin/language", data={"language": "en", "next": "/admin/"})
-    english = " ".join(entries(client.get(timeline_url(shop, request_id))))
+    merchant_client.post("/admin/language", data={"language": "en", "next": "/admin/"})
+    english = " ".join(entries(merchant_client.get(timeline_url(shop, request_id))))
     assert "pris en charge" not in english
     assert "picked up for sending, attempt 1" in english
 
 
 def test_an_smtp_reply_with_markup_and_format_directives_shows_literally(
-    mail_app: Flask, smtp: SMTPServer, client, shop: Shop
+    mail_app: Flask, smtp: SMTPServer, merchant_client, shop: Shop
 ) -> None:
     request_id = scheduled(shop, "1", delivered_days_ago=11)
     smtp.data_reply = NASTY_REPLY
@@ -122,45 +110,45 @@ def test_an_smtp_reply_with_markup_and_format_directives_shows_literally(
     assert "<b>busy</b> 100%s {x} %(error)s %d %" in error  # what the server said, as stored
 
     for language, words in (("fr", "nouvel essai dans 30 s : "), ("en", "retry in 30 s: ")):
-        client.post("/admin/language", data={"language": language, "next": "/admin/"})
-        response = client.get(timeline_url(shop, request_id))
+        merchant_client.post("/admin/language", data={"language": language, "next": "/admin/"})
+        response = merchant_client.get(timeline_url(shop, request_id))
         assert response.status_code == 200
         assert words + error in entries(response)[-1]
         body = response.get_data(as_text=True)
         assert "&lt;b&gt;busy&lt;/b&gt;" in body and "<b>busy</b>" not in body
 
 
-def test_a_merchants_note_with_percent_signs_shows_as_typed(client, shop: Shop) -> None:
+def test_a_merchants_note_with_percent_signs_shows_as_typed(merchant_client, shop: Shop) -> None:
     request_id = scheduled(shop, "1")
     typed = "client prévenu à 100% : %s %(days)s {x} <i>ok</i>"
     rr.postpone(shop, [request_id], 3, note=typed, actor="marchand@example.com")
     last = decisions(request_id)[-1]
     assert (last.note, last.note_code) == (typed, None)
 
-    response = client.get(timeline_url(shop, request_id))
+    response = merchant_client.get(timeline_url(shop, request_id))
     assert f"par marchand@example.com — {typed}" in entries(response)[-1]
     assert "<i>ok</i>" not in response.get_data(as_text=True)
 
 
 def test_without_a_note_of_their_own_the_merchants_action_is_worded_per_language(
-    client, shop: Shop
+    merchant_client, shop: Shop
 ) -> None:
     request_id = scheduled(shop, "1")
     rr.send_now(shop, [request_id], actor="marchand@example.com")
     assert "envoi immédiat demandé par le marchand" in entries(
-        client.get(timeline_url(shop, request_id)))[-1]
-    client.post("/admin/language", data={"language": "en", "next": "/admin/"})
+        merchant_client.get(timeline_url(shop, request_id)))[-1]
+    merchant_client.post("/admin/language", data={"language": "en", "next": "/admin/"})
     assert "sending now, as the merchant asked" in entries(
-        client.get(timeline_url(shop, request_id)))[-1]
+        merchant_client.get(timeline_url(shop, request_id)))[-1]
 
 
-def test_old_text_notes_and_unknown_codes_still_show(client, shop: Shop) -> None:
+def test_old_text_notes_and_unknown_codes_still_show(merchant_client, shop: Shop) -> None:
     request_id = scheduled(shop, "1")
     add_decision(request_id, note="claimed, attempt 1")  # written before note codes
     add_decision(request_id, note_code="from_a_newer_version", note_args={"n": 1})
     add_decision(request_id, note_code=NoteCode.RETRY, note_args={"seconds": 30})  # no error
 
-    response = client.get(timeline_url(shop, request_id))
+    response = merchant_client.get(timeline_url(shop, request_id))
 
     assert response.status_code == 200
     shown = entries(response)[-3:]

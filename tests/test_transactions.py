@@ -5,19 +5,12 @@ raised at once (both DBs, real unique-key conflicts)."""
 from __future__ import annotations
 
 import pytest
-from factories import make_shop
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from kingavis.extensions import db
 from kingavis.models import Shop, ShopStatus
 from kingavis.transactions import ATTEMPTS, retry_on_conflict
-
-
-@pytest.fixture
-def shop(app) -> Shop:
-    shop, _ = make_shop()
-    return shop
 
 
 def statuses(shop: Shop, status_id: str) -> int:

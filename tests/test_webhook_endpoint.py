@@ -79,11 +79,6 @@ def assert_problem(response: Any, status: int, kind: str) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-def shop_and_secret(app: Flask) -> tuple[Any, str]:
-    return make_shop()
-
-
 # --- accepted -------------------------------------------------------------------------------
 
 
