@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from processes import ROOT
 
 from admin.audit import ACTION_LABELS
 from kingavis.review_requests.actions import Action
 
-ROOT = Path(__file__).resolve().parent.parent
 # audit.record(user, "action", …) or record(user, "action", …) — not other functions named *record.
 RECORDED = re.compile(
     r"""(?:audit\.|(?<![\w.]))record\(\s*[^"']*?["']([a-z_]+(?:\.[a-z_]+)*)["']""", re.S

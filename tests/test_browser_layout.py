@@ -5,13 +5,13 @@ now" says when, and the README no longer says a customer cannot withdraw a revie
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from delivery_helpers import request_row
 from factories import make_shop
 from moderation_helpers import reviewed
 from playwright.sync_api import expect
+from processes import ROOT
 from requests_helpers import browser_login, merchant, scheduled
 
 from kingavis.accounts import service as accounts
@@ -20,7 +20,7 @@ from kingavis.extensions import db
 pytestmark = pytest.mark.browser
 
 SIZES = [{"width": 390, "height": 844}, {"width": 1366, "height": 900}]
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = ROOT / "README.md"
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["390", "1366"])

@@ -13,11 +13,11 @@ import json
 import logging
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from log_privacy import addresses_logged_on_purpose
+from processes import ROOT
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -25,8 +25,7 @@ from kingavis.extensions import db
 from kingavis.logging import JsonFormatter, configure_logging, scrub_emails
 from kingavis.models import User
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
+TESTS = ROOT / "tests"
 
 
 def _written(record_fn) -> list[str]:  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from delivery_helpers import request_row, schedule
@@ -13,6 +12,7 @@ from factories import days_ago
 from flask import Flask
 from flask_babel import force_locale
 from html_text import visible_text_with_nbsp
+from processes import ROOT
 from requests_helpers import event, scheduled
 from sqlalchemy import select
 
@@ -26,7 +26,6 @@ from kingavis.review_requests import actions as rr
 from kingavis.shops import rules
 from kingavis.shops.rules import KnownStatus, trigger_coverage
 
-ROOT = Path(__file__).resolve().parent.parent
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
 NBSP = "\u00a0"
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from factories import make_shop, new_webhook_id, post_event, sign, status_event
 from jsonschema import Draft202012Validator, FormatChecker
 from marshmallow import ValidationError
+from processes import ROOT
 
 from webhooks.schemas import OrderStatusEventSchema, flatten_errors, load_states
 
-DOC_PATH = Path(__file__).resolve().parents[1] / "webhooks" / "openapi.json"
+DOC_PATH = ROOT / "webhooks" / "openapi.json"
 DOC: dict[str, Any] = json.loads(DOC_PATH.read_text(encoding="utf-8"))
 OPERATION = DOC["paths"]["/webhooks/v1/{shop_key}/order-status"]["post"]
 REQUEST = OPERATION["requestBody"]

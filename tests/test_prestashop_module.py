@@ -8,7 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from processes import ROOT
+
 MODULE = ROOT / "prestashop" / "kingavis"
 sys.path.insert(0, str(ROOT / "prestashop" / "tools"))
 

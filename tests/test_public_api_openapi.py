@@ -5,18 +5,18 @@ every endpoint (200, 304, 400, 404) match the document."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from factories import make_shop
 from jsonschema import Draft202012Validator, FormatChecker
+from processes import ROOT
 from publication_helpers import minutes_ago, reviewed
 
 from kingavis.extensions import db
 from kingavis.models import utcnow
 
-DOC_PATH = Path(__file__).resolve().parents[1] / "kingavis" / "api" / "openapi.json"
+DOC_PATH = ROOT / "kingavis" / "api" / "openapi.json"
 DOC: dict[str, Any] = json.loads(DOC_PATH.read_text(encoding="utf-8"))
 PATHS = DOC["paths"]
 
