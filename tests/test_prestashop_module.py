@@ -1,5 +1,5 @@
 """The PrestaShop module's files: the zip a merchant uploads, its translations and licence
-headers. What the module does is tested on a real PrestaShop (tests/test_prestashop_real.py)."""
+headers. What the module does is tested on a real PrestaShop (tests/prestashop/test_prestashop_real.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ never stale: a change made by another process (here: another ORM session, whose 
 process's listeners are made to forget) is used by the next webhook, through
 ``shops.settings_version``; a change made through this process's ORM at once; a secret's
 expiry at its expiry. And what it never does: serve one shop's entry for another key.
-tests/test_settings_at_once.py does the same with a real second process.
+tests/shops/test_settings_at_once.py does the same with a real second process.
 """
 
 from __future__ import annotations
