@@ -81,7 +81,7 @@ test: prestashop-test $(DEV_STAMP) chromium services lint
 php:
 	scripts/ensure-php.sh
 
-# A real PrestaShop for tests/test_prestashop_real.py (docs/prestashop.md): MariaDB, PHP's
+# A real PrestaShop for tests/prestashop/test_prestashop_real.py (docs/prestashop.md): MariaDB, PHP's
 # extensions and composer; the release tree comes from ../shared/prestashop/.
 prestashop-deps: php
 	scripts/ensure-prestashop-deps.sh

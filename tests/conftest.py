@@ -268,6 +268,38 @@ def client(app: Flask):
 
 
 @pytest.fixture
+def shop_and_secret(app: Flask):
+    """A shop with the PrestaShop preset (``factories.make_shop``) and its webhook secret."""
+    from factories import make_shop
+
+    return make_shop()
+
+
+@pytest.fixture
+def shop(shop_and_secret):
+    """The shop of ``shop_and_secret``: a test that needs the secret asks for both."""
+    return shop_and_secret[0]
+
+
+@pytest.fixture
+def shop_with_markup_in_name(app: Flask):
+    """A shop named ``Boutique <Zoë> & Fils``: its name must come out escaped on every page."""
+    from factories import make_shop
+
+    return make_shop("Boutique <Zoë> & Fils")[0]
+
+
+@pytest.fixture
+def merchant_client(app: Flask, shop):
+    """A test client signed in as the merchant of ``shop`` (``requests_helpers.merchant``)."""
+    from requests_helpers import login, merchant
+
+    client = app.test_client()
+    login(client, merchant(shop))
+    return client
+
+
+@pytest.fixture
 def redis_url() -> Iterator[str]:
     """A real Redis, flushed before and after the test (database 1 by default)."""
     from redis import Redis

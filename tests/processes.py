@@ -22,7 +22,7 @@ POSTGRES_URL = os.environ.get(
     "KINGAVIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 # scrypt, the production hash, costs tens of milliseconds per password: the tests' apps and
-# processes use a cheap one (docs/tests.md); tests/test_password_hashing.py checks scrypt.
+# processes use a cheap one (docs/tests.md); tests/accounts/test_password_hashing.py checks scrypt.
 TEST_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 # Variables the service reads; a test process starts from none of them.
 _SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "MAIL_FROM", "SECRET_KEY", "FLASK_DEBUG", "FLASK_APP")

@@ -33,11 +33,6 @@ def stored() -> tuple[int, int, int]:
     return counts  # type: ignore[return-value]
 
 
-@pytest.fixture
-def shop_and_secret(app: Flask) -> Any:
-    return make_shop("Boutique Zoë")
-
-
 def _raw_event(**changes: Any) -> str:
     body = status_event("1234", "5", email="zoe@example.com")
     text = json.dumps(body)

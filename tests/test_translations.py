@@ -15,6 +15,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from html_text import visible_text
 from requests_helpers import PASSWORD, merchant, scheduled
 
 from kingavis.extensions import db
@@ -165,12 +166,6 @@ def test_the_placeholder_check_catches_a_broken_translation() -> None:
 
 # --- (d) the pages, end to end on both databases ------------------------------------------------
 
-def page_text(response) -> str:
-    raw = re.sub(r"<script.*?</script>|<style.*?</style>", " ", response.get_data(as_text=True),
-                 flags=re.S)
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", raw)))
-
-
 def flashes(response) -> list[str]:
     """Flashed messages (base.html), not the page's own banners."""
     return [html.unescape(m).strip() for m in re.findall(
@@ -233,7 +228,7 @@ def test_pages_are_in_french_by_default(app, shop_with_requests) -> None:
     for name, url in pages(shop).items():
         response = client.get(url)
         assert response.status_code == 200, name
-        text = page_text(response)
+        text = visible_text(response)
         assert '<html lang="fr">' in response.get_data(as_text=True), name
         assert [s for s in FRENCH[name] if s not in text] == [], name
         assert [s for s in ENGLISH[name] if s in text and s not in FRENCH[name]] == [], name
@@ -249,7 +244,7 @@ def test_a_merchant_whose_language_is_english_sees_english_pages(app, shop_with_
     for name, url in pages(shop).items():
         response = client.get(url)
         assert response.status_code == 200, name
-        text = page_text(response)
+        text = visible_text(response)
         assert '<html lang="en">' in response.get_data(as_text=True), name
         assert [s for s in ENGLISH[name] if s not in text] == [], name
         assert french_left_in(text) == [], name
@@ -263,17 +258,17 @@ def test_switching_to_english_translates_pages_messages_and_form_errors(
     client = app.test_client()
     login(client, "zoe@example.com")
     settings = pages(shop)["settings"]
-    assert "Règles d'invitation" in page_text(client.get(settings))
+    assert "Règles d'invitation" in visible_text(client.get(settings))
 
     switched = client.post("/admin/language", data={"language": "en", "next": settings})
     assert switched.status_code == 302 and switched.location == settings
-    assert "Invitation rules" in page_text(client.get(settings))
+    assert "Invitation rules" in visible_text(client.get(settings))
 
     # A validator message given with lazy_gettext and a variable, shown next to its field.
     refused = client.post(settings, data={"customer_window_days": "99999"})
     assert refused.status_code == 422
-    assert "The per-customer window must be a number of days between 0 and" in page_text(refused)
-    assert "La fenêtre par client" not in page_text(refused)
+    assert "The per-customer window must be a number of days between 0 and" in visible_text(refused)
+    assert "La fenêtre par client" not in visible_text(refused)
 
     # Messages flashed from Python code.
     data = {"customer_window_days": str(shop.customer_window_days), "paused": "y",
@@ -285,4 +280,4 @@ def test_switching_to_english_translates_pages_messages_and_form_errors(
 
     # And back to French: the choice is the user's, kept across requests.
     client.post("/admin/language", data={"language": "fr", "next": settings})
-    assert "Règles d'invitation" in page_text(client.get(settings))
+    assert "Règles d'invitation" in visible_text(client.get(settings))

@@ -1,5 +1,5 @@
 """Database models, one module per domain. Every schema change goes through a Flask-Migrate
-migration (tests/test_migrations.py compares these tables with them).
+migration (tests/app/test_migrations.py compares these tables with them).
 
 The modules import each other in one direction only: ``columns`` (what every table shares),
 then ``shops``, ``orders`` (orders and their review requests), ``reviews``, and the tables that

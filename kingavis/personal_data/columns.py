@@ -1,7 +1,7 @@
 """How every column of every table is handled by erasure and export (docs/personal-data.md).
 
 ``PERSONAL_COLUMNS`` says, for every column of every table, whether it can hold a customer's
-personal data and how erasure and export handle it; ``tests/test_personal_data.py`` fails when
+personal data and how erasure and export handle it; ``tests/personal_data/test_personal_data.py`` fails when
 a new column is not classified.
 """
 

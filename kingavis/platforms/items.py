@@ -19,7 +19,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 MAX_ITEMS = 100
 MAX_ID = 64
 MAX_NAME = 200
-# The order-status webhook's own limits (webhooks/schemas.py; tests/test_platform_mapping.py
+# The order-status webhook's own limits (webhooks/schemas.py; tests/platforms/test_platform_mapping.py
 # checks they agree): a value past them is left out, so the event is never refused for it.
 MAX_CODE = 64  # reference, mpn
 MAX_BRAND = 70

@@ -1,7 +1,7 @@
 <?php
 /**
  * PHPUnit bootstrap: the module's classes that need no PrestaShop (signing, HTTP). Everything
- * that touches PrestaShop is tested on a real shop (tests/test_prestashop_real.py).
+ * that touches PrestaShop is tested on a real shop (tests/prestashop/test_prestashop_real.py).
  */
 define('_PS_VERSION_', '8.1.2');
 require_once dirname(__DIR__) . '/kingavis/classes/KingAvisSigner.php';

@@ -4,7 +4,7 @@ wording below. English is the source text itself.
 
 Run from the project root after changing a string: `.venv/bin/python prestashop/tools/translations.py`.
 Strings are found in `->trans('…', […], 'Modules.Kingavis.<Part>')` calls of the PHP files and
-`{l s='…' d='Modules.Kingavis.<Part>'}` tags of the templates; tests/test_prestashop_module.py
+`{l s='…' d='Modules.Kingavis.<Part>'}` tags of the templates; tests/prestashop/test_prestashop_module.py
 checks that every one has its French.
 """
 
