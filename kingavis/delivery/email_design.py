@@ -97,7 +97,7 @@ class DesignInput:
 
 
 @dataclass(frozen=True)
-class Preview:
+class EmailPreview:
     """A message as a mail client shows it: its headers of note and its two parts."""
 
     sender: str
@@ -379,7 +379,7 @@ def _build(shop: Shop, language: str, design: Design | None, *, reminder: bool, 
                 db.session.expunge(obj)
 
 
-def preview(shop: Shop, language: str, data: DesignInput, *, reminder: bool = False) -> Preview:
+def preview(shop: Shop, language: str, data: DesignInput, *, reminder: bool = False) -> EmailPreview:
     """The email a customer would get with ``data`` (not saved), for a sample order.
 
     Raises DesignError when ``data`` is invalid, as ``save_design`` would.
@@ -389,7 +389,7 @@ def preview(shop: Shop, language: str, data: DesignInput, *, reminder: bool = Fa
                      token=PREVIEW_TOKEN)
     parsed: Any = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
     sender = parsed["From"].addresses[0]
-    return Preview(
+    return EmailPreview(
         sender=str(parsed["From"]),
         sender_name=sender.display_name,
         to=str(parsed["To"]),

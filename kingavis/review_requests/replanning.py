@@ -55,7 +55,7 @@ class Kept:
 
 
 @dataclass
-class Preview:
+class ReplanPreview:
     rule: InvitationRule
     moves: list[Move] = field(default_factory=list)
     unchanged: int = 0
@@ -70,9 +70,9 @@ class Preview:
         return len(self.moves) + self.unchanged + len(self.kept)
 
 
-def _plan(rule: InvitationRule, rows: Iterable[Any], now: datetime) -> Preview:
+def _plan(rule: InvitationRule, rows: Iterable[Any], now: datetime) -> ReplanPreview:
     target = Rule.of(rule)
-    preview = Preview(rule=rule)
+    preview = ReplanPreview(rule=rule)
     for request_id, reference, external_id, due_at, triggered_at, trigger_id, trigger_name in rows:
         ref = reference or external_id
         if triggered_at is None or trigger_id not in target.trigger_status_ids:
@@ -110,7 +110,7 @@ def _scheduled_rows(shop: Shop, *, lock: bool = False) -> list[Any]:
     return list(db.session.execute(query).all())
 
 
-def preview_apply(shop: Shop, now: datetime | None = None) -> Preview:
+def preview_apply(shop: Shop, now: datetime | None = None) -> ReplanPreview:
     """What applying the active rule to the shop's scheduled requests would do. Reads only."""
     rule = shop.active_rule
     if rule is None:
