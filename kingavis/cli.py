@@ -179,39 +179,43 @@ def users_create(email: str, shop_key: str | None, operator: bool) -> None:
 
 
 @contextmanager
-def _customer_errors() -> Iterator[None]:
-    """A shop or customer refused: the transaction rolled back, one line on stderr."""
+def _customer_shop(shop_key: str) -> Iterator:
+    """Yields the shop of ``shop_key``. A shop or customer refused (here or in the ``with``
+    block): the transaction rolled back, one line on stderr."""
     from kingavis.personal_data.customers import PersonalDataError
 
     try:
-        yield
+        yield get_shop(shop_key)
     except (ShopError, PersonalDataError) as exc:
         db.session.rollback()
         raise click.ClickException(one_line(str(exc))) from None
 
 
+def _customer_options(command: click.decorators.FC) -> click.decorators.FC:
+    """The options of every customers command: --shop, then --email."""
+    command = click.option("--email", required=True,
+                           help="The customer's email address (any case).")(command)
+    return click.option("--shop", "shop_key", required=True, help="Key of the shop.")(command)
+
+
 @customers_cli.command("erase")
-@click.option("--shop", "shop_key", required=True, help="Key of the shop.")
-@click.option("--email", required=True, help="The customer's email address (any case).")
+@_customer_options
 def customers_erase(shop_key: str, email: str) -> None:
     """Erase the customer's personal data in that shop and print the JSON summary."""
     from kingavis.personal_data.erasure import erase_customer
 
-    with _customer_errors():
-        shop = get_shop(shop_key)
+    with _customer_shop(shop_key) as shop:
         result = erase_customer(shop, email, source="cli")
     click.echo(json.dumps({"shop": shop.key, **result.body}))
 
 
 @customers_cli.command("export")
-@click.option("--shop", "shop_key", required=True, help="Key of the shop.")
-@click.option("--email", required=True, help="The customer's email address (any case).")
+@_customer_options
 def customers_export(shop_key: str, email: str) -> None:
     """Print, as one JSON document, every piece of personal data held about the customer."""
     from kingavis.personal_data.export import export_customer, record_export
 
-    with _customer_errors():
-        shop = get_shop(shop_key)
+    with _customer_shop(shop_key) as shop:
         document = export_customer(shop, email)
         record_export(shop, email, user=None, source="cli")
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))

@@ -34,48 +34,56 @@
     ".foot{margin:6px 0 0}",
     ".foot a{color:#1d4ed8}"
   ].join("");
-  var TEXT = {
-    fr: {
-      locale: "fr-FR",
-      label: function (name, avg, n) {
-        return n ? name + " : note moyenne " + avg + " sur 5, " + n + " avis vérifié" +
-          (n > 1 ? "s" : "") : name + " : pas encore d'avis vérifié";
-      },
-      open: "voir les avis (nouvel onglet)",
-      count: function (n, text) { return n ? text + " avis" : "Pas encore d'avis"; },
-      stars: function (r) { return r + (r > 1 ? " étoiles" : " étoile") + " sur 5"; },
-      anonymous: "Client vérifié",
-      // Experience first, then publication: the order of the public page.
-      dates: function (published, experience) {
-        return (experience ? "Expérience du " + experience + " · " : "") + "Publié le " + published;
-      },
-      // "Réponse d'Épicerie Zoë": French elides "de" before a vowel (kingavis/formatting.py).
-      reply: function (shop) {
-        return "Réponse " + (/^[aeiouyàâäéèêëîïôöùûüœæ]/i.test(shop) ? "d'" : "de ") + shop;
-      },
-      latest: "Derniers avis",
-      verified: "Avis vérifiés par King-Avis",
-      charter: "comment nous les vérifions"
-    },
-    en: {
-      locale: "en-US",
-      label: function (name, avg, n) {
-        return n ? name + ": average rating " + avg + " out of 5, " + n + " verified review" +
-          (n > 1 ? "s" : "") : name + ": no verified reviews yet";
-      },
-      open: "see the reviews (new tab)",
-      count: function (n, text) { return n ? text + (n > 1 ? " reviews" : " review") : "No reviews yet"; },
-      stars: function (r) { return r + (r > 1 ? " stars" : " star") + " out of 5"; },
-      anonymous: "Verified customer",
-      dates: function (published, experience) {
-        return (experience ? "Experience of " + experience + " · " : "") + "Published on " + published;
-      },
-      reply: function (shop) { return "Reply from " + shop; },
-      latest: "Latest reviews",
-      verified: "Reviews verified by King-Avis",
-      charter: "how we check them"
-    }
+  // Every text in French and English. say() fills the {holes}; {s} is the plural "s".
+  var WORDS = {
+    locale: ["fr-FR", "en-US"],
+    rated: ["{name} : note moyenne {avg} sur 5, {n} avis vérifié{s}",
+            "{name}: average rating {avg} out of 5, {n} verified review{s}"],
+    unrated: ["{name} : pas encore d'avis vérifié", "{name}: no verified reviews yet"],
+    open: ["voir les avis (nouvel onglet)", "see the reviews (new tab)"],
+    count: ["{n} avis", "{n} review{s}"],
+    none: ["Pas encore d'avis", "No reviews yet"],
+    stars: ["{n} étoile{s} sur 5", "{n} star{s} out of 5"],
+    anonymous: ["Client vérifié", "Verified customer"],
+    // Experience first, then publication: the order of the public page.
+    experience: ["Expérience du {date} · ", "Experience of {date} · "],
+    published: ["Publié le {date}", "Published on {date}"],
+    // "Réponse d'Épicerie Zoë": French elides "de" before a vowel (kingavis/formatting.py).
+    reply: ["Réponse {of}{shop}", "Reply from {shop}"],
+    latest: ["Derniers avis", "Latest reviews"],
+    verified: ["Avis vérifiés par King-Avis", "Reviews verified by King-Avis"],
+    charter: ["comment nous les vérifions", "how we check them"]
   };
+
+  function say(template, holes) {
+    return template.replace(/\{(\w+)\}/g, function (hole, name) { return holes[name]; });
+  }
+
+  function texts(i) {
+    var w = {};
+    for (var key in WORDS) w[key] = WORDS[key][i];
+    return {
+      locale: w.locale,
+      label: function (name, avg, n) {
+        return say(n ? w.rated : w.unrated, {name: name, avg: avg, n: n, s: n > 1 ? "s" : ""});
+      },
+      open: w.open,
+      count: function (n, text) { return n ? say(w.count, {n: text, s: n > 1 ? "s" : ""}) : w.none; },
+      stars: function (r) { return say(w.stars, {n: r, s: r > 1 ? "s" : ""}); },
+      anonymous: w.anonymous,
+      dates: function (published, experience) {
+        return (experience ? say(w.experience, {date: experience}) : "") +
+          say(w.published, {date: published});
+      },
+      reply: function (shop) {
+        return say(w.reply, {shop: shop, of: /^[aeiouyàâäéèêëîïôöùûüœæ]/i.test(shop) ? "d'" : "de "});
+      },
+      latest: w.latest,
+      verified: w.verified,
+      charter: w.charter
+    };
+  }
+  var TEXT = {fr: texts(0), en: texts(1)};
   var sheet = null;
   var pending = {};
 

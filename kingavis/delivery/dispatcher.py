@@ -79,21 +79,19 @@ class TickResult:
             for outcome in Outcome:
                 parts.append(f"{outcome.value} {self.outcomes[outcome.value]}")
         text = ", ".join(parts)
-        if self.reminders_claimed:
+        for label, claimed, enqueued, outcomes in (
+            ("reminders", self.reminders_claimed, self.reminders_enqueued,
+             self.reminder_outcomes),
+            ("review messages", self.messages_claimed, self.messages_enqueued,
+             self.message_outcomes),
+        ):
+            if not claimed:
+                continue
             if self.mode == "rq":
-                text += f"; reminders: claimed {self.reminders_claimed}, " \
-                        f"enqueued {self.reminders_enqueued}"
+                text += f"; {label}: claimed {claimed}, enqueued {enqueued}"
             else:
-                text += f"; reminders: claimed {self.reminders_claimed}, " + ", ".join(
-                    f"{k} {v}" for k, v in sorted(self.reminder_outcomes.items())
-                )
-        if self.messages_claimed:
-            if self.mode == "rq":
-                text += f"; review messages: claimed {self.messages_claimed}, " \
-                        f"enqueued {self.messages_enqueued}"
-            else:
-                text += f"; review messages: claimed {self.messages_claimed}, " + ", ".join(
-                    f"{k} {v}" for k, v in sorted(self.message_outcomes.items())
+                text += f"; {label}: claimed {claimed}, " + ", ".join(
+                    f"{k} {v}" for k, v in sorted(outcomes.items())
                 )
         return text
 

@@ -69,6 +69,10 @@ class Transport(Protocol):
 
 
 class _Base:
+    # Leaving the ``with`` block closes the transport, except for a shared one that stays open
+    # for the next job (SharedTransport).
+    close_on_exit = True
+
     def __enter__(self) -> Any:
         return self
 
@@ -78,7 +82,8 @@ class _Base:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if self.close_on_exit:
+            self.close()
 
     def close(self) -> None:  # pragma: no cover - overridden
         pass
@@ -218,17 +223,12 @@ class SMTPTransport(_Base):
         except MailError:
             _quietly_close(conn)
             raise
-        except smtplib.SMTPAuthenticationError as exc:
+        except smtplib.SMTPResponseException as exc:  # SMTPAuthenticationError included
             _quietly_close(conn)
+            what = (f"login to {where} failed" if isinstance(exc, smtplib.SMTPAuthenticationError)
+                    else f"{where} refused the session")
             raise TransientMailError(
-                f"login to {where} failed: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
-                code=exc.smtp_code,
-            ) from exc
-        except smtplib.SMTPResponseException as exc:
-            _quietly_close(conn)
-            raise TransientMailError(
-                f"{where} refused the session: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
-                code=exc.smtp_code,
+                f"{what}: {exc.smtp_code} {_reply_text(exc.smtp_error)}", code=exc.smtp_code
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
             _quietly_close(conn)
@@ -349,21 +349,12 @@ class SharedTransport(_Base):
     are replaced (see SMTPTransport). Safe to use from several threads (one send at a time).
     """
 
+    close_on_exit = False  # stays open for the next job
+
     def __init__(self, mail_url: str) -> None:
         self.mail_url = mail_url
         self._transport = open_transport(mail_url)
         self._lock = threading.Lock()
-
-    def __enter__(self) -> SharedTransport:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        pass  # stays open for the next job
 
     def send(self, msg: EmailMessage) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kingavis.extensions import db
-from kingavis.models.columns import UTCDateTime, utcnow
+from kingavis.models.columns import UTCDateTime, cleared_with, deleted_with, utcnow
 from kingavis.models.shops import Shop
 
 user_shops = db.Table(
@@ -51,12 +51,8 @@ class AuditLog(db.Model):
     __table_args__ = (Index("ix_audit_log_shop_created", "shop_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int | None] = mapped_column(
-        ForeignKey("shops.id", ondelete="CASCADE"), nullable=True
-    )
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
+    shop_id: Mapped[int | None] = deleted_with("shops", nullable=True)
+    user_id: Mapped[int | None] = cleared_with("users")
     actor_email: Mapped[str] = mapped_column(String(320))
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str | None] = mapped_column(String(32), nullable=True)

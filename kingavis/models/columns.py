@@ -1,4 +1,5 @@
-"""What every table's columns share: UTC datetimes, the customer key default, partial indexes."""
+"""What every table's columns share: UTC datetimes, the customer key default, foreign keys and
+their delete rule, partial indexes."""
 
 from __future__ import annotations
 
@@ -55,6 +56,23 @@ def partial_index(name: str, *columns: Any, where: str, unique: bool = False) ->
                  postgresql_where=text(where))
 
 
+def deleted_with(table: str, **options: Any) -> Any:
+    """The id of a row of ``table`` this row belongs to: deleting that row deletes this one
+    (ON DELETE CASCADE). ``options`` go to the column (index, unique, nullable...)."""
+    return mapped_column(ForeignKey(f"{table}.id", ondelete="CASCADE"), **options)
+
+
+def cleared_with(table: str) -> Any:
+    """The id of a row of ``table`` this row only mentions: deleting that row sets it to NULL."""
+    return mapped_column(ForeignKey(f"{table}.id", ondelete="SET NULL"), nullable=True)
+
+
+def at_most_one(name: str, *columns: str, where: str) -> Index:
+    """At most one row per value of ``columns`` among the rows where ``where`` holds, enforced
+    by the database (a unique partial index)."""
+    return partial_index(name, *columns, where=where, unique=True)
+
+
 class KeyedAddress:
     """A shop's address that must not be emailed, looked up by its keyed hash
     (kingavis.customer_keys), one row per shop and address: an unsubscription, a suppression.
@@ -62,7 +80,7 @@ class KeyedAddress:
     (docs/personal-data.md). These columns come first in the table (``sort_order``)."""
 
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), sort_order=-1)
+    shop_id: Mapped[int] = deleted_with("shops", sort_order=-1)
     email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True, sort_order=-1)
     email_hash: Mapped[str] = mapped_column(
         String(64), default=hash_default("shop_id", "email_normalized"), sort_order=-1

@@ -6,11 +6,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kingavis.extensions import db
-from kingavis.models.columns import KeyedAddress, UTCDateTime, partial_index, utcnow
+from kingavis.models.columns import (
+    KeyedAddress,
+    UTCDateTime,
+    cleared_with,
+    deleted_with,
+    partial_index,
+    utcnow,
+)
 from kingavis.models.reviews import Review
 
 
@@ -35,8 +42,8 @@ class OutgoingMessage(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
+    review_id: Mapped[int] = deleted_with("reviews", index=True)
     # "email" (to the review's author) or "callback" (the shop's callback URL).
     channel: Mapped[str] = mapped_column(String(16))
     # email: published / rejected / reply; callback: review.published / review.withdrawn / review.replied.
@@ -63,9 +70,7 @@ class Suppression(KeyedAddress, db.Model):
     reason: Mapped[str] = mapped_column(String(32))
     # The status the report gave (e.g. "5.1.1"), or the feedback type of a complaint.
     status: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    review_request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("review_requests.id", ondelete="SET NULL"), nullable=True
-    )
+    review_request_id: Mapped[int | None] = cleared_with("review_requests")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -82,10 +87,8 @@ class DeliveryReport(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    review_request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("review_requests.id", ondelete="SET NULL"), nullable=True
-    )
+    shop_id: Mapped[int] = deleted_with("shops")
+    review_request_id: Mapped[int | None] = cleared_with("review_requests")
     email_hash: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str | None] = mapped_column(String(32), nullable=True)

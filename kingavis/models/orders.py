@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -22,7 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kingavis.extensions import db
-from kingavis.models.columns import UTCDateTime, hash_default, partial_index, utcnow
+from kingavis.models.columns import (
+    UTCDateTime,
+    cleared_with,
+    deleted_with,
+    hash_default,
+    partial_index,
+    utcnow,
+)
 from kingavis.models.shops import Shop
 
 
@@ -70,7 +76,7 @@ class ShopStatus(db.Model):
     __table_args__ = (UniqueConstraint("shop_id", "status_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = deleted_with("shops")
     status_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     paid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
@@ -92,7 +98,7 @@ class OrderStateSync(db.Model):
     __table_args__ = (UniqueConstraint("shop_id", "webhook_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
     webhook_id: Mapped[str] = mapped_column(String(255))
     # The body's ``timestamp`` (when the shop read its list); None when it sent none.
     listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -115,7 +121,7 @@ class Order(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = deleted_with("shops")
     external_id: Mapped[str] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -154,8 +160,8 @@ class OrderEvent(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = deleted_with("shops")
+    order_id: Mapped[int] = deleted_with("orders")
     webhook_id: Mapped[str] = mapped_column(String(255))
     status_id: Mapped[str] = mapped_column(String(64))
     status_name: Mapped[str] = mapped_column(String(200))
@@ -198,13 +204,9 @@ class ReviewRequest(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    order_id: Mapped[int] = mapped_column(
-        ForeignKey("orders.id", ondelete="CASCADE"), unique=True
-    )
-    rule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("invitation_rules.id", ondelete="SET NULL"), nullable=True
-    )
+    shop_id: Mapped[int] = deleted_with("shops")
+    order_id: Mapped[int] = deleted_with("orders", unique=True)
+    rule_id: Mapped[int | None] = cleared_with("invitation_rules")
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -257,12 +259,8 @@ class RequestDecision(db.Model):
     __tablename__ = "request_decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    review_request_id: Mapped[int] = mapped_column(
-        ForeignKey("review_requests.id", ondelete="CASCADE"), index=True
-    )
-    order_event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("order_events.id", ondelete="SET NULL"), nullable=True
-    )
+    review_request_id: Mapped[int] = deleted_with("review_requests", index=True)
+    order_event_id: Mapped[int | None] = cleared_with("order_events")
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kingavis.extensions import db
-from kingavis.models.columns import UTCDateTime, utcnow
+from kingavis.models.columns import UTCDateTime, deleted_with, utcnow
 
 
 class PlatformDelivery(db.Model):
@@ -26,7 +26,7 @@ class PlatformDelivery(db.Model):
     __table_args__ = (Index("ix_platform_deliveries_shop_id_id", "shop_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = deleted_with("shops")
     platform: Mapped[str] = mapped_column(String(16))
     delivery_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -48,7 +48,7 @@ class DataRequest(db.Model):
     __tablename__ = "platform_data_requests"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
     email: Mapped[str] = mapped_column(String(320))
     email_hash: Mapped[str] = mapped_column(String(64))
     platform_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kingavis.extensions import db
-from kingavis.models.columns import KeyedAddress, UTCDateTime, utcnow
+from kingavis.models.columns import KeyedAddress, UTCDateTime, deleted_with, utcnow
 
 
 class Unsubscription(KeyedAddress, db.Model):
@@ -29,7 +29,7 @@ class Erasure(db.Model):
     __table_args__ = (UniqueConstraint("shop_id", "webhook_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
     # The erasure webhook's id; None for the command line and the back-office.
     webhook_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     source: Mapped[str] = mapped_column(String(16))  # webhook, cli, back_office

@@ -5,11 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kingavis.extensions import db
-from kingavis.models.columns import UTCDateTime, partial_index, utcnow
+from kingavis.models.columns import (
+    UTCDateTime,
+    at_most_one,
+    cleared_with,
+    deleted_with,
+    partial_index,
+    utcnow,
+)
 from kingavis.models.orders import Order, ReviewRequest
 
 
@@ -36,10 +43,10 @@ class Review(db.Model):
         Index("ix_reviews_shop_status_published", "shop_id", "status", "published_at"),
         # A product's published reviews (its page, API and the feed).
         Index("ix_reviews_shop_product_status", "shop_id", "product_id", "status", "published_at"),
-        partial_index("uq_reviews_shop_review_per_request", "review_request_id", unique=True,
-                      where="product_id IS NULL"),
-        partial_index("uq_reviews_product_review_per_request", "review_request_id", "product_id",
-                      unique=True, where="product_id IS NOT NULL"),
+        at_most_one("uq_reviews_shop_review_per_request", "review_request_id",
+                    where="product_id IS NULL"),
+        at_most_one("uq_reviews_product_review_per_request", "review_request_id", "product_id",
+                    where="product_id IS NOT NULL"),
         # The rating summary (count by rating) and the pages sorted by rating, read from the
         # index alone; the back-office's list, newest first (docs/performance.md).
         Index("ix_reviews_shop_status_rating", "shop_id", "status", "rating", "published_at"),
@@ -49,11 +56,9 @@ class Review(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    review_request_id: Mapped[int] = mapped_column(
-        ForeignKey("review_requests.id", ondelete="CASCADE")
-    )
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
+    order_id: Mapped[int] = deleted_with("orders")
+    review_request_id: Mapped[int] = deleted_with("review_requests")
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -107,26 +112,21 @@ class ReviewReport(db.Model):
 
     __tablename__ = "review_reports"
     __table_args__ = (
-        partial_index("uq_review_reports_open_per_review", "review_id", unique=True,
-                      where="resolved_at IS NULL"),
+        at_most_one("uq_review_reports_open_per_review", "review_id", where="resolved_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    review_id: Mapped[int] = deleted_with("reviews", index=True)
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
     reason: Mapped[str] = mapped_column(Text)
     # A reader's report from the public page: a code of the published rejection reasons and the
     # address the operator answers (None for a merchant's report).
     reason_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reporter_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    reported_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
+    reported_by_id: Mapped[int | None] = cleared_with("users")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    resolved_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
+    resolved_by_id: Mapped[int | None] = cleared_with("users")
 
     review: Mapped[Review] = relationship()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kingavis.extensions import db
-from kingavis.models.columns import UTCDateTime, partial_index, utcnow
+from kingavis.models.columns import UTCDateTime, at_most_one, deleted_with, utcnow
 
 # How long a customer's contact data is kept after the order's last activity (docs/personal-data.md).
 DEFAULT_RETENTION_MONTHS = 24
@@ -101,7 +101,7 @@ class ShopSecret(db.Model):
     __tablename__ = "shop_secrets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -123,7 +123,7 @@ class EmailDesign(db.Model):
     __table_args__ = (UniqueConstraint("shop_id", "language"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = deleted_with("shops")
     language: Mapped[str] = mapped_column(String(8))
     sender_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -143,12 +143,11 @@ class InvitationRule(db.Model):
     __tablename__ = "invitation_rules"
     __table_args__ = (
         # At most one active rule per shop, enforced by the database.
-        partial_index("uq_invitation_rules_active_per_shop", "shop_id", unique=True,
-                      where="is_active"),
+        at_most_one("uq_invitation_rules_active_per_shop", "shop_id", where="is_active"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = deleted_with("shops", index=True)
     name: Mapped[str] = mapped_column(String(120))
     trigger_status_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     delay_days: Mapped[int] = mapped_column(Integer, default=10)

@@ -37,16 +37,7 @@ from kingavis.models import DataRequest, Order, PlatformDelivery, Shop, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.personal_data.customers import PersonalDataError, validate_email
 from kingavis.personal_data.erasure import erase_customer, erase_shop
-from kingavis.platforms import shopify, woocommerce
-from kingavis.platforms.mapping import (
-    Action,
-    Erase,
-    EraseShop,
-    ExportRequest,
-    Ignore,
-    StatusChange,
-    TestOrder,
-)
+from kingavis.platforms import mapping, shopify, woocommerce
 from kingavis.shops.service import ShopError, ShopSnapshot
 from kingavis.shops.settings import set_platform_secrets
 
@@ -127,7 +118,7 @@ def verify(platform: str, shop: ShopSnapshot, headers: Mapping[str, str], body: 
 
 
 def _action(shop: ShopSnapshot, verified: Verified, payload: Mapping[str, Any],
-            now: datetime) -> Action:
+            now: datetime) -> mapping.Action:
     topic = verified.topic or ""
     if verified.platform == "shopify":
         return shopify.action_for(topic, payload, language=shop.language,
@@ -161,7 +152,7 @@ def _stored_customer(shop_id: int, order_id: str) -> tuple[dict[str, Any], bool 
     return customer, order.latest_status_paid
 
 
-def _status_change(shop: ShopSnapshot, verified: Verified, change: StatusChange,
+def _status_change(shop: ShopSnapshot, verified: Verified, change: mapping.StatusChange,
                    now: datetime, load: EventLoader, flatten: ErrorFlattener) -> Reply:
     customer = change.customer
     paid = change.paid
@@ -203,19 +194,19 @@ def receive(shop: ShopSnapshot, verified: Verified, payload: Mapping[str, Any], 
     it refused; an event it refuses is ignored, answered 200."""
     at = now or utcnow()
     action = _action(shop, verified, payload, at)
-    if isinstance(action, Ignore):
+    if isinstance(action, mapping.Ignore):
         return _ignored(verified, action.reason, action.order_id)
-    if isinstance(action, TestOrder):
+    if isinstance(action, mapping.TestOrder):
         body = {"webhook_id": verified.delivery_id, "order_id": action.order_id,
                 "outcome": "test", "review_request": None}
         return Reply(200, body, False, "test", action.order_id)
-    if isinstance(action, StatusChange):
+    if isinstance(action, mapping.StatusChange):
         return _status_change(shop, verified, action, at, load, flatten)
     assert verified.delivery_id is not None
     orm_shop = db.session.get(Shop, shop.id)
     if orm_shop is None:  # deleted since the signature check
         raise ShopError("no shop has this key")
-    if isinstance(action, Erase):
+    if isinstance(action, mapping.Erase):
         try:
             result = erase_customer(orm_shop, action.email, source="webhook",
                                     webhook_id=verified.delivery_id, now=at)
@@ -225,20 +216,20 @@ def receive(shop: ShopSnapshot, verified: Verified, payload: Mapping[str, Any], 
     previous = _previous_answer(shop.id, verified.delivery_id)
     if previous is not None:
         return Reply(200, previous, True, str(previous.get("outcome", "replayed")))
-    if isinstance(action, ExportRequest):
+    if isinstance(action, mapping.ExportRequest):
         try:
             _add_data_request(orm_shop, action, at)
         except PersonalDataError:
             return _ignored(verified, "no_customer_email")
         body = {"webhook_id": verified.delivery_id, "outcome": "export_prepared"}
         return Reply(202, body, False, "export_prepared")
-    assert isinstance(action, EraseShop)
+    assert isinstance(action, mapping.EraseShop)
     summary = erase_shop(orm_shop, now=at)
     body = {"webhook_id": verified.delivery_id, "outcome": "erased", "erased": summary}
     return Reply(202, body, False, "erased")
 
 
-def _add_data_request(shop: Shop, action: ExportRequest, now: datetime) -> None:
+def _add_data_request(shop: Shop, action: mapping.ExportRequest, now: datetime) -> None:
     email = validate_email(action.email)
     db.session.add(DataRequest(shop_id=shop.id, email=email, email_hash=customer_key(shop.id, email),
                                platform_request_id=action.request_id, received_at=now))

@@ -70,46 +70,24 @@ def validate_postpone_days(days: Any) -> int:
     return value
 
 
-def cancel(
-    shop: Shop,
-    request_ids: Iterable[int],
-    *,
-    user: User | None = None,
-    actor: str | None = None,
-    note: str | None = None,
-    now: datetime | None = None,
-) -> RequestActionResult:
+# The three shortcuts take apply's keyword options (user, actor, note, now) unchanged.
+
+
+def cancel(shop: Shop, request_ids: Iterable[int], **options: Any) -> RequestActionResult:
     """Cancel by the merchant (reason merchant_cancelled: never rescheduled). Commits."""
-    return apply(shop, RequestAction.CANCEL, request_ids, user=user, actor=actor, note=note, now=now)
+    return apply(shop, RequestAction.CANCEL, request_ids, **options)
 
 
-def send_now(
-    shop: Shop,
-    request_ids: Iterable[int],
-    *,
-    user: User | None = None,
-    actor: str | None = None,
-    note: str | None = None,
-    now: datetime | None = None,
-) -> RequestActionResult:
+def send_now(shop: Shop, request_ids: Iterable[int], **options: Any) -> RequestActionResult:
     """Make the requests due now: the dispatcher sends them on its next tick. Commits."""
-    return apply(shop, RequestAction.SEND_NOW, request_ids, user=user, actor=actor, note=note, now=now)
+    return apply(shop, RequestAction.SEND_NOW, request_ids, **options)
 
 
 def postpone(
-    shop: Shop,
-    request_ids: Iterable[int],
-    days: int,
-    *,
-    user: User | None = None,
-    actor: str | None = None,
-    note: str | None = None,
-    now: datetime | None = None,
+    shop: Shop, request_ids: Iterable[int], days: int, **options: Any
 ) -> RequestActionResult:
     """Move the due time N days later (from now if already overdue). Commits."""
-    return apply(
-        shop, RequestAction.POSTPONE, request_ids, days=days, user=user, actor=actor, note=note, now=now
-    )
+    return apply(shop, RequestAction.POSTPONE, request_ids, days=days, **options)
 
 
 def apply(

@@ -26,43 +26,30 @@ class TimelineEntry:
     review: Any = None  # the Review, for kind "review"
 
 
+def _in_time_order(model: Any, where: Any, at: Any) -> Any:
+    """The rows of ``model`` matching ``where``, by ``at`` then id."""
+    return db.session.execute(select(model).where(where).order_by(at, model.id)).scalars()
+
+
 def timeline(order: Order) -> list[TimelineEntry]:
     """Status events, decisions on the order's request and emails sent, in time order."""
     entries: list[TimelineEntry] = []
-    events = db.session.execute(
-        select(OrderEvent)
-        .where(OrderEvent.order_id == order.id)
-        .order_by(OrderEvent.received_at, OrderEvent.id)
-    ).scalars()
-    for ev in events:
+    for ev in _in_time_order(OrderEvent, OrderEvent.order_id == order.id, OrderEvent.received_at):
         entries.append(TimelineEntry(at=ev.received_at, kind="event", event=ev))
     request = order.review_request
     if request is not None:
-        decisions = db.session.execute(
-            select(RequestDecision)
-            .where(RequestDecision.review_request_id == request.id)
-            .order_by(RequestDecision.created_at, RequestDecision.id)
-        ).scalars()
+        decisions = _in_time_order(RequestDecision,
+                                   RequestDecision.review_request_id == request.id,
+                                   RequestDecision.created_at)
         for decision in decisions:
             entries.append(TimelineEntry(at=decision.created_at, kind="decision", decision=decision))
-        if request.sent_at is not None:
-            entries.append(
-                TimelineEntry(
-                    at=request.sent_at,
-                    kind="email",
-                    email={"what": "invitation", "sent_at": request.sent_at,
-                           "message_id": request.message_id},
-                )
-            )
-        if request.reminder_sent_at is not None:
-            entries.append(
-                TimelineEntry(
-                    at=request.reminder_sent_at,
-                    kind="email",
-                    email={"what": "reminder", "sent_at": request.reminder_sent_at,
-                           "message_id": None},
-                )
-            )
+        for what, sent_at, message_id in (("invitation", request.sent_at, request.message_id),
+                                          ("reminder", request.reminder_sent_at, None)):
+            if sent_at is not None:
+                entries.append(TimelineEntry(
+                    at=sent_at, kind="email",
+                    email={"what": what, "sent_at": sent_at, "message_id": message_id},
+                ))
         # After the email: the customer's side, as far as King-Avis knows it.
         if request.opened_at is not None:
             entries.append(TimelineEntry(at=request.opened_at, kind="opened"))

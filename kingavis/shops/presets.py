@@ -12,41 +12,48 @@ from typing import Any
 PLATFORMS = ("prestashop", "shopify", "woocommerce")
 WEBHOOK_PLATFORMS = ("shopify", "woocommerce")
 
+# What a status means for a review, by kind: paid and shipped flags and role.
+_KINDS: dict[str, dict[str, Any]] = {
+    "unpaid": {"paid": False, "shipped": False, "role": "unpaid"},
+    "paid": {"paid": True, "shipped": False, "role": None},
+    "shipped": {"paid": True, "shipped": True, "role": None},
+    "trigger": {"paid": True, "shipped": True, "role": "trigger"},
+    "cancel": {"paid": False, "shipped": False, "role": "cancel"},
+}
+
+
+def _states(table: str) -> list[dict[str, Any]]:
+    """The states of a preset from a table of lines ``id | French name | English name | kind``."""
+    states = []
+    for line in table.strip().splitlines():
+        id_, fr, en, kind = (cell.strip() for cell in line.split("|"))
+        states.append({"id": id_, "fr": fr, "en": en, **_KINDS[kind]})
+    return states
+
+
 # Shopify has no single "order status": its order carries a financial status, a fulfilment
 # status and a cancellation, and fulfilment events say where the parcel is. King-Avis names
 # the states a review cares about, derived from those (kingavis.platforms.shopify).
-SHOPIFY_STATES: list[dict[str, Any]] = [
-    {"id": "pending", "fr": "En attente de paiement", "en": "Payment pending",
-     "paid": False, "shipped": False, "role": "unpaid"},
-    {"id": "paid", "fr": "Payée", "en": "Paid", "paid": True, "shipped": False, "role": None},
-    {"id": "fulfilled", "fr": "Expédiée", "en": "Fulfilled", "paid": True, "shipped": True,
-     "role": None},
-    {"id": "delivered", "fr": "Livrée", "en": "Delivered", "paid": True, "shipped": True,
-     "role": "trigger"},
-    {"id": "cancelled", "fr": "Annulée", "en": "Cancelled", "paid": False, "shipped": False,
-     "role": "cancel"},
-    {"id": "refunded", "fr": "Remboursée", "en": "Refunded", "paid": False, "shipped": False,
-     "role": "cancel"},
-]
+SHOPIFY_STATES = _states("""
+    pending   | En attente de paiement | Payment pending | unpaid
+    paid      | Payée                  | Paid            | paid
+    fulfilled | Expédiée               | Fulfilled       | shipped
+    delivered | Livrée                 | Delivered       | trigger
+    cancelled | Annulée                | Cancelled       | cancel
+    refunded  | Remboursée             | Refunded        | cancel
+""")
 
 # WooCommerce's own status slugs (wc_get_order_statuses() without the "wc-" prefix), with
 # WooCommerce's French and English labels. Custom statuses join the list as they arrive.
-WOOCOMMERCE_STATES: list[dict[str, Any]] = [
-    {"id": "pending", "fr": "Attente paiement", "en": "Pending payment",
-     "paid": False, "shipped": False, "role": "unpaid"},
-    {"id": "processing", "fr": "En cours", "en": "Processing", "paid": True, "shipped": False,
-     "role": None},
-    {"id": "on-hold", "fr": "En attente", "en": "On hold", "paid": False, "shipped": False,
-     "role": "unpaid"},
-    {"id": "completed", "fr": "Terminée", "en": "Completed", "paid": True, "shipped": True,
-     "role": "trigger"},
-    {"id": "cancelled", "fr": "Annulée", "en": "Cancelled", "paid": False, "shipped": False,
-     "role": "cancel"},
-    {"id": "refunded", "fr": "Remboursée", "en": "Refunded", "paid": False, "shipped": False,
-     "role": "cancel"},
-    {"id": "failed", "fr": "Échouée", "en": "Failed", "paid": False, "shipped": False,
-     "role": "cancel"},
-]
+WOOCOMMERCE_STATES = _states("""
+    pending    | Attente paiement | Pending payment | unpaid
+    processing | En cours         | Processing      | paid
+    on-hold    | En attente       | On hold         | unpaid
+    completed  | Terminée         | Completed       | trigger
+    cancelled  | Annulée          | Cancelled       | cancel
+    refunded   | Remboursée       | Refunded        | cancel
+    failed     | Échouée          | Failed          | cancel
+""")
 
 _STATES = {"shopify": SHOPIFY_STATES, "woocommerce": WOOCOMMERCE_STATES}
 _RULE_NAMES = {
