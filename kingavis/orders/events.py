@@ -49,6 +49,7 @@ from kingavis.orders.rows import (
     RequestRow,
     insert_event,
     lock_order,
+    of_shop,
     order_columns,
     set_items,
     update_order,
@@ -148,23 +149,9 @@ _INSERT_DECISION = insert(_decisions)
 _LOCK_CUSTOMER = select(
     func.pg_advisory_xact_lock(bindparam("b_shop_id"), func.hashtext(bindparam("b_email")))
 )
-_UNSUBSCRIBED = (
-    select(_unsubscriptions.c.id)
-    .where(
-        _unsubscriptions.c.shop_id == bindparam("b_shop_id"),
-        _unsubscriptions.c.email_hash == bindparam("b_email_hash"),
-    )
-    .exists()
-)
+_UNSUBSCRIBED = of_shop(_unsubscriptions.c.id, _unsubscriptions.c.email_hash, "b_email_hash").exists()
 # Rule 7: why the address is on the shop's suppression list (bounced, complained), or NULL.
-_SUPPRESSED = (
-    select(_suppressions.c.reason)
-    .where(
-        _suppressions.c.shop_id == bindparam("b_shop_id"),
-        _suppressions.c.email_hash == bindparam("b_email_hash"),
-    )
-    .scalar_subquery()
-)
+_SUPPRESSED = of_shop(_suppressions.c.reason, _suppressions.c.email_hash, "b_email_hash").scalar_subquery()
 _SENDING_OR_SENT = [
     RequestState.SCHEDULED.value, RequestState.SENDING.value, RequestState.SENT.value
 ]

@@ -44,15 +44,28 @@ _events = OrderEvent.__table__
 _requests = ReviewRequest.__table__
 _statuses = ShopStatus.__table__
 
+# The order's upsert, skipped when this webhook id was already applied (a replay).
+_UPSERT_ORDER = (
+    "INSERT INTO orders (shop_id, external_id, customer_email, created_at, updated_at) "
+    "SELECT :shop_id, :external_id, :customer_email, :now, :now "
+    "WHERE NOT EXISTS (SELECT 1 FROM order_events "
+    "WHERE shop_id = :shop_id AND webhook_id = :webhook_id) "
+    "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
+)
+
+
+def of_shop(column: Any, key: Any, parameter: str) -> Any:
+    """``SELECT column FROM its table WHERE shop_id = :b_shop_id AND key = :parameter``: the
+    one shape of the per-shop lookups the event's statements embed."""
+    return select(column).where(column.table.c.shop_id == bindparam("b_shop_id"),
+                                key == bindparam(parameter))
+
+
 # No row back: this webhook id was already applied (a replay), and the order is left alone.
 _LOCK_ORDER = (
     text(
-        "INSERT INTO orders (shop_id, external_id, customer_email, created_at, updated_at) "
-        "SELECT :shop_id, :external_id, :customer_email, :now, :now "
-        "WHERE NOT EXISTS (SELECT 1 FROM order_events "
-        "WHERE shop_id = :shop_id AND webhook_id = :webhook_id) "
-        "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
-        "RETURNING id, external_id, review_consent, latest_changed_at, "
+        _UPSERT_ORDER  # noqa: S608 (constant text; the values are bound parameters)
+        + "RETURNING id, external_id, review_consent, latest_changed_at, "
         "(SELECT settings_version FROM shops WHERE id = :shop_id) AS shop_version"
     )
     .bindparams(bindparam("now", type_=UTCDateTime))
@@ -71,13 +84,9 @@ _LOCK_ORDER = (
 # A request row the snapshot sees is read as it is now: FOR UPDATE follows its updates.
 _LOCK_ORDER_AND_REQUEST = (
     text(
-        "WITH o AS (INSERT INTO orders (shop_id, external_id, customer_email, created_at, "
-        "updated_at) "
-        "SELECT :shop_id, :external_id, :customer_email, :now, :now "
-        "WHERE NOT EXISTS (SELECT 1 FROM order_events "
-        "WHERE shop_id = :shop_id AND webhook_id = :webhook_id) "
-        "ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = :now "
-        "RETURNING id, external_id, review_consent, latest_changed_at, xmax) "
+        "WITH o AS ("  # noqa: S608 (constant text; the values are bound parameters)
+        + _UPSERT_ORDER
+        + "RETURNING id, external_id, review_consent, latest_changed_at, xmax) "
         "SELECT o.id, o.external_id, o.review_consent, o.latest_changed_at, "
         "(SELECT settings_version FROM shops WHERE id = :shop_id) AS shop_version, "
         "(o.xmax = '0'::xid OR EXISTS (SELECT 1 FROM orders s "
@@ -102,14 +111,7 @@ _REQUEST_FOR_UPDATE = _REQUEST.with_for_update()
 _UPDATE_ORDER = update(_orders).where(_orders.c.id == bindparam("b_order_id"))
 # The module did not say whether the status is paid: use what is known of it (the preset's
 # flags, or what the shop sent before), so rule 5 still sees "awaiting payment" as unpaid.
-_KNOWN_PAID = (
-    select(_statuses.c.paid)
-    .where(
-        _statuses.c.shop_id == bindparam("b_shop_id"),
-        _statuses.c.status_id == bindparam("b_status_id"),
-    )
-    .scalar_subquery()
-)
+_KNOWN_PAID = of_shop(_statuses.c.paid, _statuses.c.status_id, "b_status_id").scalar_subquery()
 _UPDATE_ORDER_KNOWN_PAID = _UPDATE_ORDER.values(latest_status_paid=_KNOWN_PAID)
 # The order's items: the latest list received wins, whatever the event's age
 # (docs/product-reviews.md).
