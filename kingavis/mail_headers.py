@@ -14,7 +14,7 @@ Two rules, both pure functions here:
   after decoding, and a text that decoding changes is one the merchant did not mean literally.
 - ``folded_header_problem``: a header as it will be sent must be one logical line once
   unfolded, and its decoded value must hold no control character. The message builder
-  (``kingavis.delivery.mail``) checks every header it sets with it and refuses the message
+  (``kingavis.delivery.headers``) checks every header it sets with it and refuses the message
   otherwise, whatever the Python version.
 
 ``stdlib_folds_safely`` probes the running Python for the fix, once, at start.

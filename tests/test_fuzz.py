@@ -358,7 +358,7 @@ def test_stored_encoded_words_never_make_a_header(app: Flask) -> None:
     from delivery_helpers import schedule
 
     from kingavis.delivery.errors import UnsafeHeaderError
-    from kingavis.delivery.mail import build_message
+    from kingavis.delivery.messages import build_message
     from kingavis.models import EmailDesign, ReviewRequest, Shop
 
     shop, _ = make_shop("Boutique Zoë")

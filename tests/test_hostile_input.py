@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from kingavis.accounts.users import create_user
 from kingavis.delivery.errors import InvalidMessageError
-from kingavis.delivery.mail import recipient_address
+from kingavis.delivery.headers import recipient_address
 from kingavis.emails import InvalidAddress, parse_address
 from kingavis.extensions import db
 from kingavis.models import Order, OrderEvent, ReviewRequest

@@ -36,7 +36,7 @@ from kingavis.accounts import audit
 from kingavis.deliverability.notices import tell_merchants_paused
 from kingavis.deliverability.parsing import Kind, Report, Why, read_report
 from kingavis.delivery.envelope import token_of
-from kingavis.delivery.mail import message_id_for
+from kingavis.delivery.headers import message_id_for
 from kingavis.extensions import db
 from kingavis.models import (
     AuditLog,

@@ -1,6 +1,6 @@
 """The merchant's own review-request email: what it may change and how its texts are filled in.
 
-Pure functions and values, shared by the message builder (``mail.py``) and the service that
+Pure functions and values, shared by the message builder (``rendering.py``) and the service that
 checks and saves a shop's settings (``kingavis.delivery.email_design``).
 
 A merchant writes plain text with placeholders in braces: ``{first_name}``,

@@ -9,7 +9,7 @@ paragraph, a logo URL (https) and a brand colour (``#rrggbb``). Each starts from
 ``save_design`` checks every field before changing anything, raises ``DesignError`` (a French
 message per field, translated when shown) and saves the five fields together with their audit
 entry in one commit. ``preview`` and ``send_test_email`` build the message with the same
-function the dispatcher uses (``delivery.mail.build_message``), for a sample order, so what the
+function the dispatcher uses (``delivery.messages.build_message``), for a sample order, so what the
 merchant sees is what customers get: the same headers, review link and unsubscribe links.
 """
 
@@ -359,7 +359,7 @@ def sample_request(shop: Shop, language: str, *, email: str = SAMPLE_EMAIL,
 
 def _build(shop: Shop, language: str, design: Design | None, *, reminder: bool, email: str,
            token: str) -> EmailMessage:
-    from kingavis.delivery.mail import build_message
+    from kingavis.delivery.messages import build_message
 
     kwargs: dict[str, Any] = {} if design is None else {"design": design}
     request = sample_request(shop, language, email=email, token=token)

@@ -1,7 +1,7 @@
 """The last step of every email King-Avis sends (docs/deliverability.md): its envelope sender
 and its DKIM signature.
 
-``finish`` is called once by each message builder (``kingavis.delivery.mail``), after the last
+``finish`` is called once by each message builder (``kingavis.delivery.messages``), after the last
 header is set; the transports read the envelope sender back with ``envelope_of``.
 """
 

@@ -213,7 +213,8 @@ def _deliver_callback(message: OutgoingMessage, review: Review, request: ReviewR
 
 def _deliver_email(message: OutgoingMessage, review: Review, request: ReviewRequest,
                    attempt: int, transport: Any | None, now: datetime) -> Outcome:
-    from kingavis.delivery.mail import build_author_message, choose_language
+    from kingavis.delivery.messages import build_author_message
+    from kingavis.delivery.rendering import choose_language
     from kingavis.reviews.products import product_page_url
     from kingavis.reviews.public import public_url
     from kingavis.reviews.publication import rejection_label

@@ -128,7 +128,7 @@ def deliver(
             db.session.commit()
             return before
 
-        from kingavis.delivery.mail import build_message
+        from kingavis.delivery.messages import build_message
 
         try:
             message = build_message(

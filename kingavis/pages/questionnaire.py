@@ -22,7 +22,7 @@ from flask import Response, redirect, request
 
 from kingavis import formatting
 from kingavis.csp import csp_nonce
-from kingavis.delivery.mail import choose_language
+from kingavis.delivery.rendering import choose_language
 from kingavis.extensions import csrf, db
 from kingavis.models import Review, ReviewRequest
 from kingavis.pages import blueprint

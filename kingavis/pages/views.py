@@ -18,7 +18,7 @@ from collections.abc import Callable
 from flask import Response, current_app, make_response, request
 
 from kingavis.csp import csp_nonce
-from kingavis.delivery.mail import available_languages, choose_language
+from kingavis.delivery.rendering import available_languages, choose_language
 from kingavis.extensions import csrf, db
 from kingavis.logging import mask_email
 from kingavis.models import ReviewRequest

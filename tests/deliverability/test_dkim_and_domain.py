@@ -22,7 +22,7 @@ from flask import Flask
 from smtp_server import SMTPServer
 
 from kingavis.delivery.dispatcher import tick
-from kingavis.delivery.mail import build_message
+from kingavis.delivery.messages import build_message
 from kingavis.extensions import db
 from kingavis.models import ReviewRequest
 

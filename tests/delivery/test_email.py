@@ -13,7 +13,8 @@ from email.parser import BytesParser, Parser
 import pytest
 
 from kingavis.delivery.errors import InvalidMessageError, PermanentMailError
-from kingavis.delivery.mail import build_message, choose_language, language_of
+from kingavis.delivery.messages import build_message
+from kingavis.delivery.rendering import choose_language, language_of
 from kingavis.models import Order, ReviewRequest, Shop
 
 BASE = "https://avis.example.net"

@@ -24,7 +24,7 @@ from kingavis.delivery import email_design, sending
 from kingavis.delivery.design import DEFAULT_INTROS, DEFAULT_SUBJECTS, button_text_colour, parse
 from kingavis.delivery.dispatcher import tick
 from kingavis.delivery.email_design import DesignError, DesignInput
-from kingavis.delivery.mail import build_message
+from kingavis.delivery.messages import build_message
 from kingavis.extensions import db
 from kingavis.models import EmailDesign, ReviewRequest, Shop, utcnow
 from kingavis.shops.collection_settings import set_reminder

@@ -30,7 +30,7 @@ from kingavis.delivery import email_design
 from kingavis.delivery.dispatcher import tick
 from kingavis.delivery.email_design import DesignError, DesignInput
 from kingavis.delivery.errors import UnsafeHeaderError
-from kingavis.delivery.mail import build_message
+from kingavis.delivery.messages import build_message
 from kingavis.extensions import db
 from kingavis.mail_headers import (
     CONTROL,

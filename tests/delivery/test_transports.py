@@ -26,7 +26,7 @@ from kingavis.delivery.errors import (
     TransientMailError,
     UncertainDeliveryError,
 )
-from kingavis.delivery.mail import build_message
+from kingavis.delivery.messages import build_message
 from kingavis.delivery.transports import (
     SMTPTransport,
     close_shared_transports,

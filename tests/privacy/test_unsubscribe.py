@@ -176,7 +176,7 @@ def test_posts_work_with_csrf_protection_on(database_url: str, tmp_path: Path) -
 
 
 def test_the_email_links_reach_these_pages(client, scheduled: ReviewRequest, app: Flask) -> None:
-    from kingavis.delivery.mail import build_message
+    from kingavis.delivery.messages import build_message
 
     msg = build_message(scheduled, base_url=app.config["KINGAVIS_BASE_URL"], mail_from="a@b.example")
     url = re.fullmatch(r"\s*<(.+)>", msg["List-Unsubscribe"])
