@@ -143,15 +143,7 @@ def build_message(
     msg["List-Unsubscribe-Post"] = cached_header(
         "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"
     )
-    msg["MIME-Version"] = cached_header("MIME-Version", "1.0")
-    boundary = _boundary(text_part.get_payload(), html_part.get_payload())
-    msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
-    msg["Content-Language"] = cached_header("Content-Language", lang)
-    # Quoted-printable: 7-bit safe for any server, short lines whatever the customer's text.
-    msg.attach(text_part)
-    msg.attach(html_part)
-    return finish(refuse_unsafe(msg, request), bounce_token=request.bounce_token,
-                  mail_from=mail_from)
+    return _assemble(msg, text_part, html_part, lang, request, mail_from)
 
 
 @refusals_logged
@@ -199,6 +191,14 @@ def build_author_message(
     msg["Subject"] = cached_header("Subject", subject)
     msg["Date"] = date_header(format_datetime(datetime.now(UTC)))
     msg["Message-ID"] = author_message_id(kind, outgoing_id, request.token, base_url)
+    return _assemble(msg, text_part, html_part, lang, request, mail_from)
+
+
+def _assemble(msg: EmailMessage, text_part: EmailMessage, html_part: EmailMessage, lang: str,
+              request: ReviewRequest, mail_from: str) -> EmailMessage:
+    """The end every message shares: its MIME headers and its two parts (quoted-printable: 7-bit
+    safe for any server, short lines whatever the customer's text), then the last check of
+    every header and the envelope (``finish``)."""
     msg["MIME-Version"] = cached_header("MIME-Version", "1.0")
     boundary = _boundary(text_part.get_payload(), html_part.get_payload())
     msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
