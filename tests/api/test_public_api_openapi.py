@@ -136,3 +136,22 @@ def test_real_answers_match_the_document(client, app) -> None:
     assert not_modified.status_code == 304
     for header in operation(reviews)["responses"]["304"]["headers"]:
         assert header in not_modified.headers
+
+
+def test_a_nul_character_in_the_url_is_a_declared_400_on_every_endpoint(client, app) -> None:
+    """A URL holding a NUL character (``%00``) is refused (by the review listings naming the
+    parameter); every endpoint of the document declares that answer, with an example of it."""
+    shop = make_shop("Boutique Zoë")[0]
+    db.session.commit()
+    for path in PATHS:
+        url = path.replace("{slug}", shop.slug).replace("{product_id}", "sku-1")
+        response = client.get(url + "?lang=%00")
+        assert response.status_code == 400, url
+        assert response.headers["Cache-Control"] == "no-store", url
+        assert "ETag" not in response.headers, url
+        declared = operation(path)["responses"]["400"]
+        assert response.mimetype == "application/problem+json", url
+        body = response.get_json(force=True)
+        validator(declared["content"]["application/problem+json"]["schema"]).validate(body)
+        examples = declared["content"]["application/problem+json"]["examples"].values()
+        assert body["detail"] in {example["value"]["detail"] for example in examples}, url
