@@ -5,9 +5,14 @@ Webhooks, the API and health answer RFC 9457 problems instead (kingavis.problems
 
 The page needs nothing but Jinja: it must render even when the error came from the database
 or from a template.
+
+Also ``FieldErrors``, the one shape of "invalid input, field by field" that the domain packages'
+own exceptions take (a shop's rule, an email design, a review form, a listing's parameters).
 """
 
 from __future__ import annotations
+
+from typing import Generic, TypeVar
 
 from flask import Response, current_app, request
 from flask_babel import get_locale
@@ -88,3 +93,21 @@ def http_error_page(error: HTTPException) -> Response | HTTPException:
     if code < 400:
         return error
     return error_page(code, list(error.get_headers()))
+
+
+# What a field maps to: its one message, or its list of messages.
+Messages = TypeVar("Messages", str, list[str])
+
+
+class FieldErrors(ValueError, Generic[Messages]):
+    """Invalid input, nothing changed: ``errors`` maps each bad field to its message (or its list
+    of messages) for the caller to show; the exception's text is every "field: message", for
+    logs, tests and the command line."""
+
+    def __init__(self, errors: dict[str, Messages]) -> None:
+        text = "; ".join(
+            f"{name}: {said if isinstance(said, str) else ' '.join(said)}"
+            for name, said in errors.items()
+        )
+        super().__init__(text)
+        self.errors = errors

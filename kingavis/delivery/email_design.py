@@ -46,6 +46,7 @@ from kingavis.delivery.design import (
     parse,
 )
 from kingavis.delivery.errors import MailError, UnsafeHeaderError
+from kingavis.errors import FieldErrors
 from kingavis.extensions import db
 from kingavis.i18n import LANGUAGES
 from kingavis.mail_headers import CONTROL, ENCODED, header_text_problem
@@ -68,12 +69,8 @@ LIMITER_KEY = "kingavis_test_email_limiter"
 REDIS_PREFIX = "kingavis:ratelimit:test-email:"
 
 
-class DesignError(ValueError):
+class DesignError(FieldErrors[list[str]]):
     """Invalid input; ``errors`` maps each field to its messages (nothing was saved)."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 class TestEmailRefused(Exception):

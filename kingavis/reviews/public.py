@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
+from kingavis.errors import FieldErrors
 from kingavis.extensions import db
 from kingavis.models import Order, Review, ReviewRequest, ReviewState, Shop
 from kingavis.reviews.moderation import moderation_reason
@@ -104,12 +105,8 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 
 
-class ListingError(ValueError):
+class ListingError(FieldErrors[str]):
     """Bad listing parameters: ``errors`` maps each parameter to a message for the caller."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

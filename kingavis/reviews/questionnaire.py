@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from kingavis.errors import FieldErrors
 from kingavis.extensions import db
 from kingavis.models import Order, RequestState, Review, ReviewRequest, ReviewState, Shop, utcnow
 from kingavis.review_requests import lifecycle
@@ -64,12 +65,8 @@ class ReviewError(Exception):
         self.state = state
 
 
-class InvalidReview(ValueError):
+class InvalidReview(FieldErrors[str]):
     """Bad form input: ``errors`` maps a field name to its message (English, for logs/tests)."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from standardwebhooks import Webhook
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.shops.destinations import allow_private, check_destination
-from kingavis.shops.service import ShopError
+from kingavis.shops.service import ShopError, whole_number
 
 # The log lines keep the names their readers know: sending settings under delivery, the
 # retention period under personal data.
@@ -76,12 +76,14 @@ def set_reminder(shop: Shop, days: int | None, *, actor: str = "system") -> Shop
     Applies to emails sent from now on. Raises ShopError and changes nothing on bad input. Commits.
     """
     if days is not None:
-        if isinstance(days, bool) or not isinstance(days, int):
-            raise ShopError("reminder delay must be a whole number of days, or none")
-        if not MIN_REMINDER_DAYS <= days <= MAX_REMINDER_DAYS:
-            raise ShopError(
-                f"reminder delay must be between {MIN_REMINDER_DAYS} and {MAX_REMINDER_DAYS} days"
-            )
+        whole_number(
+            days,
+            MIN_REMINDER_DAYS,
+            MAX_REMINDER_DAYS,
+            "reminder delay",
+            "days",
+            not_whole="reminder delay must be a whole number of days, or none",
+        )
     shop.reminder_days = days
     db.session.commit()
     log.info("reminder setting changed", extra={"fields": {"shop": shop.key, "actor": actor,
@@ -95,10 +97,7 @@ def set_split(shop: Shop, percent: int, *, actor: str = "system") -> Shop:
 
     Applies to requests scheduled from now on; a request keeps the platform it was given.
     """
-    if isinstance(percent, bool) or not isinstance(percent, int):
-        raise ShopError("split must be a whole percentage")
-    if not 0 <= percent <= 100:
-        raise ShopError("split must be between 0 and 100 percent")
+    whole_number(percent, 0, 100, "split", "percent", not_whole="split must be a whole percentage")
     if percent > 0 and not (shop.balancing_url and shop.balancing_platform):
         raise ShopError("set a third-party review page before sending invitations to it")
     shop.balancing_split_percent = percent
@@ -131,10 +130,7 @@ def set_balancing(shop: Shop, platform: str | None, url: str | None,
     if name not in BALANCING_PLATFORMS:
         raise ShopError(f"platform must be one of {', '.join(BALANCING_PLATFORMS)}")
     if redirect_seconds is not None:
-        if isinstance(redirect_seconds, bool) or not isinstance(redirect_seconds, int):
-            raise ShopError("redirect delay must be a whole number of seconds")
-        if not 1 <= redirect_seconds <= MAX_REDIRECT_SECONDS:
-            raise ShopError(f"redirect delay must be between 1 and {MAX_REDIRECT_SECONDS} seconds")
+        whole_number(redirect_seconds, 1, MAX_REDIRECT_SECONDS, "redirect delay", "seconds")
     shop.balancing_platform = name
     shop.balancing_url = clean_url
     shop.balancing_redirect_seconds = redirect_seconds
@@ -177,12 +173,7 @@ def set_callback(shop: Shop, url: str | None, secret: str | None = None) -> str 
 
 def validate_retention_months(months: object) -> int:
     """A retention period in whole months, 6 to 120, or ShopError."""
-    if isinstance(months, bool) or not isinstance(months, int):
-        raise ShopError("retention must be a whole number of months")
-    if not MIN_RETENTION_MONTHS <= months <= MAX_RETENTION_MONTHS:
-        raise ShopError(f"retention must be between {MIN_RETENTION_MONTHS} and "
-                        f"{MAX_RETENTION_MONTHS} months")
-    return months
+    return whole_number(months, MIN_RETENTION_MONTHS, MAX_RETENTION_MONTHS, "retention", "months")
 
 
 def set_retention(shop: Shop, months: int, *, actor: str = "system") -> Shop:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from kingavis.accounts import audit
 from kingavis.accounts.audit import Actor
+from kingavis.errors import FieldErrors
 from kingavis.extensions import db
 from kingavis.models import InvitationRule, Shop, ShopStatus
 from kingavis.scheduling import MAX_DELAY_DAYS, validate_timezone
@@ -30,12 +31,8 @@ from kingavis.scheduling import MAX_DELAY_DAYS, validate_timezone
 SCHEDULING_FIELDS = ("trigger_status_ids", "delay_days", "send_hour", "timezone")
 
 
-class RuleError(ValueError):
+class RuleError(FieldErrors[list[str]]):
     """Invalid input; ``errors`` maps each field to its messages (nothing was saved)."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,26 @@ class ShopError(ValueError):
     """Invalid shop input; the message is meant for the person who gave it."""
 
 
+def whole_number(
+    value: object,
+    low: int,
+    high: int,
+    what: str,
+    unit: str,
+    *,
+    not_whole: str | None = None,
+    aside: str = "",
+) -> int:
+    """``value`` when it is a whole number from ``low`` to ``high`` (not True, not 1.0), for a
+    setting's check; else ShopError: "{what} must be a whole number of {unit}" (or ``not_whole``)
+    or "{what} must be between {low} and {high} {unit}{aside}"."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ShopError(not_whole or f"{what} must be a whole number of {unit}")
+    if not low <= value <= high:
+        raise ShopError(f"{what} must be between {low} and {high} {unit}{aside}")
+    return value
+
+
 def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 

@@ -41,7 +41,7 @@ from kingavis.shops.rules import (
     unknown_messages,
     validate_rule,
 )
-from kingavis.shops.service import ShopError
+from kingavis.shops.service import ShopError, whole_number
 
 log = logging.getLogger("kingavis.settings")
 
@@ -266,19 +266,13 @@ def _configure_rule(
 # --------------------------------------------------------------------------- questionnaire link
 
 
-def _whole_days(value: object, low: int, high: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ShopError(f"{what} must be a whole number of days")
-    if not low <= value <= high:
-        raise ShopError(f"{what} must be between {low} and {high} days")
-    return value
-
-
 def validate_link_settings(review_link_days: object, postpone_days: object) -> tuple[int, int]:
     """Both values checked (ShopError on the first bad one); nothing is changed."""
     return (
-        _whole_days(review_link_days, MIN_LINK_DAYS, MAX_LINK_DAYS, "review link validity"),
-        _whole_days(postpone_days, MIN_POSTPONE_DAYS, MAX_POSTPONE_DAYS, "postpone delay"),
+        whole_number(
+            review_link_days, MIN_LINK_DAYS, MAX_LINK_DAYS, "review link validity", "days"
+        ),
+        whole_number(postpone_days, MIN_POSTPONE_DAYS, MAX_POSTPONE_DAYS, "postpone delay", "days"),
     )
 
 
@@ -299,12 +293,14 @@ def set_link_settings(shop: Shop, review_link_days: int, postpone_days: int) -> 
 
 def validate_product_review_count(value: object) -> int:
     """A whole number from 0 (product reviews off) to 10; ShopError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ShopError("product reviews must be a whole number of products")
-    if not MIN_PRODUCT_REVIEWS <= value <= MAX_PRODUCT_REVIEWS:
-        raise ShopError(f"product reviews must be between {MIN_PRODUCT_REVIEWS} and "
-                        f"{MAX_PRODUCT_REVIEWS} products (0 turns them off)")
-    return value
+    return whole_number(
+        value,
+        MIN_PRODUCT_REVIEWS,
+        MAX_PRODUCT_REVIEWS,
+        "product reviews",
+        "products",
+        aside=" (0 turns them off)",
+    )
 
 
 def set_product_review_count(shop: Shop, count: object, *, actor: audit.Actor) -> Shop:
