@@ -238,16 +238,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def _truncate(url: str) -> None:
+    """Empty every table and restart every sequence, as ``TRUNCATE … RESTART IDENTITY`` would.
+
+    ``DELETE`` with foreign-key triggers off (``session_replication_role``, this transaction
+    only) instead of ``TRUNCATE``: truncating some forty tables replaces each one's files, about
+    half a second per test; deleting the few rows a test wrote takes a few milliseconds."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
-            )
-        ]
-        if tables:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'alembic_version'")).scalars().all()
+        sequences = conn.execute(text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars().all()
+        conn.exec_driver_sql(
+            "SET LOCAL session_replication_role = replica;"
+            + "".join(f'DELETE FROM "{table}";' for table in tables)
+            + "".join(f"SELECT setval('\"{name}\"', 1, false);" for name in sequences))
     engine.dispose()
 
 
