@@ -250,10 +250,9 @@ def _truncate(url: str) -> None:
             " AND tablename <> 'alembic_version'")).scalars().all()
         sequences = conn.execute(text(
             "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars().all()
-        conn.exec_driver_sql(
-            "SET LOCAL session_replication_role = replica;"
-            + "".join(f'DELETE FROM "{table}";' for table in tables)
-            + "".join(f"SELECT setval('\"{name}\"', 1, false);" for name in sequences))
+        deletes = "".join(f'DELETE FROM "{table}";' for table in tables)  # noqa: S608 - catalog names
+        restarts = "".join(f"SELECT setval('\"{name}\"', 1, false);" for name in sequences)
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica;" + deletes + restarts)
     engine.dispose()
 
 
@@ -265,6 +264,31 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         from kingavis.extensions import db
 
         db.session.remove()
+        db.engine.dispose()
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unreachable(database_url: str, tmp_path: Path) -> str:
+    """A URL of the same kind as ``database_url`` whose database cannot be reached."""
+    if database_url.startswith("postgresql"):
+        return f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/kingavis"
+    return f"sqlite:///{tmp_path / 'no-such-folder' / 'kingavis.db'}"
+
+
+@pytest.fixture
+def down(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app whose database is down, with the same secret key as the ``app`` fixture's."""
+    from kingavis.extensions import db
+
+    app = make_app(unreachable(database_url, tmp_path), tmp_path)
+    yield app
+    with app.app_context():
         db.engine.dispose()
 
 

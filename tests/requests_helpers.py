@@ -124,3 +124,8 @@ def browser_login(page: Any, app: Flask, user: User) -> None:
         "value": cookie,
         "url": app.config["KINGAVIS_BASE_URL"],
     }])
+
+
+# Every back-office page a signed-in merchant can open, by its path under /admin.
+ADMIN_PAGES = ["", "/pending", "/weekly", "/orders", "/history", "/reviews", "/stats",
+               "/settings", "/settings/rules/new", "/collection", "/credentials", "/audit"]

@@ -22,9 +22,7 @@ import pytest
 from delivery_helpers import schedule
 from factories import make_shop, post_event, status_event
 from flask import Flask
-from requests_helpers import login, merchant
-from test_outages import down  # noqa: F401 - the fixture: an app whose database is down
-from test_security_headers import ADMIN_PAGES
+from requests_helpers import ADMIN_PAGES, login, merchant
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import assert_one_line_error, invoke
 from flask import Flask
 from processes import flask_env as make_env
 from processes import fresh_postgres_database, run_flask, table_counts
@@ -25,15 +26,6 @@ from kingavis.shops.service import describe
 
 TABLES = ("shops", "shop_secrets", "invitation_rules", "shop_statuses", "users", "user_shops")
 PASSWORD = "correct horse battery"
-
-
-def invoke(app: Flask, *args: str, stdin: str | None = None) -> Any:
-    # The CLI runs in its own app context and session; ours must hold no transaction
-    # (SQLite takes the write lock at BEGIN), so it is closed before every command.
-    db.session.remove()
-    result = app.test_cli_runner().invoke(args=list(args), input=stdin)
-    db.session.remove()
-    return result
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
@@ -60,16 +52,6 @@ def create(app: Flask, name: str = "Boutique Zoë", *extra: str) -> dict[str, An
     result = invoke(app, "shops", "create", "--name", name, *extra, "--json")
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def assert_one_line_error(result: Any, *fragments: str) -> None:
-    assert result.exit_code != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in result.stderr
 
 
 # --- shops create -----------------------------------------------------------------------------

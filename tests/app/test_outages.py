@@ -8,12 +8,11 @@ file that cannot be opened (SQLite); the shared PostgreSQL server is never stopp
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app
+from conftest import closed_port, make_app
 from factories import make_shop, sign, status_event
 from flask import Flask
 
@@ -22,29 +21,6 @@ from kingavis.extensions import db
 
 PASSWORD = "correct horse battery"
 MERCHANT = "marie.merchant@kingavis.example"
-
-
-def closed_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def unreachable(database_url: str, tmp_path: Path) -> str:
-    """A URL of the same kind as ``database_url`` whose database cannot be reached."""
-    if database_url.startswith("postgresql"):
-        return f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/kingavis"
-    return f"sqlite:///{tmp_path / 'no-such-folder' / 'kingavis.db'}"
-
-
-@pytest.fixture
-def down(database_url: str, tmp_path: Path) -> Any:
-    """An app whose database is down, with the same secret key as the ``app`` fixture's."""
-    app = make_app(unreachable(database_url, tmp_path), tmp_path)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def _signed_event() -> tuple[bytes, dict[str, str]]:

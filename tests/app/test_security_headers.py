@@ -13,6 +13,7 @@ import pytest
 from conftest import make_app
 from delivery_helpers import schedule
 from flask import Flask
+from requests_helpers import ADMIN_PAGES
 
 from kingavis.accounts.users import create_user
 from kingavis.delivery.dispatcher import tick
@@ -21,8 +22,6 @@ from kingavis.models import ReviewRequest, utcnow
 
 PASSWORD = "correct horse battery"
 MERCHANT = "marie.merchant@kingavis.example"
-ADMIN_PAGES = ["", "/pending", "/weekly", "/orders", "/history", "/reviews", "/stats",
-               "/settings", "/settings/rules/new", "/collection", "/credentials", "/audit"]
 
 
 def check_html_headers(response: Any) -> str:

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from concurrency_helpers import run_together
 from factories import make_shop, new_webhook_id, post_event, status_event
 from flask import Flask
 from sqlalchemy import create_engine, func, select, text
@@ -32,36 +33,6 @@ def load_event(body: dict[str, Any]) -> dict[str, Any]:
     event = copy.deepcopy(body)
     event["data"]["changed_at"] = datetime.fromisoformat(body["data"]["changed_at"])
     return event
-
-
-def run_together(app: Flask, jobs: list[Callable[[], EventResult]]) -> list[EventResult]:
-    """Run every job in its own thread and app context, all released at once."""
-    # End the test's own transaction first: on SQLite every transaction, even a read of
-    # shop.key, holds the single write lock until it ends.
-    db.session.commit()
-    barrier = threading.Barrier(len(jobs))
-    results: list[EventResult | None] = [None] * len(jobs)
-    errors: list[BaseException] = []
-
-    def worker(i: int) -> None:
-        try:
-            with app.app_context():
-                try:
-                    barrier.wait(timeout=60)
-                    results[i] = jobs[i]()
-                finally:
-                    db.session.remove()
-        except BaseException as exc:  # reported below, with the others
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a delivery never finished (deadlock?)"
-    assert not errors, errors
-    return [r for r in results if r is not None]
 
 
 def deliver(shop_key: str, body: dict[str, Any], webhook_id: str) -> Callable[[], EventResult]:

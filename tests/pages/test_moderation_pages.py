@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from cli_helpers import assert_one_line_error, invoke
 from delivery_helpers import request_row
 from factories import make_shop
 from flask import Flask
@@ -11,7 +12,6 @@ from html_text import visible_text
 from moderation_helpers import PASSWORD, fresh, operator, outgoing, reviewed
 from requests_helpers import login
 from sqlalchemy import select
-from test_cli import assert_one_line_error, invoke
 from werkzeug.security import check_password_hash
 
 from kingavis.accounts.users import create_user

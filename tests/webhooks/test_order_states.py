@@ -281,8 +281,7 @@ def test_too_many_lists_get_429(database_url: str, tmp_path: Any) -> None:
 
 
 def test_a_list_answers_503_while_the_database_is_down(database_url: str, tmp_path: Any) -> None:
-    from conftest import make_app
-    from test_outages import unreachable
+    from conftest import make_app, unreachable
 
     down = make_app(unreachable(database_url, tmp_path), tmp_path)
     raw = json.dumps(body(*PRESTASHOP)).encode()
@@ -297,7 +296,7 @@ def test_a_list_answers_503_while_the_database_is_down(database_url: str, tmp_pa
 def test_concurrent_deliveries_of_lists_and_events_lose_nothing(app: Flask) -> None:
     """The same list delivered twice at once is applied once; a list and an event with a new
     status at the same moment both end in the shop's list (real threads, real locks)."""
-    from test_concurrency import run_together
+    from concurrency_helpers import run_together
 
     from kingavis.orders.events import apply_status_event
     from kingavis.orders.statuses import sync_declared_states
