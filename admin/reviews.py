@@ -20,10 +20,10 @@ from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
 from admin import blueprint
-from admin.access import get_or_404, page_arg, shop_view
+from admin.access import get_or_404, shop_view
+from admin.listing import QueryForm, filter_select, paginate
 from admin.pending import Display
 from kingavis.csp import csp_nonce, default_csp
-from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop
 from kingavis.reviews.actions import (
     MAX_REPLY_CHARS,
@@ -55,16 +55,9 @@ CALLBACK_LABELS = {
 }
 
 
-class ReviewFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    rating = SelectField(
-        lazy_gettext("Note"),
-        choices=[SelectChoice("", lazy_gettext("Toutes"))]
-        + [SelectChoice(str(n), f"{n} ★") for n in range(5, 0, -1)],
-        validators=[Optional()],
-    )
+class ReviewFilterForm(QueryForm):
+    rating = filter_select(lazy_gettext("Note"), lazy_gettext("Toutes"),
+                           [SelectChoice(str(n), f"{n} ★") for n in range(5, 0, -1)])
     # "" every review, SHOP_ONLY the shop reviews, else one product's id.
     product = SelectField(lazy_gettext("Avis sur"), choices=[], validators=[Optional()])
 
@@ -102,12 +95,7 @@ def _page(shop: Shop, status: int = 200) -> Response:
             params["rating"] = str(rating)
         if product:
             params["product"] = product
-        pagination = db.paginate(
-            _filtered(shop, rating, product),
-            page=page_arg(),
-            per_page=PER_PAGE,
-            error_out=False,
-        )
+        pagination = paginate(_filtered(shop, rating, product), PER_PAGE)
     # The header counts what the public sees: published reviews only, the one average.
     summary = rating_summary(shop.id)
     feed = feed_version(shop)
