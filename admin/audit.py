@@ -9,8 +9,9 @@ from flask_babel import lazy_gettext
 from sqlalchemy import Select, and_, or_, select
 
 from admin import blueprint
-from admin.access import page_arg, shop_view
+from admin.access import shop_view
 from admin.audit_words import Lookups, Wording
+from admin.listing import paginate
 from admin.pending import Display
 from kingavis.extensions import db
 from kingavis.models import AuditLog, Shop, user_shops
@@ -88,12 +89,7 @@ def audit_log(shop: Shop) -> str:
     actions = known_actions(shop)
     if action is not None and action not in actions:
         action = None
-    pagination = db.paginate(
-        audit_query(shop, action),
-        page=page_arg(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    pagination = paginate(audit_query(shop, action), PER_PAGE)
     params = {"action": action} if action else {}
     words = Wording(Lookups.for_entries(shop, pagination.items))
     return render_template(

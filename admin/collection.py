@@ -62,7 +62,8 @@ PLATFORMS = [
 class WholeNumberField(StringField):
     """A whole number in [low, high] typed by the merchant; ``number`` holds it once valid.
 
-    ``required=False``: left empty, ``number`` is None (the form decides what that means).
+    The message may name the bounds as ``%(min)s`` and ``%(max)s``, as WTForms' NumberRange
+    does. ``required=False``: left empty, ``number`` is None (the form decides what that means).
     """
 
     def __init__(self, label: Any, low: int, high: int, message: Any, *,
@@ -77,7 +78,7 @@ class WholeNumberField(StringField):
         if not raw and not self.required:
             return
         if not _WHOLE.fullmatch(raw) or not self.low <= int(raw) <= self.high:
-            raise ValidationError(str(self.message))
+            raise ValidationError(str(self.message) % {"min": self.low, "max": self.high})
         self.number = int(raw)
 
 
@@ -86,20 +87,19 @@ class CollectionForm(FlaskForm):
         lazy_gettext("Validité du lien (jours)"),
         shop_settings.MIN_LINK_DAYS, shop_settings.MAX_LINK_DAYS,
         lazy_gettext("La validité du lien doit être un nombre entier de jours entre %(min)s et "
-                     "%(max)s.", min=shop_settings.MIN_LINK_DAYS, max=shop_settings.MAX_LINK_DAYS),
+                     "%(max)s."),
     )
     postpone_days = WholeNumberField(
         lazy_gettext("Report « pas encore reçu » (jours)"),
         shop_settings.MIN_POSTPONE_DAYS, shop_settings.MAX_POSTPONE_DAYS,
-        lazy_gettext("Le report doit être un nombre entier de jours entre %(min)s et %(max)s.",
-                     min=shop_settings.MIN_POSTPONE_DAYS, max=shop_settings.MAX_POSTPONE_DAYS),
+        lazy_gettext("Le report doit être un nombre entier de jours entre %(min)s et %(max)s."),
     )
     reminder_enabled = BooleanField(lazy_gettext("Envoyer une relance"))
     reminder_days = WholeNumberField(
         lazy_gettext("Relance après (jours)"),
         shop_collection.MIN_REMINDER_DAYS, shop_collection.MAX_REMINDER_DAYS,
         lazy_gettext("La relance doit partir entre %(min)s et %(max)s jours après le premier "
-                     "email.", min=shop_collection.MIN_REMINDER_DAYS, max=shop_collection.MAX_REMINDER_DAYS),
+                     "email."),
     )
     balancing_platform = SelectField(
         lazy_gettext("Plateforme"),
@@ -110,8 +110,7 @@ class CollectionForm(FlaskForm):
     redirect_enabled = BooleanField(lazy_gettext("Rediriger automatiquement après l'avis"))
     redirect_seconds = WholeNumberField(
         lazy_gettext("Redirection après (secondes)"), 1, MAX_REDIRECT_SECONDS,
-        lazy_gettext("La redirection doit avoir lieu entre 1 et %(max)s secondes.",
-                     max=MAX_REDIRECT_SECONDS),
+        lazy_gettext("La redirection doit avoir lieu entre 1 et %(max)s secondes."),
         required=False,
     )
     split_percent = WholeNumberField(
@@ -124,8 +123,7 @@ class CollectionForm(FlaskForm):
         lazy_gettext("Durée de conservation (mois)"),
         MIN_RETENTION_MONTHS, MAX_RETENTION_MONTHS,
         lazy_gettext("La durée de conservation doit être un nombre entier de mois entre "
-                     "%(min)s et %(max)s.", min=MIN_RETENTION_MONTHS,
-                     max=MAX_RETENTION_MONTHS),
+                     "%(min)s et %(max)s."),
         required=False,
     )
     # Left out of a submitted form (an older page): the count is kept as it is.
@@ -133,8 +131,7 @@ class CollectionForm(FlaskForm):
         lazy_gettext("Produits à évaluer par commande"),
         shop_settings.MIN_PRODUCT_REVIEWS, shop_settings.MAX_PRODUCT_REVIEWS,
         lazy_gettext("Le nombre de produits à évaluer doit être un nombre entier entre %(min)s "
-                     "et %(max)s (0 : pas d'avis produits).",
-                     min=shop_settings.MIN_PRODUCT_REVIEWS, max=shop_settings.MAX_PRODUCT_REVIEWS),
+                     "et %(max)s (0 : pas d'avis produits)."),
         required=False,
     )
 

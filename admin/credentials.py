@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -197,28 +198,38 @@ def _posted_int(name: str) -> int | None:
     return int(value) if value.isdigit() and len(value) <= 9 else None
 
 
+def _row_action(shop: Shop, name: str, act: Callable[[int], bool], done: str) -> Any:
+    """A row button of the page: 400 unless the CSRF token checks and the row's number is
+    posted as ``name``; ``act`` on that number, 404 when the shop has no such row (False);
+    else ``done`` is flashed and the page shown again."""
+    number = _posted_int(name)
+    if not ActionForm().validate_on_submit() or number is None:
+        return _page(shop, status=400)
+    if not act(number):
+        return _page(shop, status=404)
+    flash(done, "success")
+    return redirect(url_for("admin.credentials", shop_key=shop.key))
+
+
 @blueprint.route("/shops/<shop_key>/credentials/platform-secrets/remove", methods=["POST"])
 @shop_view
 def platform_secret_remove(shop: Shop) -> Any:
-    index = _posted_int("index")
-    if not ActionForm().validate_on_submit() or index is None:
-        return _page(shop, status=400)
-    try:
-        platforms.remove_platform_secret(shop, index, current_user._get_current_object())
-    except ShopError:
-        return _page(shop, status=404)
-    flash(gettext("Secret retiré : les webhooks signés avec lui sont désormais refusés."), "success")
-    return redirect(url_for("admin.credentials", shop_key=shop.key))
+    def remove(index: int) -> bool:
+        try:
+            platforms.remove_platform_secret(shop, index, current_user._get_current_object())
+        except ShopError:
+            return False
+        return True
+
+    return _row_action(shop, "index", remove,
+                       gettext("Secret retiré : les webhooks signés avec lui sont désormais refusés."))
 
 
 @blueprint.route("/shops/<shop_key>/credentials/data-requests/close", methods=["POST"])
 @shop_view
 def data_request_close(shop: Shop) -> Any:
-    request_id = _posted_int("data_request")
-    if not ActionForm().validate_on_submit() or request_id is None:
-        return _page(shop, status=400)
-    # Only a request of this shop: another shop's id is not found.
-    if not platforms.close_data_request(shop, request_id, current_user._get_current_object()):
-        return _page(shop, status=404)
-    flash(gettext("Demande marquée comme traitée."), "success")
-    return redirect(url_for("admin.credentials", shop_key=shop.key))
+    def close(request_id: int) -> bool:
+        # Only a request of this shop: another shop's id is not found.
+        return platforms.close_data_request(shop, request_id, current_user._get_current_object())
+
+    return _row_action(shop, "data_request", close, gettext("Demande marquée comme traitée."))

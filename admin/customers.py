@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -51,6 +51,21 @@ def _page(shop: Shop, form: CustomerForm, status: int = 200, **context: Any) -> 
                                          **context), status)
 
 
+def _posted_address(shop: Shop, form: CustomerForm) -> str:
+    """The normalized address of a posted form; an invalid form ends the request with the
+    page showing its errors (422)."""
+    if not form.validate():
+        abort(_page(shop, form, 422))
+    return form.email.normalized
+
+
+def _found(shop: Shop, form: CustomerForm, email: str, **context: Any) -> Response:
+    """The page with what the shop holds about ``email``, and the button that erases it."""
+    document = export_customer(shop, email)
+    return _page(shop, form, email=email, summary=_summary(document),
+                 erase_form=EraseForm(formdata=None, data={"email": email}), **context)
+
+
 def _summary(document: dict[str, Any]) -> dict[str, Any]:
     orders = document["orders"]
     return {
@@ -70,21 +85,13 @@ def customers(shop: Shop) -> Response:
     if request.method == "GET":
         return _page(shop, CustomerForm(formdata=None))
     form = CustomerForm()
-    if not form.validate():
-        return _page(shop, form, 422)
-    email = form.email.normalized
-    document = export_customer(shop, email)
-    return _page(shop, form, email=email, summary=_summary(document), erase_form=EraseForm(
-        formdata=None, data={"email": email}))
+    return _found(shop, form, _posted_address(shop, form))
 
 
 @blueprint.route("/shops/<shop_key>/customers/export", methods=["POST"])
 @shop_view
 def customer_export(shop: Shop) -> Response:
-    form = CustomerForm()
-    if not form.validate():
-        return _page(shop, form, 422)
-    email = form.email.normalized
+    email = _posted_address(shop, CustomerForm())
     document = export_customer(shop, email)
     record_export(shop, email, user=current_user, source="back_office")
     response = make_response(json.dumps(document, ensure_ascii=False, indent=2))
@@ -99,14 +106,10 @@ def customer_export(shop: Shop) -> Response:
 @shop_view
 def customer_erase(shop: Shop) -> Response:
     form = EraseForm()
-    if not form.validate():
-        return _page(shop, form, 422)
-    email = form.email.normalized
+    email = _posted_address(shop, form)
     if form.confirm.data != "yes":
-        document = export_customer(shop, email)
-        return _page(shop, CustomerForm(formdata=None, data={"email": email}), email=email,
-                     summary=_summary(document), confirm=True,
-                     erase_form=EraseForm(formdata=None, data={"email": email}))
+        return _found(shop, CustomerForm(formdata=None, data={"email": email}), email,
+                      confirm=True)
     result = erase_customer(shop, email, source="back_office", user=current_user)
     counts = result.summary
     parts = [

@@ -6,14 +6,13 @@ from typing import Any
 
 from flask import render_template, request
 from flask_babel import gettext, lazy_gettext
-from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms import DateField, SelectChoice
+from wtforms.validators import Optional, ValidationError
 
 from admin import blueprint
-from admin.access import page_arg, shop_view
+from admin.access import shop_view
+from admin.listing import QueryForm, filter_select, paginate, search_field
 from admin.pending import Display
-from kingavis.extensions import db
 from kingavis.models import Reason, Shop
 from kingavis.review_requests.labels import REASON_LABELS, STATE_LABELS
 from kingavis.review_requests.queries import HISTORY_STATES, HistoryFilter, history_query
@@ -32,25 +31,14 @@ def _plausible_date(field: Any) -> None:
                                       min=MIN_YEAR, max=MAX_YEAR))
 
 
-class HistoryFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    state = SelectField(
-        lazy_gettext("État"),
-        choices=[SelectChoice("", lazy_gettext("Tous"))]
-        + [SelectChoice(s, STATE_LABELS[s]) for s in HISTORY_STATES],
-        validators=[Optional()],
-    )
-    reason = SelectField(
-        lazy_gettext("Raison"),
-        choices=[SelectChoice("", lazy_gettext("Toutes"))]
-        + [SelectChoice(r.value, REASON_LABELS[r.value]) for r in Reason],
-        validators=[Optional()],
-    )
+class HistoryFilterForm(QueryForm):
+    state = filter_select(lazy_gettext("État"), lazy_gettext("Tous"),
+                          [SelectChoice(s, STATE_LABELS[s]) for s in HISTORY_STATES])
+    reason = filter_select(lazy_gettext("Raison"), lazy_gettext("Toutes"),
+                           [SelectChoice(r.value, REASON_LABELS[r.value]) for r in Reason])
     date_from = DateField(lazy_gettext("Du"), validators=[Optional()])
     date_to = DateField(lazy_gettext("Au"), validators=[Optional()])
-    q = StringField(lazy_gettext("Référence ou email"), validators=[Optional(), Length(max=320)])
+    q = search_field(lazy_gettext("Référence ou email"))
 
     def validate_date_from(self, field: Any) -> None:
         _plausible_date(field)
@@ -88,12 +76,7 @@ def history(shop: Shop) -> str:
     form = HistoryFilterForm(formdata=request.args)
     pagination = None
     if form.validate():
-        pagination = db.paginate(
-            history_query(shop, form.to_filter()),
-            page=page_arg(),
-            per_page=PER_PAGE,
-            error_out=False,
-        )
+        pagination = paginate(history_query(shop, form.to_filter()), PER_PAGE)
     return render_template(
         "admin/history.html",
         shop=shop,

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask_babel import lazy_gettext
-from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import Length, Optional
 
 from admin import blueprint
-from admin.access import get_or_404, page_arg, shop_view
+from admin.access import get_or_404, shop_view
+from admin.listing import QueryForm, paginate, search_field
 from admin.pending import Display
-from kingavis.extensions import db
 from kingavis.models import Order, Shop, utcnow
 from kingavis.review_requests.notes import describe_note
 from kingavis.review_requests.queries import search_orders
@@ -30,11 +27,8 @@ OUTCOME_LABELS = {
 }
 
 
-class OrderSearchForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    q = StringField(lazy_gettext("Référence ou email"), validators=[Optional(), Length(max=320)])
+class OrderSearchForm(QueryForm):
+    q = search_field(lazy_gettext("Référence ou email"))
 
 
 @blueprint.route("/shops/<shop_key>/orders")
@@ -45,12 +39,7 @@ def orders(shop: Shop) -> str:
     q = ""
     if form.validate():
         q = (form.q.data or "").strip()
-        pagination = db.paginate(
-            search_orders(shop, q),
-            page=page_arg(),
-            per_page=PER_PAGE,
-            error_out=False,
-        )
+        pagination = paginate(search_orders(shop, q), PER_PAGE)
     return render_template(
         "admin/timeline_search.html",
         shop=shop,

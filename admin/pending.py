@@ -28,10 +28,11 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields import IntegerField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import NumberRange, Optional, ValidationError
 
 from admin import blueprint
-from admin.access import page_arg, shop_view
+from admin.access import shop_view
+from admin.listing import QueryForm, filter_select, paginate, search_field
 from kingavis import formatting
 from kingavis.extensions import db
 from kingavis.models import Reason, Shop, ShopStatus, utcnow
@@ -190,23 +191,15 @@ def status_choices(shop: Shop) -> list[SelectChoice]:
     return [SelectChoice(r[0], f"{r[1]} ({r[0]})") for r in sorted(rows, key=key)]
 
 
-class PendingFilterForm(FlaskForm):
+class PendingFilterForm(QueryForm):
     """The pending list's filters; read from the query string (GET) or carried through forms."""
 
-    class Meta:
-        csrf = False
-
-    q = StringField(lazy_gettext("Référence ou email"), validators=[Optional(), Length(max=320)])
+    q = search_field(lazy_gettext("Référence ou email"))
     status = SelectField(lazy_gettext("Statut actuel"), choices=[], validators=[Optional()])
-    due = SelectField(
-        lazy_gettext("Échéance"),
-        choices=[
-            SelectChoice("", lazy_gettext("Toutes")),
-            SelectChoice("week", lazy_gettext("Cette semaine")),
-            SelectChoice("7", lazy_gettext("Dans les 7 jours")),
-        ],
-        validators=[Optional()],
-    )
+    due = filter_select(lazy_gettext("Échéance"), lazy_gettext("Toutes"), [
+        SelectChoice("week", lazy_gettext("Cette semaine")),
+        SelectChoice("7", lazy_gettext("Dans les 7 jours")),
+    ])
     stale_days = IntegerField(
         lazy_gettext("Sans changement de statut depuis plus de (jours)"),
         validators=[Optional(), NumberRange(min=1, max=3650, message=lazy_gettext(
@@ -313,15 +306,9 @@ def pending(shop: Shop) -> str:
     now = utcnow()
     filters = PendingFilterForm(shop, formdata=request.args)
     filters.validate()
-    page_number = page_arg()
     pagination = None
     if not filters.errors:
-        pagination = db.paginate(
-            pending_query(shop, filters.to_filter(), now),
-            page=max(page_number, 1),
-            per_page=PER_PAGE,
-            error_out=False,
-        )
+        pagination = paginate(pending_query(shop, filters.to_filter(), now), PER_PAGE)
     return render_template(
         "admin/pending.html",
         shop=shop,

@@ -7,6 +7,7 @@ what they are and links there."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
@@ -20,10 +21,10 @@ from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
 from admin import blueprint
-from admin.access import get_or_404, page_arg, shop_view
+from admin.access import get_or_404, shop_view
+from admin.listing import QueryForm, filter_select, paginate
 from admin.pending import Display
 from kingavis.csp import csp_nonce, default_csp
-from kingavis.extensions import db
 from kingavis.models import Review, ReviewState, Shop
 from kingavis.reviews.actions import (
     MAX_REPLY_CHARS,
@@ -55,16 +56,9 @@ CALLBACK_LABELS = {
 }
 
 
-class ReviewFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    rating = SelectField(
-        lazy_gettext("Note"),
-        choices=[SelectChoice("", lazy_gettext("Toutes"))]
-        + [SelectChoice(str(n), f"{n} ★") for n in range(5, 0, -1)],
-        validators=[Optional()],
-    )
+class ReviewFilterForm(QueryForm):
+    rating = filter_select(lazy_gettext("Note"), lazy_gettext("Toutes"),
+                           [SelectChoice(str(n), f"{n} ★") for n in range(5, 0, -1)])
     # "" every review, SHOP_ONLY the shop reviews, else one product's id.
     product = SelectField(lazy_gettext("Avis sur"), choices=[], validators=[Optional()])
 
@@ -102,12 +96,7 @@ def _page(shop: Shop, status: int = 200) -> Response:
             params["rating"] = str(rating)
         if product:
             params["product"] = product
-        pagination = db.paginate(
-            _filtered(shop, rating, product),
-            page=page_arg(),
-            per_page=PER_PAGE,
-            error_out=False,
-        )
+        pagination = paginate(_filtered(shop, rating, product), PER_PAGE)
     # The header counts what the public sees: published reviews only, the one average.
     summary = rating_summary(shop.id)
     feed = feed_version(shop)
@@ -173,38 +162,41 @@ def _refused(shop: Shop, what: str, code: str) -> Response:
     return _page(shop, 422 if code == "invalid" else 409)
 
 
-def _checked_form() -> bool:
-    """The CSRF check of a row form (the text itself is checked by the service)."""
-    return FlaskForm(formdata=request.form).validate()
+def _row_action(shop: Shop, review_id: int, what: str,
+                act: Callable[[Review], str | None]) -> Response:
+    """A row form's action on one of the shop's reviews (404 for another's): the CSRF check
+    (the text itself is checked by the service), then ``act``, which calls the service and
+    gives the message to flash (None: nothing changed); back to the review in the list."""
+    review = get_or_404(Review, review_id, shop)
+    if not FlaskForm(formdata=request.form).validate():
+        flash(gettext("Le formulaire a expiré : recommencez."), "error")
+        return _page(shop, 400)
+    try:
+        done = act(review)
+    except ActionError as exc:
+        return _refused(shop, what, exc.code)
+    if done:
+        flash(done, "success")
+    return redirect(url_for("admin.reviews", shop_key=shop.key) + f"#review-{review_id}")
 
 
 @blueprint.route("/shops/<shop_key>/reviews/<int:review_id>/reply", methods=["POST"])
 @shop_view
 def review_reply(shop: Shop, review_id: int) -> Response:
-    review = get_or_404(Review, review_id, shop)
-    if not _checked_form():
-        flash(gettext("Le formulaire a expiré : recommencez."), "error")
-        return _page(shop, 400)
-    try:
+    def reply(review: Review) -> str | None:
         changed = reply_to_review(shop, review.id, current_user._get_current_object(),
                                   request.form.get("text"))
-    except ActionError as exc:
-        return _refused(shop, "reply", exc.code)
-    if changed:
-        flash(gettext("Réponse publiée."), "success")
-    return redirect(url_for("admin.reviews", shop_key=shop.key) + f"#review-{review_id}")
+        return gettext("Réponse publiée.") if changed else None
+
+    return _row_action(shop, review_id, "reply", reply)
 
 
 @blueprint.route("/shops/<shop_key>/reviews/<int:review_id>/report", methods=["POST"])
 @shop_view
 def review_report(shop: Shop, review_id: int) -> Response:
-    review = get_or_404(Review, review_id, shop)
-    if not _checked_form():
-        flash(gettext("Le formulaire a expiré : recommencez."), "error")
-        return _page(shop, 400)
-    try:
-        report_review(shop, review.id, current_user._get_current_object(), request.form.get("reason"))
-    except ActionError as exc:
-        return _refused(shop, "report", exc.code)
-    flash(gettext("Avis signalé : il reste publié jusqu'à la décision de la modération."), "success")
-    return redirect(url_for("admin.reviews", shop_key=shop.key) + f"#review-{review_id}")
+    def report(review: Review) -> str:
+        report_review(shop, review.id, current_user._get_current_object(),
+                      request.form.get("reason"))
+        return gettext("Avis signalé : il reste publié jusqu'à la décision de la modération.")
+
+    return _row_action(shop, review_id, "report", report)

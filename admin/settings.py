@@ -47,6 +47,15 @@ def _rule_or_404(shop: Shop, rule_id: int) -> InvitationRule:
     return rule
 
 
+def _posted_rule(shop: Shop, rule_id: int) -> InvitationRule:
+    """The shop's rule a row button (activate, delete) posts to: 404 if the shop has no such
+    rule, then 400 if the form's CSRF token does not check."""
+    rule = _rule_or_404(shop, rule_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return rule
+
+
 def _settings_form(shop: Shop, formdata: Any = None) -> SettingsForm:
     statuses = rules.status_options(shop)
     if formdata is not None:
@@ -220,9 +229,7 @@ def rule_edit(shop: Shop, rule_id: int) -> Any:
 @blueprint.route("/shops/<shop_key>/settings/rules/<int:rule_id>/activate", methods=["POST"])
 @shop_view
 def rule_activate(shop: Shop, rule_id: int) -> Response:
-    rule = _rule_or_404(shop, rule_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    rule = _posted_rule(shop, rule_id)
     try:
         changed = rules.activate_rule(shop, current_user, rule)
     except rules.RuleError as exc:
@@ -239,9 +246,7 @@ def rule_activate(shop: Shop, rule_id: int) -> Response:
 @blueprint.route("/shops/<shop_key>/settings/rules/<int:rule_id>/delete", methods=["POST"])
 @shop_view
 def rule_delete(shop: Shop, rule_id: int) -> Response:
-    rule = _rule_or_404(shop, rule_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    rule = _posted_rule(shop, rule_id)
     name = rule.name
     try:
         rules.delete_rule(shop, current_user, rule)

@@ -34,6 +34,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,12 +207,30 @@ def _json_response(body: dict[str, Any], status: int, headers: dict[str, str] | 
 MAX_SHOP_REREADS = 3
 
 
-def _reread(shop_key: str, raw: bytes) -> tuple[ShopSnapshot, str]:
-    """The shop read afresh after a settings change (``ShopChanged``), and the webhook id
-    verified again with its secrets as they are now; raises Rejected (401, 404)."""
+def _load_shop(shop_key: str) -> ShopSnapshot:
+    """The shop as the database has it now, bypassing this process's cache (its secrets may
+    predate a rotation made in another process); raises Rejected(404) if it is gone."""
     shop = shop_cache(current_app._get_current_object()).load(shop_key)  # type: ignore[attr-defined]
     if shop is None:
         raise _unknown_shop()
+    return shop
+
+
+def _check_rate(shop: ShopSnapshot) -> None:
+    """Check 4: raises Rejected(429) while the shop sends too many requests."""
+    retry_after = check_webhook_rate(shop.key)
+    if retry_after is not None:
+        raise Rejected(
+            429, "rate-limited",
+            f"too many requests for this shop; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
+
+
+def _reread(shop_key: str, raw: bytes) -> tuple[ShopSnapshot, str]:
+    """The shop read afresh after a settings change (``ShopChanged``), and the webhook id
+    verified again with its secrets as they are now; raises Rejected (401, 404)."""
+    shop = _load_shop(shop_key)
     try:
         return shop, _verify(shop, raw)
     except SignatureError as exc:
@@ -231,32 +250,27 @@ def _verified_body(shop_key: str, context: dict[str, Any]) -> tuple[ShopSnapshot
                 raise
             # The cached secrets may predate a rotation made in another process: a signature
             # that fails is checked again against the shop as the database has it now.
-            reread = shop_cache(current_app._get_current_object()).load(shop_key)  # type: ignore[attr-defined]
-            if reread is None:
-                raise _unknown_shop() from None
-            shop = reread
+            shop = _load_shop(shop_key)
             webhook_id = _verify(shop, raw)
     except SignatureError as exc:
         raise Rejected(401, "invalid-signature", str(exc)) from None
     context["verified"] = True
-
-    retry_after = check_webhook_rate(shop.key)
-    if retry_after is not None:
-        raise Rejected(
-            429, "rate-limited",
-            f"too many requests for this shop; retry in {retry_after} s",
-            retry_after=retry_after,
-        )
-
+    _check_rate(shop)
     _check_content_type()
     return shop, webhook_id, raw, _parse_json(raw)
 
 
-def _validation_failed(exc: ValidationError, what: str) -> Rejected:
-    return Rejected(
-        422, "validation-failed", f"the body does not match the {what} schema; see errors",
-        errors=flatten_errors(exc.messages),
-    )
+def _loaded(load: Callable[[dict[str, Any]], dict[str, Any]], payload: dict[str, Any],
+            what: str) -> dict[str, Any]:
+    """Check 7: the JSON object as the endpoint's schema (``load``) reads it; a mismatch is
+    Rejected(422) naming the ``what`` schema, with ``errors`` by field path."""
+    try:
+        return load(payload)
+    except ValidationError as exc:
+        raise Rejected(
+            422, "validation-failed", f"the body does not match the {what} schema; see errors",
+            errors=flatten_errors(exc.messages),
+        ) from None
 
 
 def _replied(body: dict[str, Any], status: int, replayed: bool) -> Response:
@@ -264,12 +278,18 @@ def _replied(body: dict[str, Any], status: int, replayed: bool) -> Response:
     return _json_response(body, status, headers)
 
 
+def _answered(context: dict[str, Any], result: Any, outcome: Any, /, **fields: Any) -> Response:
+    """The endpoint's answer to ``result`` (``body``, ``status_code`` and ``replayed``), with
+    its outcome, whether it was replayed and any other ``fields`` noted for the log line."""
+    context["outcome"] = outcome
+    context["replayed"] = result.replayed
+    context.update(fields)
+    return _replied(result.body, result.status_code, result.replayed)
+
+
 def _handle(shop_key: str, context: dict[str, Any]) -> Response:
     shop, webhook_id, raw, payload = _verified_body(shop_key, context)
-    try:
-        event = load_event(payload)
-    except ValidationError as exc:
-        raise _validation_failed(exc, "order-status event") from None
+    event = _loaded(load_event, payload, "order-status event")
     context["order_id"] = event["data"]["order"]["id"]
 
     # A settings change confirmed before this webhook arrived is used by it, whatever this
@@ -282,17 +302,12 @@ def _handle(shop_key: str, context: dict[str, Any]) -> Response:
             if attempt == MAX_SHOP_REREADS:
                 raise
             shop, webhook_id = _reread(shop_key, raw)
-    context["outcome"] = result.body.get("outcome")
-    context["replayed"] = result.replayed
-    return _replied(result.body, result.status_code, result.replayed)
+    return _answered(context, result, result.body.get("outcome"))
 
 
 def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
     snapshot, webhook_id, raw, payload = _verified_body(shop_key, context)
-    try:
-        body = load_erasure(payload)
-    except ValidationError as exc:
-        raise _validation_failed(exc, "customer erasure") from None
+    body = _loaded(load_erasure, payload, "customer erasure")
     shop = db.session.get(Shop, snapshot.id)
     if shop is None:  # deleted since the signature check
         raise Rejected(404, "unknown-shop", "no shop has this key; check the webhook URL")
@@ -307,24 +322,17 @@ def _handle_erasure(shop_key: str, context: dict[str, Any]) -> Response:
             422, "validation-failed", "the body does not match the customer erasure schema; see errors",
             errors={"data.customer.email": [str(exc)]},
         ) from None
-    context["outcome"] = "test" if result.body.get("test") else "erased"
-    context["replayed"] = result.replayed
-    context.update(result.summary)
-    return _replied(result.body, result.status_code, result.replayed)
+    return _answered(context, result, "test" if result.body.get("test") else "erased",
+                     **result.summary)
 
 
 def _handle_states(shop_key: str, context: dict[str, Any]) -> Response:
     shop, webhook_id, _raw, payload = _verified_body(shop_key, context)
-    try:
-        body = load_states(payload)
-    except ValidationError as exc:
-        raise _validation_failed(exc, "order states") from None
+    body = _loaded(load_states, payload, "order states")
     result = sync_declared_states(shop, body, webhook_id)
-    context["outcome"] = "test" if result.body.get("test") else (
+    outcome = "test" if result.body.get("test") else (
         "ignored_stale" if result.body.get("ignored_stale") else "synced")
-    context["replayed"] = result.replayed
-    context["states"] = result.body.get("states")
-    return _replied(result.body, result.status_code, result.replayed)
+    return _answered(context, result, outcome, states=result.body.get("states"))
 
 
 @blueprint.post("/v1/<shop_key>/order-status")
@@ -359,10 +367,7 @@ def _platform_handler(platform: str) -> Any:
             except platforms.SignatureRefused:
                 if fresh:
                     raise
-                reread = shop_cache(current_app._get_current_object()).load(shop_key)  # type: ignore[attr-defined]
-                if reread is None:
-                    raise _unknown_shop() from None
-                shop = reread
+                shop = _load_shop(shop_key)
                 verified = platforms.verify(platform, shop, request.headers, raw)
         except platforms.SignatureRefused as exc:
             platforms.record_delivery(shop.id, platform, delivery_id=None, topic=None,
@@ -373,11 +378,7 @@ def _platform_handler(platform: str) -> Any:
             context["outcome"] = "ping"
             return _json_response({"outcome": "ping"}, 200)
         try:
-            retry_after = check_webhook_rate(shop.key)
-            if retry_after is not None:
-                raise Rejected(429, "rate-limited",
-                               f"too many requests for this shop; retry in {retry_after} s",
-                               retry_after=retry_after)
+            _check_rate(shop)
             _check_content_type()
             reply = platforms.receive(shop, verified, _parse_json(raw), load=load_event,
                                       flatten=flatten_errors)
@@ -392,8 +393,7 @@ def _platform_handler(platform: str) -> Any:
                                   topic=verified.topic, status_code=reply.status_code,
                                   verdict=reply.verdict, order_id=reply.order_id,
                                   response=None if reply.replayed else keep)
-        context.update(outcome=reply.verdict, replayed=reply.replayed, order_id=reply.order_id)
-        return _replied(reply.body, reply.status_code, reply.replayed)
+        return _answered(context, reply, reply.verdict, order_id=reply.order_id)
 
     return handle
 
