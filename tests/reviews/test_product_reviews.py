@@ -59,6 +59,20 @@ def test_items_are_stored_with_the_order_and_the_latest_list_wins(client, shop_s
     assert order_items(shop, "3001") == [{"product_id": "5", "name": "Chapeau"}]
 
 
+def test_an_older_event_received_last_still_brings_its_items(client, shop_secret) -> None:
+    """The latest list received wins, whatever the event's age: a late, older event changes
+    nothing else of the order, but its items replace the list."""
+    shop, secret = shop_secret
+    assert post_event(client, shop, secret, items_event("3002", days=5)).status_code == 202
+    older = items_event("3002", [{"product_id": "8", "name": "Écharpe"}], days=9)
+    assert post_event(client, shop, secret, older).status_code == 202
+    assert order_items(shop, "3002") == [{"product_id": "8", "name": "Écharpe"}]
+    older_without = items_event("3002", days=8)
+    del older_without["data"]["order"]["items"]
+    assert post_event(client, shop, secret, older_without).status_code == 202
+    assert order_items(shop, "3002") == [{"product_id": "8", "name": "Écharpe"}]
+
+
 @pytest.mark.parametrize(("item", "path", "words"), [
     ({"product_id": "1", "name": "A", "gtin": "3760123450011"}, "data.order.items.0.gtin",
      "check digit"),
