@@ -295,6 +295,20 @@ def _product_entry(shop_entry: Entry, product_id: str) -> Entry:
     return entry
 
 
+def current_summary(slug: str, product_id: str | None = None) -> RatingSummary | None:
+    """The shop's (or with ``product_id``, one product's) rating summary as the API answers it:
+    from this worker's cache, made from the shop's current ``public_version`` (one indexed
+    statement; the reviews are counted again only after a change). The public review page
+    uses it, so a view of a shop with many reviews does not count them all. None when no shop
+    has this slug."""
+    entry = _shop_entry(slug)
+    if entry is None:
+        return None
+    if product_id is None:
+        return entry.value.summary
+    return _product_entry(entry, product_id).value.summary
+
+
 def _jsonld_entry(shop_entry: Entry, product: PublicProduct) -> Entry:
     """The product's JSON-LD, cached apart from its summary (it reads the latest reviews)."""
     cache = _cache()

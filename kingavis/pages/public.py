@@ -23,6 +23,7 @@ from flask import Response, current_app, make_response, request
 from kingavis import formatting
 from kingavis.api.badge import _STARS as STARS
 from kingavis.api.badge import GOLD, GREY, STAR_GAP, STAR_SIZE, filled_width
+from kingavis.api.views import current_summary
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.pages import blueprint
@@ -177,8 +178,8 @@ def _reviews_page(shop: Shop, lang: str, product: ProductInfo | None) -> Respons
         return _respond("public/bad_request.html", 400, lang, t=t,
                         errors=_bad_parameters(exc.errors, t),
                         back=_url(shop.slug, lang, explicit_lang, product_id=product_id))
-    summary = rating_summary(shop.id, product_id)
-    page = list_published(shop, listing, product_id, summary=summary)  # counted once
+    summary = current_summary(shop.slug, product_id) or rating_summary(shop.id, product_id)
+    page = list_published(shop, listing, product_id, summary=summary)  # not counted again
     if listing.page > page.pages:
         # The shop exists: say that this page of it does not, and where its reviews are.
         words = t["past_end_one"] if page.pages == 1 else t["past_end_many"]

@@ -6,6 +6,7 @@ of reviews and the badge, while ``widget.js`` keeps its ETag."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,30 @@ def test_an_unrelated_commit_keeps_the_other_workers_answers(app: Flask, other) 
     reviewed(make_shop("Une autre boutique")[0], "900", 1)
     for name in worker.paths:
         assert worker.get(name).status_code == 304, name
+
+
+def review_count(client: Any, path: str) -> int | None:
+    """The review count the public page states in its JSON-LD (None: it states none)."""
+    db.session.rollback()
+    response = client.get(path)
+    assert response.status_code == 200, path
+    found = re.search(r'"reviewCount":\s*(\d+)', response.get_data(as_text=True))
+    return int(found.group(1)) if found else None
+
+
+def test_the_public_pages_count_from_the_same_fresh_summary(app: Flask, other) -> None:
+    """The review page and a product's page take their counts from the worker's cached summary:
+    a publication or a withdrawal made through another worker shows on the very next view."""
+    shop = make_shop("Boutique Zoë")[0]
+    first = reviewed(shop, "100", 5)
+    with_product_review(first, 5)
+    page, product_page = f"/avis/{shop.slug}", f"/avis/{shop.slug}/produits/{PRODUCT}"
+    assert (review_count(other, page), review_count(other, product_page)) == (1, 1)
+    assert (review_count(other, page), review_count(other, product_page)) == (1, 1)
+
+    second = reviewed(shop, "101", 3)
+    with_product_review(second, 3)
+    assert (review_count(other, page), review_count(other, product_page)) == (2, 2)
+
+    withdraw_by_author(db.session.get(ReviewRequest, second.review_request_id))
+    assert (review_count(other, page), review_count(other, product_page)) == (1, 1)
