@@ -48,3 +48,21 @@ def test_a_group_of_tests_stays_on_one_worker_in_file_order(pytester: pytest.Pyt
     lines = [line.split() for line in order.read_text().splitlines()]
     assert len({worker for worker, _ in lines}) == 1, lines
     assert [int(n) for _, n in lines] == list(range(8))
+
+
+def test_no_test_file_imports_a_test_file_of_another_folder() -> None:
+    """`pytest tests/orders` must run alone (docs/tests.md): a test file that imported another
+    folder's test file would find it only when that folder was collected too."""
+    import ast
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    borrowed = []
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                if name.startswith("test_") and not (path.parent / f"{name}.py").exists():
+                    borrowed.append(f"{path.relative_to(tests)} imports {name}")
+    assert not borrowed, "\n".join(borrowed)
