@@ -581,6 +581,33 @@ def test_configure_needs_an_active_rule(shop) -> None:
         "rule": ["Cette boutique n'a pas de règle active."]}
 
 
+def test_configure_given_only_secrets_or_a_product_count_leaves_the_rule_alone(shop) -> None:
+    """``shops configure`` with only platform secrets, or only a product count, needs no active
+    rule and changes none; it returns no rule change, and each entry names who acted."""
+    user = merchant(shop)
+    shop.platform = "shopify"
+    rule_of(shop.active_rule.id).is_active = False
+    db.session.commit()
+
+    assert shop_settings.configure(fresh(shop), user, platform_secrets=[" shpss_un "]) == {}
+    assert shop_settings.configure(fresh(shop), user, product_review_count=3) == {}
+    assert [(action, actor, details) for action, actor, _type, _id, details in entries(shop)
+            if action != "user.create"] == [
+        ("platform.secrets_set", user.email, {"before": 0, "after": 1}),
+        ("collection.update", user.email, {"before": {"product_review_count": 5},
+                                          "after": {"product_review_count": 3}}),
+    ]
+    assert (fresh(shop).platform_secrets, fresh(shop).product_review_count) == (["shpss_un"], 3)
+    assert fresh(shop).active_rule is None
+
+
+def test_a_shop_that_knows_no_status_is_told_so(shop) -> None:
+    db.session.execute(ShopStatus.__table__.delete().where(ShopStatus.shop_id == shop.id))
+    db.session.commit()
+    assert refusal(shop_settings.configure, fresh(shop), "cli", trigger_status_ids=["5"]) == {
+        "trigger_status_ids": unknown("5", "—"), "cancel_status_ids": unknown("6, 7, 8", "—")}
+
+
 # --------------------------------------------------------------------------- preview and apply
 
 
