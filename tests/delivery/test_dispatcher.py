@@ -38,7 +38,7 @@ from kingavis.delivery.send_time import Outcome
 from kingavis.delivery.sending import deliver
 from kingavis.delivery.transports import open_transport
 from kingavis.extensions import db
-from kingavis.models import Shop, Unsubscription, utcnow
+from kingavis.models import Shop, Suppression, Unsubscription, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.shops.settings import set_paused
 
@@ -171,6 +171,27 @@ def test_unsubscribed_since_scheduling_is_suppressed(mail_app: Flask, smtp: SMTP
     assert log.lines("suppressed at send time") == [
         {"review_request": request_id, "shop_id": shop.id, "to": "z***@example.com",
          "reason": "unsubscribed"}]
+    assert [m.rcpt_tos for m in smtp.messages] == [["customer-2@example.com"]]
+    assert request_row(other).state == "sent"
+
+
+def test_an_address_suppressed_since_scheduling_is_suppressed_at_send_time(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """An address on the shop's suppression list whose request is still scheduled (written
+    after the request, without cancelling it): the send-time check finds it and says why."""
+    shop, _ = make_shop()
+    request_id = schedule(shop, "1", email="Zoe@Example.com")
+    other = schedule(shop, "2")
+    db.session.add(Suppression(shop_id=shop.id, email_normalized="zoe@example.com",
+                               reason="bounced", status="5.1.1"))
+    db.session.commit()
+    now = utcnow()
+    result = tick(now)
+    assert (result.outcomes["suppressed"], result.sent) == (1, 1)
+    row = request_row(request_id)
+    assert (row.state, row.reason, row.next_attempt_at) == ("suppressed", "bounced", None)
+    assert last_entry(request_id)[:2] == ("suppressed", "bounced")
     assert [m.rcpt_tos for m in smtp.messages] == [["customer-2@example.com"]]
     assert request_row(other).state == "sent"
 

@@ -413,6 +413,31 @@ def test_a_reminder_meeting_temporary_errors_until_the_last_attempt_is_given_up(
     assert len(_messages(smtp)) == 1
 
 
+def test_an_unexpected_error_while_sending_a_reminder_retries_the_reminder(
+    mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
+) -> None:
+    """An error the mail library was not expected to raise is a temporary error of the
+    reminder (not of the first email, which stays sent): retried later, then sent once."""
+    shop = _shop()
+    request_id, due = _claimed_reminder(shop)
+
+    class BrokenLibrary:
+        def send(self, message: object) -> object:
+            raise RuntimeError("the socket library broke")
+
+    assert deliver_reminder(request_id, 1, BrokenLibrary(), now=due) is Outcome.RETRY
+    row = request_row(request_id)
+    assert (row.state, row.reminder_sent_at, row.reminder_due_at) == (
+        "sent", None, due + timedelta(seconds=60))
+    state, reason, note, at = last_entry(request_id)
+    assert (state, reason, at) == ("sent", None, due)
+    assert note == "reminder: temporary error, retry in 60 s: RuntimeError: the socket library broke"
+    assert delivery_log.lines("unexpected error while sending the reminder") == [
+        {"review_request": request_id}]
+    assert tick(due + timedelta(seconds=60)).reminder_outcomes["sent"] == 1
+    assert len([m for m in _messages(smtp) if m["Subject"].startswith("Rappel")]) == 1
+
+
 def test_a_reminder_that_cannot_be_built_is_retried_then_sent_once_fixed(
     mail_app: Flask, smtp: SMTPServer, delivery_log: LogLines
 ) -> None:
