@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask
 
 from kingavis.extensions import db
-from kingavis.orders.events import EventResult
+
+T = TypeVar("T")
 
 
-def run_together(app: Flask, jobs: list[Callable[[], EventResult]]) -> list[EventResult]:
+def run_together(app: Flask, jobs: list[Callable[[], T]]) -> list[T]:
     """Run every job in its own thread and app context, all released at once."""
     # End the test's own transaction first: on SQLite every transaction, even a read of
     # shop.key, holds the single write lock until it ends.
     db.session.commit()
     barrier = threading.Barrier(len(jobs))
-    results: list[EventResult | None] = [None] * len(jobs)
+    results: list[T | None] = [None] * len(jobs)
     errors: list[BaseException] = []
 
     def worker(i: int) -> None:

@@ -356,29 +356,12 @@ def test_concurrent_deliveries_of_one_customers_orders_schedule_one_request(app:
 def post_together(app: Flask, shop_key: str, secret: str,
                   deliveries: list[tuple[dict[str, Any], str]]) -> list[Any]:
     """POST signed webhooks from as many threads, released together; returns the responses."""
-    db.session.commit()  # see run_together
     shop = SimpleNamespace(key=shop_key)
-    barrier = threading.Barrier(len(deliveries))
-    responses: list[Any] = [None] * len(deliveries)
-    errors: list[BaseException] = []
 
-    def worker(i: int) -> None:
-        try:
-            client = app.test_client()
-            body, webhook_id = deliveries[i]
-            barrier.wait(timeout=60)
-            responses[i] = post_event(client, shop, secret, body, webhook_id=webhook_id)
-        except BaseException as exc:
-            errors.append(exc)
+    def post(body: dict[str, Any], webhook_id: str) -> Callable[[], Any]:
+        return lambda: post_event(app.test_client(), shop, secret, body, webhook_id=webhook_id)
 
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(deliveries))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a delivery never finished (deadlock?)"
-    assert not errors, errors
-    return responses
+    return run_together(app, [post(body, webhook_id) for body, webhook_id in deliveries])
 
 
 @pytest.mark.parametrize("database_url", ["postgresql", "sqlite"], indirect=True)
