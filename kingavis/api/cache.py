@@ -1,7 +1,7 @@
-"""A per-process memory of what the public endpoints answer, checked against the database on
-every request, so that the busiest part of King-Avis (a request on every page view of every
-shop that embeds the widget) costs one small query while nothing changed, and a change shows
-in every process on the very next request.
+"""A per-process memory of what the public endpoints answer, kept in step with the database,
+so that the busiest part of King-Avis (a request on every page view of every shop that embeds
+the widget) costs no query while nothing changed, and a change shows in every process as soon
+as the database says so.
 
 What is kept, per gunicorn worker: for each shop slug, the shop's name, public address and
 rating summary (one entry serves ``/summary`` and ``/badge.svg`` in both languages), and for
@@ -13,13 +13,14 @@ Freshness (docs/publication.md):
 
 - ``public_version`` goes up in the transaction of every change of what the answers show of a
   shop (a review written, published, replied to, withdrawn or erased, the shop renamed: one
-  listener in kingavis/reviews/publication.py). Each request reads the shop's row by its slug,
-  version included (one indexed statement, one round trip: ``check_engine``), and an entry
-  whose stamp differs is read again. So once a change commits, no worker serves an answer made
-  before it.
+  listener in kingavis/reviews/publication.py). A request needs the shop's current row,
+  version included (``current_shop_row``): on PostgreSQL the row this worker kept, for as long
+  as the public version listener has heard nothing of that shop (kingavis/api/versions.py: a
+  trigger notifies every change of the version), else read by its slug (one indexed statement,
+  one round trip: ``check_engine``). An entry whose stamp differs is read again. So once a
+  change commits and its notification arrives, no worker serves an answer made before it.
 - An entry also lives ``PUBLIC_CACHE_SECONDS`` (25 s) at most (80 to 100 % of it, at random),
-  for what the version does not follow: an order's name changed by its platform, a change
-  written by hand in SQL.
+  for what the version does not follow: an order's name changed by its platform.
 - Answers say ``Cache-Control: public, max-age=PUBLIC_MAX_AGE`` (30 s), so a browser or a
   shared cache may keep an answer that long before revalidating with ``If-None-Match``.
 
@@ -42,6 +43,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
+from kingavis.api import versions
 from kingavis.extensions import db
 from kingavis.reviews.publication import follow_public_changes
 
@@ -159,6 +161,8 @@ def init_app(app: Flask) -> PublicCache:
                         max_entries=int(app.config.get("PUBLIC_CACHE_ENTRIES", MAX_ENTRIES)))
     app.extensions[EXTENSION] = cache
     follow_public_changes()
+    with app.app_context():
+        versions.init_app(app, db.engine, cache_seconds)
     return cache
 
 
@@ -190,6 +194,23 @@ def check_engine(app: Flask) -> Engine:
     elif engine.pool is not main.pool:
         event.listen(main, "engine_disposed", lambda _main: found.dispose())
     return found
+
+
+def current_shop_row(statement: Executable, slug: str) -> Row[Any] | None:
+    """The shop row ``statement`` reads by ``slug``, as last committed: the one this process
+    kept while the public version listener says it has not changed (no round trip,
+    kingavis/api/versions.py), else read now (``read_current``) and kept."""
+    watch = versions.watch_of(current_app)
+    if watch is None:
+        return read_current(statement, {"slug": slug})
+    watch.start()
+    row = watch.known(slug)
+    if row is None:
+        generation = watch.generation
+        row = read_current(statement, {"slug": slug})
+        if row is not None:
+            watch.remember(slug, row, generation)
+    return row
 
 
 def read_current(statement: Executable, params: dict[str, Any]) -> Row[Any] | None:

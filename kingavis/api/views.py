@@ -1,5 +1,7 @@
-"""The public endpoints of docs/publication.md. Each view validates its parameters, reads the shop's
-row and ``public_version`` (one indexed statement), takes the cache entry made from that
+"""The public endpoints of docs/publication.md. Each view validates its parameters, takes the shop's
+current row and ``public_version`` (``kingavis.api.cache.current_shop_row``: kept in memory while
+the public version listener hears nothing of the shop, else one indexed statement), takes the
+cache entry made from that
 version (``kingavis.api.cache``; read from the database again when the version moved or the
 entry expired), and answers ``304`` when the client already holds that version, else the body,
 rendered once per entry and kept with it.
@@ -27,7 +29,13 @@ from werkzeug.http import parse_etags
 
 from kingavis.api import blueprint
 from kingavis.api.badge import LANGUAGES, badge_svg
-from kingavis.api.cache import EXTENSION, MAX_AGE_SECONDS, Entry, PublicCache, read_current
+from kingavis.api.cache import (
+    EXTENSION,
+    MAX_AGE_SECONDS,
+    Entry,
+    PublicCache,
+    current_shop_row,
+)
 from kingavis.extensions import db
 from kingavis.models import Shop
 from kingavis.problems import problem
@@ -111,7 +119,7 @@ def _shop_entry(slug: str) -> Entry | None:
     None when no shop has it."""
     if not _SLUG.fullmatch(slug):
         return None
-    shop = read_current(_SHOP_BY_SLUG, {"slug": slug})
+    shop = current_shop_row(_SHOP_BY_SLUG, slug)
     if shop is None:
         return None
     cache = _cache()

@@ -115,6 +115,9 @@ _BUMP_PUBLIC = (
     .values(public_version=_shops.c.public_version + 1)
 )
 _BUMP_ALL_PUBLIC = _shops.update().values(public_version=_shops.c.public_version + 1)
+# Where a session notes the shops whose public version it bumped (None: every shop), so that
+# the process forgets what it knew of them when the transaction commits (kingavis/api/versions.py).
+CHANGED_SHOPS = "kingavis_public_changed_shops"
 
 
 def _publicly_changed_shops(session: Session) -> set[int | None]:
@@ -143,6 +146,8 @@ def follow_public_changes() -> None:
 def _bump_public_version(session: Session, _flush_context: UOWTransaction) -> None:
     # new, dirty and deleted still hold what was just flushed.
     ids = _publicly_changed_shops(session)
+    if ids:
+        session.info.setdefault(CHANGED_SHOPS, set()).update(ids)
     if None in ids:  # rare (a review deleted with its attributes expired): every shop
         session.connection().execute(_BUMP_ALL_PUBLIC)
     elif ids:
