@@ -41,8 +41,13 @@ class Review(db.Model):
     __table_args__ = (
         # The public page and API: a shop's published reviews, newest first.
         Index("ix_reviews_shop_status_published", "shop_id", "status", "published_at"),
-        # A product's published reviews (its page, API and the feed).
-        Index("ix_reviews_shop_product_status", "shop_id", "product_id", "status", "published_at"),
+        # A page of them in its own order (newest first, ties by id), read from the index
+        # without a sort however many share a publication time: the shop's reviews, and a
+        # product's (its page, API and the feed).
+        partial_index("ix_reviews_shop_page", "shop_id", "status", "published_at", "id",
+                      where="product_id IS NULL"),
+        Index("ix_reviews_shop_product_status", "shop_id", "product_id", "status", "published_at",
+              "id"),
         at_most_one("uq_reviews_shop_review_per_request", "review_request_id",
                     where="product_id IS NULL"),
         at_most_one("uq_reviews_product_review_per_request", "review_request_id", "product_id",

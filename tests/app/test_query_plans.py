@@ -127,3 +127,29 @@ def test_every_back_office_and_public_query_uses_an_index(app: Any, populated: S
                 problems.append(f"{path}\n{statement}\n{plan}")
         conn.rollback()
     assert not problems, "\n\n".join(problems)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_page_of_published_reviews_is_read_in_its_order_from_an_index(
+        app: Any, populated: Shop) -> None:
+    """Newest first, ties by id: an index in that order gives the page without sorting the
+    shop's reviews, however many share a publication time (the loaded reviews share a few
+    dozen). Sorting is priced out, so a plan that still sorts has no index in that order."""
+    shop = populated
+    api = f"/api/v1/shops/{shop.slug}"
+    paths = [f"/avis/{shop.slug}", f"/avis/{shop.slug}?page=2", f"{api}/reviews",
+             f"/avis/{shop.slug}/produits/42", f"{api}/products/42/reviews"]
+    pages = [(path, statement, parameters)
+             for path, statement, parameters in captured(app, paths, app.test_client())
+             if "ORDER BY reviews.published_at DESC, reviews.id DESC" in statement]
+    assert {path for path, _, _ in pages} == set(paths)
+    problems = []
+    with db.engine.connect() as conn:
+        for setting in ("enable_sort", "enable_incremental_sort", "enable_seqscan"):
+            conn.exec_driver_sql(f"SET {setting} = off")
+        for path, statement, parameters in pages:
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            if "Sort" in plan or full_scans(plan):
+                problems.append(f"{path}\n{statement}\n{plan}")
+        conn.rollback()
+    assert not problems, "\n\n".join(problems)
