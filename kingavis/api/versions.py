@@ -78,6 +78,7 @@ class VersionWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._warned = False
 
     # --- what requests call -----------------------------------------------------------------
 
@@ -146,9 +147,11 @@ class VersionWatch:
         while not self._stop.is_set():
             try:
                 self._listen()
-            except (psycopg.Error, OSError) as exc:
-                # The address and password are in conninfo: only the error's class is logged.
-                if not self._stop.is_set():
+            except Exception as exc:  # noqa: BLE001 - whatever it was, listen again
+                # The address and password are in conninfo: only the error's class is logged,
+                # once per outage (not at every retry while the database is down).
+                if not self._stop.is_set() and not self._warned:
+                    self._warned = True
                     log.warning("public version listener lost its connection (%s); every public "
                                 "request reads the database until it is back",
                                 type(exc).__name__)
@@ -166,6 +169,7 @@ class VersionWatch:
                 self._rows.clear()
                 self.generation += 1
                 self.live = True
+            self._warned = False
             heard = time.monotonic()
             while not self._stop.is_set():
                 # A short wait, so that ``stop`` is obeyed within it.

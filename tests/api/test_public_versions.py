@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _truncate, make_app
+from conftest import _truncate, captured_log, closed_port, make_app
 from factories import make_shop
 from flask import Flask
 from publication_helpers import reviewed
@@ -233,6 +233,26 @@ def test_with_the_listener_lost_every_request_reads_the_database(
         assert seen == []
     finally:
         admin.dispose()
+
+
+def test_a_listener_that_cannot_connect_trusts_nothing_and_says_so_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    watch = VersionWatch(f"postgresql://postgres:s3cret-word@127.0.0.1:{closed_port()}/kingavis",
+                         max_age=25)
+    with captured_log(caplog, "kingavis.api.versions", "WARNING"):
+        watch.start()
+        try:
+            deadline = time.monotonic() + DELIVERY_BOUND
+            while watch.generation < 3 and time.monotonic() < deadline:  # two failed attempts
+                time.sleep(0.05)
+            assert watch.generation >= 3 and not watch.live
+            assert not watch.remember("a", Row(1), watch.generation)  # type: ignore[arg-type]
+            assert watch.known("a") is None
+        finally:
+            watch.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "kingavis.api.versions"]
+    assert len(warnings) == 1 and "reads the database until it is back" in warnings[0]
+    assert "s3cret" not in caplog.text and "127.0.0.1" not in caplog.text
 
 
 # --- the rules that keep a row honest, without a database -------------------------------------
