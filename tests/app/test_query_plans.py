@@ -64,6 +64,20 @@ def captured(app: Any, requests: list[str], client: Any) -> list[tuple[str, str,
     return seen
 
 
+def explained(statements: list[tuple[str, str, Any]],
+              off: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(path, statement, plan) of each statement, explained with the planner settings ``off``."""
+    found = []
+    with db.engine.connect() as conn:
+        for setting in off:
+            conn.exec_driver_sql(f"SET {setting} = off")
+        for path, statement, parameters in statements:
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            found.append((path, statement, plan))
+        conn.rollback()
+    return found
+
+
 def full_scans(plan: str) -> list[str]:
     """The plan's nodes that read a big table whole: a sequential scan, or an index walked
     from end to end (an index scan without an ``Index Cond``)."""
@@ -115,17 +129,10 @@ def test_every_back_office_and_public_query_uses_an_index(app: Any, populated: S
     statements = captured(app, paths, client)
     assert {path for path, _, _ in statements} >= {f"{admin}/pending", f"{admin}/orders/{order_id}",
                                                    f"/avis/{shop.slug}", f"{api}/reviews"}
-    problems = []
-    with db.engine.connect() as conn:
-        # Price out what hides a missing index on a small table: a sequential scan, and the
-        # hash and merge joins that read a whole table (or index) to join a page of rows.
-        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
-            conn.exec_driver_sql(f"SET {setting} = off")
-        for path, statement, parameters in statements:
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
-            if full_scans(plan):
-                problems.append(f"{path}\n{statement}\n{plan}")
-        conn.rollback()
+    # Price out what hides a missing index on a small table: a sequential scan, and the hash
+    # and merge joins that read a whole table (or index) to join a page of rows.
+    problems = [f"{path}\n{statement}\n{plan}" for path, statement, plan in explained(
+        statements, ("enable_seqscan", "enable_hashjoin", "enable_mergejoin")) if full_scans(plan)]
     assert not problems, "\n\n".join(problems)
 
 
@@ -143,13 +150,7 @@ def test_a_page_of_published_reviews_is_read_in_its_order_from_an_index(
              for path, statement, parameters in captured(app, paths, app.test_client())
              if "ORDER BY reviews.published_at DESC, reviews.id DESC" in statement]
     assert {path for path, _, _ in pages} == set(paths)
-    problems = []
-    with db.engine.connect() as conn:
-        for setting in ("enable_sort", "enable_incremental_sort", "enable_seqscan"):
-            conn.exec_driver_sql(f"SET {setting} = off")
-        for path, statement, parameters in pages:
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
-            if "Sort" in plan or full_scans(plan):
-                problems.append(f"{path}\n{statement}\n{plan}")
-        conn.rollback()
+    problems = [f"{path}\n{statement}\n{plan}" for path, statement, plan in explained(
+        pages, ("enable_sort", "enable_incremental_sort", "enable_seqscan"))
+        if "Sort" in plan or full_scans(plan)]
     assert not problems, "\n\n".join(problems)
