@@ -197,16 +197,16 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
         )
     if request.state == RequestState.SENT.value:
         return Outcome.STALE
-    lifecycle.transition(request, RequestState.SENT, note_code=NoteCode.SENT,
-                   note_args={"attempt": attempt}, now=now)
-    request.sent_at = now
-    request.message_id = message_id
-    request.last_error = None
-    request.next_attempt_at = None
+    values: dict[str, Any] = {"sent_at": now, "message_id": message_id, "last_error": None,
+                              "next_attempt_at": None}
     if request.shop.reminder_days and request.reminder_sent_at is None \
             and request.order.erased_at is None:
         # The one reminder, if the shop wants it: claimed by the dispatcher when due.
-        request.reminder_due_at = now + timedelta(days=request.shop.reminder_days)
+        values["reminder_due_at"] = now + timedelta(days=request.shop.reminder_days)
+    # The send path holds the row (``record``'s callers): the statements built once, one
+    # round trip with the commit on PostgreSQL (kingavis.delivery.sending._after_send).
+    lifecycle.transition_locked(request, RequestState.SENT, values=values,
+                                note_code=NoteCode.SENT, note_args={"attempt": attempt}, now=now)
     _log(request, "review request sent", attempt=attempt)
     return Outcome.SENT
 
