@@ -34,6 +34,7 @@ from kingavis.delivery.errors import PermanentMailError, TransientMailError, Unc
 from kingavis.delivery.send_time import Kind, Outcome, check_invitation, check_reminder, record
 from kingavis.extensions import db
 from kingavis.models import RequestState, ReviewRequest, Shop, Unsubscription, utcnow
+from kingavis.transactions import commit_together
 
 if TYPE_CHECKING:
     from kingavis.delivery.transports import Transport
@@ -244,14 +245,17 @@ def _after_send(
     now: datetime,
     held: ReviewRequest | None = None,
 ) -> Outcome:
-    """Record the ``result`` of a send in its own commit (``held``: the row is still locked)."""
+    """Record the ``result`` of a send in its own commit (``held``: the row is still locked).
+
+    On PostgreSQL the outcome's statements and their COMMIT make one round trip
+    (``commit_together``): the commit is as durable as before and done before the next send."""
     try:
         request = held or db.session.get(ReviewRequest, request_id, populate_existing=True)
         if request is None:  # deleted meanwhile (shop removed)
             db.session.rollback()
             return Outcome.STALE
-        outcome = record(kind, result, request, attempt, detail, now)
-        db.session.commit()
+        with commit_together():
+            outcome = record(kind, result, request, attempt, detail, now)
         return outcome
     except Exception:
         db.session.rollback()
