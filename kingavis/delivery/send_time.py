@@ -8,8 +8,9 @@ columns an outcome writes:
 
 - ``check_invitation``: erasure, a paused shop (rule 8), then rules 5 and 7 of the rule book
   (``send_time_verdict``); the request follows the order's latest address, and from here on
-  belongs to it. What the shop's lists say about the request's recorded address comes read
-  with the request (``AddressLists``); the lists are asked again only for another address. The outcome when it must not go, with its state and timeline row written.
+  belongs to it. The outcome when it must not go, with its state and timeline row written.
+  What the shop's lists say about the request's recorded address comes read with the request
+  (``AddressLists``); the lists are asked again only for another address.
 - ``check_reminder``: the same checks, plus "still ``sent``", "no review yet" and "the same
   address as the invitation"; a reminder that must not go any more is dropped
   (``reminder_due_at`` None, with a note on the timeline), a paused shop's waits.
