@@ -1,14 +1,10 @@
-"""Running one unit of work as a transaction that a concurrent writer may beat to a unique key
-(``retry_on_conflict``), and committing a few writes with their COMMIT in one round trip
-(``commit_together``)."""
+"""Running one unit of work as a transaction that a concurrent writer may beat to a unique key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kingavis.extensions import db
@@ -52,50 +48,3 @@ def retry_on_conflict(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
         except Exception:
             db.session.rollback()
             raise
-
-
-@contextmanager
-def commit_together() -> Iterator[None]:
-    """Commit the session's transaction with what the block writes; on PostgreSQL the
-    statements the block executes and the COMMIT go to the server together, in one round trip
-    (psycopg's pipeline mode), instead of one round trip each.
-
-    Durability is unchanged: the COMMIT is the same durable commit, and the block is left only
-    once the server has answered it, with every statement's error raised here (a statement that
-    fails aborts the rest, COMMIT included: nothing is applied). The block must not read what
-    it writes; anything it reads costs a round trip as before. Changes to loaded objects (the
-    unit of work) are flushed before the block, or after it when the block made some: a flush
-    checks each UPDATE's row count, which a pipeline only gives at the end, so its statements
-    never go in one. The caller rolls back on an error, as after ``commit()``.
-    """
-    session = db.session
-    if session.get_bind().dialect.name != "postgresql":
-        yield
-        session.commit()
-        return
-    session.flush()
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    try:
-        with driver.pipeline():
-            yield
-            if not (session.new or session.dirty or session.deleted):
-                # Sent with the statements; returns once the server answered all of them.
-                driver.commit()
-    except connection.dialect.loaded_dbapi.Error as exc:
-        # Raised by the driver at the end of the pipeline, outside SQLAlchemy's execute:
-        # made what SQLAlchemy raises (IntegrityError, ..., a dead connection invalidated).
-        raise _as_sqlalchemy_error(connection, exc) from exc
-    # Ends the session's transaction; after the COMMIT above, nothing is left to send.
-    session.commit()
-
-
-def _as_sqlalchemy_error(connection: Connection, exc: Exception) -> DBAPIError:
-    """The ``DBAPIError`` SQLAlchemy raises for the driver's ``exc``; a connection the error
-    says is dead is invalidated (the pool replaces it), as SQLAlchemy does for a statement."""
-    dialect = connection.dialect
-    dead = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
-    if dead:
-        connection.invalidate(exc)
-    return DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
-                               connection_invalidated=dead, dialect=dialect)

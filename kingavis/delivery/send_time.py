@@ -223,8 +223,8 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
             and request.order.erased_at is None:
         # The one reminder, if the shop wants it: claimed by the dispatcher when due.
         values["reminder_due_at"] = now + timedelta(days=request.shop.reminder_days)
-    # The send path holds the row (``record``'s callers): the statements built once, one
-    # round trip with the commit on PostgreSQL (kingavis.delivery.sending._after_send).
+    # The send path holds the row (``record``'s callers): the two statements built once,
+    # committed by the caller (kingavis.delivery.sending._after_send).
     lifecycle.transition_locked(request, RequestState.SENT, values=values,
                                 note_code=NoteCode.SENT, note_args={"attempt": attempt}, now=now)
     _log(request, "review request sent", attempt=attempt)

@@ -41,7 +41,6 @@ from kingavis.delivery.send_time import (
 )
 from kingavis.extensions import db
 from kingavis.models import RequestState, ReviewRequest, Shop, Suppression, Unsubscription, utcnow
-from kingavis.transactions import commit_together
 
 if TYPE_CHECKING:
     from kingavis.delivery.transports import Transport
@@ -267,17 +266,14 @@ def _after_send(
     now: datetime,
     held: ReviewRequest | None = None,
 ) -> Outcome:
-    """Record the ``result`` of a send in its own commit (``held``: the row is still locked).
-
-    On PostgreSQL the outcome's statements and their COMMIT make one round trip
-    (``commit_together``): the commit is as durable as before and done before the next send."""
+    """Record the ``result`` of a send in its own commit (``held``: the row is still locked)."""
     try:
         request = held or db.session.get(ReviewRequest, request_id, populate_existing=True)
         if request is None:  # deleted meanwhile (shop removed)
             db.session.rollback()
             return Outcome.STALE
-        with commit_together():
-            outcome = record(kind, result, request, attempt, detail, now)
+        outcome = record(kind, result, request, attempt, detail, now)
+        db.session.commit()
         return outcome
     except Exception:
         db.session.rollback()

@@ -101,9 +101,7 @@ def transition(
 
 
 # Built once: executed with their parameters, they are compiled once per set of columns
-# (SQLAlchemy's compiled cache). The INSERT is inline: nothing read back (no RETURNING of the id),
-# so on PostgreSQL both can go with their COMMIT in one round trip
-# (kingavis.transactions.commit_together).
+# (SQLAlchemy's compiled cache). The INSERT is inline: nothing read back (no RETURNING of the id).
 _UPDATE_ONE = update(ReviewRequest.__table__).where(ReviewRequest.__table__.c.id == bindparam("b_id"))
 _INSERT_DECISION = insert(RequestDecision.__table__).inline()
 

@@ -1,17 +1,16 @@
 """kingavis.transactions.retry_on_conflict: a unit of work beaten to a unique key by a concurrent
 writer is rolled back and run again, three times at most; any other error is rolled back and
-raised at once (both DBs, real unique-key conflicts); commit_together commits what its block
-writes, all or nothing."""
+raised at once (both DBs, real unique-key conflicts)."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kingavis.extensions import db
 from kingavis.models import Shop, ShopStatus
-from kingavis.transactions import ATTEMPTS, commit_together, retry_on_conflict
+from kingavis.transactions import ATTEMPTS, retry_on_conflict
 
 
 def statuses(shop: Shop, status_id: str) -> int:
@@ -123,73 +122,3 @@ def test_a_connection_dead_twice_in_a_row_is_raised(shop, database_url: str) -> 
     with pytest.raises(OperationalError):
         retry_on_conflict(work)
     assert calls == [1, 2]
-
-
-# --- commit_together: statements and their COMMIT in one round trip on PostgreSQL ----------
-
-
-def _insert_status(shop: Shop, status_id: str) -> None:
-    db.session.execute(insert(ShopStatus.__table__).inline(),
-                       {"shop_id": shop.id, "status_id": status_id, "name": "x"})
-
-
-def test_what_the_block_writes_is_committed(shop) -> None:
-    shop_id = shop.id
-    with commit_together():
-        _insert_status(shop, "core-1")
-        _insert_status(shop, "core-2")
-
-    assert not db.session().in_transaction()
-    db.session.remove()  # a fresh session: what the database holds
-    assert [statuses(db.session.get(Shop, shop_id), s) for s in ("core-1", "core-2")] == [1, 1]
-
-
-def test_changes_to_loaded_objects_are_committed_with_the_block(shop) -> None:
-    shop_id = shop.id
-    shop.name = "Renamed before"
-    with commit_together():
-        _insert_status(shop, "core")
-        db.session.add(ShopStatus(shop_id=shop.id, status_id="orm", name="x"))
-        shop.name = "Renamed in the block"
-
-    db.session.remove()
-    shop = db.session.get(Shop, shop_id)
-    assert shop.name == "Renamed in the block"
-    assert [statuses(shop, s) for s in ("core", "orm")] == [1, 1]
-
-
-def test_a_failing_statement_applies_nothing_and_is_raised(shop) -> None:
-    shop_id = shop.id
-    with pytest.raises(IntegrityError), commit_together():
-        _insert_status(shop, "before")
-        _insert_status(shop, "5")  # the shop already has status 5: unique key
-        _insert_status(shop, "after")
-    db.session.rollback()
-
-    db.session.remove()
-    shop = db.session.get(Shop, shop_id)
-    assert [statuses(shop, s) for s in ("before", "after")] == [0, 0]
-    assert shop.name == "Boutique Zoë"  # the session is usable
-
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_connection_dropped_before_the_commit_is_raised_as_sqlalchemy_raises_it(
-    shop, database_url: str
-) -> None:
-    """The pipeline's errors come from the driver, outside SQLAlchemy's execute: raised as the
-    ``DBAPIError`` SQLAlchemy raises, the dead connection invalidated, so that
-    ``retry_on_conflict`` and the pool treat it as any other dead connection."""
-    shop_id = shop.id
-    pid = db.session.execute(select(func.pg_backend_pid())).scalar_one()  # in a transaction
-    killer = create_engine(database_url)
-    with killer.connect() as conn:
-        assert conn.execute(select(func.pg_terminate_backend(pid))).scalar_one()
-    killer.dispose()
-
-    with pytest.raises(OperationalError) as raised, commit_together():
-        _insert_status(shop, "lost")
-    db.session.rollback()
-
-    assert raised.value.connection_invalidated
-    assert db.session.execute(select(func.pg_backend_pid())).scalar_one() != pid
-    assert statuses(db.session.get(Shop, shop_id), "lost") == 0
