@@ -9,6 +9,8 @@ columns an outcome writes:
 - ``check_invitation``: erasure, a paused shop (rule 8), then rules 5 and 7 of the rule book
   (``send_time_verdict``); the request follows the order's latest address, and from here on
   belongs to it. The outcome when it must not go, with its state and timeline row written.
+  What the shop's lists say about the request's recorded address comes read with the request
+  (``AddressLists``); the lists are asked again only for another address.
 - ``check_reminder``: the same checks, plus "still ``sent``", "no review yet" and "the same
   address as the invitation"; a reminder that must not go any more is dropped
   (``reminder_due_at`` None, with a note on the timeline), a paused shop's waits.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,23 +75,35 @@ def mailed_address(request: ReviewRequest) -> str:
     return normalize_email(request.order.customer_email or "")
 
 
-def _recipient_unsubscribed(request: ReviewRequest, scheduled_unsubscribed: bool) -> bool:
+@dataclass(frozen=True)
+class AddressLists:
+    """What the shop's lists said about the request's recorded address (``email_hash``, its
+    ``customer_email_hash``) when the request was read, in the same query: whether it
+    unsubscribed, and why it is suppressed (None: it is not). Each answer stands for that
+    address only: for another, the lists are asked again."""
+
+    email_hash: str | None
+    unsubscribed: bool
+    suppression: str | None = None
+
+
+def _recipient_unsubscribed(request: ReviewRequest, scheduled: AddressLists) -> bool:
     """Whether the address the email would go to is on the shop's unsubscribe list.
 
-    ``scheduled_unsubscribed`` is the answer for the request's recorded address (read with the
+    ``scheduled`` holds the answer for the request's recorded address (read with the
     request); the list is asked again only when the order's address has changed since.
     """
     address = mailed_address(request)
     if not address or address == request.customer_email_normalized:
-        return scheduled_unsubscribed
+        return scheduled.unsubscribed
     return is_unsubscribed(request.shop_id, customer_key(request.shop_id, address))
 
 
-def _invitation_recipient(request: ReviewRequest, scheduled_unsubscribed: bool) -> bool:
+def _invitation_recipient(request: ReviewRequest, scheduled: AddressLists) -> bool:
     """From here on the request belongs to the address it is mailed to (rule 5): the email's
     unsubscribe link unsubscribes it, the window of later orders sees it. Returns whether that
     address is unsubscribed."""
-    unsubscribed = _recipient_unsubscribed(request, scheduled_unsubscribed)
+    unsubscribed = _recipient_unsubscribed(request, scheduled)
     address = mailed_address(request)
     if address and request.customer_email_normalized != address:
         request.customer_email_normalized = address
@@ -96,18 +111,23 @@ def _invitation_recipient(request: ReviewRequest, scheduled_unsubscribed: bool) 
     return unsubscribed
 
 
-def _suppressed(request: ReviewRequest) -> str | None:
+def _suppressed(request: ReviewRequest, scheduled: AddressLists) -> str | None:
     """Why the address the email goes to is on the shop's suppression list (bounced,
-    complained: docs/deliverability.md), or None."""
+    complained: docs/deliverability.md), or None: the answer read with the request while the
+    request keeps that address, else asked."""
+    if request.customer_email_hash == scheduled.email_hash:
+        return scheduled.suppression
     return db.session.execute(
         select(Suppression.reason).where(Suppression.shop_id == request.shop_id,
                                          Suppression.email_hash == request.customer_email_hash)
     ).scalar_one_or_none()
 
 
-def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outcome, str] | None:
+def send_time_verdict(request: ReviewRequest, unsubscribed: bool,
+                      scheduled: AddressLists) -> tuple[Outcome, str] | None:
     """The rule book's send-time decision (``scheduling.send_time_decision``, rules 5 and 7)
-    for this request's order and shop: the outcome and reason when the email must not go."""
+    for this request's order and shop: the outcome and reason when the email must not go
+    (``scheduled``: the lists' answers read with the request)."""
     shop = request.shop
     order = request.order
     decision = send_time_decision(
@@ -117,7 +137,7 @@ def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outco
         review_consent=order.review_consent,
         require_consent=shop.require_consent,
         unsubscribed=unsubscribed,
-        suppressed=_suppressed(request),
+        suppressed=_suppressed(request, scheduled),
     )
     if decision is None:
         return None
@@ -125,15 +145,15 @@ def send_time_verdict(request: ReviewRequest, unsubscribed: bool) -> tuple[Outco
     return (Outcome.CANCELLED if state is RequestState.CANCELLED else Outcome.SUPPRESSED), reason
 
 
-def check_invitation(request: ReviewRequest, scheduled_unsubscribed: bool,
+def check_invitation(request: ReviewRequest, scheduled: AddressLists,
                      now: datetime) -> Outcome | None:
     """The checks before an invitation goes: erasure, rule 8, then rules 5 and 7 at send time;
     the outcome when the request must not go now (its state and timeline row written).
 
-    ``scheduled_unsubscribed``: whether the request's recorded address is unsubscribed (read
-    with the request); the request first adopts the address it is mailed to
+    ``scheduled``: what the lists say about the request's recorded address (read with the
+    request); the request first adopts the address it is mailed to
     (``_invitation_recipient``)."""
-    unsubscribed = _invitation_recipient(request, scheduled_unsubscribed)
+    unsubscribed = _invitation_recipient(request, scheduled)
     order = request.order
     if order.erased_at is not None or not order.customer_email:
         # The customer's data was erased after the claim: nothing goes to that address.
@@ -145,7 +165,7 @@ def check_invitation(request: ReviewRequest, scheduled_unsubscribed: bool,
         lifecycle.transition(request, RequestState.SCHEDULED, note_code=NoteCode.SHOP_PAUSED, now=now)
         request.next_attempt_at = now
         return Outcome.PAUSED
-    verdict = send_time_verdict(request, unsubscribed)
+    verdict = send_time_verdict(request, unsubscribed, scheduled)
     if verdict is None:
         return None
     outcome, reason = verdict
@@ -197,16 +217,16 @@ def _sent(request: ReviewRequest, attempt: int, message_id: str | None, now: dat
         )
     if request.state == RequestState.SENT.value:
         return Outcome.STALE
-    lifecycle.transition(request, RequestState.SENT, note_code=NoteCode.SENT,
-                   note_args={"attempt": attempt}, now=now)
-    request.sent_at = now
-    request.message_id = message_id
-    request.last_error = None
-    request.next_attempt_at = None
+    values: dict[str, Any] = {"sent_at": now, "message_id": message_id, "last_error": None,
+                              "next_attempt_at": None}
     if request.shop.reminder_days and request.reminder_sent_at is None \
             and request.order.erased_at is None:
         # The one reminder, if the shop wants it: claimed by the dispatcher when due.
-        request.reminder_due_at = now + timedelta(days=request.shop.reminder_days)
+        values["reminder_due_at"] = now + timedelta(days=request.shop.reminder_days)
+    # The send path holds the row (``record``'s callers): the two statements built once,
+    # committed by the caller (kingavis.delivery.sending._after_send).
+    lifecycle.transition_locked(request, RequestState.SENT, values=values,
+                                note_code=NoteCode.SENT, note_args={"attempt": attempt}, now=now)
     _log(request, "review request sent", attempt=attempt)
     return Outcome.SENT
 
@@ -294,14 +314,14 @@ def _drop_reminder(request: ReviewRequest, why: NoteCode, now: datetime, reason:
     _log(request, "reminder dropped", why=why.value, **logged)
 
 
-def check_reminder(request: ReviewRequest, unsubscribed: bool, now: datetime) -> Outcome | None:
+def check_reminder(request: ReviewRequest, scheduled: AddressLists, now: datetime) -> Outcome | None:
     """The checks before a reminder goes: the first email's again, plus "still sent", "no
     review yet" and "same address"; the outcome when it must not go (dropped, or waiting for a
     paused shop).
 
     A reminder goes only to the address the invitation went to: both emails carry the same
-    unsubscribe link, which must unsubscribe the address that received it. So ``unsubscribed``
-    (the request's recorded address) is the answer for it.
+    unsubscribe link, which must unsubscribe the address that received it. So ``scheduled``
+    (the lists' answers for the request's recorded address) holds the answers for it.
     """
     if request.state != RequestState.SENT.value:
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_STATE, now, request.reason,
@@ -322,7 +342,7 @@ def check_reminder(request: ReviewRequest, unsubscribed: bool, now: datetime) ->
     if mailed_address(request) != request.customer_email_normalized:
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_ADDRESS, now)
         return Outcome.CANCELLED
-    verdict = send_time_verdict(request, unsubscribed)
+    verdict = send_time_verdict(request, scheduled.unsubscribed, scheduled)
     if verdict is not None:
         outcome, reason = verdict
         _drop_reminder(request, NoteCode.REMINDER_DROPPED_RULE, now, reason, {"reason": reason})

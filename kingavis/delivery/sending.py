@@ -26,14 +26,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.orm import joinedload
 
 from kingavis.delivery import service
 from kingavis.delivery.errors import PermanentMailError, TransientMailError, UncertainDeliveryError
-from kingavis.delivery.send_time import Kind, Outcome, check_invitation, check_reminder, record
+from kingavis.delivery.send_time import (
+    AddressLists,
+    Kind,
+    Outcome,
+    check_invitation,
+    check_reminder,
+    record,
+)
 from kingavis.extensions import db
-from kingavis.models import RequestState, ReviewRequest, Shop, Unsubscription, utcnow
+from kingavis.models import RequestState, ReviewRequest, Shop, Suppression, Unsubscription, utcnow
 
 if TYPE_CHECKING:
     from kingavis.delivery.transports import Transport
@@ -41,20 +48,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("kingavis.delivery")
 
 
-def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, bool] | None:
-    """The request with its order, its shop and the shop's email designs, and whether its
-    address unsubscribed: one query."""
-    unsubscribed = (
-        exists()
-        .where(
-            Unsubscription.shop_id == ReviewRequest.shop_id,
-            Unsubscription.email_hash == ReviewRequest.customer_email_hash,
-        )
-        .label("unsubscribed")
-    )
+def _load_query(lock: bool) -> Select[Any]:
+    """The request with its order, its shop and the shop's email designs, and what the
+    shop's lists say about its recorded address (unsubscribed; the suppression's reason):
+    one query. Built once per kind (``_LOAD``, ``_LOAD_LOCKED``), run with ``b_request_id``."""
+    email_hash = ReviewRequest.customer_email_hash
+    unsubscribed = exists().where(
+        Unsubscription.shop_id == ReviewRequest.shop_id, Unsubscription.email_hash == email_hash,
+    ).label("unsubscribed")
+    suppression = select(Suppression.reason).where(
+        Suppression.shop_id == ReviewRequest.shop_id, Suppression.email_hash == email_hash,
+    ).scalar_subquery().label("suppression")
     query = (
-        select(ReviewRequest, unsubscribed)
-        .where(ReviewRequest.id == request_id)
+        select(ReviewRequest, unsubscribed, suppression)
+        .where(ReviewRequest.id == bindparam("b_request_id"))
         .options(
             joinedload(ReviewRequest.order, innerjoin=True),
             joinedload(ReviewRequest.shop, innerjoin=True).joinedload(Shop.email_designs),
@@ -65,8 +72,23 @@ def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, bool] | None:
         # Skip a row another transaction holds: that one is a claim (this job is then stale)
         # or the same delivery already in progress.
         query = query.with_for_update(skip_locked=True, of=ReviewRequest)
-    row = db.session.execute(query).unique().one_or_none()
-    return None if row is None else (row[0], bool(row[1]))
+    return query
+
+
+# Built once: each message runs one of them (SQLAlchemy's compiled cache spares the rest).
+_LOAD = _load_query(lock=False)
+_LOAD_LOCKED = _load_query(lock=True)
+
+
+def _load(request_id: int, lock: bool) -> tuple[ReviewRequest, AddressLists] | None:
+    """The request (with its order, shop and designs) and what the shop's lists say about its
+    recorded address, in one query (``_load_query``), the row locked if ``lock``."""
+    row = db.session.execute(_LOAD_LOCKED if lock else _LOAD,
+                             {"b_request_id": request_id}).unique().one_or_none()
+    if row is None:
+        return None
+    request = row[0]
+    return request, AddressLists(request.customer_email_hash, bool(row[1]), row[2])
 
 
 def _claimed(request: ReviewRequest, attempt: int, kind: Kind) -> bool:
@@ -119,11 +141,11 @@ def deliver(
         if loaded is None or not _claimed(loaded[0], attempt, kind):
             db.session.rollback()
             return Outcome.STALE
-        request, unsubscribed = loaded
+        request, lists = loaded
         if kind is Kind.REMINDER:
-            before = check_reminder(request, unsubscribed, now)
+            before = check_reminder(request, lists, now)
         else:
-            before = check_invitation(request, unsubscribed, now)
+            before = check_invitation(request, lists, now)
         if before is not None:
             db.session.commit()
             return before

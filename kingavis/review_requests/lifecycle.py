@@ -15,9 +15,12 @@ through these functions:
 - ``transition_where``: the Core variant for many rows in one statement (the dispatcher's
   claim, a merchant's bulk action, the webhook's fast path): ``UPDATE … WHERE id IN (…) AND
   state IN (…) RETURNING`` and one ``INSERT`` of the timeline rows, for the rows it changed.
+- ``transition_locked``: ``transition`` for one request whose row the caller's transaction
+  holds (the send path recording an accepted email): the same UPDATE and timeline row, as two
+  statements built once instead of a unit-of-work flush.
 - ``note``: a timeline row that keeps the state (a retry planned, a reminder, a rule applied).
 
-All three build their row with ``decision_row``, so what a transition writes is decided once.
+All four build their row with ``decision_row``, so what a transition writes is decided once.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kingavis.extensions import db
 from kingavis.models import RequestDecision, RequestState, ReviewRequest, utcnow
@@ -94,6 +98,44 @@ def transition(
     db.session.add(RequestDecision(**decision_row(
         request.id, state.value, reason=reason, due_at=request.due_at, actor=actor, note=note,
         note_code=note_code, note_args=note_args, now=now)))
+
+
+# Built once: executed with their parameters, they are compiled once per set of columns
+# (SQLAlchemy's compiled cache). The INSERT is inline: nothing read back (no RETURNING of the id).
+_UPDATE_ONE = update(ReviewRequest.__table__).where(ReviewRequest.__table__.c.id == bindparam("b_id"))
+_INSERT_DECISION = insert(RequestDecision.__table__).inline()
+
+
+def transition_locked(
+    request: ReviewRequest,
+    state: RequestState,
+    *,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    note_code: NoteCode | None = None,
+    note_args: Mapping[str, Any] | None = None,
+    actor: str = DISPATCHER,
+    now: datetime | None = None,
+) -> None:
+    """``transition`` for a request whose row the caller's transaction holds and whose loaded
+    object is current (PostgreSQL: locked ``FOR UPDATE``; SQLite: read under the write lock):
+    moves it to ``state`` with ``reason``, sets ``values`` (columns), adds its timeline row.
+    Not committed.
+
+    What is written is what ``transition`` writes, but by two statements built once rather
+    than a flush of the unit of work, which costs more than the send itself on the send path,
+    once per email. The row is held, so ``WHERE id`` alone matches it, as the flush's UPDATE
+    would. The loaded object gets the written values as its database state (not as changes to
+    flush again).
+    """
+    now = now or utcnow()
+    written = {"state": state.value, "reason": reason, "updated_at": now, **dict(values or {})}
+    db.session.execute(_UPDATE_ONE, {"b_id": request.id, **written})
+    db.session.execute(_INSERT_DECISION, decision_row(
+        request.id, state.value, reason=reason, due_at=request.due_at, actor=actor,
+        note_code=note_code, note_args=note_args, now=now))
+    for key, value in written.items():
+        set_committed_value(request, key, value)
 
 
 def note(

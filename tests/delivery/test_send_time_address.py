@@ -1,5 +1,5 @@
 """Rule 5 (docs/rules.md): at send time, the address the email would go to (the order's latest, compared
-case-insensitively) is checked against the unsubscribe list, and the email's unsubscribe link
+case-insensitively) is checked against the unsubscribe and suppression lists, and the email's unsubscribe link
 unsubscribes the address that received it. A real SMTP server counts what was sent.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from kingavis.delivery.dispatcher import tick
 from kingavis.extensions import db
-from kingavis.models import RequestDecision, Shop, Unsubscription, utcnow
+from kingavis.models import RequestDecision, Shop, Suppression, Unsubscription, utcnow
 from kingavis.orders.events import apply_status_event
 from kingavis.review_requests.notes import describe_note
 from kingavis.shops.collection_settings import set_reminder
@@ -164,3 +164,37 @@ def test_no_reminder_to_an_address_that_did_not_receive_the_invitation(
         notes = [(describe_note(d), d.created_at) for d in decisions]
     assert notes[-1] == (
         "reminder not sent: the order's email address changed since the invitation", due)
+
+
+def test_a_suppressed_address_is_not_mailed_when_an_order_changes_to_it(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    """The suppression list's answer read with the request is for the recorded address only:
+    for the address the order changed to, the list is asked again."""
+    shop, _ = make_shop(customer_window_days=0)
+    db.session.add(Suppression(shop_id=shop.id, email_normalized="bounced@example.com",
+                               reason="bounced", status="5.1.1"))
+    db.session.commit()
+    request_id = schedule(shop, "S1", email="other@example.com")
+    _change_address(shop, "S1", "Bounced@Example.com")
+
+    result = tick(utcnow())
+    assert result.sent == 0 and result.outcomes["suppressed"] == 1
+    assert _recipients(smtp) == []
+    row = request_row(request_id)
+    assert (row.state, row.reason) == ("suppressed", "bounced")
+
+
+def test_the_address_changed_away_from_a_suppressed_one_is_mailed(
+    mail_app: Flask, smtp: SMTPServer
+) -> None:
+    shop, _ = make_shop(customer_window_days=0)
+    request_id = schedule(shop, "S2", email="typo@example.com")
+    db.session.add(Suppression(shop_id=shop.id, email_normalized="typo@example.com",
+                               reason="bounced", status="5.1.1"))
+    db.session.commit()
+    _change_address(shop, "S2", "Right@Example.com")
+
+    assert tick(utcnow()).sent == 1
+    assert _recipients(smtp) == ["Right@example.com"]
+    assert request_row(request_id).state == "sent"
