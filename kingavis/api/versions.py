@@ -72,8 +72,9 @@ class VersionWatch:
         self.clock = clock
         self.generation = 0
         self.live = False
-        self.delivered = 0  # notifications received, for tests and the benchmark
+        self.delivered = 0  # notifications received (tests read it)
         self._rows: dict[str, tuple[Row[Any], float]] = {}
+        self._slugs: dict[int, set[str]] = {}  # the slugs kept for each shop id
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,6 +97,7 @@ class VersionWatch:
             if not self.live or generation != self.generation:
                 return False
             self._rows[slug] = (row, self.clock() + self.max_age)
+            self._slugs.setdefault(row.id, set()).add(slug)
             return True
 
     def forget(self, shop_ids: set[int | None]) -> None:
@@ -105,9 +107,11 @@ class VersionWatch:
             self.generation += 1
             if None in shop_ids:
                 self._rows.clear()
+                self._slugs.clear()
                 return
-            for slug in [s for s, (row, _) in self._rows.items() if row.id in shop_ids]:
-                del self._rows[slug]
+            for shop_id in shop_ids:
+                for slug in self._slugs.pop(shop_id, ()):  # type: ignore[arg-type]
+                    self._rows.pop(slug, None)
 
     def start(self) -> None:
         pid = os.getpid()
@@ -142,6 +146,7 @@ class VersionWatch:
             self.live = False
             self.generation += 1
             self._rows.clear()
+            self._slugs.clear()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -167,6 +172,7 @@ class VersionWatch:
             connection.execute(f"LISTEN {CHANNEL}")
             with self._lock:  # rows read before now were read without the channel
                 self._rows.clear()
+                self._slugs.clear()
                 self.generation += 1
                 self.live = True
             self._warned = False
