@@ -206,6 +206,9 @@ def init_app(app: Flask, engine: Engine, max_age: float) -> VersionWatch | None:
     but off under ``TESTING``, whose many short-lived apps would each keep a thread; the tests
     of the listener turn it on). The listener starts on the first public request of each
     process, so gunicorn's workers each start their own after the fork."""
+    # Always: the shops a session changed are noted on it (kingavis/reviews/publication.py),
+    # and this takes the note off at its commit or rollback, watch or not.
+    _follow_own_commits()
     if engine.dialect.name != "postgresql" or not app.config.get(
             "PUBLIC_VERSION_LISTENER", not app.testing):
         return None
@@ -213,7 +216,6 @@ def init_app(app: Flask, engine: Engine, max_age: float) -> VersionWatch | None:
     watch = VersionWatch(url.render_as_string(hide_password=False), max_age)
     app.extensions[EXTENSION] = watch
     event.listen(engine, "engine_disposed", lambda _engine: watch.stop())
-    _follow_own_commits()
     return watch
 
 
